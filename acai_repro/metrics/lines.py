@@ -1,0 +1,102 @@
+"""Mean Distance and Smoothness on the lines benchmark (PROTOCOL §5), as pure array functions.
+
+Each decoded image is matched to its nearest reference line by cosine distance on the
+flattened [-1, 1] image. The 4,096 × 10,000 search is one matrix product; references are
+-1 everywhere but on the stroke, so q·r = q·(r + 1) - Σq uses a sparse product of the
+stroke pixels only, exact in float64 and ~20x fewer multiply-adds than a dense product.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+
+import numpy as np
+import torch
+
+from acai_repro.data.lines import reference_angles, render_lines
+
+NAN_THRESHOLD = 1e-4
+
+
+@functools.lru_cache(maxsize=4)
+def _reference_set(n_references: int):
+    angles = reference_angles(n_references)
+    flat = render_lines(angles).reshape(n_references, -1).to(torch.float64)
+    with warnings.catch_warnings():  # CSR support is "beta" but CSR @ dense is long stable
+        warnings.simplefilter("ignore", UserWarning)
+        ink = (flat + 1.0).to_sparse_csr()  # non-zero on the stroke only
+    norms = flat.norm(dim=1)
+    return angles, ink, norms
+
+
+def nearest_lines(
+    images, n_references: int = 10_000, chunk: int = 2048
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine distance to, and angle of, the nearest reference line of each image.
+
+    images: array [N, ...] (any trailing shape with 32×32 pixels), values in [-1, 1].
+    Returns (distances [N], angles [N]) as float64 numpy arrays.
+    """
+    query = torch.as_tensor(np.asarray(images)).reshape(len(images), -1).to(torch.float64)
+    angles, ink, ref_norms = _reference_set(n_references)
+    distances, indices = [], []
+    for block in query.split(chunk):
+        # [n_references, B], scaled by 1/|r|; the per-query 1/|q| does not move the argmax.
+        dots = (ink @ block.T).sub_(block.sum(dim=1)[None, :]).div_(ref_norms[:, None])
+        best = dots.max(dim=0)
+        distances.append(1.0 - best.values / block.norm(dim=1))
+        indices.append(best.indices)
+    idx = torch.cat(indices)
+    return torch.cat(distances).numpy(), angles[idx].numpy()
+
+
+def smoothness_scores(angles) -> np.ndarray:
+    """Per-interpolation smoothness from the angles [P, N] of its decoded points.
+
+    Unwrap, divide each absolute step by |θ_first - θ_last|, take the max and subtract
+    1/(N-1): 0 for a uniform sweep. NaN where the endpoints share an angle (< 1e-4).
+    """
+    angles = np.unwrap(np.atleast_2d(np.asarray(angles, dtype=np.float64)), axis=-1)
+    steps = np.abs(np.diff(angles, axis=-1))
+    total = np.abs(angles[:, :1] - angles[:, -1:])
+    undefined = total[:, 0] < NAN_THRESHOLD
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = np.max(steps / total, axis=-1) - 1.0 / (angles.shape[1] - 1)
+    scores[undefined] = np.nan
+    return scores
+
+
+def mean_smoothness(scores) -> float:
+    """Sum of defined scores over the number of interpolations (a NaN counts as 0)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    return float(np.nansum(scores) / len(scores))
+
+
+def line_metrics(interpolations, n_references: int = 10_000) -> dict:
+    """Mean Distance and Smoothness of interpolations [P, N, (1,) 32, 32] in [-1, 1]."""
+    interpolations = np.asarray(interpolations)
+    n_pairs, n_points = interpolations.shape[:2]
+    distances, angles = nearest_lines(
+        interpolations.reshape(n_pairs * n_points, -1), n_references
+    )
+    scores = smoothness_scores(angles.reshape(n_pairs, n_points))
+    return {
+        "mean_distance": float(distances.mean()),
+        "smoothness": mean_smoothness(scores),
+        "smoothness_undefined": int(np.isnan(scores).sum()),
+    }
+
+
+def pixel_crossfade(image_a, image_b, n_points: int = 16) -> np.ndarray:
+    """Data-space interpolation (the benchmark's bad example): [n_points, ...]."""
+    weights = np.linspace(0.0, 1.0, n_points).reshape((-1,) + (1,) * np.ndim(image_a))
+    return (1.0 - weights) * np.asarray(image_a) + weights * np.asarray(image_b)
+
+
+def perfect_interpolation(theta_a: float, theta_b: float, n_points: int = 16) -> np.ndarray:
+    """Rendered lines along the shortest angular path from theta_a to theta_b."""
+    delta = (theta_b - theta_a + math.pi) % (2 * math.pi) - math.pi
+    thetas = (theta_a + delta * np.linspace(0.0, 1.0, n_points)) % (2 * math.pi)
+    return render_lines(torch.from_numpy(thetas)).numpy()

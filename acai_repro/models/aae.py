@@ -1,0 +1,46 @@
+"""Adversarial autoencoder with a N(0, I) prior (PROTOCOL §4).
+
+Critic: MLP on the flattened latent, dense 100 + LeakyReLU(0.2), dense 100 + LeakyReLU,
+dense 1, trained with sigmoid cross-entropy (codes -> 0, prior samples -> 1) on detached
+codes. Autoencoder: MSE + w·cross-entropy(critic(code) -> 1).
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from acai_repro.models.base import AutoEncoder, mse, normal_like
+from acai_repro.nets import LEAK, dense
+
+
+def _bce(logits, target: float):
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+class AAE(AutoEncoder):
+    name = "aae"
+
+    def __init__(self, arch, options=None):
+        super().__init__(arch, options)
+        width = self.options.get("critic_width", 100)
+        self.critic = nn.Sequential(
+            dense(arch.dz, width), nn.LeakyReLU(LEAK),
+            dense(width, width), nn.LeakyReLU(LEAK),
+            dense(width, 1),
+        )  # fmt: skip
+
+    def param_groups(self):
+        groups = super().param_groups()
+        groups["critic"] = list(self.critic.parameters())
+        return groups
+
+    def training_losses(self, x, generator):
+        z = self.encoder(x)
+        recon = mse(self.decoder(z), x)
+        code = z.flatten(1)
+        fool = _bce(self.critic(code), 1.0)
+        prior = normal_like(code, generator)
+        judged = self.critic(torch.cat([code.detach(), prior]))
+        critic = _bce(judged[: len(x)], 0.0) + _bce(judged[len(x) :], 1.0)
+        ae = recon + self.options.get("adversary_weight", 1.0) * fool
+        return {"ae": ae, "critic": critic, "recon": recon, "fool": fool}, code

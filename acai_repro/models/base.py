@@ -1,0 +1,72 @@
+"""The interface every autoencoder implements (one module per model, as in pythae).
+
+A model owns its networks and computes its own training losses. The trainer only sees:
+- `training_losses(x, generator)` -> (losses, features): `losses["ae"]` (and, for
+  adversarial models, `losses["critic"]`) are the objectives of the parameter groups in
+  `param_groups()`; other entries are logged. `features` feed the in-tandem classifier.
+- `encode` / `decode` / `interpolate` in data space [-1, 1], used by every evaluation.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from acai_repro.nets import Architecture, decoder, encoder
+
+
+class AutoEncoder(nn.Module):
+    name = "base"
+
+    def __init__(self, arch: Architecture, options: dict | None = None):
+        super().__init__()
+        self.arch = arch
+        self.options = dict(options or {})
+        self.encoder = encoder(arch)
+        self.decoder = decoder(arch)
+
+    # -- data-space interface -------------------------------------------------------
+    def encode(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Latent map [B, C, H', W'] used for interpolation, export and clustering."""
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1] space (unclipped) from latent maps."""
+        return self.decoder(z)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Flattened input of the single-layer classifier (PROTOCOL §5)."""
+        return self.encoder(x).flatten(1)
+
+    def interpolate(
+        self,
+        x_a: torch.Tensor,
+        x_b: torch.Tensor,
+        n_points: int = 16,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Decode z_k = z_a·(n-1-k)/(n-1) + z_b·k/(n-1): [P, n_points, C, H, W], endpoints included."""
+        z_a, z_b = self.encode(x_a, generator), self.encode(x_b, generator)
+        t = torch.linspace(0.0, 1.0, n_points, device=z_a.device, dtype=z_a.dtype)
+        t = t.view(1, n_points, 1, 1, 1)
+        z = z_a[:, None] * (1.0 - t) + z_b[:, None] * t
+        images = self.decode(z.flatten(0, 1))
+        return images.view(len(x_a), n_points, *images.shape[1:])
+
+    # -- training interface ---------------------------------------------------------
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters per optimiser; each key names the loss in `training_losses` it minimises."""
+        return {"ae": list(self.encoder.parameters()) + list(self.decoder.parameters())}
+
+    def training_losses(self, x: torch.Tensor, generator: torch.Generator):
+        raise NotImplementedError
+
+
+def mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Reconstruction loss of every model but the VAE: mean over all elements."""
+    return F.mse_loss(x_hat, x)
+
+
+def normal_like(t: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return torch.randn(t.shape, generator=generator, device=t.device, dtype=t.dtype)

@@ -1,0 +1,12 @@
+"""Baseline autoencoder: MSE(x, g(f(x)))."""
+
+from acai_repro.models.base import AutoEncoder, mse
+
+
+class Baseline(AutoEncoder):
+    name = "baseline"
+
+    def training_losses(self, x, generator):
+        z = self.encoder(x)
+        recon = mse(self.decoder(z), x)
+        return {"ae": recon, "recon": recon}, z.flatten(1)

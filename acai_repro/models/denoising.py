@@ -1,0 +1,20 @@
+"""Denoising autoencoder: MSE(x, g(f(x + ε))), ε ~ N(0, σ²), σ = 1 on [-1, 1] data.
+
+Everything but the training reconstruction (interpolation, classifier, export) uses the
+clean code f(x).
+"""
+
+import torch
+
+from acai_repro.models.base import AutoEncoder, mse, normal_like
+
+
+class Denoising(AutoEncoder):
+    name = "denoising"
+
+    def training_losses(self, x, generator):
+        noisy = x + self.options.get("noise_std", 1.0) * normal_like(x, generator)
+        recon = mse(self.decoder(self.encoder(noisy)), x)
+        with torch.no_grad():
+            clean = self.encoder(x).flatten(1)
+        return {"ae": recon, "recon": recon}, clean

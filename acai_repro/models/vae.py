@@ -1,0 +1,59 @@
+"""Variational autoencoder (PROTOCOL §4).
+
+Two dense heads map flatten(f(x)) to μ and log σ² (both dz wide); the decoder output is
+a Bernoulli logit on (x + 1)/2, summed over pixels and averaged over the batch, plus
+β·KL(q(z|x) || N(0, I)). Images are 2·sigmoid(logits) - 1. Which latent `encode` returns
+is the option `latent`: "sample" (the authors' code, the default) or "mean".
+"""
+
+import torch
+import torch.nn.functional as F
+
+from acai_repro.models.base import AutoEncoder
+from acai_repro.nets import dense
+
+LATENT_CHOICES = ("sample", "mean")
+
+
+class VAE(AutoEncoder):
+    name = "vae"
+
+    def __init__(self, arch, options=None):
+        super().__init__(arch, options)
+        self.latent = self.options.get("latent", "sample")
+        if self.latent not in LATENT_CHOICES:
+            raise ValueError(f"vae latent must be one of {LATENT_CHOICES}, got {self.latent!r}")
+        self.head_mean = dense(arch.dz, arch.dz)
+        self.head_logvar = dense(arch.dz, arch.dz)
+
+    def param_groups(self):
+        return {"ae": list(self.parameters())}
+
+    def _posterior(self, x):
+        h = self.encoder(x).flatten(1)
+        return h, self.head_mean(h), self.head_logvar(h)
+
+    def _sample(self, mean, logvar, generator):
+        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        return mean + torch.exp(0.5 * logvar) * noise
+
+    def encode(self, x, generator=None):
+        _, mean, logvar = self._posterior(x)
+        z = mean if self.latent == "mean" else self._sample(mean, logvar, generator)
+        return z.view(-1, *self.arch.latent_shape)
+
+    def decode(self, z):
+        return 2.0 * torch.sigmoid(self.decoder(z)) - 1.0
+
+    def features(self, x):
+        return self._posterior(x)[0]
+
+    def training_losses(self, x, generator):
+        h, mean, logvar = self._posterior(x)
+        z = self._sample(mean, logvar, generator).view(-1, *self.arch.latent_shape)
+        logits = self.decoder(z)
+        batch = len(x)
+        nll = F.binary_cross_entropy_with_logits(logits, (x + 1.0) / 2.0, reduction="sum") / batch
+        kl = 0.5 * torch.sum(mean.square() + logvar.exp() - 1.0 - logvar) / batch
+        loss = nll + self.options.get("beta", 1.0) * kl
+        return {"ae": loss, "nll": nll, "kl": kl}, h

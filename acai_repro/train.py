@@ -1,0 +1,337 @@
+"""Training of one cell (dataset × model × dz × seed) with exact resume.
+
+Layout of a cell directory:
+- `metrics.json`, `model.pt`: the declared outputs, written atomically at the end.
+- `train_state.pt`: the full training state (weights, every optimiser, the VQ-VAE's EMA
+  codebook, generator states, step, evaluation history), rewritten atomically every
+  `checkpoint_minutes`. It is not a declared output, so Snakemake leaves it in place when a
+  job dies; the rerun continues from it. It is removed once the outputs exist.
+- `evals.jsonl`: one line per evaluation, appended as training goes (watch it with tail).
+
+The step loop never reads a value back from the device except at divergence checks
+(every `check_every` steps), evaluations and progress lines.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from acai_repro.config import spec_digest
+from acai_repro.data import build_source
+from acai_repro.metrics.lines import line_metrics
+from acai_repro.models import build_model
+from acai_repro.nets import Architecture, dense
+
+STATE_FILE = "train_state.pt"
+EVALS_FILE = "evals.jsonl"
+REPORTED = ("mean_distance", "smoothness", "classifier_accuracy", "test_recon_mse")
+
+
+@dataclass
+class Run:
+    """The live objects of one training run and everything needed to resume it."""
+
+    spec: dict
+    device: torch.device
+    model: torch.nn.Module
+    classifier: torch.nn.Module
+    groups: dict
+    optimizers: dict
+    data_generator: torch.Generator
+    model_generator: torch.Generator
+    step: int = 0
+    evals: list = field(default_factory=list)
+    train_seconds: float = 0.0
+
+    def state(self) -> dict:
+        return {
+            "digest": spec_digest(self.spec),
+            "model": self.model.state_dict(),
+            "classifier": self.classifier.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "data_generator": self.data_generator.get_state(),
+            "model_generator": self.model_generator.get_state(),
+            "step": self.step,
+            "evals": self.evals,
+            "train_seconds": self.train_seconds,
+        }
+
+    def load(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.classifier.load_state_dict(state["classifier"])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        self.data_generator.set_state(state["data_generator"])
+        self.model_generator.set_state(state["model_generator"])
+        self.step = state["step"]
+        self.evals = state["evals"]
+        self.train_seconds = state["train_seconds"]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but CUDA is not available")
+    return torch.device(name)
+
+
+def _generator(device: torch.device, seed: int) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def build_run(spec: dict, device: torch.device) -> Run:
+    torch.manual_seed(spec["seed"])  # weight initialisation
+    arch = Architecture(**spec["architecture"])
+    model = build_model(spec["model"], arch, spec["model_options"]).to(device)
+    classifier = dense(arch.dz, spec["classes"]).to(device)
+    groups = dict(model.param_groups(), classifier=list(classifier.parameters()))
+    lr = spec["training"]["learning_rate"]
+    optimizers = {
+        name: torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8)
+        for name, params in groups.items()
+    }
+    return Run(
+        spec, device, model, classifier, groups, optimizers,
+        data_generator=_generator(device, 2 * spec["seed"]),
+        model_generator=_generator(device, 2 * spec["seed"] + 1),
+    )  # fmt: skip
+
+
+def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """One simultaneous update of every parameter group from a single forward pass."""
+    losses, features = run.model.training_losses(x, run.model_generator)
+    losses["classifier"] = F.cross_entropy(run.classifier(features.detach()), y)
+    for name, params in run.groups.items():
+        for p in params:
+            p.grad = None
+        losses[name].backward(inputs=params)
+    for opt in run.optimizers.values():
+        opt.step()
+    return losses
+
+
+@torch.no_grad()
+def evaluate(run: Run, source, index: int) -> dict:
+    """Classifier accuracy and reconstruction on a fresh test set; lines metrics on lines."""
+    model, spec = run.model, run.spec
+    model.eval()
+    x, y = source.test_set(index)
+    generator = _generator(run.device, 7919 * spec["seed"] + index)
+    correct, squared_error = 0, 0.0
+    for xb, yb in zip(x.split(1024), y.split(1024)):
+        correct += (run.classifier(model.features(xb)).argmax(1) == yb).sum()
+        squared_error += (model.decode(model.encode(xb, generator)) - xb).square().sum()
+    result = {
+        "classifier_accuracy": float(correct) / len(x),
+        "test_recon_mse": float(squared_error) / x.numel(),
+    }
+    if source.line_metrics:
+        ev = spec["evaluation"]
+        pairs = ev["interpolation_pairs"]
+        images = model.interpolate(
+            x[:pairs], x[pairs : 2 * pairs], ev["interpolation_points"], generator
+        )
+        result.update(line_metrics(images.cpu().numpy(), ev["references"]))
+    model.train()
+    return result
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save_json(path: Path, data) -> None:
+    _atomic_write_bytes(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def code_version() -> str:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=root,
+            capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance(device: torch.device) -> dict:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
+    return {
+        "code_version": code_version(),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "numpy": np.__version__,
+        "device": str(device),
+        "device_name": name or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "host": platform.node(),
+    }
+
+
+def summarise(evals: list, last: int) -> dict:
+    """The cell's reported values: the median of the last `last` evaluations of each metric."""
+    tail = evals[-last:]
+    return {
+        key: float(np.median([e[key] for e in tail]))
+        for key in REPORTED
+        if tail and all(key in e for e in tail)
+    }
+
+
+class Progress:
+    """A status line at least every `seconds`: kimg, losses, images/s, ETA."""
+
+    def __init__(self, label: str, seconds: float, total_images: int, log):
+        self.label, self.seconds, self.total, self.log = label, seconds, total_images, log
+        self.last = time.monotonic()
+
+    def maybe(self, images: int, losses: dict, rate: float, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < self.seconds:
+            return
+        self.last = now
+        parts = " ".join(f"{k} {float(v.detach()):.4g}" for k, v in losses.items())
+        eta = (self.total - images) / rate if rate > 0 else float("nan")
+        self.log(
+            f"[{self.label}] {images / 1024:.1f}/{self.total / 1024:.0f} kimg  {parts}  "
+            f"{rate:.0f} img/s  ETA {_duration(eta)}"
+        )
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _resume(run: Run, outdir: Path, log) -> None:
+    path = outdir / STATE_FILE
+    if not path.exists():
+        return
+    state = torch.load(path, map_location=run.device, weights_only=False)
+    if state.get("digest") != spec_digest(run.spec):
+        log(f"ignoring {path}: it was written for another configuration of this cell")
+        return
+    run.load(state)
+    log(f"resumed from {path} at step {run.step} ({run.step * run.spec['training']['batch_size']} images)")
+
+
+def _rewrite_evals(outdir: Path, evals: list) -> None:
+    lines = "".join(json.dumps(e) + "\n" for e in evals)
+    _atomic_write_bytes(outdir / EVALS_FILE, lambda p: p.write_text(lines))
+
+
+def train_cell(spec: dict, outdir, log=print) -> dict:
+    """Train (or resume) one cell and write its outputs; returns the metrics record."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(spec["device"])
+    tr = spec["training"]
+    batch = tr["batch_size"]
+    total_steps, eval_steps = tr["total_images"] // batch, tr["eval_every"] // batch
+    label = f"{spec['dataset']}/{spec['model']}/dz{spec['dz']}/seed{spec['seed']}"
+
+    run = build_run(spec, device)
+    source = build_source(spec, device)
+    _resume(run, outdir, log)
+    _rewrite_evals(outdir, run.evals)
+    log(f"[{label}] device {device}, {total_steps} steps of {batch}, from step {run.step}")
+
+    progress = Progress(label, tr["progress_seconds"], tr["total_images"], log)
+    last_checkpoint = time.monotonic()
+    worst = torch.zeros((), device=device)
+    status, reason = "ok", None
+    segment_start, segment_steps = time.monotonic(), 0
+    while run.step < total_steps:
+        x, y = source.train_batch(batch, run.data_generator)
+        losses = train_step(run, x, y)
+        run.step += 1
+        segment_steps += 1
+        worst = torch.maximum(worst, torch.stack([v.detach() for v in losses.values()]).abs().max())
+        at_eval = run.step % eval_steps == 0 or run.step == total_steps
+        if run.step % tr["check_every"] == 0 or at_eval:
+            bad = float(worst)
+            if not math.isfinite(bad) or bad > tr["divergence_bound"]:
+                status = "diverged"
+                reason = f"|loss| reached {bad:.3g} (bound {tr['divergence_bound']:.3g}) by step {run.step}"
+                log(f"[{label}] diverged: {reason}")
+                break
+        now = time.monotonic()
+        rate = segment_steps * batch / max(now - segment_start, 1e-9)
+        progress.maybe(run.step * batch, losses, rate)
+        if at_eval:
+            run.train_seconds += now - segment_start
+            record = {"step": run.step, "images": run.step * batch, "kimg": run.step * batch / 1024}
+            record.update({f"loss_{k}": float(v.detach()) for k, v in losses.items()})
+            record["images_per_s"] = rate
+            record.update(evaluate(run, source, len(run.evals)))
+            run.evals.append(record)
+            with open(outdir / EVALS_FILE, "a") as f:
+                f.write(json.dumps(record) + "\n")
+            progress.maybe(run.step * batch, losses, rate, force=True)
+            segment_start, segment_steps = time.monotonic(), 0
+        if time.monotonic() - last_checkpoint >= tr["checkpoint_minutes"] * 60:
+            if not at_eval:
+                run.train_seconds += time.monotonic() - segment_start
+                segment_start, segment_steps = time.monotonic(), 0
+            _atomic_write_bytes(outdir / STATE_FILE, lambda p: torch.save(run.state(), p))
+            last_checkpoint = time.monotonic()
+
+    return _finish(run, outdir, status, reason, provenance(device))
+
+
+def _finish(run: Run, outdir: Path, status: str, reason, prov: dict) -> dict:
+    spec = run.spec
+    tr = spec["training"]
+    weights = {"spec": spec, "model": run.model.state_dict(), "classifier": run.classifier.state_dict()}
+    _atomic_write_bytes(outdir / "model.pt", lambda p: torch.save(weights, p))
+    metrics = {
+        "status": status,
+        "reason": reason,
+        "cell": {k: spec[k] for k in ("dataset", "model", "dz", "seed")},
+        "reported": summarise(run.evals, tr["report_last"]) if status == "ok" else {},
+        "report_rule": f"median of the last {tr['report_last']} evaluations",
+        "steps": run.step,
+        "images": run.step * tr["batch_size"],
+        "train_seconds": run.train_seconds,
+        "images_per_s": run.step * tr["batch_size"] / max(run.train_seconds, 1e-9),
+        "provenance": prov,
+        "spec": spec,
+        "spec_digest": spec_digest(spec),
+        "evals": run.evals,
+    }
+    save_json(outdir / "metrics.json", metrics)
+    (outdir / STATE_FILE).unlink(missing_ok=True)
+    return metrics
+
+
+def load_trained(path, device="cpu"):
+    """(model, classifier, spec) from a cell's model.pt, in eval mode."""
+    saved = torch.load(path, map_location=device, weights_only=False)
+    spec = saved["spec"]
+    arch = Architecture(**spec["architecture"])
+    model = build_model(spec["model"], arch, spec["model_options"]).to(device)
+    model.load_state_dict(saved["model"])
+    classifier = dense(arch.dz, spec["classes"]).to(device)
+    classifier.load_state_dict(saved["classifier"])
+    return model.eval(), classifier.eval(), spec
