@@ -1,0 +1,24 @@
+# Reproduction of "Understanding and Improving Interpolation in Autoencoders via an
+# Adversarial Regularizer" (ACAI, ICLR 2019). config/config.yaml is the paper's protocol;
+# reduced scales: --configfile config/quick.yaml (laptop CPU) or config/smoke.yaml (CI).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/train.smk"
+include: "rules/figures.smk"
+include: "rules/tables.smk"
+
+
+rule all:
+    input:
+        "results/table1.tex",
+        "results/table1.csv",
+        "results/figures/fig3_lines_interpolations.png",
+        "results/figures/fig5_vae_samples.png",
+    default_target: True

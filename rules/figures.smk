@@ -1,0 +1,59 @@
+# Stage 2: figures from trained cells (paper Fig. 3 and Fig. 5).
+
+
+rule interpolation_strip:
+    input:
+        f"{CELL}/model.pt",
+    output:
+        f"{CELL}/interpolation.png",
+    params:
+        endpoints=config["figures"]["lines_endpoints"],
+    log:
+        "results/logs/figures/{dataset}/{model}/dz{dz}/seed{seed}.log",
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["evaluate"]["mem_mb"],
+        runtime=config["resources"]["evaluate"]["runtime"],
+    script:
+        "../scripts/figures.py"
+
+
+rule fig3_lines_interpolations:
+    input:
+        figure_models,
+    output:
+        "results/figures/fig3_lines_interpolations.png",
+    params:
+        endpoints=config["figures"]["lines_endpoints"],
+    log:
+        "results/logs/figures/fig3.log",
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["evaluate"]["mem_mb"],
+        runtime=config["resources"]["evaluate"]["runtime"],
+    script:
+        "../scripts/figures.py"
+
+
+rule fig5_vae_samples:
+    input:
+        expand(
+            f"{CELL}/model.pt",
+            dataset=config["table1"]["dataset"],
+            model="vae",
+            dz=config["table1"]["dz"],
+            seed=config["figures"]["seed"],
+        ),
+    output:
+        "results/figures/fig5_vae_samples.png",
+    params:
+        samples=config["figures"]["vae_samples"],
+        seed=config["figures"]["seed"],
+    log:
+        "results/logs/figures/fig5.log",
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["evaluate"]["mem_mb"],
+        runtime=config["resources"]["evaluate"]["runtime"],
+    script:
+        "../scripts/figures.py"

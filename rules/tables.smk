@@ -1,0 +1,20 @@
+# Stage 3: tables, aggregated over seeds from explicitly expanded cells.
+
+
+localrules:
+    table1,
+
+
+rule table1:
+    input:
+        table1_metrics,
+    output:
+        tex="results/table1.tex",
+        csv="results/table1.csv",
+    params:
+        models=config["table1"]["models"],
+        seeds=config["seeds"],
+    log:
+        "results/logs/tables/table1.log",
+    script:
+        "../scripts/table1.py"

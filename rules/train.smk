@@ -1,0 +1,21 @@
+# Stage 1: train one cell (dataset x model x dz x seed). The training state file beside
+# the outputs is not declared, so a killed job resumes from it when rerun.
+
+
+rule train_cell:
+    output:
+        metrics=f"{CELL}/metrics.json",
+        model=f"{CELL}/model.pt",
+    params:
+        spec=train_spec,
+    log:
+        "results/logs/train/{dataset}/{model}/dz{dz}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{dataset}/{model}/dz{dz}/seed{seed}.tsv"
+    threads: config["resources"]["train"]["threads"]
+    resources:
+        gpu=config["resources"]["train"].get("gpu", 0),
+        mem_mb=config["resources"]["train"]["mem_mb"],
+        runtime=config["resources"]["train"]["runtime"],
+    script:
+        "../scripts/train_cell.py"

@@ -1,0 +1,124 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from acai_repro.train import EVALS_FILE, STATE_FILE, train_cell
+from tests.conftest import ROOT, tiny_spec
+
+QUIET = lambda message: None  # noqa: E731
+
+
+def _weights(path):
+    return torch.load(path, weights_only=False)["model"]
+
+
+def _assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_same_seed_same_metrics(smoke_config, tmp_path):
+    spec = tiny_spec(smoke_config, "denoising", total_images=512, eval_every=256)
+    first = train_cell(spec, tmp_path / "a", QUIET)
+    second = train_cell(spec, tmp_path / "b", QUIET)
+    assert first["status"] == "ok" and len(first["evals"]) == 2
+    strip = lambda r: [{k: v for k, v in e.items() if k != "images_per_s"} for e in r["evals"]]  # noqa: E731
+    assert strip(first) == strip(second)
+    _assert_same_weights(_weights(tmp_path / "a/model.pt"), _weights(tmp_path / "b/model.pt"))
+    other = train_cell(dict(spec, seed=1), tmp_path / "c", QUIET)
+    assert strip(other) != strip(first)
+
+
+def test_outputs_and_evaluation_log(smoke_config, tmp_path):
+    spec = tiny_spec(smoke_config, "baseline", total_images=384, eval_every=128, report_last=2)
+    metrics = train_cell(spec, tmp_path, QUIET)
+    lines = (tmp_path / EVALS_FILE).read_text().splitlines()
+    assert [json.loads(line)["images"] for line in lines] == [128, 256, 384]
+    record = json.loads(lines[-1])
+    for key in ("mean_distance", "smoothness", "classifier_accuracy", "loss_ae", "images_per_s"):
+        assert key in record
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["reported"] == metrics["reported"]
+    last_two = sorted(e["mean_distance"] for e in metrics["evals"][-2:])
+    assert metrics["reported"]["mean_distance"] == pytest.approx(sum(last_two) / 2)
+    assert on_disk["provenance"]["device"] == "cpu" and on_disk["spec"] == spec
+    assert not (tmp_path / STATE_FILE).exists()
+
+
+RESUME_SCRIPT = """
+import json, sys, torch
+torch.set_num_threads(1)
+from acai_repro.train import train_cell
+train_cell(json.loads(sys.argv[1]), sys.argv[2], log=lambda m: print(m, flush=True))
+"""
+
+
+def test_resume_after_kill_is_bit_identical(smoke_config, tmp_path):
+    """SIGKILL a run once it has checkpointed mid-way, rerun it, compare with an unbroken run."""
+    spec = tiny_spec(smoke_config, "acai", total_images=64 * 30, eval_every=64 * 10, checkpoint_minutes=1e-6)
+    unbroken = train_cell(spec, tmp_path / "unbroken", QUIET)
+
+    cell = tmp_path / "killed"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-c", RESUME_SCRIPT, json.dumps(spec), str(cell)], env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (cell / EVALS_FILE).exists():
+        time.sleep(0.05)
+    while time.monotonic() < deadline and (cell / EVALS_FILE).read_text().count("\n") < 1:
+        time.sleep(0.05)  # past the first evaluation, so the kill lands mid-run
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (cell / STATE_FILE).exists(), "a checkpoint exists after the kill"
+    assert not (cell / "metrics.json").exists(), "the run was killed before finishing"
+    killed_at = torch.load(cell / STATE_FILE, weights_only=False)["step"]
+    assert 0 < killed_at < 30
+
+    messages = []
+    resumed = train_cell(spec, cell, messages.append)
+    assert any(f"resumed from" in m and f"step {killed_at}" in m for m in messages)
+    _assert_same_weights(_weights(tmp_path / "unbroken/model.pt"), _weights(cell / "model.pt"))
+    drop = lambda r: [{k: v for k, v in e.items() if k != "images_per_s"} for e in r["evals"]]  # noqa: E731
+    assert drop(resumed) == drop(unbroken)
+    assert len((cell / EVALS_FILE).read_text().splitlines()) == 3
+
+
+def test_checkpoint_of_another_configuration_is_ignored(smoke_config, tmp_path):
+    spec = tiny_spec(smoke_config, "baseline", total_images=256, eval_every=128)
+    train_cell(spec, tmp_path, QUIET)
+    state = {"digest": "something-else", "step": 3}
+    torch.save(state, tmp_path / STATE_FILE)
+    messages = []
+    metrics = train_cell(spec, tmp_path, messages.append)
+    assert any("another configuration" in m for m in messages)
+    assert metrics["steps"] == 4
+
+
+def test_explosion_past_the_bound_stops_the_cell_as_diverged(smoke_config, tmp_path):
+    spec = tiny_spec(smoke_config, "acai", divergence_bound=1e-3, check_every=1)
+    metrics = train_cell(spec, tmp_path, QUIET)
+    assert metrics["status"] == "diverged" and metrics["steps"] == 1
+    assert "bound" in metrics["reason"] and metrics["reported"] == {}
+    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "diverged"
+    assert (tmp_path / "model.pt").exists()
+
+
+def test_nan_or_inf_loss_stops_the_cell_as_diverged(smoke_config, tmp_path):
+    spec = tiny_spec(smoke_config, "baseline", learning_rate=1e8, divergence_bound=1e300, check_every=1)
+    metrics = train_cell(spec, tmp_path, QUIET)
+    assert metrics["status"] == "diverged"
+    assert "inf" in metrics["reason"] or "nan" in metrics["reason"]
+
+
+def test_progress_lines_report_kimg_rate_and_eta(smoke_config, tmp_path):
+    spec = tiny_spec(smoke_config, "baseline", progress_seconds=1e-9)
+    messages = []
+    train_cell(spec, tmp_path, messages.append)
+    progress = [m for m in messages if "kimg" in m]
+    assert progress and all("img/s" in m and "ETA" in m and "ae " in m for m in progress)
