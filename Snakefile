@@ -1,12 +1,14 @@
 # Reproduction of "Understanding and Improving Interpolation in Autoencoders via an
 # Adversarial Regularizer" (ACAI, ICLR 2019). config/config.yaml is the paper's protocol;
 # reduced scales: --configfile config/quick.yaml (laptop CPU) or config/smoke.yaml (CI).
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 include: "rules/common.smk"
@@ -16,9 +18,9 @@ include: "rules/tables.smk"
 
 
 rule all:
+    default_target: True
     input:
         "results/table1.tex",
         "results/table1.csv",
         "results/figures/fig3_lines_interpolations.png",
         "results/figures/fig5_vae_samples.png",
-    default_target: True

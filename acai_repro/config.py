@@ -33,6 +33,9 @@ def _schema_error(error: jsonschema.ValidationError) -> ConfigError:
     if error.validator == "required":
         missing = error.message.split("'")[1]
         return ConfigError(f"config key '{_key(path + [missing])}' is missing")
+    if error.validator == "enum":
+        valid = ", ".join(str(v) for v in error.validator_value)
+        return ConfigError(f"config key '{_key(path)}': unknown value {error.instance!r}; valid: {valid}")
     if error.validator == "additionalProperties" and not path:
         return ConfigError(f"config has an unknown top-level key: {error.message}")
     return ConfigError(f"config key '{_key(path)}': {error.message}")

@@ -25,7 +25,11 @@ CELL = "results/{dataset}/{model}/dz{dz}/seed{seed}"
 def train_spec(wildcards):
     """The resolved configuration of one cell: a change to it reruns that cell only."""
     return cell_spec(
-        config, wildcards.dataset, wildcards.model, int(wildcards.dz), int(wildcards.seed)
+        config,
+        wildcards.dataset,
+        wildcards.model,
+        int(wildcards.dz),
+        int(wildcards.seed),
     )
 
 

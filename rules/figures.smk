@@ -6,14 +6,16 @@ rule interpolation_strip:
         f"{CELL}/model.pt",
     output:
         f"{CELL}/interpolation.png",
-    params:
-        endpoints=config["figures"]["lines_endpoints"],
     log:
         "results/logs/figures/{dataset}/{model}/dz{dz}/seed{seed}.log",
+    conda:
+        "../envs/acai.yaml"
     threads: 1
     resources:
         mem_mb=config["resources"]["evaluate"]["mem_mb"],
         runtime=config["resources"]["evaluate"]["runtime"],
+    params:
+        endpoints=config["figures"]["lines_endpoints"],
     script:
         "../scripts/figures.py"
 
@@ -23,14 +25,16 @@ rule fig3_lines_interpolations:
         figure_models,
     output:
         "results/figures/fig3_lines_interpolations.png",
-    params:
-        endpoints=config["figures"]["lines_endpoints"],
     log:
         "results/logs/figures/fig3.log",
+    conda:
+        "../envs/acai.yaml"
     threads: 1
     resources:
         mem_mb=config["resources"]["evaluate"]["mem_mb"],
         runtime=config["resources"]["evaluate"]["runtime"],
+    params:
+        endpoints=config["figures"]["lines_endpoints"],
     script:
         "../scripts/figures.py"
 
@@ -46,14 +50,16 @@ rule fig5_vae_samples:
         ),
     output:
         "results/figures/fig5_vae_samples.png",
-    params:
-        samples=config["figures"]["vae_samples"],
-        seed=config["figures"]["seed"],
     log:
         "results/logs/figures/fig5.log",
+    conda:
+        "../envs/acai.yaml"
     threads: 1
     resources:
         mem_mb=config["resources"]["evaluate"]["mem_mb"],
         runtime=config["resources"]["evaluate"]["runtime"],
+    params:
+        samples=config["figures"]["vae_samples"],
+        seed=config["figures"]["seed"],
     script:
         "../scripts/figures.py"

@@ -11,10 +11,12 @@ rule table1:
     output:
         tex="results/table1.tex",
         csv="results/table1.csv",
+    log:
+        "results/logs/tables/table1.log",
+    conda:
+        "../envs/acai.yaml"
     params:
         models=config["table1"]["models"],
         seeds=config["seeds"],
-    log:
-        "results/logs/tables/table1.log",
     script:
         "../scripts/table1.py"

@@ -6,16 +6,18 @@ rule train_cell:
     output:
         metrics=f"{CELL}/metrics.json",
         model=f"{CELL}/model.pt",
-    params:
-        spec=train_spec,
     log:
         "results/logs/train/{dataset}/{model}/dz{dz}/seed{seed}.log",
     benchmark:
         "results/benchmarks/train/{dataset}/{model}/dz{dz}/seed{seed}.tsv"
+    conda:
+        "../envs/acai.yaml"
     threads: config["resources"]["train"]["threads"]
     resources:
         gpu=config["resources"]["train"].get("gpu", 0),
         mem_mb=config["resources"]["train"]["mem_mb"],
         runtime=config["resources"]["train"]["runtime"],
+    params:
+        spec=train_spec,
     script:
         "../scripts/train_cell.py"
