@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from acai_repro.data.lines import angle_labels, reference_angles, render_lines
+from acai_repro.data.lines import angle_labels, reference_angles, render_line_scalar, render_lines
 from tests.conftest import LINES_REFERENCE
 
 
@@ -61,3 +61,10 @@ def test_reference_angles():
     angles = reference_angles(10_000)
     assert angles[0] == 0 and angles[-1] < 2 * math.pi
     assert torch.allclose(angles.diff(), torch.full((9999,), 2 * math.pi / 10_000, dtype=torch.float64))
+
+
+def test_vectorised_renderer_matches_the_scalar_rule():
+    angles = torch.rand(300, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 2 * math.pi
+    batch = render_lines(angles)[:, 0].numpy()
+    for theta, image in zip(angles.tolist(), batch):
+        np.testing.assert_allclose(image, render_line_scalar(theta), atol=1e-6)

@@ -150,3 +150,14 @@ def test_vae_latent_choice(smoke_config):
 def test_unknown_model_lists_valid_ones():
     with pytest.raises(ValueError, match="baseline, denoising, vae, aae, vqvae, acai"):
         build_model("gan", LINES)
+
+
+@pytest.mark.parametrize("name,groups", [("baseline", {"ae"}), ("vae", {"ae"}), ("aae", {"ae", "critic"}), ("acai", {"ae", "critic"})])
+def test_parameter_groups_split_autoencoder_and_critic(name, groups):
+    model = build_model(name, LINES)
+    found = model.param_groups()
+    assert set(found) == groups
+    ae_ids = {id(p) for p in found["ae"]}
+    assert ae_ids == {id(p) for n, p in model.named_parameters() if not n.startswith("critic.")}
+    if "critic" in found:
+        assert {id(p) for p in found["critic"]} == {id(p) for p in model.critic.parameters()}

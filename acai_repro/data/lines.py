@@ -79,3 +79,35 @@ def random_angles(n: int, generator: torch.Generator, device=None) -> torch.Tens
 def reference_angles(n: int = 10_000) -> torch.Tensor:
     """The metric's reference angles: linspace(0, 2π, n, endpoint=False)."""
     return torch.arange(n, dtype=torch.float64) * (2 * math.pi / n)
+
+
+def render_line_scalar(theta: float, size: int = SIZE):
+    """The same scanline rule, one image at a time in plain Python (a slow, readable
+    reference for tests and benchmarks; `render_lines` is the one to use)."""
+    import numpy as np
+
+    image = np.zeros((size, size))
+    centre = size * 0.5
+    radius = centre - 1.0
+    col_end = centre + radius * math.cos(-theta)
+    row_end = centre + radius * math.sin(-theta)
+    flip = abs(centre - row_end) < abs(centre - col_end)
+    (x0, y0), (x1, y1) = (centre, centre), ((row_end, col_end) if flip else (col_end, row_end))
+    if y1 < y0:
+        (x0, y0), (x1, y1) = (x1, y1), (x0, y0)
+    x0, x1 = x0 - STROKE / 2, x1 - STROKE / 2
+    slope = (x1 - x0) / (y1 - y0) if y1 != y0 else 0.0
+    for row in range(math.floor(y0), math.ceil(y1)):
+        if row < math.ceil(y0):
+            weight = math.ceil(y0) - y0
+        elif row > math.floor(y1):
+            weight = y1 - math.floor(y1)
+        else:
+            weight = 1.0
+        start = x0 + (row - y0 - 0.5) * slope
+        for col in range(math.floor(start), math.floor(start + STROKE) + 1):
+            overlap = min(start + STROKE, col + 1.0) - max(start, col)
+            if overlap > 0:
+                pixel = (col, row) if flip else (row, col)
+                image[pixel] += 2.0 * weight * overlap
+    return np.clip(image - 1.0, -1.0, 1.0).astype(np.float32)

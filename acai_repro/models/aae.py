@@ -29,11 +29,6 @@ class AAE(AutoEncoder):
             dense(width, 1),
         )  # fmt: skip
 
-    def param_groups(self):
-        groups = super().param_groups()
-        groups["critic"] = list(self.critic.parameters())
-        return groups
-
     def training_losses(self, x, generator):
         z = self.encoder(x)
         recon = mse(self.decoder(z), x)

@@ -46,11 +46,6 @@ class ACAI(AutoEncoder):
         self.lam = self.options.get("lambda", 0.5)
         self.gamma = self.options.get("gamma", 0.2)
 
-    def param_groups(self):
-        groups = super().param_groups()
-        groups["critic"] = list(self.critic.parameters())
-        return groups
-
     def training_losses(self, x, generator):
         z = self.encoder(x)
         x_hat = self.decoder(z)

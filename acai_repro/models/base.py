@@ -56,8 +56,18 @@ class AutoEncoder(nn.Module):
 
     # -- training interface ---------------------------------------------------------
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Parameters per optimiser; each key names the loss in `training_losses` it minimises."""
-        return {"ae": list(self.encoder.parameters()) + list(self.decoder.parameters())}
+        """Parameters per optimiser; each key names the loss in `training_losses` it minimises.
+
+        A model with an adversary keeps it in `self.critic`: it gets its own optimiser
+        ("critic"); everything else is the autoencoder's ("ae").
+        """
+        critic = getattr(self, "critic", None)
+        critic_params = list(critic.parameters()) if critic is not None else []
+        critic_ids = {id(p) for p in critic_params}
+        groups = {"ae": [p for p in self.parameters() if id(p) not in critic_ids]}
+        if critic_params:
+            groups["critic"] = critic_params
+        return groups
 
     def training_losses(self, x: torch.Tensor, generator: torch.Generator):
         raise NotImplementedError

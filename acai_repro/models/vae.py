@@ -26,9 +26,6 @@ class VAE(AutoEncoder):
         self.head_mean = dense(arch.dz, arch.dz)
         self.head_logvar = dense(arch.dz, arch.dz)
 
-    def param_groups(self):
-        return {"ae": list(self.parameters())}
-
     def _posterior(self, x):
         h = self.encoder(x).flatten(1)
         return h, self.head_mean(h), self.head_logvar(h)
