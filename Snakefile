@@ -12,7 +12,9 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 include: "rules/common.smk"
+include: "rules/data.smk"
 include: "rules/train.smk"
+include: "rules/downstream.smk"
 include: "rules/figures.smk"
 include: "rules/tables.smk"
 

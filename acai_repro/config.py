@@ -68,6 +68,21 @@ def _check_architecture(config: dict, dataset: str, model: str, dz: int, key: st
         )
 
 
+def _check_grid(config: dict, table: str) -> None:
+    """Every (dataset, dz) cell of a table names a real dataset that every model can produce."""
+    for index, (dataset, dz) in enumerate(config[table]["cells"]):
+        key = f"{table}.cells.{index}"
+        if dataset not in config["datasets"] or dataset == "lines":
+            valid = ", ".join(d for d in config["datasets"] if d != "lines")
+            raise ConfigError(f"config key '{key}': unknown dataset {dataset!r}; valid datasets: {valid}")
+        if dataset not in config["data"]["sources"]:
+            raise ConfigError(f"config key 'data.sources.{dataset}' is missing")
+        for model in config[table]["models"]:
+            if model not in config["models"]:
+                raise ConfigError(f"config key 'models.{model}' is missing (options of {model})")
+            _check_architecture(config, dataset, model, dz, key)
+
+
 def _check_training(training: dict) -> None:
     batch = training["batch_size"]
     for name in ("total_images", "eval_every"):
@@ -106,6 +121,8 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         if model not in config["models"]:
             raise ConfigError(f"config key 'models.{model}' is missing (options of {model})")
         _check_architecture(config, table["dataset"], model, table["dz"], "table1.dz")
+    for table in ("table2", "table3"):
+        _check_grid(config, table)
     _check_training(config["training"])
     _check_lines_evaluation(config["evaluation"]["lines"])
     if config["figures"]["seed"] not in config["seeds"]:
@@ -153,6 +170,20 @@ def cell_spec(config: dict, dataset: str, model: str, dz: int, seed: int) -> dic
         "model_options": copy.deepcopy(config["models"][model]),
         "training": copy.deepcopy(config["training"]),
         "evaluation": copy.deepcopy(config["evaluation"].get(dataset, {})),
+        "data": data_spec(config, dataset),
+    }
+
+
+def data_spec(config: dict, dataset: str) -> dict | None:
+    """Where a real dataset's HDF5 file is and which of its splits a cell uses."""
+    if dataset == "lines":
+        return None
+    ds = config["datasets"][dataset]
+    return {
+        "path": f"{config['data']['data_dir']}/{dataset}.h5",
+        "train_splits": list(ds.get("train_splits", ["train"])),
+        "test_split": ds.get("test_split", "test"),
+        "max_examples": ds.get("max_examples"),
     }
 
 

@@ -127,3 +127,90 @@ def write_table1(paths, models, seeds, tex_path, csv_path) -> list[dict]:
     Path(tex_path).write_text(table1_tex(rows, models, seeds))
     table1_csv(rows, models, csv_path)
     return rows
+
+
+# ---- Tables 2 and 3: rows are (dataset, dz) cells, columns models ------------------------
+DATASET_TITLES = {"mnist": "MNIST", "svhn": "SVHN", "cifar10": "CIFAR-10"}
+_T2 = {
+    ("mnist", 32): (94.90, 0.14, 96.00, 0.27, 96.56, 0.31, 70.74, 3.27, 97.50, 0.18, 98.25, 0.11),
+    ("mnist", 256): (93.94, 0.13, 98.51, 0.04, 98.74, 0.14, 90.03, 0.54, 97.25, 1.42, 99.00, 0.08),
+    ("svhn", 32): (26.21, 0.42, 25.15, 0.78, 29.58, 3.22, 23.43, 0.79, 24.53, 1.33, 34.47, 1.14),
+    ("svhn", 256): (22.74, 0.05, 77.89, 0.35, 66.30, 1.06, 22.81, 0.24, 44.94, 20.42, 85.14, 0.20),
+    ("cifar10", 256): (47.92, 0.20, 53.78, 0.36, 47.49, 0.22, 40.65, 1.45, 42.80, 0.44, 52.77, 0.45),
+    ("cifar10", 1024): (51.62, 0.25, 60.65, 0.14, 51.39, 0.46, 42.86, 0.88, 16.22, 12.44, 63.99, 0.47),
+}
+_T3 = {
+    ("mnist", 32): (77.56, 82.59, 75.74, 79.19, 82.39, 94.38),
+    ("mnist", 256): (53.70, 70.89, 83.44, 81.00, 96.80, 96.17),
+    ("svhn", 32): (19.38, 17.91, 16.83, 17.35, 15.19, 20.86),
+    ("svhn", 256): (15.62, 31.49, 11.36, 13.59, 18.84, 24.98),
+}
+_ORDER = ("baseline", "denoising", "vae", "aae", "vqvae", "acai")
+# {table: {(dataset, dz): {model: (mean, std or None)}}}, PROTOCOL.md §1
+PAPER_GRID = {
+    "table2": {c: {m: (v[2 * i], v[2 * i + 1]) for i, m in enumerate(_ORDER)} for c, v in _T2.items()},
+    "table3": {c: {m: (v[i], None) for i, m in enumerate(_ORDER)} for c, v in _T3.items()},
+}
+PAPER_PIXELS = {"table2": {"mnist": 92.31, "svhn": 23.48, "cifar10": 39.70}, "table3": {"mnist": 53.2, "svhn": 17.9}}
+
+
+def _paper_text(value) -> str:
+    if value is None:
+        return "--"
+    mean, std = value
+    return f"{mean:.2f}" if std is None else f"{mean:.2f} $\\pm$ {std:.2f}"
+
+
+def load_grid(paths, key: str) -> dict:
+    """{(dataset, dz, model): [records]} from per-seed json files carrying `cell` and `status`."""
+    grid: dict = {}
+    for path in paths:
+        record = json.loads(Path(path).read_text())
+        cell = record["cell"]
+        value = record.get("reported", record).get(key) if record["status"] == "ok" else None
+        grid.setdefault((cell["dataset"], cell["dz"], cell["model"]), []).append(
+            {"status": record["status"], "reported": {key: value}}
+        )
+    return grid
+
+
+def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title, tex_path, csv_path) -> None:
+    """Accuracy (%) per (dataset, dz) row and model column, ours over the paper's, pixels row."""
+    grid = load_grid(paths, key)
+    missing = [(d, z, m) for d, z in cells for m in models if len(grid.get((d, z, m), [])) != len(seeds)]
+    if missing:
+        raise MissingCellError(f"{table}: cells without all {len(seeds)} seeds: {missing}")
+    pixels = {json.loads(Path(p).read_text())["dataset"]: json.loads(Path(p).read_text()) for p in pixel_paths}
+    header = " & ".join(MODEL_TITLES.get(m, m) for m in models)
+    lines = [
+        f"% {title}. Accuracy (%), mean $\\pm$ sample std over seeds {list(seeds)}; paper below ours.",
+        "\\begin{tabular}{ll" + "c" * len(models) + "c}",
+        "\\toprule",
+        f"Dataset & $d_z$ & {header} & Pixels \\\\",
+        "\\midrule",
+    ]
+    rows = []
+    for dataset, dz in cells:
+        ours = {m: aggregate(grid[(dataset, dz, m)], key, 100.0) for m in models}
+        numeric = [v[0] for v in ours.values() if not isinstance(v, str)]
+        best = max(numeric) if numeric else None
+        texts = [_cell_text(v, 2, not isinstance(v, str) and v[0] == best) for v in ours.values()]
+        pixel = pixels.get(dataset, {}).get("accuracy")
+        pixel_text = "--" if pixel is None else f"{100 * pixel:.2f}"
+        name = DATASET_TITLES.get(dataset, dataset)
+        lines.append(f"{name} & {dz} & " + " & ".join(texts) + f" & {pixel_text} \\\\")
+        paper = PAPER_GRID[table].get((dataset, dz), {})
+        paper_pixel = PAPER_PIXELS[table].get(dataset)
+        lines.append("\\quad paper & & " + " & ".join(_paper_text(paper.get(m)) for m in models)
+                     + f" & {'--' if paper_pixel is None else f'{paper_pixel:.2f}'} \\\\")  # fmt: skip
+        for m in models:
+            value, ref = ours[m], paper.get(m)
+            row = [dataset, dz, m] + (["", "", "", value] if isinstance(value, str) else [*value, "ok"])
+            rows.append(row + [ref[0] if ref else "", ref[1] if ref and ref[1] is not None else ""])
+        rows.append([dataset, "", "pixels", "" if pixel is None else 100 * pixel, "", 1, "ok", paper_pixel or "", ""])
+    lines += ["\\bottomrule", "\\end{tabular}", ""]
+    Path(tex_path).write_text("\n".join(lines))
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["dataset", "dz", "model", "mean", "std", "n_seeds", "status", "paper_mean", "paper_std"])
+        writer.writerows(rows)

@@ -1,4 +1,5 @@
 # Configuration checks, wildcard constraints and input helpers shared by every rule.
+import os
 import sys
 
 sys.path.insert(0, workflow.basedir)  # the acai_repro package beside this Snakefile
@@ -54,3 +55,69 @@ def figure_models(wildcards):
         dz=table["dz"],
         seed=config["figures"]["seed"],
     )
+
+
+DATA_DIR = config["data"]["data_dir"]
+
+
+def data_file(dataset):
+    return f"{DATA_DIR}/{dataset}.h5"
+
+
+def train_data(wildcards):
+    """The prepared HDF5 file a cell trains on (the lines are synthetic: none)."""
+    return [] if wildcards.dataset == "lines" else data_file(wildcards.dataset)
+
+
+def data_source(dataset):
+    """The configured source of a dataset; a relative path is relative to this workflow."""
+    source = dict(config["data"]["sources"][dataset])
+    if source.get("path") and not os.path.isabs(source["path"]):
+        source["path"] = os.path.join(workflow.basedir, source["path"])
+    return source
+
+
+def split_names(dataset):
+    return sorted({"train", config["datasets"][dataset].get("test_split", "test")})
+
+
+def _dataset_setting(key, default=None):
+    return lambda w: config["datasets"][w.dataset].get(key, default)
+
+
+def downstream_params(kind):
+    """Parameters of a probe or K-Means job: a change to them reruns those jobs only."""
+    return {
+        "options": config[kind],
+        "train_split": "train",
+        "test_split": _dataset_setting("test_split", "test"),
+        "classes": _dataset_setting("classes"),
+        "limit": _dataset_setting("max_examples"),
+        "device": config["device"],
+    }
+
+
+def grid_inputs(table, filename):
+    """Every cell x model x seed of Table 2 or 3, by explicit expansion."""
+    return [
+        f"results/{dataset}/{model}/dz{dz}/seed{seed}/{filename}"
+        for dataset, dz in config[table]["cells"]
+        for model in config[table]["models"]
+        for seed in config["seeds"]
+    ]
+
+
+def pixel_inputs(table, filename):
+    datasets = dict.fromkeys(dataset for dataset, _ in config[table]["cells"])
+    return [f"results/{dataset}/pixels/{filename}" for dataset in datasets]
+
+
+def grid_params(table, key, title):
+    return {
+        "cells": config[table]["cells"],
+        "models": config[table]["models"],
+        "seeds": config["seeds"],
+        "key": key,
+        "table": "table3" if table == "table3" else "table2",
+        "title": title,
+    }

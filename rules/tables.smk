@@ -3,6 +3,9 @@
 
 localrules:
     table1,
+    table2,
+    table2_probe,
+    table3,
 
 
 rule table1:
@@ -20,3 +23,62 @@ rule table1:
         seeds=config["seeds"],
     script:
         "../scripts/table1.py"
+
+
+rule table2:
+    input:
+        cells=grid_inputs("table2", "metrics.json"),
+        pixels=pixel_inputs("table2", "probe.json"),
+    output:
+        tex="results/table2.tex",
+        csv="results/table2.csv",
+    log:
+        "results/logs/tables/table2.log",
+    conda:
+        "../envs/acai.yaml"
+    params:
+        **grid_params(
+            "table2",
+            "classifier_accuracy",
+            "Table 2: single-layer classifier trained in tandem (paper protocol)",
+        ),
+    script:
+        "../scripts/grid_table.py"
+
+
+rule table2_probe:
+    input:
+        cells=grid_inputs("table2", "probe.json"),
+        pixels=pixel_inputs("table2", "probe.json"),
+    output:
+        tex="results/table2_probe.tex",
+        csv="results/table2_probe.csv",
+    log:
+        "results/logs/tables/table2_probe.log",
+    conda:
+        "../envs/acai.yaml"
+    params:
+        **grid_params(
+            "table2",
+            "accuracy",
+            "Table 2 (post hoc): linear probe on exported latents",
+        ),
+    script:
+        "../scripts/grid_table.py"
+
+
+rule table3:
+    input:
+        cells=grid_inputs("table3", "kmeans.json"),
+        pixels=pixel_inputs("table3", "kmeans.json"),
+    output:
+        tex="results/table3.tex",
+        csv="results/table3.csv",
+    log:
+        "results/logs/tables/table3.log",
+    conda:
+        "../envs/acai.yaml"
+    params:
+        **grid_params("table3", "accuracy", "Table 3: K-Means clustering accuracy"),
+    script:
+        "../scripts/grid_table.py"

@@ -3,6 +3,8 @@
 
 
 rule train_cell:
+    input:
+        data=train_data,
     output:
         metrics=f"{CELL}/metrics.json",
         model=f"{CELL}/model.pt",

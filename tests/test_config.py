@@ -33,6 +33,9 @@ BAD_INPUTS = [
     ("evaluation.lines.interpolation_pairs", 3000, "evaluation.lines.interpolation_pairs", "test_lines"),
     ("device", "tpu", "device", "auto"),
     ("seeds", [], "seeds", ""),
+    ("table2.cells", [["imagenet", 32]], "table2.cells.0", "valid datasets: mnist"),
+    ("table3.cells", [["mnist", 30]], "table3.cells.0", "multiple of latent_width"),
+    ("clustering.restarts", 0, "clustering.restarts", "minimum"),
 ]
 
 
@@ -44,7 +47,9 @@ def test_bad_values_are_rejected_naming_the_key(paper_config, path, value, key, 
     assert hint in str(error.value)
 
 
-@pytest.mark.parametrize("path", ["training.batch_size", "table1", "models", "evaluation.lines.references"])
+@pytest.mark.parametrize(
+    "path", ["training.batch_size", "table1", "models", "evaluation.lines.references", "clustering.k", "data"]
+)
 def test_missing_keys_are_named(paper_config, path):
     with pytest.raises(ConfigError, match=f"'{path}' is missing"):
         validate_config(_broken(paper_config, path, delete=True))

@@ -6,6 +6,7 @@ A source yields training batches on the training device from an explicit generat
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from acai_repro.data.lines import angle_labels, random_angles, render_lines
@@ -33,8 +34,50 @@ class LinesSource:
         return render_lines(angles).to(self.device), angle_labels(angles).to(self.device)
 
 
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 N×H×W×C -> float32 N×C×H×W in [-1, 1] (x·2/255 - 1)."""
+    return images.permute(0, 3, 1, 2).float() * (2.0 / 255.0) - 1.0
+
+
+def read_split(path, split: str, limit: int | None = None):
+    """(uint8 images N×32×32×C, int64 labels) of one split of a prepared HDF5 file."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        if split not in f:
+            raise KeyError(f"{path} has no split {split!r} (it has: {', '.join(f)})")
+        n = len(f[split]["labels"]) if limit is None else min(limit, len(f[split]["labels"]))
+        return f[split]["images"][:n], f[split]["labels"][:n]
+
+
+class ImageSource:
+    """A prepared real dataset, held on the training device as uint8.
+
+    Training batches are drawn uniformly with replacement from the training splits by the
+    cell's data generator; every evaluation uses the whole test split.
+    """
+
+    line_metrics = False
+
+    def __init__(self, data: dict, device: torch.device):
+        limit = data.get("max_examples")
+        parts = [read_split(data["path"], s, limit) for s in data["train_splits"]]
+        self.device = device
+        self.train_images = torch.from_numpy(np.concatenate([p[0] for p in parts])).to(device)
+        self.train_labels = torch.from_numpy(np.concatenate([p[1] for p in parts])).to(device)
+        test_images, test_labels = read_split(data["path"], data["test_split"], limit)
+        self.test = (to_float(torch.from_numpy(test_images).to(device)), torch.from_numpy(test_labels).to(device))
+
+    def train_batch(self, batch: int, generator: torch.Generator):
+        index = torch.randint(len(self.train_labels), (batch,), generator=generator, device=self.device)
+        return to_float(self.train_images[index]), self.train_labels[index]
+
+    def test_set(self, evaluation: int):
+        return self.test
+
+
 def build_source(spec: dict, device: torch.device):
     """The data source of a cell spec (see acai_repro.config.cell_spec)."""
     if spec["dataset"] == "lines":
         return LinesSource(device, spec["evaluation"]["test_lines"], spec["seed"])
-    raise ValueError(f"unknown dataset {spec['dataset']!r}; valid datasets: lines")
+    return ImageSource(spec["data"], device)

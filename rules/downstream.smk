@@ -1,0 +1,102 @@
+# Stage 2: downstream evaluations of trained cells (Tables 2-3) and of raw pixels.
+
+
+rule export_latents:
+    input:
+        model=f"{CELL}/model.pt",
+        data=lambda w: data_file(w.dataset),
+    output:
+        f"{CELL}/latents.h5",
+    log:
+        "results/logs/latents/{dataset}/{model}/dz{dz}/seed{seed}.log",
+    conda:
+        "../envs/acai.yaml"
+    threads: config["resources"]["evaluate"]["threads"]
+    resources:
+        mem_mb=config["resources"]["evaluate"]["mem_mb"],
+        runtime=config["resources"]["evaluate"]["runtime"],
+    params:
+        splits=lambda w: split_names(w.dataset),
+        device=config["device"],
+    script:
+        "../scripts/export_latents.py"
+
+
+rule probe:
+    input:
+        latents=f"{CELL}/latents.h5",
+        metrics=f"{CELL}/metrics.json",
+    output:
+        f"{CELL}/probe.json",
+    log:
+        "results/logs/probe/{dataset}/{model}/dz{dz}/seed{seed}.log",
+    conda:
+        "../envs/acai.yaml"
+    threads: config["resources"]["evaluate"]["threads"]
+    resources:
+        mem_mb=config["resources"]["evaluate"]["mem_mb"],
+        runtime=config["resources"]["evaluate"]["runtime"],
+    params:
+        **downstream_params("probe"),
+    script:
+        "../scripts/downstream.py"
+
+
+rule kmeans:
+    input:
+        latents=f"{CELL}/latents.h5",
+        metrics=f"{CELL}/metrics.json",
+    output:
+        f"{CELL}/kmeans.json",
+    log:
+        "results/logs/kmeans/{dataset}/{model}/dz{dz}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/kmeans/{dataset}/{model}/dz{dz}/seed{seed}.tsv"
+    conda:
+        "../envs/acai.yaml"
+    threads: config["resources"]["evaluate"]["threads"]
+    resources:
+        mem_mb=config["resources"]["evaluate"]["mem_mb"],
+        runtime=config["resources"]["evaluate"]["runtime"],
+    params:
+        **downstream_params("clustering"),
+    script:
+        "../scripts/downstream.py"
+
+
+rule pixels_probe:
+    input:
+        data=lambda w: data_file(w.dataset),
+    output:
+        "results/{dataset}/pixels/probe.json",
+    log:
+        "results/logs/probe/{dataset}/pixels.log",
+    conda:
+        "../envs/acai.yaml"
+    threads: config["resources"]["evaluate"]["threads"]
+    resources:
+        mem_mb=config["resources"]["evaluate"]["mem_mb"],
+        runtime=config["resources"]["evaluate"]["runtime"],
+    params:
+        **downstream_params("probe"),
+    script:
+        "../scripts/downstream.py"
+
+
+rule pixels_kmeans:
+    input:
+        data=lambda w: data_file(w.dataset),
+    output:
+        "results/{dataset}/pixels/kmeans.json",
+    log:
+        "results/logs/kmeans/{dataset}/pixels.log",
+    conda:
+        "../envs/acai.yaml"
+    threads: config["resources"]["evaluate"]["threads"]
+    resources:
+        mem_mb=config["resources"]["evaluate"]["mem_mb"],
+        runtime=config["resources"]["evaluate"]["runtime"],
+    params:
+        **downstream_params("clustering"),
+    script:
+        "../scripts/downstream.py"
