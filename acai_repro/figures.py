@@ -28,9 +28,28 @@ def lines_interpolation(model, endpoints, n_points: int = N_POINTS) -> np.ndarra
 
 def _show(ax, image) -> None:
     # Display only: decoder outputs are unclipped, metrics never see this clipping.
-    ax.imshow(np.clip(image, -1, 1), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+    image = np.clip(image, -1, 1)
+    if image.ndim == 3:  # colour: imshow wants [0, 1]
+        ax.imshow((image + 1) / 2, interpolation="nearest")
+    else:
+        ax.imshow(image, cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def _strip_figure(rows, labels, title: str, out_path) -> None:
+    """One labelled row of images per entry of `rows` ([n_points, H, W] or [n_points, H, W, 3])."""
+    n_points = len(rows[0])
+    fig, axes = plt.subplots(
+        len(rows), n_points, figsize=(n_points * 0.6, len(rows) * 0.7 + 0.3), squeeze=False
+    )
+    for r, (row, label) in enumerate(zip(rows, labels)):
+        for c, image in enumerate(row):
+            _show(axes[r, c], image)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.savefig(out_path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
 
 
 def lines_interpolation_figure(model_paths, out_path, endpoints) -> None:
@@ -40,16 +59,29 @@ def lines_interpolation_figure(model_paths, out_path, endpoints) -> None:
         model, _, spec = load_trained(path)
         rows.append(lines_interpolation(model, endpoints))
         labels.append(spec["model"])
-    fig, axes = plt.subplots(
-        len(rows), N_POINTS, figsize=(N_POINTS * 0.6, len(rows) * 0.7 + 0.3), squeeze=False
-    )
-    for r, (row, label) in enumerate(zip(rows, labels)):
-        for c, image in enumerate(row):
-            _show(axes[r, c], image)
-        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle(f"Interpolations from θ={endpoints[0]:.3f} to θ={endpoints[1]:.3f}", fontsize=9)
-    fig.savefig(out_path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    title = f"Interpolations from θ={endpoints[0]:.3f} to θ={endpoints[1]:.3f}"
+    _strip_figure(rows, labels, title, out_path)
+
+
+@torch.no_grad()
+def image_interpolation_figure(model_paths, out_path, pairs, n_points: int = N_POINTS) -> None:
+    """Paper Fig. 6-11: for each model, one row per pair of test images (same pairs for all)."""
+    from acai_repro.data import read_split, to_float
+
+    rows, labels = [], []
+    for path in model_paths:
+        model, _, spec = load_trained(path)
+        data = spec["data"]
+        images, _ = read_split(data["path"], data["test_split"])
+        x = to_float(torch.from_numpy(images))
+        a, b = (x[[p[i] for p in pairs]] for i in (0, 1))
+        strips = model.interpolate(a, b, n_points, torch.Generator().manual_seed(0))
+        for strip in strips:  # [n_points, C, H, W] -> [n_points, H, W(, C)]
+            pictures = strip.permute(0, 2, 3, 1).numpy()
+            rows.append(pictures[..., 0] if pictures.shape[-1] == 1 else pictures)
+            labels.append(spec["model"])
+    title = f"{spec['dataset']} dz={spec['dz']}: interpolations between test images {pairs}"
+    _strip_figure(rows, labels, title, out_path)
 
 
 @torch.no_grad()

@@ -63,3 +63,28 @@ rule fig5_vae_samples:
         seed=config["figures"]["seed"],
     script:
         "../scripts/figures.py"
+
+
+rule image_interpolations:
+    input:
+        lambda w: expand(
+            f"{CELL}/model.pt",
+            dataset=w.dataset,
+            model=config["table2"]["models"],
+            dz=w.dz,
+            seed=config["figures"]["seed"],
+        ),
+    output:
+        "results/figures/interpolations_{dataset}_dz{dz}.png",
+    log:
+        "results/logs/figures/interpolations_{dataset}_dz{dz}.log",
+    conda:
+        "../envs/acai.yaml"
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["evaluate"]["mem_mb"],
+        runtime=config["resources"]["evaluate"]["runtime"],
+    params:
+        pairs=config["figures"]["image_pairs"],
+    script:
+        "../scripts/figures.py"

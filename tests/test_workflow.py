@@ -74,8 +74,10 @@ def test_smoke_dag_end_to_end(tmp_path):
 @pytest.mark.skipif(not (ROOT.parent / "shared" / "data" / "mnist").exists(), reason="no MNIST copy")
 def test_smoke_tables_2_and_3_from_real_mnist(tmp_path):
     targets = ["results/table2.tex", "results/table2_probe.tex", "results/table3.tex"]
-    result = snakemake(tmp_path, *targets)
+    figure = "results/figures/interpolations_mnist_dz32.png"
+    result = snakemake(tmp_path, *targets, figure)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (tmp_path / figure).read_bytes()[:4] == b"\x89PNG"
     for target in targets:
         tex = (tmp_path / target).read_text()
         assert "MNIST & 32" in tex and "paper" in tex and "Pixels" in tex
