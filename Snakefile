@@ -11,6 +11,9 @@ min_version("9.0")
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
@@ -26,3 +29,4 @@ rule all:
         "results/table1.csv",
         "results/figures/fig3_lines_interpolations.png",
         "results/figures/fig5_vae_samples.png",
+        "results/figures/training_curves_lines_dz64.png",

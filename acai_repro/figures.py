@@ -105,3 +105,29 @@ def vae_sample_figure(model_path, out_path, n: int, seed: int) -> None:
     fig.suptitle("VAE samples on lines", fontsize=9)
     fig.savefig(out_path, dpi=100, bbox_inches="tight")
     plt.close(fig)
+
+
+CURVES = ("loss_ae", "test_recon_mse", "classifier_accuracy", "mean_distance", "smoothness")
+
+
+def training_curves_figure(metrics_paths, out_path) -> None:
+    """Losses and evaluation metrics against kimg, one line per model and seed."""
+    import json
+    from pathlib import Path
+
+    records = [json.loads(Path(p).read_text()) for p in metrics_paths]
+    keys = [k for k in CURVES if any(k in e for r in records for e in r["evals"])]
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for record in records:
+            points = [(e["kimg"], e[key]) for e in record["evals"] if key in e]
+            if points:
+                cell = record["cell"]
+                ax.plot(*zip(*points), label=f"{cell['model']} s{cell['seed']}", lw=1)
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("kimg", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0, -1].legend(fontsize=6, loc="best")
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=100)
+    plt.close(fig)

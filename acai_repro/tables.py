@@ -45,6 +45,7 @@ def load_cells(paths, models, seeds) -> dict:
     by_cell = {}
     for path in paths:
         record = json.loads(Path(path).read_text())
+        record["source"] = str(path)  # every table row names the files it came from
         cell = record["cell"]
         by_cell[(cell["model"], cell["seed"])] = record
     missing = [(m, s) for m in models for s in seeds if (m, s) not in by_cell]
@@ -76,7 +77,8 @@ def table1(cells: dict, models) -> list[dict]:
         ours = {m: aggregate(cells[m], key, scale) for m in models}
         numeric = [v[0] for v in ours.values() if not isinstance(v, str) and np.isfinite(v[0])]
         best = min(numeric) if numeric else None
-        rows.append({"key": key, "title": title, "decimals": decimals, "ours": ours, "best": best})
+        sources = {m: [r["source"] for r in cells[m]] for m in models}
+        rows.append({"key": key, "title": title, "decimals": decimals, "ours": ours, "best": best, "sources": sources})
     return rows
 
 
@@ -110,15 +112,13 @@ def table1_csv(rows, models, path) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         # Mean Distance is given x10^-3, as in the paper.
-        writer.writerow(["metric", "model", "mean", "std", "n_seeds", "status", "paper_mean", "paper_std"])
+        writer.writerow(["metric", "model", "mean", "std", "n_seeds", "status", "paper_mean", "paper_std", "sources"])
         for row in rows:
             for m in models:
                 value = row["ours"][m]
                 paper = PAPER_TABLE1[row["key"]].get(m, ("", ""))
-                if isinstance(value, str):
-                    writer.writerow([row["key"], m, "", "", "", value, *paper])
-                else:
-                    writer.writerow([row["key"], m, *value, "ok", *paper])
+                ours = ["", "", "", value] if isinstance(value, str) else [*value, "ok"]
+                writer.writerow([row["key"], m, *ours, *paper, ";".join(row["sources"][m])])
 
 
 def write_table1(paths, models, seeds, tex_path, csv_path) -> list[dict]:
@@ -169,7 +169,7 @@ def load_grid(paths, key: str) -> dict:
         cell = record["cell"]
         value = record.get("reported", record).get(key) if record["status"] == "ok" else None
         grid.setdefault((cell["dataset"], cell["dz"], cell["model"]), []).append(
-            {"status": record["status"], "reported": {key: value}}
+            {"status": record["status"], "reported": {key: value}, "source": str(path)}
         )
     return grid
 
@@ -206,11 +206,13 @@ def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title
         for m in models:
             value, ref = ours[m], paper.get(m)
             row = [dataset, dz, m] + (["", "", "", value] if isinstance(value, str) else [*value, "ok"])
-            rows.append(row + [ref[0] if ref else "", ref[1] if ref and ref[1] is not None else ""])
-        rows.append([dataset, "", "pixels", "" if pixel is None else 100 * pixel, "", 1, "ok", paper_pixel or "", ""])
+            row += [ref[0] if ref else "", ref[1] if ref and ref[1] is not None else ""]
+            rows.append(row + [";".join(r["source"] for r in grid[(dataset, dz, m)])])
+        pixel_source = next((p for p in pixel_paths if json.loads(Path(p).read_text())["dataset"] == dataset), "")
+        rows.append([dataset, "", "pixels", "" if pixel is None else 100 * pixel, "", 1, "ok", paper_pixel or "", "", pixel_source])
     lines += ["\\bottomrule", "\\end{tabular}", ""]
     Path(tex_path).write_text("\n".join(lines))
     with open(csv_path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["dataset", "dz", "model", "mean", "std", "n_seeds", "status", "paper_mean", "paper_std"])
+        writer.writerow(["dataset", "dz", "model", "mean", "std", "n_seeds", "status", "paper_mean", "paper_std", "sources"])
         writer.writerows(rows)

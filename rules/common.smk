@@ -121,3 +121,15 @@ def grid_params(table, key, title):
         "table": "table3" if table == "table3" else "table2",
         "title": title,
     }
+
+
+def curve_inputs(wildcards):
+    """metrics.json of every model and seed of one (dataset, dz) cell of the tables."""
+    table = "table1" if wildcards.dataset == config["table1"]["dataset"] else "table2"
+    return expand(
+        f"{CELL}/metrics.json",
+        dataset=wildcards.dataset,
+        model=config[table]["models"],
+        dz=wildcards.dz,
+        seed=config["seeds"],
+    )

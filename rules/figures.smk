@@ -24,7 +24,11 @@ rule fig3_lines_interpolations:
     input:
         figure_models,
     output:
-        "results/figures/fig3_lines_interpolations.png",
+        report(
+            "results/figures/fig3_lines_interpolations.png",
+            caption="../report/fig3.rst",
+            category="Figures",
+        ),
     log:
         "results/logs/figures/fig3.log",
     conda:
@@ -49,7 +53,11 @@ rule fig5_vae_samples:
             seed=config["figures"]["seed"],
         ),
     output:
-        "results/figures/fig5_vae_samples.png",
+        report(
+            "results/figures/fig5_vae_samples.png",
+            caption="../report/fig5.rst",
+            category="Figures",
+        ),
     log:
         "results/logs/figures/fig5.log",
     conda:
@@ -75,7 +83,11 @@ rule image_interpolations:
             seed=config["figures"]["seed"],
         ),
     output:
-        "results/figures/interpolations_{dataset}_dz{dz}.png",
+        report(
+            "results/figures/interpolations_{dataset}_dz{dz}.png",
+            caption="../report/interpolations.rst",
+            category="Figures",
+        ),
     log:
         "results/logs/figures/interpolations_{dataset}_dz{dz}.log",
     conda:
@@ -86,5 +98,26 @@ rule image_interpolations:
         runtime=config["resources"]["evaluate"]["runtime"],
     params:
         pairs=config["figures"]["image_pairs"],
+    script:
+        "../scripts/figures.py"
+
+
+rule training_curves:
+    input:
+        curve_inputs,
+    output:
+        report(
+            "results/figures/training_curves_{dataset}_dz{dz}.png",
+            caption="../report/curves.rst",
+            category="Training curves",
+        ),
+    log:
+        "results/logs/figures/training_curves_{dataset}_dz{dz}.log",
+    conda:
+        "../envs/acai.yaml"
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["evaluate"]["mem_mb"],
+        runtime=config["resources"]["evaluate"]["runtime"],
     script:
         "../scripts/figures.py"

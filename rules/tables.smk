@@ -13,7 +13,9 @@ rule table1:
         table1_metrics,
     output:
         tex="results/table1.tex",
-        csv="results/table1.csv",
+        csv=report(
+            "results/table1.csv", caption="../report/table1.rst", category="Tables"
+        ),
     log:
         "results/logs/tables/table1.log",
     conda:
@@ -31,7 +33,9 @@ rule table2:
         pixels=pixel_inputs("table2", "probe.json"),
     output:
         tex="results/table2.tex",
-        csv="results/table2.csv",
+        csv=report(
+            "results/table2.csv", caption="../report/table2.rst", category="Tables"
+        ),
     log:
         "results/logs/tables/table2.log",
     conda:
@@ -52,7 +56,11 @@ rule table2_probe:
         pixels=pixel_inputs("table2", "probe.json"),
     output:
         tex="results/table2_probe.tex",
-        csv="results/table2_probe.csv",
+        csv=report(
+            "results/table2_probe.csv",
+            caption="../report/table2_probe.rst",
+            category="Tables",
+        ),
     log:
         "results/logs/tables/table2_probe.log",
     conda:
@@ -73,7 +81,9 @@ rule table3:
         pixels=pixel_inputs("table3", "kmeans.json"),
     output:
         tex="results/table3.tex",
-        csv="results/table3.csv",
+        csv=report(
+            "results/table3.csv", caption="../report/table3.rst", category="Tables"
+        ),
     log:
         "results/logs/tables/table3.log",
     conda:

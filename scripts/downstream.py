@@ -3,7 +3,7 @@ import json
 
 from acai_repro import downstream
 from acai_repro.snakemake_io import logged
-from acai_repro.train import resolve_device
+from acai_repro.train import provenance, resolve_device
 
 
 def features(split, limit=None):
@@ -18,7 +18,7 @@ with logged(snakemake) as log:
         record = {"dataset": snakemake.wildcards.dataset, "status": "ok"}
     else:
         cell = json.loads(open(snakemake.input.metrics).read())
-        record = {"cell": cell["cell"], "status": cell["status"]}
+        record = {"cell": cell["cell"], "status": cell["status"], "spec_digest": cell["spec_digest"]}
     if record["status"] == "ok":
         test_z, test_y = features(p.test_split, p.limit)
         if snakemake.rule.endswith("kmeans"):
@@ -30,4 +30,7 @@ with logged(snakemake) as log:
             train_z, train_y = features(p.train_split, p.limit)
             record.update(downstream.linear_probe(train_z, train_y, test_z, test_y, p.classes, p.options["max_iter"]))
         log(f"{snakemake.rule}: accuracy {record['accuracy']:.4f}")
+    record["provenance"] = provenance(resolve_device(p.device))
+    record["provenance"]["inputs"] = [str(path) for path in snakemake.input]
+    record["options"] = p.options
     downstream.write_json(snakemake.output[0], record)

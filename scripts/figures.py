@@ -3,7 +3,9 @@ from acai_repro import figures
 from acai_repro.snakemake_io import logged
 
 with logged(snakemake) as log:
-    if snakemake.rule == "image_interpolations":
+    if snakemake.rule == "training_curves":
+        figures.training_curves_figure(list(snakemake.input), snakemake.output[0])
+    elif snakemake.rule == "image_interpolations":
         figures.image_interpolation_figure(
             list(snakemake.input), snakemake.output[0], snakemake.params.pairs
         )
