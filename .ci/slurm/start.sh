@@ -2,6 +2,10 @@
 # Start a one-node SLURM cluster on the loopback interface (facts: ../shared/recipes/local-slurm.md).
 # Installs Debian's packages when missing. Stop it with stop.sh (by pid files, never by name).
 set -euo pipefail
+if command -v sinfo >/dev/null && sinfo -h -N -o %T 2>/dev/null | grep -q -E "idle|mix|alloc"; then
+    echo "a SLURM cluster already answers: $(sinfo -h -N -o '%N %T')"
+    exit 0
+fi
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null || ! command -v sbatch >/dev/null; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
