@@ -180,7 +180,10 @@ def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title
     missing = [(d, z, m) for d, z in cells for m in models if len(grid.get((d, z, m), [])) != len(seeds)]
     if missing:
         raise MissingCellError(f"{table}: cells without all {len(seeds)} seeds: {missing}")
-    pixels = {json.loads(Path(p).read_text())["dataset"]: json.loads(Path(p).read_text()) for p in pixel_paths}
+    pixels = {}
+    for path in pixel_paths:
+        record = json.loads(Path(path).read_text())
+        pixels[record["dataset"]] = dict(record, source=str(path))
     header = " & ".join(MODEL_TITLES.get(m, m) for m in models)
     lines = [
         f"% {title}. Accuracy (%), mean $\\pm$ sample std over seeds {list(seeds)}; paper below ours.",
@@ -208,7 +211,7 @@ def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title
             row = [dataset, dz, m] + (["", "", "", value] if isinstance(value, str) else [*value, "ok"])
             row += [ref[0] if ref else "", ref[1] if ref and ref[1] is not None else ""]
             rows.append(row + [";".join(r["source"] for r in grid[(dataset, dz, m)])])
-        pixel_source = next((p for p in pixel_paths if json.loads(Path(p).read_text())["dataset"] == dataset), "")
+        pixel_source = pixels.get(dataset, {}).get("source", "")
         rows.append([dataset, "", "pixels", "" if pixel is None else 100 * pixel, "", 1, "ok", paper_pixel or "", "", pixel_source])
     lines += ["\\bottomrule", "\\end{tabular}", ""]
     Path(tex_path).write_text("\n".join(lines))
