@@ -44,3 +44,28 @@ def test_missing_cell_fails_loudly(tmp_path):
     paths = [_cell(tmp_path, "baseline", 0), _cell(tmp_path, "acai", 0), _cell(tmp_path, "acai", 1)]
     with pytest.raises(MissingCellError, match="baseline', 1"):
         write_table1(paths, MODELS, [0, 1], tmp_path / "t.tex", tmp_path / "t.csv")
+
+
+def _grid_cell(tmp_path, dataset, dz, model, seed, accuracy, name="kmeans.json"):
+    path = tmp_path / f"{dataset}_{dz}_{model}_{seed}_{name}"
+    cell = {"dataset": dataset, "dz": dz, "model": model, "seed": seed}
+    path.write_text(json.dumps({"cell": cell, "status": "ok", "accuracy": accuracy}))
+    return path
+
+
+def test_grid_table_best_is_highest_with_paper_pixels_and_sources(tmp_path):
+    from acai_repro.tables import write_grid_table
+
+    paths = [_grid_cell(tmp_path, "mnist", 32, m, s, acc) for m, s, acc in
+             [("baseline", 0, 0.70), ("baseline", 1, 0.72), ("acai", 0, 0.90), ("acai", 1, 0.94)]]  # fmt: skip
+    pixel = tmp_path / "pixels.json"
+    pixel.write_text(json.dumps({"dataset": "mnist", "status": "ok", "accuracy": 0.5}))
+    tex, csv_path = tmp_path / "t3.tex", tmp_path / "t3.csv"
+    write_grid_table(paths, [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T3", tex, csv_path)
+    text = tex.read_text()
+    assert "\\textbf{92.00 $\\pm$ 2.83}" in text and "71.00 $\\pm$ 1.41" in text
+    assert "94.38" in text and "53.20" in text and "50.00" in text  # paper ACAI, paper pixels, our pixels
+    rows = csv_path.read_text().splitlines()
+    assert rows[1].endswith(f"{paths[0]};{paths[1]}") and rows[-1].endswith(str(pixel))
+    with pytest.raises(MissingCellError, match="acai"):
+        write_grid_table(paths[:3], [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T3", tex, csv_path)
