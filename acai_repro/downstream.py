@@ -108,7 +108,7 @@ def linear_probe(train_z, train_y, test_z, test_y, classes: int, max_iter: int =
     }
 
 
-def cluster(train_z, test_z, test_y, options: dict, device=None, whitened: bool = True) -> dict:
+def cluster(train_z, test_z, test_y, options: dict, device=None, whitened: bool = True, threads=None) -> dict:
     """PROTOCOL §5: whiten on train, K-Means (best of the restarts), Hungarian accuracy on test.
 
     `whitened=False` clusters the raw features (the pixel baseline the paper quotes).
@@ -117,7 +117,7 @@ def cluster(train_z, test_z, test_y, options: dict, device=None, whitened: bool 
     w_train, w_test = whiten(train_z, test_z) if whitened else (train_z, test_z)
     result = kmeans(
         w_train, k=options["k"], restarts=options["restarts"], max_iter=options["max_iter"],
-        tol=options["tol"], seed=options["seed"], device=device,
+        tol=options["tol"], seed=options["seed"], device=device, backend=options["backend"], threads=threads,
     )  # fmt: skip
     accuracy = cluster_accuracy(test_y, predict(result.centers, w_test), n_classes=options["k"])
     return {
@@ -126,6 +126,7 @@ def cluster(train_z, test_z, test_y, options: dict, device=None, whitened: bool 
         "iterations": result.n_iter,
         "mean_iterations": float(result.iterations.mean()),
         "restarts": options["restarts"],
+        "backend": result.backend,
         "whitened": whitened,
         "seconds": time.perf_counter() - start,
     }

@@ -25,7 +25,7 @@ with logged(snakemake) as log:
             train_z, _ = features(p.train_split, min(p.options["train_limit"], p.limit or 10**9))
             device = str(resolve_device(p.device))
             whitened = not snakemake.rule.startswith("pixels")  # pixels: plain K-Means, as quoted
-            record.update(downstream.cluster(train_z, test_z, test_y, p.options, device, whitened))
+            record.update(downstream.cluster(train_z, test_z, test_y, p.options, device, whitened, snakemake.threads))
         else:
             train_z, train_y = features(p.train_split, p.limit)
             record.update(downstream.linear_probe(train_z, train_y, test_z, test_y, p.classes, p.options["max_iter"]))

@@ -24,11 +24,32 @@ def test_accuracy_of_a_merged_clustering():
     assert cluster_accuracy(labels, clusters) == pytest.approx(0.75)
 
 
-def test_kmeans_recovers_well_separated_blobs():
+@pytest.mark.parametrize("backend", ["elkan", "torch", "sklearn"])
+def test_kmeans_recovers_well_separated_blobs(backend):
     x, labels = _blobs()
-    result = kmeans(x, k=10, restarts=50, seed=0)
+    result = kmeans(x, k=10, restarts=50, seed=0, backend=backend)
     assert cluster_accuracy(labels, predict(result.centers, x)) == 1.0
     assert result.inertias.shape == (50,) and result.inertia == pytest.approx(result.inertias.min())
+    assert result.backend == backend
+
+
+def test_backends_agree_restart_by_restart():
+    """Same starts, same Lloyd steps: every restart ends at the same local optimum."""
+    x, _ = _blobs(n_per=150, d=16, spread=2.5, seed=4)  # overlapping: many distinct optima
+    runs = {backend: kmeans(x, k=10, restarts=30, seed=7, backend=backend) for backend in ("elkan", "torch", "sklearn")}
+    assert len(np.unique(runs["sklearn"].inertias.round(3))) > 5  # a test that can tell restarts apart
+    for backend in ("elkan", "torch"):
+        np.testing.assert_allclose(runs[backend].inertias, runs["sklearn"].inertias, rtol=1e-5)
+        np.testing.assert_array_equal(runs[backend].iterations, runs["sklearn"].iterations)
+    np.testing.assert_allclose(runs["elkan"].centers, runs["sklearn"].centers, atol=1e-4)
+
+
+def test_elkan_stops_at_max_iter():
+    x, _ = _blobs(n_per=150, d=16, spread=2.5, seed=4)
+    capped = kmeans(x, k=10, restarts=5, max_iter=2, seed=1, backend="elkan")
+    assert (capped.iterations <= 2).all() and (capped.iterations == 2).any()
+    full = kmeans(x, k=10, restarts=5, seed=1, backend="elkan")
+    assert (full.inertias <= capped.inertias * (1 + 1e-6)).all()  # Lloyd never increases inertia
 
 
 def test_kmeans_inertia_matches_scikit_learn():
@@ -44,8 +65,8 @@ def test_kmeans_inertia_matches_scikit_learn():
 
 def test_restart_groups_do_not_change_the_result():
     x, _ = _blobs(n_per=50, spread=2.0, seed=3)
-    a = kmeans(x, k=10, restarts=20, seed=5, group=20)
-    b = kmeans(x, k=10, restarts=20, seed=5, group=3)
+    a = kmeans(x, k=10, restarts=20, seed=5, group=20, backend="torch")
+    b = kmeans(x, k=10, restarts=20, seed=5, group=3, backend="torch")
     np.testing.assert_allclose(a.inertias, b.inertias, rtol=1e-5)
 
 
@@ -64,3 +85,8 @@ def test_whitening_gives_identity_covariance_on_train():
 def test_kmeans_rejects_more_clusters_than_points():
     with pytest.raises(ValueError, match="k=10"):
         kmeans(np.zeros((5, 2)), k=10, restarts=1)
+
+
+def test_kmeans_rejects_an_unknown_backend():
+    with pytest.raises(ValueError, match="'faiss'.*elkan"):
+        kmeans(np.zeros((50, 2)), k=3, restarts=1, backend="faiss")

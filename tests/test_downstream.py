@@ -30,7 +30,7 @@ def test_cluster_on_separated_latents():
     rng = np.random.default_rng(2)
     labels = np.repeat(np.arange(10), 60)
     z = (rng.normal(size=(10, 12)) * 10)[labels] + rng.normal(size=(600, 12))
-    options = {"k": 10, "restarts": 20, "max_iter": 100, "tol": 1e-4, "seed": 0}
+    options = {"k": 10, "restarts": 20, "max_iter": 100, "tol": 1e-4, "seed": 0, "backend": "auto"}
     result = cluster(z, z, labels, options)
     assert result["accuracy"] == 1.0 and result["whitened"] and result["restarts"] == 20
 

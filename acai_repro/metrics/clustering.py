@@ -3,15 +3,19 @@
 - `whiten`: centre with the train mean, z <- z·V / (s + 1e-5) from the SVD of the centred
   train latents (full rank), applied to train and test.
 - `kmeans`: Lloyd's algorithm with random initialisation (K distinct training points),
-  many restarts at once. A group of restarts is one [N, G·K] distance matrix (a single
+  many restarts. On the CPU: Elkan's exact bounds, compiled, restarts in parallel
+  (`elkan.py`). On a GPU: a group of restarts is one [N, G·K] distance matrix (a single
   matrix product) and one one-hot matrix product for the centre update; restarts leave the
-  group as they converge. Runs on whatever device the data is on.
+  group as they converge. scikit-learn's Lloyd from the same starts is the reference.
 - `cluster_accuracy`: best one-to-one mapping of clusters to classes (Hungarian algorithm).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+
+import numba
 
 import numpy as np
 import torch
@@ -35,6 +39,7 @@ class KMeansResult:
     n_iter: int  # its Lloyd iterations
     inertias: np.ndarray  # final inertia of every restart
     iterations: np.ndarray  # iterations of every restart
+    backend: str  # which implementation ran
 
 
 def _assign(x, x_sq, centers):
@@ -58,6 +63,9 @@ def _update(x, labels, centers):
     return torch.where(counts > 0, sums / counts.clamp(min=1.0), centers)
 
 
+BACKENDS = ("auto", "elkan", "torch", "sklearn")
+
+
 def kmeans(
     x,
     k: int = 10,
@@ -67,26 +75,70 @@ def kmeans(
     seed: int = 0,
     group: int | None = None,
     device=None,
+    backend: str = "auto",
+    threads: int | None = None,
 ) -> KMeansResult:
     """Best of `restarts` Lloyd runs (lowest training inertia), random initialisation.
 
-    Convergence as scikit-learn's Lloyd: labels unchanged, or total squared centre shift
-    <= tol · mean per-feature variance of x. `group` bounds how many restarts share one
-    distance matrix (memory N·group·k floats); by default about 256 MB of it.
+    Convergence and iteration count as scikit-learn's Lloyd: labels unchanged, or total
+    squared centre shift <= tol · mean per-feature variance of x. The initial centres depend only on `seed`,
+    so every backend starts each restart from the same K points:
+    - "elkan": Lloyd with Elkan's bounds, compiled, restarts in parallel on the CPU cores;
+    - "torch": dense batched Lloyd on `device`; `group` bounds how many restarts share one
+      distance matrix (memory N·group·k floats), by default about 256 MB of it;
+    - "elkan" uses `threads` cores (default: all this process may run on);
+    - "sklearn": scikit-learn's Lloyd, one restart at a time (the reference);
+    - "auto": "torch" on a CUDA device, else "elkan".
     """
-    x = torch.as_tensor(np.asarray(x), dtype=torch.float32, device=device)
-    n, d = x.shape
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown K-Means backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    n = x.shape[0]
     if not 1 <= k <= n:
         raise ValueError(f"k={k} must be between 1 and the number of points ({n})")
-    x_sq = x.square().sum(dim=1)
-    threshold = tol * x.var(dim=0, unbiased=False).mean()
-    group = group or max(1, (64 << 20) // (n * k))
     generator = torch.Generator().manual_seed(seed)
-    starts = torch.multinomial(torch.ones(restarts, n), k, replacement=False, generator=generator)
+    starts = torch.multinomial(torch.ones(restarts, n), k, replacement=False, generator=generator).numpy()
+    threshold = tol * float(x.var(axis=0, dtype=np.float64).mean())
+    if backend == "auto":
+        backend = "torch" if torch.device(device or "cpu").type == "cuda" else "elkan"
+    if backend == "elkan":
+        inertias, iterations, centers = _lloyd_elkan(x, starts, max_iter, threshold, threads)
+    elif backend == "sklearn":
+        inertias, iterations, centers = _lloyd_sklearn(x, starts, max_iter, tol)
+    else:
+        inertias, iterations, centers = _lloyd_torch(x, starts, max_iter, threshold, group, device)
+    best = int(np.argmin(inertias))
+    return KMeansResult(centers[best], float(inertias[best]), int(iterations[best]), inertias, iterations, backend)
 
+
+def _lloyd_elkan(x, starts, max_iter, threshold, threads):
+    from acai_repro.metrics.elkan import elkan_restarts  # numba compiles on first use
+
+    allowed = min(numba.config.NUMBA_NUM_THREADS, len(os.sched_getaffinity(0)))
+    numba.set_num_threads(max(1, min(threads or allowed, allowed)))
+    inertias, iterations, centers = elkan_restarts(x, starts, max_iter, threshold)
+    return inertias, iterations, centers.astype(np.float32)
+
+
+def _lloyd_sklearn(x, starts, max_iter, tol):
+    from sklearn.cluster import KMeans
+
+    fits = [KMeans(len(start), init=x[start], n_init=1, max_iter=max_iter, tol=tol).fit(x) for start in starts]
+    inertias = np.array([fit.inertia_ for fit in fits])
+    iterations = np.array([fit.n_iter_ for fit in fits])
+    return inertias, iterations, np.stack([fit.cluster_centers_ for fit in fits])
+
+
+def _lloyd_torch(x, starts, max_iter, threshold, group, device):
+    x = torch.as_tensor(x, device=device)
+    n, k = x.shape[0], starts.shape[1]
+    x_sq = x.square().sum(dim=1)
+    group = group or max(1, (64 << 20) // (n * k))
+    starts = torch.as_tensor(starts)
+    restarts = len(starts)
     inertias = torch.empty(restarts, dtype=torch.float64)
     iterations = torch.zeros(restarts, dtype=torch.long)
-    best_centers, best_inertia, best_iter = None, float("inf"), 0
+    final_centers = torch.empty(restarts, k, x.shape[1])
     for first in range(0, restarts, group):
         ids = torch.arange(first, min(first + group, restarts))
         centers = x[starts[ids].to(x.device)]  # [G, K, d]
@@ -99,22 +151,19 @@ def kmeans(
             new_centers = _update(x, labels[on_device], old)
             new_labels, _ = _assign(x, x_sq, new_centers)
             shift = (new_centers - old).square().sum(dim=(1, 2))
-            done = ((new_labels == labels[on_device]).all(dim=1) | (shift <= threshold)).cpu()
+            stable = (new_labels == labels[on_device]).all(dim=1).cpu()
+            done = stable | (shift <= threshold).cpu()
             centers[on_device], labels[on_device] = new_centers, new_labels
-            iterations[ids[live[done]]] = step
+            # counted as scikit-learn does: assignment passes, the first one included
+            iterations[ids[live[done]]] = (step + stable[done].long()).clamp(max=max_iter)
             active[live[done]] = False
             if not active.any():
                 break
         iterations[ids[active]] = max_iter
         _, dist = _assign(x, x_sq, centers)
-        group_inertia = dist.sum(dim=1, dtype=torch.float64).cpu()
-        inertias[ids] = group_inertia
-        best = int(group_inertia.argmin())
-        if group_inertia[best] < best_inertia:
-            best_inertia = float(group_inertia[best])
-            best_centers = centers[best].cpu().numpy()
-            best_iter = int(iterations[ids[best]])
-    return KMeansResult(best_centers, best_inertia, best_iter, inertias.numpy(), iterations.numpy())
+        inertias[ids] = dist.sum(dim=1, dtype=torch.float64).cpu()
+        final_centers[ids] = centers.cpu()
+    return inertias.numpy(), iterations.numpy(), final_centers.numpy()
 
 
 def predict(centers, x) -> np.ndarray:
