@@ -92,7 +92,20 @@ def _generator(device: torch.device, seed: int) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(seed)
 
 
+def _deterministic_cuda() -> None:
+    """Same seed, same run on a GPU too: exact resume and reruns of single table cells.
+
+    cuDNN's autotuner and its atomics-based convolution kernels vary between runs; cuBLAS
+    needs a fixed workspace to be deterministic (set before its first handle).
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+
+
 def build_run(spec: dict, device: torch.device) -> Run:
+    if device.type == "cuda":
+        _deterministic_cuda()
     torch.manual_seed(spec["seed"])  # weight initialisation
     arch = Architecture(**spec["architecture"])
     model = build_model(spec["model"], arch, spec["model_options"]).to(device)

@@ -65,8 +65,12 @@ train_cell(json.loads(sys.argv[1]), sys.argv[2], log=lambda m: print(m, flush=Tr
 
 
 def test_resume_after_kill_is_bit_identical(smoke_config, tmp_path):
-    """SIGKILL a run once it has checkpointed mid-way, rerun it, compare with an unbroken run."""
     spec = tiny_spec(smoke_config, "acai", total_images=64 * 30, eval_every=64 * 10, checkpoint_minutes=1e-6)
+    assert_kill_and_resume_is_exact(spec, tmp_path)
+
+
+def assert_kill_and_resume_is_exact(spec, tmp_path):
+    """SIGKILL a run once it has checkpointed mid-way, rerun it, compare with an unbroken run."""
     unbroken = train_cell(spec, tmp_path / "unbroken", QUIET)
 
     cell = tmp_path / "killed"

@@ -85,7 +85,7 @@ def kmeans(
     so every backend starts each restart from the same K points:
     - "elkan": Lloyd with Elkan's bounds, compiled, restarts in parallel on the CPU cores;
     - "torch": dense batched Lloyd on `device`; `group` bounds how many restarts share one
-      distance matrix (memory N·group·k floats), by default about 256 MB of it;
+      distance matrix (memory N·group·k floats), by default about 256 MB of it (1 GiB on a GPU);
     - "elkan" uses `threads` cores (default: all this process may run on);
     - "sklearn": scikit-learn's Lloyd, one restart at a time (the reference);
     - "auto": "torch" on a CUDA device, else "elkan".
@@ -133,7 +133,8 @@ def _lloyd_torch(x, starts, max_iter, threshold, group, device):
     x = torch.as_tensor(x, device=device)
     n, k = x.shape[0], starts.shape[1]
     x_sq = x.square().sum(dim=1)
-    group = group or max(1, (64 << 20) // (n * k))
+    floats = (256 if x.device.type == "cuda" else 64) << 20  # per [N, G·K] matrix: 1 GiB / 256 MB
+    group = group or max(1, floats // (n * k))
     starts = torch.as_tensor(starts)
     restarts = len(starts)
     inertias = torch.empty(restarts, dtype=torch.float64)
