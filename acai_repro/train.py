@@ -73,8 +73,8 @@ class Run:
         self.classifier.load_state_dict(state["classifier"])
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
-        self.data_generator.set_state(state["data_generator"])
-        self.model_generator.set_state(state["model_generator"])
+        self.data_generator.set_state(state["data_generator"].cpu())
+        self.model_generator.set_state(state["model_generator"].cpu())
         self.step = state["step"]
         self.evals = state["evals"]
         self.train_seconds = state["train_seconds"]

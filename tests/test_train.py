@@ -74,7 +74,8 @@ def assert_kill_and_resume_is_exact(spec, tmp_path):
     unbroken = train_cell(spec, tmp_path / "unbroken", QUIET)
 
     cell = tmp_path / "killed"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=path)
     proc = subprocess.Popen([sys.executable, "-c", RESUME_SCRIPT, json.dumps(spec), str(cell)], env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (cell / EVALS_FILE).exists():
