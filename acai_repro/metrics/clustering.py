@@ -16,7 +16,6 @@ import os
 from dataclasses import dataclass
 
 import numba
-
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
@@ -81,12 +80,12 @@ def kmeans(
     """Best of `restarts` Lloyd runs (lowest training inertia), random initialisation.
 
     Convergence and iteration count as scikit-learn's Lloyd: labels unchanged, or total
-    squared centre shift <= tol · mean per-feature variance of x. The initial centres depend only on `seed`,
-    so every backend starts each restart from the same K points:
-    - "elkan": Lloyd with Elkan's bounds, compiled, restarts in parallel on the CPU cores;
+    squared centre shift <= tol · mean per-feature variance of x. The initial centres depend
+    only on `seed`, so every backend starts each restart from the same K points:
+    - "elkan": Lloyd with Elkan's bounds, compiled, one restart per core on `threads` cores
+      (default: all this process may run on);
     - "torch": dense batched Lloyd on `device`; `group` bounds how many restarts share one
       distance matrix (memory N·group·k floats), by default about 256 MB of it (1 GiB on a GPU);
-    - "elkan" uses `threads` cores (default: all this process may run on);
     - "sklearn": scikit-learn's Lloyd, one restart at a time (the reference);
     - "auto": "torch" on a CUDA device, else "elkan".
     """
