@@ -32,19 +32,14 @@ def _sq_dist(x, i, centers, j):
 
 
 @numba.njit(cache=True, nogil=True)
-def _center_gaps(centers):
-    """Half distance between every pair of centres [K, K], and to each one's nearest other [K]."""
+def _half_distances(centers):
+    """Half the distance between every pair of centres [K, K]."""
     k = centers.shape[0]
     half = np.zeros((k, k))
     for a in range(k):
         for b in range(a + 1, k):
             half[a, b] = half[b, a] = 0.5 * np.sqrt(_sq_dist(centers, a, centers, b))
-    gaps = np.full(k, np.inf)
-    for a in range(k):
-        for b in range(k):
-            if b != a:
-                gaps[a] = min(gaps[a], half[a, b])
-    return half, gaps
+    return half
 
 
 @numba.njit(cache=True, nogil=True)
@@ -86,26 +81,25 @@ def _elkan_one(x, start, max_iter, threshold, centers_out):
             total_shift += moved
             shift[j] = np.sqrt(moved)
         near = centers.astype(x.dtype)
-        half, gaps = _center_gaps(centers)
+        half = _half_distances(centers)
         changed = 0
         for i in range(n):
             a = labels[i]
-            for j in range(k):
-                lower[i, j] = max(lower[i, j] - shift[j], 0.0)
             u = upper[i] + shift[a]
-            if u <= gaps[a]:
-                upper[i] = u
+            # one branch per point: can any other centre take it? (branch-free over j)
+            candidates = 0
+            for j in range(k):
+                bound = max(lower[i, j] - shift[j], 0.0)
+                lower[i, j] = bound
+                candidates += (u > bound) & (u > half[a, j]) & (j != a)
+            upper[i] = u
+            if candidates == 0:
                 continue
-            tight = False
+            u = np.sqrt(_sq_dist(x, i, near, a))
+            lower[i, a] = u
             for j in range(k):
                 if j == a or u <= lower[i, j] or u <= half[a, j]:
                     continue
-                if not tight:
-                    u = np.sqrt(_sq_dist(x, i, near, a))
-                    lower[i, a] = u
-                    tight = True
-                    if u <= lower[i, j] or u <= half[a, j]:
-                        continue
                 dist = np.sqrt(_sq_dist(x, i, near, j))
                 lower[i, j] = dist
                 if dist < u:
