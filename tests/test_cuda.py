@@ -18,10 +18,9 @@ from acai_repro.train import train_cell
 from tests.conftest import tiny_spec
 from tests.test_clustering import _blobs
 from tests.test_downstream import tiny_mnist_h5  # noqa: F401 (fixture)
-from tests.test_train import assert_kill_and_resume_is_exact
+from tests.test_train import QUIET, assert_kill_and_resume_is_exact
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-QUIET = lambda message: None  # noqa: E731
 
 
 def test_renderer_on_cuda_matches_cpu():
