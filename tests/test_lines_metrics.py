@@ -47,8 +47,16 @@ def test_constant_angle_is_nan_counted_as_zero_in_denominator():
     abrupt = np.r_[np.zeros(8), np.ones(8)][None]
     both = np.concatenate([scores, smoothness_scores(abrupt)])
     assert mean_smoothness(both) == pytest.approx((1 - 1 / 15) / 2)
-    m = line_metrics(constant[None])
-    assert m["smoothness"] == 0.0 and m["smoothness_undefined"] == 1
+    m = line_metrics(np.concatenate([constant[None], perfect_interpolation(0.5, 2.0)[None]]))
+    assert m["smoothness_undefined"] == 1 and 0.0 <= m["smoothness"] < 0.05
+
+
+def test_collapsed_model_is_undefined_not_perfect():
+    # Every interpolation's endpoints decode to one line: the official code returns NaN.
+    collapsed = np.stack([perfect_interpolation(1.0, 1.0), perfect_interpolation(2.0, 2.0)])
+    m = line_metrics(collapsed)
+    assert np.isnan(m["smoothness"]) and m["smoothness_undefined"] == 2
+    assert np.isnan(mean_smoothness(np.full(5, np.nan)))
 
 
 @pytest.mark.parametrize("case", CASES)

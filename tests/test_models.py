@@ -3,10 +3,11 @@ import copy
 import pytest
 import torch
 
+from acai_repro.config import cell_spec
 from acai_repro.data.lines import random_angles, render_lines
 from acai_repro.models import MODELS, build_model
 from acai_repro.models.acai import ACAI, mix_coefficients, mix_latents
-from acai_repro.nets import Architecture
+from acai_repro.nets import Architecture, count_parameters
 from acai_repro.train import build_run, train_step
 from tests.conftest import tiny_spec
 
@@ -117,18 +118,71 @@ def test_training_reduces_reconstruction_error(name, smoke_config):
     assert recon_error() < 0.9 * before
 
 
-def test_vqvae_quantises_the_whole_vector_and_updates_codebook_by_ema(smoke_config):
+def _vqvae(smoke_config, variant, dz=64):
     spec = tiny_spec(smoke_config, "vqvae")
     assert spec["architecture"]["latent_width"] == 4  # PROTOCOL §4 exception on lines
-    model = build_model("vqvae", Architecture(**spec["architecture"]), spec["model_options"])
+    options = dict(spec["model_options"], variant=variant)
+    arch = Architecture(**dict(spec["architecture"], latent_channels=dz // 16))
+    torch.manual_seed(0)
+    return build_model("vqvae", arch, options)
+
+
+def _is_codebook_row(rows, codebook):
+    return all(any(torch.equal(r, c) for c in codebook) for r in rows)
+
+
+def test_vqvae_whole_variant_quantises_the_whole_latent(smoke_config):
+    model = _vqvae(smoke_config, "whole")
     z = model.encoder(_batch(4))
-    q = model.quantize(z)
-    rows = q.flatten(1)
-    assert all(any(torch.equal(r, c) for c in model.codebook) for r in rows)
-    before = model.codebook.clone()
-    model.training_losses(_batch(4), torch.Generator().manual_seed(0))
-    assert not torch.equal(before, model.codebook)
-    assert model.codebook.requires_grad is False
+    decoder_input, queries, codes, quantised = model.bottleneck(z)
+    assert queries.shape == (4, 64) and codes.shape == (4,)
+    assert _is_codebook_row(quantised, model.codebook)
+    # Straight-through: the decoder sees the codebook vectors (up to float rounding).
+    torch.testing.assert_close(decoder_input.flatten(1), model.codebook[codes])
+
+
+def test_vqvae_slices_variant_quantises_ten_slices_of_the_projection(smoke_config):
+    model = _vqvae(smoke_config, "slices")
+    z = model.encoder(_batch(4))
+    decoder_input, queries, codes, quantised = model.bottleneck(z)
+    assert queries.shape == (4 * 10, 64) and codes.shape == (40,)
+    assert torch.equal(queries, model.project(z.flatten(1)).view(40, 64))
+    assert _is_codebook_row(quantised, model.codebook)
+    # The decoder sees the MLP of the 10 quantised slices, in the latent map's shape.
+    expected = model.mlp(quantised.view(4, 640)).view_as(z)
+    torch.testing.assert_close(decoder_input, expected)
+    assert torch.equal(model.features(_batch(4)), decoder_input.flatten(1))
+
+
+def test_vqvae_parameter_counts_of_the_authors_model_on_lines(paper_config):
+    # PROTOCOL §4: lines, h = 256: dense 256→2,560, 2,560→512, 512→256; codebook not trained.
+    spec = cell_spec(paper_config, "lines", "vqvae", 256, 0)
+    assert spec["architecture"] == {"colors": 1, "depth": 16, "latent_width": 4, "latent_channels": 16}
+    model = build_model("vqvae", Architecture(**spec["architecture"]), spec["model_options"])
+    assert count_parameters(model.project) == 657_920
+    assert [count_parameters(model.mlp[i]) for i in (1, 3)] == [1_311_232, 131_328]
+    assert model.codebook.shape == (2**14, 256) and not model.codebook.requires_grad
+    assert "codebook" not in dict(model.named_parameters())
+
+
+@pytest.mark.parametrize("variant", ["slices", "whole"])
+def test_vqvae_training_reduces_its_loss_and_moves_the_codebook_by_ema(smoke_config, variant):
+    spec = tiny_spec(smoke_config, "vqvae")
+    spec["model_options"]["variant"] = variant
+    run = build_run(spec, torch.device("cpu"))
+    x, labels = _batch(32), torch.zeros(32, dtype=torch.long)
+    before_codebook = run.model.codebook.clone()
+    first = float(train_step(run, x, labels)["ae"])
+    assert not torch.equal(before_codebook, run.model.codebook)
+    for _ in range(30):
+        last = float(train_step(run, x, labels)["ae"])
+    assert last < 0.7 * first
+    assert torch.isfinite(run.model.codebook).all()
+
+
+def test_vqvae_unknown_variant_is_rejected(smoke_config):
+    with pytest.raises(ValueError, match="variant"):
+        _vqvae(smoke_config, "halves")
 
 
 def test_vae_latent_choice(smoke_config):

@@ -69,8 +69,14 @@ def smoothness_scores(angles) -> np.ndarray:
 
 
 def mean_smoothness(scores) -> float:
-    """Sum of defined scores over the number of interpolations (a NaN counts as 0)."""
+    """Sum of defined scores over the number of interpolations (a NaN counts as 0).
+
+    NaN when no score is defined: every interpolation's endpoints decode to the same line
+    (a collapsed model). The official code returns NaN there too; 0 would be the best score.
+    """
     scores = np.asarray(scores, dtype=np.float64)
+    if np.isnan(scores).all():
+        return float("nan")
     return float(np.nansum(scores) / len(scores))
 
 
