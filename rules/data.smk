@@ -1,5 +1,8 @@
 # Stage 0: the real datasets, verified and converted to one HDF5 file each. Downloads run
-# on the submitting host (local rule): compute nodes often have no internet.
+# on the submitting host (local rule): compute nodes often have no internet. Only what the
+# file's content depends on (format, accepted md5s) is a param: a new mirror, local path or
+# download setting does not rerun it, nor every cell trained on it (docs/data.md).
+from acai_repro.data.fetch import content_spec
 
 
 localrules:
@@ -14,7 +17,7 @@ rule prepare_dataset:
     conda:
         "../envs/acai.yaml"
     params:
-        source=lambda w: data_source(w.dataset),
+        content=lambda w: content_spec(config, w.dataset),
         download_dir=f"{DATA_DIR}/downloads",
     script:
         "../scripts/prepare_data.py"

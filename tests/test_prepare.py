@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pytest
 import scipy.io
+import yaml
 from PIL import Image
 
 from acai_repro.data.prepare import (
@@ -21,13 +22,18 @@ from acai_repro.data.prepare import (
     load_mnist,
     load_svhn,
     prepare,
+    read_svhn_mat,
     read_idx,
     verify,
     write_h5,
 )
-from tests.conftest import SHARED
+from tests.conftest import MNIST_DIR, NO_MNIST, ROOT
 
-MNIST_DIR = SHARED / "data" / "mnist"
+OFFICIAL = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["data"]["sources"]
+
+
+def _paths(found):
+    return {key: path for key, (path, _) in found.items()}
 
 
 def _md5(data: bytes) -> str:
@@ -54,7 +60,7 @@ def _tiny_mnist(folder, n=5):
 
 def test_idx_parsing_and_padding(tmp_path):
     files = _tiny_mnist(tmp_path)
-    paths = fetch(files, {"path": tmp_path}, tmp_path / "downloads")
+    paths = _paths(fetch(files, {"path": tmp_path}, tmp_path / "downloads"))
     splits = load_mnist(paths)
     images, labels = splits["train"]
     raw = read_idx(paths["train_images"])
@@ -122,7 +128,7 @@ def test_cifar10_python_pickles_in_tar_gz(tmp_path):
     archive = tmp_path / "cifar-10-python.tar.gz"
     data = _cifar_archive(archive)
     files = {"archive": SourceFile(archive.name, (_md5(archive.read_bytes()),))}
-    splits = load_cifar10(fetch(files, {"path": archive}, tmp_path))
+    splits = load_cifar10(_paths(fetch(files, {"path": archive}, tmp_path)))
     images, labels = splits["train"]
     assert images.shape == (15, 32, 32, 3) and splits["test"][0].shape == (3, 32, 32, 3)
     first = data["data_batch_1"][b"data"][0].reshape(3, 32, 32)
@@ -175,20 +181,73 @@ def test_h5_round_trip_and_no_partial_output(tmp_path):
 
 def test_failed_prepare_leaves_nothing(tmp_path):
     (tmp_path / "src").mkdir()
-    with pytest.raises(DataError, match="missing"):
-        prepare("mnist", {"path": tmp_path / "src"}, tmp_path / "mnist.h5", tmp_path / "dl")
+    source = {**OFFICIAL["mnist"], "path": str(tmp_path / "src")}
+    with pytest.raises(DataError, match=r"missing \(expected md5 f68b3c2dcbeaaa9fbdd348bbdeb94873 or 6bbc"):
+        prepare("mnist", source, tmp_path / "mnist.h5", tmp_path / "dl")
     assert not (tmp_path / "mnist.h5").exists()
-    with pytest.raises(DataError, match="valid: mnist, svhn, cifar10, celeba"):
-        prepare("imagenet", {}, tmp_path / "x.h5", tmp_path)
+    with pytest.raises(DataError, match="format 'jpeg2000'; valid: idx, svhn_mat, cifar10_python, celeba_jpeg"):
+        prepare("imagenet", {"format": "jpeg2000"}, tmp_path / "x.h5", tmp_path)
 
 
-@pytest.mark.skipif(not MNIST_DIR.exists(), reason="shared MNIST files not present")
+@pytest.mark.skipif(MNIST_DIR is None, reason=NO_MNIST)
 def test_real_mnist(tmp_path):
     out = tmp_path / "mnist.h5"
-    prepare("mnist", {"path": MNIST_DIR}, out, tmp_path / "downloads")
+    prepare("mnist", {**OFFICIAL["mnist"], "path": str(MNIST_DIR)}, out, tmp_path / "downloads")
     with h5py.File(out) as f:
         train, test = f["train/images"], f["test/images"]
         assert train.shape == (60_000, 32, 32, 1) and test.shape == (10_000, 32, 32, 1)
         assert f["train/labels"][:].min() == 0 and f["train/labels"][:].max() == 9
         assert train[:, :2].max() == 0 and train[:100].max() == 255
         assert f.attrs["md5:train-images-idx3-ubyte.gz"] == "6bbc9ace898e44ae57da46a324031adb"
+
+
+def test_truncated_file_message_gives_the_expected_checksum(tmp_path):
+    path = _idx_gz(tmp_path / "train-images-idx3-ubyte.gz", np.zeros((4, 28, 28)))
+    path.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz: truncated.*; expected md5 " + "ab" * 16):
+        verify(path, ("ab" * 16,))
+
+
+def test_every_single_byte_corruption_of_a_gz_is_a_named_data_error(tmp_path):
+    """No corruption may end in a bare zlib.error / struct.error naming no file."""
+    clean = _idx_gz(tmp_path / "clean.gz", np.arange(60).reshape(3, 4, 5)).read_bytes()
+    expected = (_md5(clean), _md5(gzip.decompress(clean)))
+    corrupt = tmp_path / "images.gz"
+    for position in range(len(clean)):
+        for flip in (0x01, 0xFF):
+            data = bytearray(clean)
+            data[position] ^= flip
+            corrupt.write_bytes(bytes(data))
+            for check in (lambda: verify(corrupt, expected), lambda: read_idx(corrupt)):
+                try:
+                    check()  # some corruptions (gzip header's mtime, flags) leave the content intact
+                except DataError as error:
+                    assert "images.gz" in str(error)
+
+
+def test_idx_dataset_of_any_splits(tmp_path):
+    rng = np.random.default_rng(4)
+    paths = {}
+    for split, n in (("train", 6), ("valid", 2), ("test", 3)):
+        paths[f"{split}_images"] = _idx_gz(tmp_path / f"{split}-img.gz", rng.integers(0, 256, (n, 28, 28)))
+        paths[f"{split}_labels"] = _idx_gz(tmp_path / f"{split}-lab.gz", rng.integers(0, 10, n))
+    splits = load_mnist(paths)
+    assert {s: len(v[1]) for s, v in splits.items()} == {"test": 3, "train": 6, "valid": 2}
+    del paths["valid_labels"]
+    with pytest.raises(DataError, match="pairs <split>_images / <split>_labels"):
+        load_mnist(paths)
+
+
+def test_svhn_file_without_its_arrays_is_a_data_error(tmp_path):
+    scipy.io.savemat(tmp_path / "train_32x32.mat", {"Z": np.zeros(3)}, format="5")
+    with pytest.raises(DataError, match="train_32x32.mat: not a readable SVHN MATLAB file"):
+        read_svhn_mat(tmp_path / "train_32x32.mat")
+
+
+def test_an_md5_key_on_a_data_source_is_rejected(tmp_path):
+    from acai_repro.config import ConfigError, load_config
+
+    overlay = tmp_path / "md5.yaml"
+    overlay.write_text("data: {sources: {mnist: {md5: f68b3c2dcbeaaa9fbdd348bbdeb94873}}}\n")
+    with pytest.raises(ConfigError, match=r"'data.sources.mnist.md5' is unknown; .*: format, path, mirrors, files"):
+        load_config(ROOT / "config" / "config.yaml", overlay)
