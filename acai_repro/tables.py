@@ -1,221 +1,155 @@
-"""Tables as booktabs LaTeX and CSV, aggregated over seeds (mean ± sample std)."""
+"""Tables 1-3 as booktabs LaTeX and CSV: per-seed records in one tidy frame, summarised and pivoted.
+
+A cell is the mean ± std over its seeds (population std, ddof 0, as in the authors' notebook, unless
+configured). A seed that diverged, or whose value is undefined (NaN or null: Smoothness when every
+interpolation collapses to one line), never becomes a number: the cell shows its status instead.
+"""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-MODEL_TITLES = {
-    "baseline": "Baseline",
-    "denoising": "Denoising",
-    "vae": "VAE",
-    "aae": "AAE",
-    "vqvae": "VQ-VAE",
-    "acai": "ACAI",
-}
-
-# PROTOCOL.md §1, Table 1 (mean, std over reruns); Mean Distance already x10^-3.
-PAPER_TABLE1 = {
-    "mean_distance": {
-        "baseline": (6.88, 0.21), "denoising": (4.21, 0.32), "vae": (1.21, 0.17),
-        "aae": (3.26, 0.19), "vqvae": (5.41, 0.49), "acai": (0.24, 0.01),
-    },
-    "smoothness": {
-        "baseline": (0.44, 0.04), "denoising": (0.66, 0.02), "vae": (0.49, 0.13),
-        "aae": (0.14, 0.02), "vqvae": (0.77, 0.02), "acai": (0.10, 0.01),
-    },
-}  # fmt: skip
-
-# (metric key in metrics.json, row title, scale, decimals); lower is better for both.
-TABLE1_ROWS = (
-    ("mean_distance", r"Mean Distance ($\times 10^{-3}$)", 1e3, 2),
-    ("smoothness", "Smoothness", 1.0, 2),
-)
+PAPER_VALUES = Path(__file__).with_name("paper_values.csv")
+MODEL_TITLES = {"baseline": "Baseline", "denoising": "Denoising", "vae": "VAE", "aae": "AAE",
+                "vqvae": "VQ-VAE", "acai": "ACAI", "pixels": "Pixels"}  # fmt: skip
+DATASET_TITLES = {"mnist": "MNIST", "svhn": "SVHN", "cifar10": "CIFAR-10"}
+# Table 1: metric -> (row title, scale to the paper's unit); lower is better for both.
+TABLE1_METRICS = {"mean_distance": (r"Mean Distance ($\times 10^{-3}$)", 1e3), "smoothness": ("Smoothness", 1.0)}
+UNDEFINED_MARK = r"undef.$^\dagger$"
+RECORD_COLUMNS = ["dataset", "dz", "model", "seed", "metric", "value", "status", "source"]
+CSV_COLUMNS = ["mean", "std", "n_seeds", "n_undefined", "status", "paper_mean", "paper_std", "sources"]
 
 
 class MissingCellError(RuntimeError):
-    """A table was asked for a cell whose metrics file is absent or incomplete."""
+    """A table was asked for a cell whose records are absent or incomplete."""
 
 
-def load_cells(paths, models, seeds) -> dict:
-    """{model: [metrics per seed]} from metrics files; each (model, seed) must be present."""
-    by_cell = {}
+def collect(paths, metrics) -> pd.DataFrame:
+    """One row per record and metric (RECORD_COLUMNS). status: the record's own ('ok', 'diverged'),
+    or 'undefined' where an ok record's value is NaN or null. Pixel records: model 'pixels', no dz."""
+    rows = []
     for path in paths:
         record = json.loads(Path(path).read_text())
-        record["source"] = str(path)  # every table row names the files it came from
-        cell = record["cell"]
-        by_cell[(cell["model"], cell["seed"])] = record
-    missing = [(m, s) for m in models for s in seeds if (m, s) not in by_cell]
-    if missing:
-        raise MissingCellError(f"no metrics for cells (model, seed): {missing}")
-    return {m: [by_cell[(m, s)] for s in seeds] for m in models}
+        cell = record.get("cell") or {"dataset": record["dataset"], "model": "pixels", "dz": None, "seed": 0}
+        values, ok = record.get("reported", record), record["status"] == "ok"
+        for metric in metrics:
+            if ok and metric not in values:
+                raise MissingCellError(f"{path}: no {metric!r} in a finished record")
+            value = float(values[metric]) if ok and values[metric] is not None else np.nan
+            status = "undefined" if ok and np.isnan(value) else record["status"]
+            rows.append({**cell, "metric": metric, "value": value, "status": status, "source": str(path)})
+    return pd.DataFrame(rows, columns=RECORD_COLUMNS).astype({"dz": "Int64"})
 
 
-def aggregate(records, key: str, scale: float):
-    """(mean, std, n) over seeds, or a status string when a seed did not finish cleanly."""
-    if any(r["status"] != "ok" for r in records):
-        return "diverged" if any(r["status"] == "diverged" for r in records) else "n/a"
-    values = np.array([r["reported"][key] for r in records], dtype=float) * scale
-    std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    return float(values.mean()), std, len(values)
+def require(frame: pd.DataFrame, expected: pd.MultiIndex) -> pd.DataFrame:
+    """The rows of `frame` in `expected`, in its order (seeds last); a missing one fails, named."""
+    missing = expected.difference(pd.MultiIndex.from_frame(frame[list(expected.names)]))
+    if len(missing):
+        raise MissingCellError(f"no records for cells {tuple(expected.names)}: {list(missing)}")
+    return frame.set_index(expected.names).loc[expected].reset_index()
 
 
-def _cell_text(value, decimals: int, bold: bool) -> str:
-    if isinstance(value, str):
-        return value
-    text = f"{value[0]:.{decimals}f} $\\pm$ {value[1]:.{decimals}f}"
+def summarise(group: pd.DataFrame, ddof: int) -> pd.Series:
+    """Mean ± std over seeds; a diverged or undefined seed leaves the cell without a number."""
+    failed = set(group.status) - {"ok", "undefined"}
+    n_undefined = int((group.status == "undefined").sum())
+    status = ("diverged" if "diverged" in failed else "n/a") if failed else "undefined" if n_undefined else "ok"
+    values, mean, std = group.value.to_numpy(), np.nan, np.nan
+    if status == "ok":
+        mean, std = values.mean(), np.std(values, ddof=ddof) if len(values) > ddof else 0.0
+    return pd.Series({"mean": mean, "std": std, "n_seeds": len(group), "n_undefined": n_undefined,
+                      "status": status, "sources": ";".join(group.source)})  # fmt: skip
+
+
+def paper_values(table: str) -> pd.DataFrame:
+    return pd.read_csv(PAPER_VALUES, comment="#", dtype={"dz": "Int64"}).query("table == @table")
+
+
+def aggregate(frame: pd.DataFrame, keys, table: str, ddof: int) -> pd.DataFrame:
+    """One row per `keys` group, in order of appearance: the summary over seeds, the paper's value."""
+    groups = frame.groupby(keys, sort=False, dropna=False)[["value", "status", "source"]]
+    summary = groups.apply(summarise, ddof=ddof).reset_index()
+    summary.loc[summary.model == "pixels", "std"] = np.nan  # one measurement: no spread
+    paper = paper_values(table).rename(columns={"mean": "paper_mean", "std": "paper_std"})
+    on = ["model", "metric"] if table == "table1" else ["dataset", "dz", "model"]
+    return summary.merge(paper[[*on, "paper_mean", "paper_std"]], on=on, how="left")
+
+
+def _ours(row, bold: bool) -> str:
+    if row.status != "ok":
+        return UNDEFINED_MARK if row.status == "undefined" else row.status
+    text = f"{row.mean:.2f}" + ("" if row.model == "pixels" else f" $\\pm$ {row.std:.2f}")
     return f"\\textbf{{{text}}}" if bold else text
 
 
-def table1(cells: dict, models) -> list[dict]:
-    """One row per metric: our aggregate and the paper's value for each model."""
-    rows = []
-    for key, title, scale, decimals in TABLE1_ROWS:
-        ours = {m: aggregate(cells[m], key, scale) for m in models}
-        numeric = [v[0] for v in ours.values() if not isinstance(v, str) and np.isfinite(v[0])]
-        best = min(numeric) if numeric else None
-        sources = {m: [r["source"] for r in cells[m]] for m in models}
-        rows.append({"key": key, "title": title, "decimals": decimals, "ours": ours, "best": best, "sources": sources})
-    return rows
-
-
-def table1_tex(rows, models, seeds) -> str:
-    header = " & ".join(MODEL_TITLES.get(m, m) for m in models)
-    lines = [
-        "% Generated by the ACAI reproduction workflow (rule table1). Lower is better.",
-        f"% mean $\\pm$ sample std over seeds {list(seeds)}; each seed: median of its last evaluations.",
-        "\\begin{tabular}{l" + "c" * len(models) + "}",
-        "\\toprule",
-        f"Metric & {header} \\\\",
-        "\\midrule",
-    ]
-    for row in rows:
-        cells = [
-            _cell_text(row["ours"][m], row["decimals"],
-                       not isinstance(row["ours"][m], str) and row["ours"][m][0] == row["best"])
-            for m in models
-        ]  # fmt: skip
-        lines.append(f"{row['title']} & " + " & ".join(cells) + " \\\\")
-        paper = [PAPER_TABLE1[row["key"]].get(m) for m in models]
-        paper_cells = [
-            "--" if p is None else f"{p[0]:.2f} $\\pm$ {p[1]:.2f}" for p in paper
-        ]
-        lines.append("\\quad paper & " + " & ".join(paper_cells) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}", ""]
-    return "\n".join(lines)
-
-
-def table1_csv(rows, models, path) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        # Mean Distance is given x10^-3, as in the paper.
-        writer.writerow(["metric", "model", "mean", "std", "n_seeds", "status", "paper_mean", "paper_std", "sources"])
-        for row in rows:
-            for m in models:
-                value = row["ours"][m]
-                paper = PAPER_TABLE1[row["key"]].get(m, ("", ""))
-                ours = ["", "", "", value] if isinstance(value, str) else [*value, "ok"]
-                writer.writerow([row["key"], m, *ours, *paper, ";".join(row["sources"][m])])
-
-
-def write_table1(paths, models, seeds, tex_path, csv_path) -> list[dict]:
-    cells = load_cells(paths, models, seeds)
-    rows = table1(cells, models)
-    Path(tex_path).write_text(table1_tex(rows, models, seeds))
-    table1_csv(rows, models, csv_path)
-    return rows
-
-
-# ---- Tables 2 and 3: rows are (dataset, dz) cells, columns models ------------------------
-DATASET_TITLES = {"mnist": "MNIST", "svhn": "SVHN", "cifar10": "CIFAR-10"}
-_T2 = {
-    ("mnist", 32): (94.90, 0.14, 96.00, 0.27, 96.56, 0.31, 70.74, 3.27, 97.50, 0.18, 98.25, 0.11),
-    ("mnist", 256): (93.94, 0.13, 98.51, 0.04, 98.74, 0.14, 90.03, 0.54, 97.25, 1.42, 99.00, 0.08),
-    ("svhn", 32): (26.21, 0.42, 25.15, 0.78, 29.58, 3.22, 23.43, 0.79, 24.53, 1.33, 34.47, 1.14),
-    ("svhn", 256): (22.74, 0.05, 77.89, 0.35, 66.30, 1.06, 22.81, 0.24, 44.94, 20.42, 85.14, 0.20),
-    ("cifar10", 256): (47.92, 0.20, 53.78, 0.36, 47.49, 0.22, 40.65, 1.45, 42.80, 0.44, 52.77, 0.45),
-    ("cifar10", 1024): (51.62, 0.25, 60.65, 0.14, 51.39, 0.46, 42.86, 0.88, 16.22, 12.44, 63.99, 0.47),
-}
-_T3 = {
-    ("mnist", 32): (77.56, 82.59, 75.74, 79.19, 82.39, 94.38),
-    ("mnist", 256): (53.70, 70.89, 83.44, 81.00, 96.80, 96.17),
-    ("svhn", 32): (19.38, 17.91, 16.83, 17.35, 15.19, 20.86),
-    ("svhn", 256): (15.62, 31.49, 11.36, 13.59, 18.84, 24.98),
-}
-_ORDER = ("baseline", "denoising", "vae", "aae", "vqvae", "acai")
-# {table: {(dataset, dz): {model: (mean, std or None)}}}, PROTOCOL.md §1
-PAPER_GRID = {
-    "table2": {c: {m: (v[2 * i], v[2 * i + 1]) for i, m in enumerate(_ORDER)} for c, v in _T2.items()},
-    "table3": {c: {m: (v[i], None) for i, m in enumerate(_ORDER)} for c, v in _T3.items()},
-}
-PAPER_PIXELS = {"table2": {"mnist": 92.31, "svhn": 23.48, "cifar10": 39.70}, "table3": {"mnist": 53.2, "svhn": 17.9}}
-
-
-def _paper_text(value) -> str:
-    if value is None:
+def _paper(row) -> str:
+    if pd.isna(row.paper_mean):
         return "--"
-    mean, std = value
-    return f"{mean:.2f}" if std is None else f"{mean:.2f} $\\pm$ {std:.2f}"
+    return f"{row.paper_mean:.2f}" + ("" if pd.isna(row.paper_std) else f" $\\pm$ {row.paper_std:.2f}")
 
 
-def load_grid(paths, key: str) -> dict:
-    """{(dataset, dz, model): [records]} from per-seed json files carrying `cell` and `status`."""
-    grid: dict = {}
-    for path in paths:
-        record = json.loads(Path(path).read_text())
-        cell = record["cell"]
-        value = record.get("reported", record).get(key) if record["status"] == "ok" else None
-        grid.setdefault((cell["dataset"], cell["dz"], cell["model"]), []).append(
-            {"status": record["status"], "reported": {key: value}, "source": str(path)}
-        )
-    return grid
+def to_latex(summary, row_keys, labels: dict, columns, lower_is_better: bool, comments) -> str:
+    """Booktabs: a row per key of `labels` (its label cells) with ours, best in bold, and the paper's under it."""
+    scored = summary[(summary.status == "ok") & (summary.model != "pixels")]
+    best = scored.groupby(row_keys, sort=False)["mean"].transform("min" if lower_is_better else "max")
+    bold = summary.index.isin(scored.index[scored["mean"] == best])
+    texts = pd.concat([summary.assign(line=0, text=[_ours(r, b) for r, b in zip(summary.itertuples(), bold)]),
+                       summary.assign(line=1, text=[_paper(r) for r in summary.itertuples()])])  # fmt: skip
+    order = [(*key, line) for key in labels if key != "header" for line in (0, 1)]
+    wide = texts.pivot(index=[*row_keys, "line"], columns="model", values="text").reindex(index=order, columns=columns)
+    paper_label = [r"\quad paper"] + [""] * (len(row_keys) - 1)
+    names = pd.DataFrame([paper_label if k[-1] else labels[k[:-1]] for k in order], columns=labels["header"])
+    table = pd.concat([names, wide.fillna("--").rename(columns=MODEL_TITLES).reset_index(drop=True)], axis=1)
+    latex = table.style.hide(axis="index").to_latex(hrules=True, column_format="l" * len(row_keys) + "c" * len(columns))
+    notes = [f"{MODEL_TITLES.get(r.model, r.model)}, {' '.join(labels[tuple(getattr(r, k) for k in row_keys)])}: "
+             f"{r.n_undefined} of {r.n_seeds} seeds" for r in summary.itertuples() if r.n_undefined]  # fmt: skip
+    if notes:  # a footnote row inside the tabular, so that it travels with the table
+        note = f"\\multicolumn{{{table.shape[1]}}}{{l}}{{\\footnotesize $^\\dagger$ undefined in some seeds, no mean: "
+        latex = latex.replace("\\end{tabular}", f"{note}{'; '.join(notes)}.}} \\\\\n\\end{{tabular}}")
+    return "".join(f"% {c}\n" for c in comments) + latex
 
 
-def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title, tex_path, csv_path) -> None:
-    """Accuracy (%) per (dataset, dz) row and model column, ours over the paper's, pixels row."""
-    grid = load_grid(paths, key)
-    missing = [(d, z, m) for d, z in cells for m in models if len(grid.get((d, z, m), [])) != len(seeds)]
-    if missing:
-        raise MissingCellError(f"{table}: cells without all {len(seeds)} seeds: {missing}")
-    pixels = {}
-    for path in pixel_paths:
-        record = json.loads(Path(path).read_text())
-        pixels[record["dataset"]] = dict(record, source=str(path))
-    header = " & ".join(MODEL_TITLES.get(m, m) for m in models)
-    lines = [
-        f"% {title}. Accuracy (%), mean $\\pm$ sample std over seeds {list(seeds)}; paper below ours.",
-        "\\begin{tabular}{ll" + "c" * len(models) + "c}",
-        "\\toprule",
-        f"Dataset & $d_z$ & {header} & Pixels \\\\",
-        "\\midrule",
-    ]
-    rows = []
-    for dataset, dz in cells:
-        ours = {m: aggregate(grid[(dataset, dz, m)], key, 100.0) for m in models}
-        numeric = [v[0] for v in ours.values() if not isinstance(v, str)]
-        best = max(numeric) if numeric else None
-        texts = [_cell_text(v, 2, not isinstance(v, str) and v[0] == best) for v in ours.values()]
-        pixel = pixels.get(dataset, {}).get("accuracy")
-        pixel_text = "--" if pixel is None else f"{100 * pixel:.2f}"
-        name = DATASET_TITLES.get(dataset, dataset)
-        lines.append(f"{name} & {dz} & " + " & ".join(texts) + f" & {pixel_text} \\\\")
-        paper = PAPER_GRID[table].get((dataset, dz), {})
-        paper_pixel = PAPER_PIXELS[table].get(dataset)
-        lines.append("\\quad paper & & " + " & ".join(_paper_text(paper.get(m)) for m in models)
-                     + f" & {'--' if paper_pixel is None else f'{paper_pixel:.2f}'} \\\\")  # fmt: skip
-        for m in models:
-            value, ref = ours[m], paper.get(m)
-            row = [dataset, dz, m] + (["", "", "", value] if isinstance(value, str) else [*value, "ok"])
-            row += [ref[0] if ref else "", ref[1] if ref and ref[1] is not None else ""]
-            rows.append(row + [";".join(r["source"] for r in grid[(dataset, dz, m)])])
-        pixel_source = pixels.get(dataset, {}).get("source", "")
-        rows.append([dataset, "", "pixels", "" if pixel is None else 100 * pixel, "", 1, "ok", paper_pixel or "", "", pixel_source])
-    lines += ["\\bottomrule", "\\end{tabular}", ""]
-    Path(tex_path).write_text("\n".join(lines))
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["dataset", "dz", "model", "mean", "std", "n_seeds", "status", "paper_mean", "paper_std", "sources"])
-        writer.writerows(rows)
+def _std_text(ddof: int, seeds) -> str:
+    kind = "population std (ddof 0, as the authors)" if ddof == 0 else f"sample std (ddof {ddof})"
+    return f"mean $\\pm$ {kind} over seeds {list(seeds)}"
+
+
+def write_table1(paths, models, seeds, tex_path, csv_path, std_ddof: int = 0) -> pd.DataFrame:
+    """Table 1 (lines): a row per metric, a column per model, from each cell's metrics.json."""
+    expected = pd.MultiIndex.from_product([list(TABLE1_METRICS), models, seeds], names=["metric", "model", "seed"])
+    frame = require(collect(paths, TABLE1_METRICS), expected)
+    frame["value"] *= frame.metric.map({k: scale for k, (_, scale) in TABLE1_METRICS.items()})
+    summary = aggregate(frame, ["metric", "model", "dz"], "table1", std_ddof)  # dz: each model's own
+    summary.to_csv(csv_path, index=False, columns=["metric", "model", "dz", *CSV_COLUMNS])
+    labels = {"header": ["Metric"], **{(k,): [title] for k, (title, _) in TABLE1_METRICS.items()}}
+    comments = ["Generated by the ACAI reproduction workflow (rule table1). Lower is better.",
+                f"{_std_text(std_ddof, seeds)}; each seed: median of its last evaluations."]  # fmt: skip
+    Path(tex_path).write_text(to_latex(summary, ["metric"], labels, models, True, comments))
+    return summary
+
+
+def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title, tex_path, csv_path,
+                     std_ddof: int = 0) -> pd.DataFrame:  # fmt: skip
+    """Table 2 or 3: accuracy (%) per (dataset, dz) row and model column, then raw pixels."""
+    expected = [(d, z, m, s) for d, z in cells for m in models for s in seeds]
+    frame = require(collect(paths, [key]), pd.MultiIndex.from_tuples(expected, names=RECORD_COLUMNS[:4]))
+    pixels = collect(pixel_paths, ["accuracy"]).assign(metric=key)
+    both = pd.concat([frame, pixels]).assign(value=lambda f: f.value * 100.0)
+    summary = aggregate(both, ["dataset", "dz", "model"], table, std_ddof)
+    summary.to_csv(csv_path, index=False, columns=["dataset", "dz", "model", *CSV_COLUMNS])
+    # Shown: the pixels of a dataset in each of its rows; the prior methods the paper quotes, in comments.
+    rows = pd.DataFrame(cells, columns=["dataset", "dz"]).astype({"dz": "Int64"})
+    pixel_rows = summary[summary.model == "pixels"].drop(columns="dz").merge(rows)
+    labels = {"header": ["Dataset", "$d_z$"], **{(d, z): [DATASET_TITLES.get(d, d), str(z)] for d, z in cells}}
+    quoted = paper_values(table).query("model not in @MODEL_TITLES and dataset in @rows.dataset")
+    comments = [f"{title}. Accuracy (%), {_std_text(std_ddof, seeds)}; paper below ours.",
+                *(f"Quoted beside this table in the paper: {r.model} on {r.dataset}, {r.mean:.1f}"
+                  for r in quoted.itertuples())]  # fmt: skip
+    shown = pd.concat([summary[summary.model != "pixels"], pixel_rows], ignore_index=True)
+    columns = [*models, "pixels"] if len(pixels) else models
+    Path(tex_path).write_text(to_latex(shown, ["dataset", "dz"], labels, columns, False, comments))
+    return summary

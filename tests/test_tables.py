@@ -1,43 +1,139 @@
 import json
+import math
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from acai_repro.tables import MissingCellError, write_table1
+from acai_repro.tables import PAPER_VALUES, MissingCellError, write_grid_table, write_table1
 
 MODELS = ["baseline", "acai"]
+MODELS6 = ["baseline", "denoising", "vae", "aae", "vqvae", "acai"]
+SEEDS = [0, 1, 2]
+BEFORE = Path(__file__).parent / "fixtures" / "tables_before_pandas"  # outputs of the hand-written tables
 
 
-def _cell(tmp_path, model, seed, status="ok", md=0.001, sm=0.1):
-    path = tmp_path / f"{model}_{seed}.json"
-    reported = {"mean_distance": md, "smoothness": sm} if status == "ok" else {}
-    path.write_text(json.dumps({"status": status, "cell": {"model": model, "seed": seed}, "reported": reported}))
+def _write(path, record):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))  # json.dumps writes float('nan') as NaN, as train.py does
     return path
 
 
-def test_mean_std_and_bold_best(tmp_path):
-    paths = [
-        _cell(tmp_path, "baseline", 0, md=0.006, sm=0.4), _cell(tmp_path, "baseline", 1, md=0.008, sm=0.5),
-        _cell(tmp_path, "acai", 0, md=0.0002, sm=0.1), _cell(tmp_path, "acai", 1, md=0.0004, sm=0.1),
-    ]  # fmt: skip
-    write_table1(paths, MODELS, [0, 1], tmp_path / "t.tex", tmp_path / "t.csv")
+def _cell(tmp_path, model, seed, status="ok", md=0.001, sm=0.1):
+    reported = {"mean_distance": md, "smoothness": sm} if status == "ok" else {}
+    cell = {"dataset": "lines", "model": model, "dz": 64, "seed": seed}
+    return _write(tmp_path / f"{model}_{seed}.json", {"status": status, "cell": cell, "reported": reported})
+
+
+def fabricate_study(root):
+    """The records the fixtures were made from: lines Table 1, MNIST Tables 2-3, one seed diverged."""
+    root, t1, t2, t3 = Path(root), [], [], []
+    for i, model in enumerate(MODELS6):
+        for seed in SEEDS:
+            status = "diverged" if (model, seed) == ("vqvae", 2) else "ok"
+            md, sm = 0.001 * (6 - i) + 0.0003 * seed, 0.1 * (i % 4) + 0.05 * seed
+            cell = {"dataset": "lines", "model": model, "dz": 64, "seed": seed}
+            reported = {"mean_distance": md, "smoothness": sm} if status == "ok" else {}
+            t1.append(_write(root / f"lines/{model}/dz64/seed{seed}/metrics.json",
+                             {"status": status, "cell": cell, "reported": reported}))  # fmt: skip
+            for dz in (32, 256):
+                acc = 0.5 + 0.07 * i + 0.01 * seed + dz / 10000
+                cell = {"dataset": "mnist", "model": model, "dz": dz, "seed": seed}
+                folder = root / f"mnist/{model}/dz{dz}/seed{seed}"
+                reported = {"classifier_accuracy": acc - 0.05} if status == "ok" else {}
+                t2.append(_write(folder / "metrics.json", {"status": status, "cell": cell, "reported": reported}))
+                t3.append(_write(folder / "kmeans.json", {"status": status, "cell": cell, "accuracy": acc}))
+    pixels = {name: _write(root / f"mnist/pixels/{name}.json", {"dataset": "mnist", "status": "ok", "accuracy": acc})
+              for name, acc in (("probe", 0.9123), ("kmeans", 0.5321))}  # fmt: skip
+    return t1, t2, t3, pixels
+
+
+def _body_cells(tex: str) -> list[list[str]]:
+    """The tabular's rows as lists of stripped cells (no comments, rules or spacing)."""
+    rows = [line.removesuffix("\\\\").strip() for line in tex.splitlines()
+            if "&" in line and not line.startswith("%")]  # fmt: skip
+    return [[cell.strip() for cell in row.split("&")] for row in rows]
+
+
+@pytest.fixture
+def study(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative record paths, as in the fixtures' sources
+    return fabricate_study("records")
+
+
+@pytest.mark.parametrize("name", ["table1", "table2", "table3"])
+def test_same_outputs_as_the_hand_written_tables_at_ddof_1(study, name):
+    t1, t2, t3, pixels = study
+    cells = [["mnist", 32], ["mnist", 256]]
+    if name == "table1":
+        write_table1(t1, MODELS6, SEEDS, "t.tex", "t.csv", std_ddof=1)
+    else:
+        key, paths, pixel = ("classifier_accuracy", t2, "probe") if name == "table2" else ("accuracy", t3, "kmeans")
+        write_grid_table(paths, [pixels[pixel]], cells, MODELS6, SEEDS, key, name, "T", "t.tex", "t.csv", std_ddof=1)
+    assert _body_cells(Path("t.tex").read_text()) == _body_cells((BEFORE / f"{name}.tex").read_text())
+    old, new = pd.read_csv(BEFORE / f"{name}.csv"), pd.read_csv("t.csv")
+    if name != "table1":  # the old tables repeated a dataset's pixel row after each of its rows
+        pixel_rows = old[old.model == "pixels"].drop_duplicates("dataset")
+        old = pd.concat([old[old.model != "pixels"], pixel_rows]).reset_index(drop=True)
+    shared = ["mean", "std", "status", "paper_mean", "paper_std", "sources"]
+    pd.testing.assert_frame_equal(new[shared], old[shared])
+    ok = new.status == "ok"
+    assert (new.n_seeds[ok] == old.n_seeds[ok.to_numpy()].to_numpy()).all()
+
+
+def test_population_std_by_default(tmp_path):
+    paths = [_cell(tmp_path, m, s, md=md, sm=0.1) for m, s, md in
+             [("baseline", 0, 0.006), ("baseline", 1, 0.008), ("acai", 0, 0.0002), ("acai", 1, 0.0004)]]  # fmt: skip
+    summary = write_table1(paths, MODELS, [0, 1], tmp_path / "t.tex", tmp_path / "t.csv")
     tex = (tmp_path / "t.tex").read_text()
-    assert "\\toprule" in tex and "\\bottomrule" in tex
-    assert "7.00 $\\pm$ 1.41" in tex  # x10^-3, sample std
-    assert "\\textbf{0.30 $\\pm$ 0.14}" in tex
-    assert "6.88 $\\pm$ 0.21" in tex  # the paper's value beside ours
-    csv_rows = (tmp_path / "t.csv").read_text().splitlines()
-    assert csv_rows[0].startswith("metric,model,mean,std") and len(csv_rows) == 5
+    assert "7.00 $\\pm$ 1.00" in tex  # x10^-3; np.std of [6, 8] (ddof 0), not 1.41 (ddof 1)
+    assert "\\textbf{0.30 $\\pm$ 0.10}" in tex and "population std (ddof 0" in tex
+    assert "\\toprule" in tex and "\\bottomrule" in tex and "6.88 $\\pm$ 0.21" in tex  # the paper under ours
+    csv = pd.read_csv(tmp_path / "t.csv")
+    assert csv.loc[(csv.metric == "mean_distance") & (csv.model == "baseline"), "std"].item() == pytest.approx(1.0)
+    assert len(csv) == 4 and summary["std"].tolist() == pytest.approx([1.0, 0.1, 0.0, 0.0])
 
 
 def test_diverged_cell_is_printed_not_averaged(tmp_path):
-    paths = [
-        _cell(tmp_path, "baseline", 0), _cell(tmp_path, "baseline", 1),
-        _cell(tmp_path, "acai", 0), _cell(tmp_path, "acai", 1, status="diverged"),
-    ]  # fmt: skip
+    paths = [_cell(tmp_path, "baseline", 0), _cell(tmp_path, "baseline", 1),
+             _cell(tmp_path, "acai", 0), _cell(tmp_path, "acai", 1, status="diverged")]  # fmt: skip
     write_table1(paths, MODELS, [0, 1], tmp_path / "t.tex", tmp_path / "t.csv")
+    assert (tmp_path / "t.tex").read_text().count("diverged") == 2
+    csv = pd.read_csv(tmp_path / "t.csv")
+    acai = csv[csv.model == "acai"]
+    assert (acai.status == "diverged").all() and acai["mean"].isna().all()
+
+
+def test_all_undefined_smoothness_is_reported_undefined_end_to_end(tmp_path):
+    # A collapsed model: every interpolation's endpoints decode to one line, so the metric
+    # gives NaN (written by json.dumps as NaN) and the cell's median over evaluations is NaN.
+    paths = [_cell(tmp_path, "baseline", s, sm=0.4) for s in SEEDS]
+    paths += [_cell(tmp_path, "acai", s, sm=float("nan")) for s in SEEDS]
+    assert "NaN" in paths[-1].read_text()
+    write_table1(paths, MODELS, SEEDS, tmp_path / "t.tex", tmp_path / "t.csv")
     tex = (tmp_path / "t.tex").read_text()
-    assert tex.count("diverged") == 2
-    assert "acai,,,,diverged" in (tmp_path / "t.csv").read_text().replace("mean_distance,", "").replace("smoothness,", "")
+    smoothness = next(row for row in _body_cells(tex) if row[0] == "Smoothness")
+    assert smoothness[2] == "undef.$^\\dagger$"
+    assert "\\textbf{0.40 $\\pm$ 0.00}" in smoothness[1]  # the only defined value is the best
+    assert "ACAI, Smoothness: 3 of 3 seeds" in tex
+    csv = pd.read_csv(tmp_path / "t.csv").set_index(["metric", "model"])
+    row = csv.loc[("smoothness", "acai")]
+    assert row.status == "undefined" and row.n_undefined == 3 and math.isnan(row["mean"])
+    assert csv.loc[("mean_distance", "acai")].status == "ok"
+
+
+def test_one_undefined_seed_leaves_the_mean_undefined(tmp_path):
+    # null is accepted as well as NaN for an undefined value
+    paths = [_cell(tmp_path, "baseline", s) for s in (0, 1)] + [_cell(tmp_path, "acai", 0, sm=0.2)]
+    path = tmp_path / "acai_1.json"
+    path.write_text(json.dumps({"status": "ok", "cell": {"dataset": "lines", "model": "acai", "dz": 64, "seed": 1},
+                                "reported": {"mean_distance": 0.001, "smoothness": None}}))  # fmt: skip
+    write_table1([*paths, path], MODELS, [0, 1], tmp_path / "t.tex", tmp_path / "t.csv")
+    csv = pd.read_csv(tmp_path / "t.csv").set_index(["metric", "model"])
+    assert csv.loc[("smoothness", "acai")].status == "undefined" and csv.loc[("smoothness", "acai")].n_undefined == 1
+    assert math.isnan(csv.loc[("smoothness", "acai"), "mean"])
+    assert "ACAI, Smoothness: 1 of 2 seeds" in (tmp_path / "t.tex").read_text()
 
 
 def test_missing_cell_fails_loudly(tmp_path):
@@ -46,26 +142,31 @@ def test_missing_cell_fails_loudly(tmp_path):
         write_table1(paths, MODELS, [0, 1], tmp_path / "t.tex", tmp_path / "t.csv")
 
 
-def _grid_cell(tmp_path, dataset, dz, model, seed, accuracy, name="kmeans.json"):
-    path = tmp_path / f"{dataset}_{dz}_{model}_{seed}_{name}"
+def _grid_cell(tmp_path, dataset, dz, model, seed, accuracy):
     cell = {"dataset": dataset, "dz": dz, "model": model, "seed": seed}
-    path.write_text(json.dumps({"cell": cell, "status": "ok", "accuracy": accuracy}))
-    return path
+    record = {"cell": cell, "status": "ok", "accuracy": accuracy}
+    return _write(tmp_path / f"{dataset}_{dz}_{model}_{seed}.json", record)
 
 
 def test_grid_table_best_is_highest_with_paper_pixels_and_sources(tmp_path):
-    from acai_repro.tables import write_grid_table
-
     paths = [_grid_cell(tmp_path, "mnist", 32, m, s, acc) for m, s, acc in
              [("baseline", 0, 0.70), ("baseline", 1, 0.72), ("acai", 0, 0.90), ("acai", 1, 0.94)]]  # fmt: skip
-    pixel = tmp_path / "pixels.json"
-    pixel.write_text(json.dumps({"dataset": "mnist", "status": "ok", "accuracy": 0.5}))
+    pixel = _write(tmp_path / "pixels.json", {"dataset": "mnist", "status": "ok", "accuracy": 0.5})
     tex, csv_path = tmp_path / "t3.tex", tmp_path / "t3.csv"
     write_grid_table(paths, [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T3", tex, csv_path)
     text = tex.read_text()
-    assert "\\textbf{92.00 $\\pm$ 2.83}" in text and "71.00 $\\pm$ 1.41" in text
+    assert "\\textbf{92.00 $\\pm$ 2.00}" in text and "71.00 $\\pm$ 1.00" in text  # population std
     assert "94.38" in text and "53.20" in text and "50.00" in text  # paper ACAI, paper pixels, our pixels
+    assert "DEC on mnist, 84.3" in text  # the prior methods quoted beside Table 3
     rows = csv_path.read_text().splitlines()
     assert rows[1].endswith(f"{paths[0]};{paths[1]}") and rows[-1].endswith(str(pixel))
     with pytest.raises(MissingCellError, match="acai"):
         write_grid_table(paths[:3], [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T3", tex, csv_path)
+
+
+def test_paper_values_cover_every_published_cell():
+    paper = pd.read_csv(PAPER_VALUES, comment="#")
+    counts = paper.groupby("table").size().to_dict()
+    assert counts == {"table1": 12, "table2": 36 + 3, "table3": 24 + 2 + 5}  # cells, pixels, prior methods
+    assert not paper.duplicated(["table", "dataset", "dz", "model", "metric"]).any()
+    assert np.isfinite(paper["mean"]).all()
