@@ -239,13 +239,13 @@ def _is_permanent(error: BaseException) -> bool:
 
 
 def _remove_stale_temporaries(path: Path) -> None:
-    for stale in path.parent.glob(f".{path.name}.*.part"):
+    for stale in path.parent.glob(f".part-*-{path.name}"):
         stale.unlink(missing_ok=True)
 
 
 def _download_once(url: str, spec: SourceFile, path: Path, settings: DownloadSettings, log: Log) -> str:
     """Download `url` to a temporary beside `path`, verify, rename; return the md5."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp = path.with_name(f".part-{os.getpid()}-{path.name}")  # same suffix: .gz is verified as gzip
     try:
         progress = LogProgress(spec.name, log, settings.progress_seconds)
         _downloader(url, progress, settings)(url, str(tmp), None)
