@@ -5,6 +5,11 @@
 from acai_repro.data.fetch import content_spec
 
 
+def data_content(wildcards):
+    data_file(wildcards.dataset)  # a clear error for the lines or an unknown dataset
+    return content_spec(config, wildcards.dataset)
+
+
 localrules:
     prepare_dataset,
 
@@ -17,7 +22,7 @@ rule prepare_dataset:
     conda:
         "../envs/acai.yaml"
     params:
-        content=lambda w: content_spec(config, w.dataset),
+        content=data_content,
         download_dir=f"{DATA_DIR}/downloads",
     script:
         "../scripts/prepare_data.py"

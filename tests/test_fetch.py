@@ -255,3 +255,14 @@ def test_progress_is_whole_lines_with_bytes_rate_and_eta():
     assert lines[0] == "extra_32x32.mat: 120.0 MB of 1.3 GB (9%), 4.0 MB/s, ETA 4 min 55 s"
     assert lines[-1].startswith("extra_32x32.mat: 1.3 GB in 1 min 40 s")
     assert not any("\r" in line for line in lines)
+
+
+def test_a_file_without_url_is_reported_before_any_download(server, tmp_path):
+    data = _idx_bytes(tmp_path)
+    files = {
+        "train_images": SourceFile("train.gz", (_md5(data),), (server.add("/train.gz", data),)),
+        "test_images": SourceFile("t10k.gz", (_md5(data),)),
+    }
+    with pytest.raises(DataError, match=r"^tiny: no download URL for t10k.gz: .*set data.sources.tiny.path"):
+        fetch(files, {"path": None}, tmp_path / "dl", FAST, print, "tiny")
+    assert server.hits["/train.gz"] == 0

@@ -284,11 +284,6 @@ def _try_url(url: str, spec: SourceFile, path: Path, settings: DownloadSettings,
 
 def download(spec: SourceFile, path: Path, settings: DownloadSettings, log: Log, dataset: str) -> str:
     """Fetch `spec` into `path` from its URLs in order; return the verified md5."""
-    if not spec.urls:
-        raise DataError(
-            f"{dataset}: {spec.name} has no download URL ({expected_text(spec.md5)}); "
-            f"{_local_copy_hint(dataset, spec)}"
-        )
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(path)
     failures = []
@@ -327,6 +322,8 @@ def fetch(
     """
     download_dir = Path(download_dir)
     local = Path(source["path"]) if source.get("path") else None
+    if local is None:
+        _check_urls(files, dataset)
     found = {}
     for key, spec in files.items():
         if local is not None:
@@ -342,6 +339,16 @@ def fetch(
             digest = download(spec, path, settings, log, dataset)
         found[key] = (path, digest)
     return found
+
+
+def _check_urls(files: dict[str, SourceFile], dataset: str) -> None:
+    """Before any download: every file needs a URL, or the dataset a local path."""
+    missing = [spec.name for spec in files.values() if not spec.urls]
+    if missing:
+        raise DataError(
+            f"{dataset}: no download URL for {', '.join(missing)}: give each file urls (or the source "
+            f"mirrors), or put the files in a folder and set data.sources.{dataset}.path to that folder"
+        )
 
 
 def _verify_local(path: Path, spec: SourceFile, dataset: str) -> str:
