@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 
 from acai_repro.data import read_split, to_float
 from acai_repro.metrics.clustering import cluster_accuracy, kmeans, predict, whiten
-from acai_repro.train import code_version, load_trained
+from acai_repro.train import code_version, load_trained, provenance, resolve_device
 
 
 def latent_kind(spec: dict) -> str:
@@ -30,9 +31,12 @@ def latent_kind(spec: dict) -> str:
 
 @torch.no_grad()
 def export_latents(model_path, splits, out_path, chunk: int = 2048, device: str = "cpu") -> None:
-    """Encode the given splits of the cell's dataset into `out_path` (written atomically)."""
+    """Encode the given splits of the cell's dataset into `out_path` (written atomically).
+
+    `device`: a torch device or the config's name for one ('auto': CUDA when present)."""
     import h5py
 
+    device = str(resolve_device(device))
     model, _, spec = load_trained(model_path, device)
     data = spec["data"]
     generator = torch.Generator(device=device).manual_seed(spec["seed"])
@@ -134,3 +138,61 @@ def cluster(train_z, test_z, test_y, options: dict, device=None, whitened: bool 
 
 def write_json(path, record: dict) -> None:
     Path(path).write_text(json.dumps(record, indent=2) + "\n")
+
+
+# ---- One function per downstream rule: each script in scripts/ is a single call to one ----
+
+def _finished(metrics_path) -> dict:
+    """The start of a cell's record: which cell, whether it finished training, its spec digest."""
+    cell = json.loads(Path(metrics_path).read_text())
+    return {"cell": cell["cell"], "status": cell["status"], "spec_digest": cell["spec_digest"]}
+
+
+def _probe(features, params) -> dict:
+    test_z, test_y = features(params.test_split, params.limit)
+    train_z, train_y = features(params.train_split, params.limit)
+    return linear_probe(train_z, train_y, test_z, test_y, params.classes, params.options["max_iter"])
+
+
+def _kmeans(features, params, device, whitened: bool, threads) -> dict:
+    test_z, test_y = features(params.test_split, params.limit)
+    train_z, _ = features(params.train_split, min(params.options["train_limit"], params.limit or 10**9))
+    return cluster(train_z, test_z, test_y, params.options, str(device), whitened, threads)
+
+
+def _write_record(record, evaluate, params, inputs, device, out_path, log) -> None:
+    """Evaluate (only a cell that finished training), add provenance and options, write the JSON."""
+    if record["status"] == "ok":
+        record.update(evaluate())
+        log(f"accuracy {record['accuracy']:.4f}")
+    record["provenance"] = {**provenance(device), "inputs": [str(path) for path in inputs]}
+    record["options"] = params.options
+    write_json(out_path, record)
+
+
+def probe_cell(inputs, params, device_name: str, out_path, log) -> None:
+    """Rule probe: the post-hoc linear probe on one cell's exported latents (Table 2, probe)."""
+    features = partial(read_latents, inputs.latents)
+    evaluate = partial(_probe, features, params)
+    _write_record(_finished(inputs.metrics), evaluate, params, inputs, resolve_device(device_name), out_path, log)
+
+
+def kmeans_cell(inputs, params, device_name: str, threads: int, out_path, log) -> None:
+    """Rule kmeans: K-Means on one cell's whitened latents (Table 3)."""
+    device = resolve_device(device_name)
+    evaluate = partial(_kmeans, partial(read_latents, inputs.latents), params, device, True, threads)
+    _write_record(_finished(inputs.metrics), evaluate, params, inputs, device, out_path, log)
+
+
+def probe_pixels(dataset: str, inputs, params, device_name: str, out_path, log) -> None:
+    """Rule pixels_probe: the single-layer classifier on raw pixels (Table 2's pixel row)."""
+    evaluate = partial(_probe, partial(pixel_features, inputs.data), params)
+    record = {"dataset": dataset, "status": "ok"}
+    _write_record(record, evaluate, params, inputs, resolve_device(device_name), out_path, log)
+
+
+def kmeans_pixels(dataset: str, inputs, params, device_name: str, threads: int, out_path, log) -> None:
+    """Rule pixels_kmeans: plain K-Means on raw pixels, not whitened, as the paper quotes it (Table 3)."""
+    device = resolve_device(device_name)
+    evaluate = partial(_kmeans, partial(pixel_features, inputs.data), params, device, False, threads)
+    _write_record({"dataset": dataset, "status": "ok"}, evaluate, params, inputs, device, out_path, log)

@@ -1,8 +1,12 @@
-"""Figures as PNG: lines interpolations (paper Fig. 3) and VAE samples (Fig. 5)."""
+"""Figures as PNG: lines interpolations (paper Fig. 3), VAE samples (Fig. 5), image
+interpolations (Fig. 6-11) and training curves. A figure drawn from the weights of a cell that
+diverged says so in that row's label or the title: those weights are not a trained model."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import matplotlib
 
@@ -24,6 +28,12 @@ def lines_interpolation(model, endpoints, n_points: int = N_POINTS) -> np.ndarra
     generator = torch.Generator().manual_seed(0)
     images = model.interpolate(ends[:1], ends[1:], n_points, generator)
     return images[0, :, 0].numpy()
+
+
+def cell_label(model_path, name: str) -> str:
+    """`name`, marked when the cell diverged (train_cell writes metrics.json beside model.pt)."""
+    metrics = json.loads(Path(model_path).with_name("metrics.json").read_text())
+    return name if metrics["status"] == "ok" else f"{name} ({metrics['status']})"
 
 
 def _show(ax, image) -> None:
@@ -58,7 +68,7 @@ def lines_interpolation_figure(model_paths, out_path, endpoints) -> None:
     for path in model_paths:
         model, _, spec = load_trained(path)
         rows.append(lines_interpolation(model, endpoints))
-        labels.append(spec["model"])
+        labels.append(cell_label(path, spec["model"]))
     title = f"Interpolations from θ={endpoints[0]:.3f} to θ={endpoints[1]:.3f}"
     _strip_figure(rows, labels, title, out_path)
 
@@ -79,7 +89,7 @@ def image_interpolation_figure(model_paths, out_path, pairs, n_points: int = N_P
         for strip in strips:  # [n_points, C, H, W] -> [n_points, H, W(, C)]
             pictures = strip.permute(0, 2, 3, 1).numpy()
             rows.append(pictures[..., 0] if pictures.shape[-1] == 1 else pictures)
-            labels.append(spec["model"])
+            labels.append(cell_label(path, spec["model"]))
     title = f"{spec['dataset']} dz={spec['dz']}: interpolations between test images {pairs}"
     _strip_figure(rows, labels, title, out_path)
 
@@ -102,7 +112,7 @@ def vae_sample_figure(model_path, out_path, n: int, seed: int) -> None:
         ax.axis("off")
     for ax, image in zip(axes.flat, images):
         _show(ax, image)
-    fig.suptitle("VAE samples on lines", fontsize=9)
+    fig.suptitle(cell_label(model_path, "VAE samples on lines"), fontsize=9)
     fig.savefig(out_path, dpi=100, bbox_inches="tight")
     plt.close(fig)
 
@@ -112,22 +122,34 @@ CURVES = ("loss_ae", "test_recon_mse", "classifier_accuracy", "mean_distance", "
 
 def training_curves_figure(metrics_paths, out_path) -> None:
     """Losses and evaluation metrics against kimg, one line per model and seed."""
-    import json
-    from pathlib import Path
-
     records = [json.loads(Path(p).read_text()) for p in metrics_paths]
     keys = [k for k in CURVES if any(k in e for r in records for e in r["evals"])]
+    if not keys:
+        return _nothing_to_plot(records, out_path)
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
     for ax, key in zip(axes[0], keys):
         for record in records:
             points = [(e["kimg"], e[key]) for e in record["evals"] if key in e]
             if points:
                 cell = record["cell"]
-                ax.plot(*zip(*points), label=f"{cell['model']} s{cell['seed']}", lw=1)
+                mark = "" if record["status"] == "ok" else f" ({record['status']})"
+                ax.plot(*zip(*points), label=f"{cell['model']} s{cell['seed']}{mark}", lw=1)
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("kimg", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0, -1].legend(fontsize=6, loc="best")
     fig.tight_layout()
     fig.savefig(out_path, dpi=100)
+    plt.close(fig)
+
+
+def _nothing_to_plot(records, out_path) -> None:
+    """A figure that says why there are no curves (no cell reached its first evaluation)."""
+    lines = [f"{r['cell']['model']} seed {r['cell']['seed']}: {r['status']}"
+             + (f" ({r['reason']})" if r.get("reason") else "") for r in records]  # fmt: skip
+    fig, ax = plt.subplots(figsize=(7, 1 + 0.22 * len(lines)))
+    ax.axis("off")
+    text = "No training curves: no cell reached its first evaluation.\n\n" + "\n".join(lines)
+    ax.text(0, 1, text, va="top", ha="left", fontsize=8, family="monospace", wrap=True)
+    fig.savefig(out_path, dpi=100, bbox_inches="tight")
     plt.close(fig)

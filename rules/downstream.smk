@@ -1,4 +1,5 @@
-# Stage 2: downstream evaluations of trained cells (Tables 2-3) and of raw pixels.
+# Stage 2: downstream evaluations of trained cells (Tables 2-3) and of raw pixels. Each rule
+# runs its own script, a single call into acai_repro.downstream.
 
 
 rule export_latents:
@@ -13,11 +14,9 @@ rule export_latents:
         "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]
     resources:
-        mem_mb=config["resources"]["evaluate"]["mem_mb"],
-        runtime=config["resources"]["evaluate"]["runtime"],
+        **job_resources("evaluate"),
     params:
         splits=lambda w: split_names(w.dataset),
-        device=config["device"],
     script:
         "../scripts/export_latents.py"
 
@@ -34,12 +33,11 @@ rule probe:
         "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]
     resources:
-        mem_mb=config["resources"]["evaluate"]["mem_mb"],
-        runtime=config["resources"]["evaluate"]["runtime"],
+        **job_resources("evaluate"),
     params:
         **downstream_params("probe"),
     script:
-        "../scripts/downstream.py"
+        "../scripts/probe.py"
 
 
 rule kmeans:
@@ -56,12 +54,11 @@ rule kmeans:
         "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]
     resources:
-        mem_mb=config["resources"]["evaluate"]["mem_mb"],
-        runtime=config["resources"]["evaluate"]["runtime"],
+        **job_resources("evaluate"),
     params:
         **downstream_params("clustering"),
     script:
-        "../scripts/downstream.py"
+        "../scripts/kmeans.py"
 
 
 rule pixels_probe:
@@ -75,12 +72,11 @@ rule pixels_probe:
         "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]
     resources:
-        mem_mb=config["resources"]["evaluate"]["mem_mb"],
-        runtime=config["resources"]["evaluate"]["runtime"],
+        **job_resources("evaluate"),
     params:
         **downstream_params("probe"),
     script:
-        "../scripts/downstream.py"
+        "../scripts/pixels_probe.py"
 
 
 rule pixels_kmeans:
@@ -94,9 +90,8 @@ rule pixels_kmeans:
         "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]
     resources:
-        mem_mb=config["resources"]["evaluate"]["mem_mb"],
-        runtime=config["resources"]["evaluate"]["runtime"],
+        **job_resources("evaluate"),
     params:
         **downstream_params("clustering"),
     script:
-        "../scripts/downstream.py"
+        "../scripts/pixels_kmeans.py"

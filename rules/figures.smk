@@ -1,23 +1,5 @@
-# Stage 2: figures from trained cells (paper Fig. 3 and Fig. 5).
-
-
-rule interpolation_strip:
-    input:
-        f"{CELL}/model.pt",
-    output:
-        f"{CELL}/interpolation.png",
-    log:
-        "results/logs/figures/{dataset}/{model}/dz{dz}/seed{seed}.log",
-    conda:
-        "../envs/acai.yaml"
-    threads: 1
-    resources:
-        mem_mb=config["resources"]["evaluate"]["mem_mb"],
-        runtime=config["resources"]["evaluate"]["runtime"],
-    params:
-        endpoints=config["figures"]["lines_endpoints"],
-    script:
-        "../scripts/figures.py"
+# Stage 2: figures from trained cells (paper Fig. 3, 5, 6-11) and training curves. Each rule
+# runs its own script, a single call into acai_repro.figures.
 
 
 rule fig3_lines_interpolations:
@@ -35,12 +17,11 @@ rule fig3_lines_interpolations:
         "../envs/acai.yaml"
     threads: 1
     resources:
-        mem_mb=config["resources"]["evaluate"]["mem_mb"],
-        runtime=config["resources"]["evaluate"]["runtime"],
+        **job_resources("evaluate"),
     params:
         endpoints=config["figures"]["lines_endpoints"],
     script:
-        "../scripts/figures.py"
+        "../scripts/fig3_lines_interpolations.py"
 
 
 rule fig5_vae_samples:
@@ -64,13 +45,12 @@ rule fig5_vae_samples:
         "../envs/acai.yaml"
     threads: 1
     resources:
-        mem_mb=config["resources"]["evaluate"]["mem_mb"],
-        runtime=config["resources"]["evaluate"]["runtime"],
+        **job_resources("evaluate"),
     params:
         samples=config["figures"]["vae_samples"],
         seed=config["figures"]["seed"],
     script:
-        "../scripts/figures.py"
+        "../scripts/fig5_vae_samples.py"
 
 
 rule image_interpolations:
@@ -94,12 +74,11 @@ rule image_interpolations:
         "../envs/acai.yaml"
     threads: 1
     resources:
-        mem_mb=config["resources"]["evaluate"]["mem_mb"],
-        runtime=config["resources"]["evaluate"]["runtime"],
+        **job_resources("evaluate"),
     params:
         pairs=config["figures"]["image_pairs"],
     script:
-        "../scripts/figures.py"
+        "../scripts/image_interpolations.py"
 
 
 rule training_curves:
@@ -117,7 +96,6 @@ rule training_curves:
         "../envs/acai.yaml"
     threads: 1
     resources:
-        mem_mb=config["resources"]["evaluate"]["mem_mb"],
-        runtime=config["resources"]["evaluate"]["runtime"],
+        **job_resources("evaluate"),
     script:
-        "../scripts/figures.py"
+        "../scripts/training_curves.py"

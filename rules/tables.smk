@@ -23,6 +23,7 @@ rule table1:
     params:
         models=config["table1"]["models"],
         seeds=config["seeds"],
+        std_ddof=config["tables"]["std_ddof"],
     script:
         "../scripts/table1.py"
 
@@ -46,6 +47,7 @@ rule table2:
             "classifier_accuracy",
             "Table 2: single-layer classifier trained in tandem (paper protocol)",
         ),
+        std_ddof=config["tables"]["std_ddof"],
     script:
         "../scripts/grid_table.py"
 
@@ -71,6 +73,7 @@ rule table2_probe:
             "accuracy",
             "Table 2 (post hoc): linear probe on exported latents",
         ),
+        std_ddof=config["tables"]["std_ddof"],
     script:
         "../scripts/grid_table.py"
 
@@ -90,5 +93,6 @@ rule table3:
         "../envs/acai.yaml"
     params:
         **grid_params("table3", "accuracy", "Table 3: K-Means clustering accuracy"),
+        std_ddof=config["tables"]["std_ddof"],
     script:
         "../scripts/grid_table.py"

@@ -1,4 +1,5 @@
-# Snakemake adapter: Table 2 (in-tandem classifier or post-hoc probe) or Table 3 (K-Means).
+# Snakemake adapter: rules table2, table2_probe and table3 (acai_repro.tables.write_grid_table);
+# the rule's params say which table, which record key and which paper values.
 from acai_repro.snakemake_io import logged
 from acai_repro.tables import write_grid_table
 
@@ -6,6 +7,5 @@ with logged(snakemake) as log:
     p = snakemake.params
     write_grid_table(
         list(snakemake.input.cells), list(snakemake.input.pixels), p.cells, p.models, p.seeds,
-        p.key, p.table, p.title, snakemake.output.tex, snakemake.output.csv,
+        p.key, p.table, p.title, snakemake.output.tex, snakemake.output.csv, p.std_ddof,
     )  # fmt: skip
-    log(f"wrote {snakemake.output.tex}")

@@ -1,13 +1,7 @@
-# Snakemake adapter: Table 1 from the metrics of every cell.
+# Snakemake adapter: rule table1 (acai_repro.tables.write_table1).
 from acai_repro.snakemake_io import logged
 from acai_repro.tables import write_table1
 
 with logged(snakemake) as log:
-    write_table1(
-        list(snakemake.input),
-        snakemake.params.models,
-        snakemake.params.seeds,
-        snakemake.output.tex,
-        snakemake.output.csv,
-    )
-    log(f"wrote {snakemake.output.tex} and {snakemake.output.csv}")
+    p = snakemake.params
+    write_table1(list(snakemake.input), p.models, p.seeds, snakemake.output.tex, snakemake.output.csv, p.std_ddof)

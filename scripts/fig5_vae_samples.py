@@ -1,0 +1,6 @@
+# Snakemake adapter: rule fig5_vae_samples (acai_repro.figures.vae_sample_figure).
+from acai_repro.figures import vae_sample_figure
+from acai_repro.snakemake_io import logged
+
+with logged(snakemake) as log:
+    vae_sample_figure(snakemake.input[0], snakemake.output[0], snakemake.params.samples, snakemake.params.seed)

@@ -1,0 +1,6 @@
+# Snakemake adapter: rule image_interpolations (acai_repro.figures.image_interpolation_figure).
+from acai_repro.figures import image_interpolation_figure
+from acai_repro.snakemake_io import logged
+
+with logged(snakemake) as log:
+    image_interpolation_figure(list(snakemake.input), snakemake.output[0], snakemake.params.pairs)

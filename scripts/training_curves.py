@@ -1,0 +1,6 @@
+# Snakemake adapter: rule training_curves (acai_repro.figures.training_curves_figure).
+from acai_repro.figures import training_curves_figure
+from acai_repro.snakemake_io import logged
+
+with logged(snakemake) as log:
+    training_curves_figure(list(snakemake.input), snakemake.output[0])
