@@ -133,3 +133,10 @@ def curve_inputs(wildcards):
         dz=wildcards.dz,
         seed=config["seeds"],
     )
+
+
+def job_resources(kind):
+    """Scheduling settings of one kind of job (config `resources.<kind>`), defined here once for
+    every rule; they place a job and never rerun one."""
+    settings = config["resources"][kind]
+    return {"mem_mb": settings["mem_mb"], "runtime": settings["runtime"]}
