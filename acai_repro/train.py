@@ -9,7 +9,9 @@ Layout of a cell directory:
 - `evals.jsonl`: one line per evaluation, appended as training goes (watch it with tail).
 
 The step loop never reads a value back from the device except at divergence checks
-(every `check_every` steps), evaluations and progress lines.
+(every `check_every` steps), evaluations and progress lines. On CUDA the whole step is a
+captured CUDA graph (`training.cuda_graphs`, acai_repro.graphs): then the divergence check
+runs at evaluations only, so nothing is read back between evaluations but progress lines.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ import torch.nn.functional as F
 
 from acai_repro.config import spec_digest
 from acai_repro.data import build_source
+from acai_repro.graphs import build_stepper, resolve_cuda_graphs
 from acai_repro.metrics.lines import line_metrics
 from acai_repro.models import build_model
 from acai_repro.nets import Architecture, dense
+from acai_repro.signals import TrainingInterrupted, stop_requests
 
 STATE_FILE = "train_state.pt"
 EVALS_FILE = "evals.jsonl"
@@ -73,6 +77,7 @@ class Run:
         self.classifier.load_state_dict(state["classifier"])
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
+            _adam_on(opt, self.device)  # a checkpoint may come from another device
         self.data_generator.set_state(state["data_generator"].cpu())
         self.model_generator.set_state(state["model_generator"].cpu())
         self.step = state["step"]
@@ -112,8 +117,11 @@ def build_run(spec: dict, device: torch.device) -> Run:
     classifier = dense(arch.dz, spec["classes"]).to(device)
     groups = dict(model.param_groups(), classifier=list(classifier.parameters()))
     lr = spec["training"]["learning_rate"]
+    # capturable on CUDA, graphed or not: its update keeps the step count on the device (so a
+    # graph can hold it) and rounds differently from the host-side update, so eager and graphed
+    # CUDA runs must both use it to agree bit for bit. The CPU keeps the default update.
     optimizers = {
-        name: torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8)
+        name: torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, capturable=device.type == "cuda")
         for name, params in groups.items()
     }
     return Run(
@@ -123,17 +131,49 @@ def build_run(spec: dict, device: torch.device) -> Run:
     )  # fmt: skip
 
 
-def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> dict:
-    """One simultaneous update of every parameter group from a single forward pass."""
+def _adam_on(opt: torch.optim.Optimizer, device: torch.device) -> None:
+    """Adam's `capturable` setting and step counts as `build_run` makes them for `device`
+    (load_state_dict brings back the saved ones)."""
+    capturable = device.type == "cuda"
+    for group in opt.param_groups:
+        group["capturable"] = capturable
+    for state in opt.state.values():
+        if "step" in state:
+            step = state["step"].to(torch.float32)
+            state["step"] = step.to(device) if capturable else step.cpu()
+
+
+def compute_gradients(run: Run, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """Every loss from a single forward pass, and each parameter group's gradient of its own."""
     losses, features = run.model.training_losses(x, run.model_generator)
     losses["classifier"] = F.cross_entropy(run.classifier(features.detach()), y)
     for name, params in run.groups.items():
         for p in params:
             p.grad = None
         losses[name].backward(inputs=params)
+    return losses
+
+
+def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """One simultaneous update of every parameter group from a single forward pass."""
+    losses = compute_gradients(run, x, y)
     for opt in run.optimizers.values():
         opt.step()
     return losses
+
+
+def one_step(run: Run, source, batch: int, worst: torch.Tensor) -> dict:
+    """Draw a batch, update every group, raise the running max of |loss| in place: the unit
+    that a CUDA graph captures (so all of it stays on the device)."""
+    x, y = source.train_batch(batch, run.data_generator)
+    losses = train_step(run, x, y)
+    torch.maximum(worst, torch.stack([v.detach() for v in losses.values()]).abs().max(), out=worst)
+    return losses
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 @torch.no_grad()
@@ -157,7 +197,8 @@ def evaluate(run: Run, source, index: int) -> dict:
         images = model.interpolate(
             x[:pairs], x[pairs : 2 * pairs], ev["interpolation_points"], generator
         )
-        result.update(line_metrics(images.cpu().numpy(), ev["references"]))
+        # On a GPU the nearest-reference search runs there (dense float64 product).
+        result.update(line_metrics(images if images.is_cuda else images.cpu().numpy(), ev["references"]))
     model.train()
     return result
 
@@ -216,9 +257,12 @@ class Progress:
         self.label, self.seconds, self.total, self.log = label, seconds, total_images, log
         self.last = time.monotonic()
 
+    def due(self, now: float) -> bool:
+        return now - self.last >= self.seconds
+
     def maybe(self, images: int, losses: dict, rate: float, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self.last < self.seconds:
+        if not force and not self.due(now):
             return
         self.last = now
         parts = " ".join(f"{k} {float(v.detach()):.4g}" for k, v in losses.items())
@@ -255,7 +299,16 @@ def _rewrite_evals(outdir: Path, evals: list) -> None:
 
 
 def train_cell(spec: dict, outdir, log=print) -> dict:
-    """Train (or resume) one cell and write its outputs; returns the metrics record."""
+    """Train (or resume) one cell and write its outputs; returns the metrics record.
+
+    SIGTERM or SIGUSR1 meanwhile: the state is saved at the end of the step under way and
+    TrainingInterrupted is raised (a rerun resumes from that step).
+    """
+    with stop_requests() as stop:
+        return _train_cell(spec, outdir, log, stop)
+
+
+def _train_cell(spec: dict, outdir, log, stop) -> dict:
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(spec["device"])
@@ -270,19 +323,20 @@ def train_cell(spec: dict, outdir, log=print) -> dict:
     _rewrite_evals(outdir, run.evals)
     log(f"[{label}] device {device}, {total_steps} steps of {batch}, from step {run.step}")
 
+    worst = torch.zeros((), device=device)
+    graphs = resolve_cuda_graphs(tr.get("cuda_graphs", "auto"), device)
+    step = build_stepper(run, lambda: one_step(run, source, batch, worst), [worst], graphs, log)
     progress = Progress(label, tr["progress_seconds"], tr["total_images"], log)
     last_checkpoint = time.monotonic()
-    worst = torch.zeros((), device=device)
     status, reason = "ok", None
     segment_start, segment_steps = time.monotonic(), 0
     while run.step < total_steps:
-        x, y = source.train_batch(batch, run.data_generator)
-        losses = train_step(run, x, y)
+        losses = step()
         run.step += 1
         segment_steps += 1
-        worst = torch.maximum(worst, torch.stack([v.detach() for v in losses.values()]).abs().max())
         at_eval = run.step % eval_steps == 0 or run.step == total_steps
-        if run.step % tr["check_every"] == 0 or at_eval:
+        # Graphed: no read-back between evaluations, so a divergence shows at the next one.
+        if at_eval or (not step.graphed and run.step % tr["check_every"] == 0):
             bad = float(worst)
             if not math.isfinite(bad) or bad > tr["divergence_bound"]:
                 status = "diverged"
@@ -290,6 +344,9 @@ def train_cell(spec: dict, outdir, log=print) -> dict:
                 log(f"[{label}] diverged: {reason}")
                 break
         now = time.monotonic()
+        if at_eval or progress.due(now):
+            _synchronize(device)  # replays run ahead of the host: time what the device did
+            now = time.monotonic()
         rate = segment_steps * batch / max(now - segment_start, 1e-9)
         progress.maybe(run.step * batch, losses, rate)
         if at_eval:
@@ -309,8 +366,19 @@ def train_cell(spec: dict, outdir, log=print) -> dict:
                 segment_start, segment_steps = time.monotonic(), 0
             _atomic_write_bytes(outdir / STATE_FILE, lambda p: torch.save(run.state(), p))
             last_checkpoint = time.monotonic()
+        if stop.requested:  # a plain attribute set by the signal handler: no device sync
+            _save_and_stop(run, outdir, stop.signum, segment_start, f"[{label}]", log)
 
     return _finish(run, outdir, status, reason, provenance(device))
+
+
+def _save_and_stop(run: Run, outdir: Path, signum: int, segment_start: float, label: str, log) -> None:
+    """Pre-emption or time limit: write the full state now and stop with a non-zero exit."""
+    run.train_seconds += time.monotonic() - segment_start
+    _atomic_write_bytes(outdir / STATE_FILE, lambda p: torch.save(run.state(), p))
+    stopped = TrainingInterrupted(signum, run.step, outdir / STATE_FILE)
+    log(f"{label} {stopped}")
+    raise stopped
 
 
 def _finish(run: Run, outdir: Path, status: str, reason, prov: dict) -> dict:

@@ -19,8 +19,10 @@ def _weights(path):
 
 
 def _evals_without_timing(record):
-    """Evaluation history minus wall-clock throughput, which no two runs share."""
-    return [{k: v for k, v in e.items() if k != "images_per_s"} for e in record["evals"]]
+    """Evaluation history minus wall-clock throughput, which no two runs share, as JSON text
+    (so that an undefined smoothness, NaN, compares equal to itself)."""
+    evals = [{k: v for k, v in e.items() if k != "images_per_s"} for e in record["evals"]]
+    return json.dumps(evals, sort_keys=True)
 
 
 def _assert_same_weights(a, b):
