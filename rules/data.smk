@@ -5,11 +5,6 @@
 from acai_repro.data.fetch import content_spec
 
 
-def data_content(wildcards):
-    data_file(wildcards.dataset)  # a clear error for the lines or an unknown dataset
-    return content_spec(config, wildcards.dataset)
-
-
 localrules:
     prepare_dataset,
 
@@ -22,7 +17,8 @@ rule prepare_dataset:
     conda:
         "../envs/acai.yaml"
     params:
-        content=data_content,
+        # data_file: a clear error for the lines or an unknown dataset
+        content=lambda w: content_spec(config, data_file(w.dataset) and w.dataset),
         download_dir=f"{DATA_DIR}/downloads",
     script:
         "../scripts/prepare_data.py"
