@@ -1,7 +1,11 @@
-"""The CUDA paths: skipped without a GPU (CI has none); run on a lent GPU machine.
+"""The CUDA paths: skipped without a GPU (CI has none); run on a lent GPU machine
+(benchmarks/gpu_session.sh runs this file first).
 
 Same checks as on the CPU, on the device: rendering, every model's training, the image
-source and latent export, exact resume after a kill, and the dense batched K-Means.
+source and latent export, exact resume after a kill, and the dense batched K-Means. And the
+captured step (acai_repro.graphs): which models capture, graphed = eager bit for bit
+(weights and evaluation histories), kill-and-resume exact with graphs on, divergence found
+at the next evaluation; the dense nearest-line search on the device = the CPU's sparse one.
 """
 
 import math
@@ -13,12 +17,19 @@ import torch
 from acai_repro.data.lines import random_angles, render_lines
 from acai_repro.downstream import export_latents, read_latents
 from acai_repro.metrics.clustering import kmeans
+from acai_repro.metrics.lines import nearest_lines
 from acai_repro.models import MODELS
 from acai_repro.train import train_cell
-from tests.conftest import tiny_spec
+from tests.conftest import LINES_REFERENCE, tiny_spec
 from tests.test_clustering import _blobs
 from tests.test_downstream import tiny_mnist_h5  # noqa: F401 (fixture)
-from tests.test_train import QUIET, assert_kill_and_resume_is_exact
+from tests.test_train import (
+    QUIET,
+    _assert_same_weights,
+    _evals_without_timing,
+    _weights,
+    assert_kill_and_resume_is_exact,
+)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
@@ -40,10 +51,67 @@ def test_every_model_trains_on_cuda(smoke_config, tmp_path, model):
     assert all(math.isfinite(e["loss_ae"]) for e in metrics["evals"])
 
 
-def test_cuda_training_resumes_exactly_after_a_kill(smoke_config, tmp_path):
-    spec = tiny_spec(smoke_config, "acai", total_images=64 * 30, eval_every=64 * 10, checkpoint_minutes=1e-6)
-    spec["device"] = "cuda"
+@pytest.mark.parametrize("model", ["acai", "vqvae"])
+def test_cuda_training_resumes_exactly_after_a_kill(smoke_config, tmp_path, model):
+    """With graphs on (the default on CUDA): Adam's state tensors and the generator states
+    round-trip through train_state.pt, and the resumed run captures again from them."""
+    spec = tiny_spec(smoke_config, model, total_images=64 * 30, eval_every=64 * 10, checkpoint_minutes=1e-6)
+    spec.update(device="cuda")
+    spec["training"]["cuda_graphs"] = "auto"
     assert_kill_and_resume_is_exact(spec, tmp_path)
+
+
+def _cuda_run(smoke_config, tmp_path, model, graphs, name, **training):
+    spec = tiny_spec(smoke_config, model, total_images=64 * 12, eval_every=64 * 4, **training)
+    spec["device"] = "cuda"
+    spec["training"]["cuda_graphs"] = graphs
+    messages = []
+    metrics = train_cell(spec, tmp_path / name, messages.append)
+    return metrics, messages
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_every_model_captures_on_cuda(smoke_config, tmp_path, model):
+    """Which models capture: every one, or the log line names what stopped it."""
+    _, messages = _cuda_run(smoke_config, tmp_path, model, "auto", "graphed", total_images=64 * 4)
+    graph_lines = [m for m in messages if "CUDA graph" in m]
+    assert graph_lines and "captured" in graph_lines[0] and "not captured" not in graph_lines[0], graph_lines
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_graphed_run_equals_eager_run_bit_for_bit(smoke_config, tmp_path, model):
+    """Three evaluations, each after 4 replays: weights and histories equal the eager run's."""
+    graphed, messages = _cuda_run(smoke_config, tmp_path, model, "auto", "graphed")
+    eager, _ = _cuda_run(smoke_config, tmp_path, model, "off", "eager")
+    assert any("CUDA graph: the training step is captured" in m for m in messages), messages
+    assert len(graphed["evals"]) == 3
+    assert _evals_without_timing(graphed) == _evals_without_timing(eager)
+    _assert_same_weights(_weights(tmp_path / "graphed/model.pt"), _weights(tmp_path / "eager/model.pt"))
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_eager_cuda_runs_repeat_exactly(smoke_config, tmp_path, model):
+    """The baseline of the test above: if this fails too, the model is not deterministic on
+    this GPU (e.g. float atomics), whatever the graph does."""
+    first, _ = _cuda_run(smoke_config, tmp_path, model, "off", "a")
+    second, _ = _cuda_run(smoke_config, tmp_path, model, "off", "b")
+    assert _evals_without_timing(first) == _evals_without_timing(second)
+    _assert_same_weights(_weights(tmp_path / "a/model.pt"), _weights(tmp_path / "b/model.pt"))
+
+
+def test_graphed_divergence_is_found_at_the_next_evaluation(smoke_config, tmp_path):
+    metrics, _ = _cuda_run(smoke_config, tmp_path, "acai", "auto", "graphed", divergence_bound=1e-3, check_every=1)
+    assert metrics["status"] == "diverged" and metrics["steps"] == 4  # the first evaluation
+    assert "bound" in metrics["reason"]
+
+
+@pytest.mark.parametrize("case", ["perfect", "crossfade", "abrupt", "longway", "noisy", "blurred"])
+def test_dense_search_on_cuda_matches_the_sparse_cpu_search(case):
+    images = np.load(LINES_REFERENCE)[f"case_{case}"].reshape(-1, 32 * 32)
+    cpu_d, cpu_a = nearest_lines(images)
+    gpu_d, gpu_a = nearest_lines(torch.from_numpy(images).cuda())
+    np.testing.assert_array_equal(gpu_a, cpu_a)
+    np.testing.assert_allclose(gpu_d, cpu_d, rtol=0, atol=1e-6)
 
 
 def test_image_training_and_latent_export_on_cuda(smoke_config, tiny_mnist_h5, tmp_path):  # noqa: F811
