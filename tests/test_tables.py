@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from acai_repro.tables import PAPER_VALUES, MissingCellError, write_grid_table, write_table1
 
@@ -121,6 +122,30 @@ def test_all_undefined_smoothness_is_reported_undefined_end_to_end(tmp_path):
     row = csv.loc[("smoothness", "acai")]
     assert row.status == "undefined" and row.n_undefined == 3 and math.isnan(row["mean"])
     assert csv.loc[("mean_distance", "acai")].status == "ok"
+
+
+def test_collapsed_model_is_undefined_from_the_metric_to_the_table(tmp_path):
+    # The real chain: a collapsed model's evaluation (every interpolated point decodes to one
+    # line), the cell's reported median as train.py computes and writes it, then the table.
+    from acai_repro.data.lines import render_lines
+    from acai_repro.metrics.lines import line_metrics
+    from acai_repro.train import save_json, summarise
+
+    line = render_lines(torch.tensor([1.0])).numpy()  # [1, 1, 32, 32]
+    evaluation = line_metrics(np.broadcast_to(line, (4, 16, *line.shape[1:])).copy())
+    assert math.isnan(evaluation["smoothness"]) and evaluation["smoothness_undefined"] == 4
+    paths = []
+    for model, evals in (("baseline", [{"mean_distance": 0.02, "smoothness": 0.5}] * 2), ("acai", [evaluation] * 2)):
+        for seed in SEEDS:
+            cell = {"dataset": "lines", "model": model, "dz": 64, "seed": seed}
+            paths.append(tmp_path / f"{model}{seed}.json")
+            save_json(paths[-1], {"status": "ok", "cell": cell, "reported": summarise(evals, 2)})
+    write_table1(paths, MODELS, SEEDS, tmp_path / "t.tex", tmp_path / "t.csv")
+    tex = (tmp_path / "t.tex").read_text()
+    assert "undef.$^\\dagger$" in tex and "ACAI, Smoothness: 3 of 3 seeds" in tex
+    csv = pd.read_csv(tmp_path / "t.csv").set_index(["metric", "model"])
+    acai = csv.loc[("smoothness", "acai")]
+    assert acai.status == "undefined" and acai.n_undefined == 3 and math.isnan(acai["mean"])
 
 
 def test_one_undefined_seed_leaves_the_mean_undefined(tmp_path):
