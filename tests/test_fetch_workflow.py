@@ -26,11 +26,11 @@ FILES = {
 ARCHITECTURE = {"colors": 1, "classes": 10, "depth": 16, "latent_width": 4}
 
 
-def run_snakemake(workdir, overlay: dict, *targets):
+def run_snakemake(workdir, overlay: dict, *targets, options=()):
     (workdir / "overlay.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
     command = [
         sys.executable, "-m", "snakemake", "--cores", "1", "--snakefile", str(ROOT / "Snakefile"),
-        "--directory", str(workdir), "--configfile", str(ROOT / "config" / "smoke.yaml"),
+        "--directory", str(workdir), *options, "--configfile", str(ROOT / "config" / "smoke.yaml"),
         str(workdir / "overlay.yaml"), "--", *targets,
     ]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600)
@@ -66,6 +66,19 @@ def test_an_idx_dataset_added_by_configuration_alone_trains_one_cell(tmp_path):
     with h5py.File(work / f"results/data/{name}.h5") as f:
         assert f["train/images"].shape == (300, 32, 32, 1) and f["test/labels"].shape == (100,)
         assert f.attrs["md5:t10k-labels-idx1-ubyte.gz"] == files["test_labels"]["md5"][0]
+
+    # Where the files come from and how they are downloaded never reruns anything...
+    source = overlay["data"]["sources"][name]
+    source["mirrors"] = ["https://mirror.example.org/idx"]
+    overlay["data"]["download"] = {"retries": 7, "progress_seconds": 1}
+    (tmp_path / "src").rename(tmp_path / "moved")
+    source["path"] = str(tmp_path / "moved")
+    again = run_snakemake(work, overlay, target, options=["-n"])
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stderr
+    # ...what the content is (an accepted md5) does.
+    source["files"]["test_labels"]["md5"].append("0" * 32)
+    changed = run_snakemake(work, overlay, target, options=["-n"])
+    assert changed.returncode == 0 and "prepare_dataset" in changed.stdout, changed.stderr
 
 
 @pytest.mark.slow
