@@ -1,0 +1,90 @@
+"""SIGTERM/SIGUSR1 mid-run: the state of the very step under way is saved, the run exits
+non-zero, and a rerun ends bit-identical to a run that was never stopped."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from acai_repro.signals import StopRequest, TrainingInterrupted, stop_requests
+from acai_repro.train import EVALS_FILE, STATE_FILE, train_cell
+from tests.conftest import ROOT, tiny_spec
+from tests.test_train import QUIET, _assert_same_weights, _evals_without_timing, _weights
+
+CHILD = """
+import json, sys, torch
+torch.set_num_threads(1)
+from acai_repro.train import train_cell
+train_cell(json.loads(sys.argv[1]), sys.argv[2], log=lambda m: print(m, flush=True))
+"""
+
+
+def test_a_stop_signal_sets_the_request_and_the_old_handler_comes_back():
+    before = signal.getsignal(signal.SIGUSR1)
+    with stop_requests() as stop:
+        assert not stop.requested
+        os.kill(os.getpid(), signal.SIGUSR1)
+        time.sleep(0.01)  # Python runs handlers between bytecodes of the main thread
+        assert stop.requested and stop.signum == signal.SIGUSR1
+        os.kill(os.getpid(), signal.SIGTERM)  # a second signal does not rename the stop
+        time.sleep(0.01)
+        assert stop.signum == signal.SIGUSR1
+    assert signal.getsignal(signal.SIGUSR1) is before
+
+
+def test_interruption_message_names_signal_step_and_state(tmp_path):
+    stopped = TrainingInterrupted(signal.SIGTERM, 17, tmp_path / STATE_FILE)
+    assert "SIGTERM" in str(stopped) and "step 17" in str(stopped) and STATE_FILE in str(stopped)
+    assert not StopRequest().requested
+
+
+def _start_child(spec, cell):
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=path)
+    command = [sys.executable, "-c", CHILD, json.dumps(spec), str(cell)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_first_evaluation(cell, proc, seconds=120):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (cell / EVALS_FILE).exists() and (cell / EVALS_FILE).read_text().count("\n") >= 1:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the run never reached its first evaluation")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])
+def test_signal_mid_run_saves_that_step_and_resume_is_bit_identical(smoke_config, tmp_path, signum):
+    # No periodic checkpoint: a state file can only come from the signal.
+    spec = tiny_spec(smoke_config, "vae", total_images=64 * 24, eval_every=64 * 8, checkpoint_minutes=1e9)
+    unbroken = train_cell(spec, tmp_path / "unbroken", QUIET)
+
+    cell = tmp_path / "stopped"
+    proc = _start_child(spec, cell)
+    _wait_for_first_evaluation(cell, proc)
+    proc.send_signal(signum)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0, output
+    name = signal.Signals(signum).name
+    match = re.search(rf"stopped by {name} at step (\d+)", output)
+    assert match, output
+    stopped_at = int(match.group(1))
+    assert 8 <= stopped_at < 24, "the signal landed after the first evaluation, before the end"
+    assert not (cell / "metrics.json").exists()
+    state = torch.load(cell / STATE_FILE, weights_only=False)
+    assert state["step"] == stopped_at
+    assert len(state["evals"]) == stopped_at // 8
+
+    messages = []
+    resumed = train_cell(spec, cell, messages.append)
+    assert any(f"resumed from {cell / STATE_FILE} at step {stopped_at}" in m for m in messages)
+    _assert_same_weights(_weights(tmp_path / "unbroken/model.pt"), _weights(cell / "model.pt"))
+    assert _evals_without_timing(resumed) == _evals_without_timing(unbroken)
+    assert not (cell / STATE_FILE).exists()
