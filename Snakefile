@@ -2,13 +2,24 @@
 # Adversarial Regularizer" (ACAI, ICLR 2019). config/config.yaml is the paper's protocol;
 # reduced scales: --configfile config/quick.yaml (laptop CPU) or config/smoke.yaml (CI).
 import os
+import sys
 
 from snakemake.utils import min_version
 
 min_version("9.0")
 
+sys.path.insert(0, workflow.basedir)  # the acai_repro package beside this Snakefile
 
-configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+from acai_repro.config import ConfigError, read_yaml
+
+PAPER_CONFIG = os.path.join(workflow.basedir, "config", "config.yaml")
+try:
+    read_yaml(PAPER_CONFIG)  # Snakemake's own message would name neither file nor line
+except ConfigError as error:
+    raise WorkflowError(f"invalid configuration: {error}") from None
+
+
+configfile: PAPER_CONFIG
 
 
 report: "report/workflow.rst"

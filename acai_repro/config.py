@@ -1,14 +1,19 @@
-"""Configuration: schema validation, semantic checks, and the resolved spec of one cell.
+"""Configuration: the strict schema with its defaults, semantic checks, and the spec of one cell.
 
-Every check raises `ConfigError` naming the offending key, and runs when the Snakefile
-is parsed, so a bad configuration is rejected before any job starts.
+config/schema.yaml is the single source of every key and every default: `validate_config`
+fills the defaults in place, rejects unknown keys at every level, and runs the checks that a
+schema cannot express. It runs when the Snakefile is parsed, so a bad configuration is
+rejected before any job starts; every problem raises `ConfigError` naming the key.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
+import math
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -18,40 +23,148 @@ from acai_repro.models import MODELS
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 IMAGE_SIZE = 32
+# Dataset names: also the wildcard constraint of {dataset} in rules/common.smk.
+DATASET_NAME = r"[a-z0-9][a-z0-9_-]*"
+# training.* keys that say how a run reports and where it runs, never what it computes: they
+# stay out of the rules' params (no rerun when they change) and out of the resume digest.
+RUN_SETTINGS = ("checkpoint_minutes", "progress_seconds", "check_every", "cuda_graphs")
 
 
 class ConfigError(ValueError):
     """A configuration value that the workflow cannot run with."""
 
 
+def read_yaml(path) -> dict:
+    """A YAML mapping from `path`; a syntax error names the file and the line."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}" if mark else str(path)
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"YAML syntax error in {where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config file must be a mapping of keys, not {type(data).__name__}")
+    return data
+
+
+@functools.cache
+def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
+    """The schema, with the model names of the registry and the dataset-name pattern filled in."""
+    schema = read_yaml(schema_path)
+    schema["definitions"]["model_name"] = {"enum": list(MODELS)}
+    schema["definitions"]["dataset_name"] = {"type": "string", "pattern": f"^{DATASET_NAME}$"}
+    with_options = list(schema["properties"]["models"]["properties"])
+    if sorted(with_options) != sorted(MODELS):
+        raise RuntimeError(
+            f"{schema_path}: models.properties lists {with_options}, the registry {list(MODELS)}: "
+            "every registered model needs its options (with defaults) in the schema"
+        )
+    return schema
+
+
+def _is_integer(checker, instance) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)  # 64.0 is not an integer
+
+
+def _is_number(checker, instance) -> bool:
+    finite = isinstance(instance, (int, float)) and math.isfinite(instance)
+    return finite and not isinstance(instance, bool)  # .nan and .inf are not numbers here
+
+
+_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
+    {"integer": _is_integer, "number": _is_number}
+)
+StrictValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_TYPES)
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    """Follow local `$ref`s (#/definitions/...) to the schema they name."""
+    while "$ref" in schema:
+        node = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        schema = {**node, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def fill_defaults(instance, schema: dict, root: dict) -> None:
+    """Insert every missing key that has a schema default, recursively (in place)."""
+    schema = _resolve(schema, root)
+    if not isinstance(instance, dict):
+        return
+    properties = schema.get("properties", {})
+    for key, sub in properties.items():
+        sub = _resolve(sub, root)
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+    for key, value in instance.items():
+        sub = properties.get(key, schema.get("additionalProperties"))
+        if isinstance(sub, dict):
+            fill_defaults(value, sub, root)
+
+
 def _key(path) -> str:
     return ".".join(str(p) for p in path) or "<top level>"
 
 
-def _schema_error(error: jsonschema.ValidationError) -> ConfigError:
+def _unknown_keys(error: jsonschema.ValidationError) -> list[str]:
+    allowed = error.schema.get("properties", {})
     path = list(error.absolute_path)
+    where = f"under '{_key(path)}'" if path else "at the top level"
+    valid = ", ".join(allowed) or "none"
+    return [
+        f"config key '{_key(path + [key])}' is unknown; valid keys {where}: {valid}"
+        for key in error.instance
+        if key not in allowed
+    ]
+
+
+def _messages(error: jsonschema.ValidationError) -> list[str]:
+    path = list(error.absolute_path)
+    key = _key(path)
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        return _unknown_keys(error)
     if error.validator == "required":
         missing = error.message.split("'")[1]
-        return ConfigError(f"config key '{_key(path + [missing])}' is missing")
+        return [f"config key '{_key(path + [missing])}' is missing"]
     if error.validator == "enum":
         valid = ", ".join(str(v) for v in error.validator_value)
-        return ConfigError(f"config key '{_key(path)}': unknown value {error.instance!r}; valid: {valid}")
-    if error.validator == "additionalProperties" and not path:
-        return ConfigError(f"config has an unknown top-level key: {error.message}")
-    return ConfigError(f"config key '{_key(path)}': {error.message}")
+        return [f"config key '{key}': unknown value {error.instance!r}; valid: {valid}"]
+    if error.validator == "type":
+        wanted = error.validator_value
+        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        note = " (finite)" if "number" in wanted else " (written without a decimal point)" if wanted == "integer" else ""
+        return [f"config key '{key}': {error.instance!r} is not of type {wanted}{note}"]
+    if "propertyNames" in error.schema_path:
+        return [f"config key '{key}': name {error.instance!r} is not allowed: {error.message}"]
+    return [f"config key '{key}': {error.message}"]
 
 
-def _check_schema(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
-    schema = yaml.safe_load(schema_path.read_text())
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        raise _schema_error(errors[0])
+def _check_schema(config: dict, schema_path: Path) -> None:
+    schema = load_schema(schema_path)
+    fill_defaults(config, schema, schema)
+    errors = sorted(StrictValidator(schema).iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    messages = list(dict.fromkeys(m for error in errors for m in _messages(error)))
+    if messages:
+        raise ConfigError("\n".join(messages))
+
+
+def table1_cells(config: dict) -> list[tuple[str, int]]:
+    """(model, dz) of each Table 1 column: table1.dz, or the model's own in table1.dz_by_model.
+
+    The authors' VQ-VAE runs on lines at dz 256 (latent_width 4, 16 channels), the others at 64.
+    """
+    table = config["table1"]
+    own = table["dz_by_model"]
+    return [(model, int(own.get(model, table["dz"]))) for model in table["models"]]
 
 
 def latent_width(config: dict, dataset: str, model: str) -> int:
     ds = config["datasets"][dataset]
-    return ds.get("latent_width_by_model", {}).get(model, ds["latent_width"])
+    return ds["latent_width_by_model"].get(model, ds["latent_width"])
 
 
 def _check_architecture(config: dict, dataset: str, model: str, dz: int, key: str) -> None:
@@ -61,26 +174,43 @@ def _check_architecture(config: dict, dataset: str, model: str, dz: int, key: st
             f"config key 'datasets.{dataset}.latent_width': {width} must be a power of two "
             f"dividing {IMAGE_SIZE} (model {model})"
         )
-    if dz % (width * width):
+    if dz < 1 or dz % (width * width):
         raise ConfigError(
             f"config key '{key}': dz={dz} cannot be produced by {model} on {dataset}: "
-            f"it must be a multiple of latent_width² = {width * width}"
+            f"it must be a positive multiple of latent_width² = {width * width}"
         )
+
+
+def _real_datasets(config: dict) -> list[str]:
+    return [d for d in config["datasets"] if d != "lines"]
 
 
 def _check_grid(config: dict, table: str) -> None:
     """Every (dataset, dz) cell of a table names a real dataset that every model can produce."""
     for index, (dataset, dz) in enumerate(config[table]["cells"]):
         key = f"{table}.cells.{index}"
-        if dataset not in config["datasets"] or dataset == "lines":
-            valid = ", ".join(d for d in config["datasets"] if d != "lines")
+        if dataset not in _real_datasets(config):
+            valid = ", ".join(_real_datasets(config))
             raise ConfigError(f"config key '{key}': unknown dataset {dataset!r}; valid datasets: {valid}")
         if dataset not in config["data"]["sources"]:
-            raise ConfigError(f"config key 'data.sources.{dataset}' is missing")
+            raise ConfigError(f"config key 'data.sources.{dataset}' is missing (where {dataset} comes from)")
         for model in config[table]["models"]:
-            if model not in config["models"]:
-                raise ConfigError(f"config key 'models.{model}' is missing (options of {model})")
             _check_architecture(config, dataset, model, dz, key)
+
+
+def _check_sources(config: dict) -> None:
+    for dataset in config["data"]["sources"]:
+        if dataset not in _real_datasets(config):
+            raise ConfigError(
+                f"config key 'data.sources.{dataset}': unknown dataset; "
+                f"valid datasets: {', '.join(_real_datasets(config))}"
+            )
+
+
+def evaluations(training: dict) -> int:
+    """How many evaluations a full run makes: every eval_every images, and at the end."""
+    steps, every = training["total_images"] // training["batch_size"], training["eval_every"] // training["batch_size"]
+    return steps // every + (1 if steps % every else 0)
 
 
 def _check_training(training: dict) -> None:
@@ -96,8 +226,11 @@ def _check_training(training: dict) -> None:
             "config key 'training.eval_every': larger than training.total_images, "
             "so no evaluation would run"
         )
-    if batch < 2:
-        raise ConfigError("config key 'training.batch_size': ACAI mixes pairs, needs >= 2")
+    if training["report_last"] > evaluations(training):
+        raise ConfigError(
+            f"config key 'training.report_last': {training['report_last']} is more than the "
+            f"{evaluations(training)} evaluations a run makes (total_images / eval_every)"
+        )
 
 
 def _check_lines_evaluation(lines: dict) -> None:
@@ -109,7 +242,8 @@ def _check_lines_evaluation(lines: dict) -> None:
 
 
 def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
-    """Raise ConfigError on the first problem; return the config unchanged when valid."""
+    """Fill the schema's defaults into `config` (in place) and check it; raise ConfigError
+    naming every key the schema rejects, or the first semantic problem. Returns `config`."""
     _check_schema(config, schema_path)
     table = config["table1"]
     if table["dataset"] not in config["datasets"]:
@@ -117,10 +251,10 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
             f"config key 'table1.dataset': unknown dataset {table['dataset']!r}; "
             f"valid datasets: {', '.join(config['datasets'])}"
         )
-    for model in table["models"]:
-        if model not in config["models"]:
-            raise ConfigError(f"config key 'models.{model}' is missing (options of {model})")
-        _check_architecture(config, table["dataset"], model, table["dz"], "table1.dz")
+    for model, dz in table1_cells(config):
+        key = "table1.dz_by_model" if dz != table["dz"] else "table1.dz"
+        _check_architecture(config, table["dataset"], model, dz, key)
+    _check_sources(config)
     for table in ("table2", "table3"):
         _check_grid(config, table)
     _check_training(config["training"])
@@ -134,7 +268,7 @@ def load_config(*paths) -> dict:
     """Merge YAML files left to right (later files override keys deeply) and validate."""
     config: dict = {}
     for path in paths:
-        deep_update(config, yaml.safe_load(Path(path).read_text()) or {})
+        deep_update(config, read_yaml(path))
     return validate_config(config)
 
 
@@ -147,19 +281,32 @@ def deep_update(base: dict, update: dict) -> dict:
     return base
 
 
+def check_dataset(config: dict, dataset: str) -> None:
+    """A dataset named in a target must be configured (a clear error, not a KeyError)."""
+    if dataset not in config["datasets"]:
+        raise ConfigError(
+            f"unknown dataset {dataset!r}; configured datasets: {', '.join(config['datasets'])} "
+            "(add it under `datasets:` and `data.sources:`)"
+        )
+
+
 def cell_spec(config: dict, dataset: str, model: str, dz: int, seed: int) -> dict:
-    """Everything one training cell depends on (and nothing else), JSON-serialisable."""
+    """Everything that determines one training cell's result (and nothing else), JSON-serialisable.
+
+    Run settings (device, training.RUN_SETTINGS) are left out: see `with_run_settings`.
+    """
     if model not in MODELS:
         raise ConfigError(f"unknown model {model!r}; valid models: {', '.join(MODELS)}")
+    check_dataset(config, dataset)
     _check_architecture(config, dataset, model, dz, "dz")
     ds = config["datasets"][dataset]
     width = latent_width(config, dataset, model)
+    training = {k: v for k, v in config["training"].items() if k not in RUN_SETTINGS}
     return {
         "dataset": dataset,
         "model": model,
         "dz": int(dz),
         "seed": int(seed),
-        "device": config["device"],
         "architecture": {
             "colors": ds["colors"],
             "depth": ds["depth"],
@@ -168,10 +315,26 @@ def cell_spec(config: dict, dataset: str, model: str, dz: int, seed: int) -> dic
         },
         "classes": ds["classes"],
         "model_options": copy.deepcopy(config["models"][model]),
-        "training": copy.deepcopy(config["training"]),
+        "training": copy.deepcopy(training),
         "evaluation": copy.deepcopy(config["evaluation"].get(dataset, {})),
         "data": data_spec(config, dataset),
     }
+
+
+def model_options(model: str, options: dict | None = None) -> dict:
+    """The schema's default options of `model`, updated with `options`."""
+    schema = load_schema()
+    filled = dict(options or {})
+    fill_defaults(filled, schema["properties"]["models"]["properties"][model], schema)
+    return filled
+
+
+def with_run_settings(spec: dict, config: dict) -> dict:
+    """`spec` plus the run settings of `config` (device, reporting intervals), for the job."""
+    spec = copy.deepcopy(spec)
+    spec["device"] = config["device"]
+    spec["training"].update({k: config["training"][k] for k in RUN_SETTINGS})
+    return spec
 
 
 def data_spec(config: dict, dataset: str) -> dict | None:
@@ -181,21 +344,37 @@ def data_spec(config: dict, dataset: str) -> dict | None:
     ds = config["datasets"][dataset]
     return {
         "path": f"{config['data']['data_dir']}/{dataset}.h5",
-        "train_splits": list(ds.get("train_splits", ["train"])),
-        "test_split": ds.get("test_split", "test"),
-        "max_examples": ds.get("max_examples"),
+        "train_splits": list(ds["train_splits"]),
+        "test_split": ds["test_split"],
+        "max_examples": ds["max_examples"],
     }
 
 
-# Settings that change how a run reports, not what it computes: a checkpoint taken under
-# other values of these is still a valid starting point.
-_NON_SEMANTIC = ("checkpoint_minutes", "progress_seconds", "check_every")
-
-
 def spec_digest(spec: dict) -> str:
-    """Hash of what determines a cell's weights (device excluded: it is recorded apart)."""
+    """Hash of what determines a cell's weights: run settings excluded, so a checkpoint taken
+    under another device or reporting interval is still a valid starting point."""
     core = copy.deepcopy(spec)
     core.pop("device", None)
-    for key in _NON_SEMANTIC:
+    for key in RUN_SETTINGS:
         core["training"].pop(key, None)
     return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:16]
+
+
+DEFAULT_CONFIG = SCHEMA_PATH.parent / "config.yaml"
+
+
+def main(overlays: list[str]) -> int:
+    """`python -m acai_repro.config [FILE...]`: check config/config.yaml with the overlays layered
+    on it as Snakemake layers `--configfile` files; names the file and line of a YAML error."""
+    paths = [str(DEFAULT_CONFIG), *overlays]
+    try:
+        load_config(*paths)
+    except ConfigError as error:
+        print(f"invalid configuration: {error}", file=sys.stderr)
+        return 1
+    print(f"valid: {' + '.join(paths)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

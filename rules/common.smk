@@ -4,7 +4,14 @@ import sys
 
 sys.path.insert(0, workflow.basedir)  # the acai_repro package beside this Snakefile
 
-from acai_repro.config import ConfigError, cell_spec, validate_config
+from acai_repro.config import (
+    DATASET_NAME,
+    ConfigError,
+    cell_spec,
+    check_dataset,
+    table1_cells,
+    validate_config,
+)
 from acai_repro.models import MODELS
 
 try:
@@ -14,53 +21,69 @@ except ConfigError as error:
 
 
 wildcard_constraints:
-    dataset="[a-z0-9]+",
+    dataset=DATASET_NAME,
     model="|".join(MODELS),
-    dz=r"\d+",
-    seed=r"\d+",
+    dz=r"[1-9]\d*",  # no dz0 (nothing to train), no dz064 (a second directory for dz 64)
+    seed=r"0|[1-9]\d*",
 
 
 CELL = "results/{dataset}/{model}/dz{dz}/seed{seed}"
 
 
+def target_error(error):
+    """A bad target (unknown dataset, impossible dz) as one message, without a traceback."""
+    return WorkflowError(f"invalid target: {error}")
+
+
 def train_spec(wildcards):
-    """The resolved configuration of one cell: a change to it reruns that cell only."""
-    return cell_spec(
-        config,
-        wildcards.dataset,
-        wildcards.model,
-        int(wildcards.dz),
-        int(wildcards.seed),
-    )
+    """What determines one cell's result: a change to it reruns that cell only. Run settings
+    (device, reporting intervals) are not in it; the job reads them from the config."""
+    try:
+        return cell_spec(
+            config,
+            wildcards.dataset,
+            wildcards.model,
+            int(wildcards.dz),
+            int(wildcards.seed),
+        )
+    except ConfigError as error:
+        raise target_error(error) from None
+
+
+def table1_files(filename, seeds):
+    """A file of every Table 1 cell (each model at its own dz), for the given seeds."""
+    dataset = config["table1"]["dataset"]
+    return [
+        f"results/{dataset}/{model}/dz{dz}/seed{seed}/{filename}"
+        for model, dz in table1_cells(config)
+        for seed in seeds
+    ]
 
 
 def table1_metrics(wildcards):
     """Every cell of Table 1, by explicit expansion (a missing cell fails the table)."""
-    table = config["table1"]
-    return expand(
-        f"{CELL}/metrics.json",
-        dataset=table["dataset"],
-        model=table["models"],
-        dz=table["dz"],
-        seed=config["seeds"],
-    )
+    return table1_files("metrics.json", config["seeds"])
 
 
 def figure_models(wildcards):
-    table = config["table1"]
-    return expand(
-        f"{CELL}/model.pt",
-        dataset=table["dataset"],
-        model=table["models"],
-        dz=table["dz"],
-        seed=config["figures"]["seed"],
-    )
+    return table1_files("model.pt", [config["figures"]["seed"]])
 
 
 DATA_DIR = config["data"]["data_dir"]
 
 
 def data_file(dataset):
+    """The prepared HDF5 file of a real (image) dataset."""
+    try:
+        check_dataset(config, dataset)
+    except ConfigError as error:
+        raise target_error(error) from None
+    if dataset not in config["data"]["sources"]:
+        real = ", ".join(config["data"]["sources"])
+        raise target_error(
+            f"dataset {dataset!r} has no data file (the lines are drawn on the fly): "
+            f"latents, probes, K-Means and image figures need one of {real}"
+        )
     return f"{DATA_DIR}/{dataset}.h5"
 
 
@@ -71,18 +94,19 @@ def train_data(wildcards):
 
 def data_source(dataset):
     """The configured source of a dataset; a relative path is relative to this workflow."""
+    data_file(dataset)  # a clear error for the lines or an unknown dataset
     source = dict(config["data"]["sources"][dataset])
-    if source.get("path") and not os.path.isabs(source["path"]):
+    if source["path"] and not os.path.isabs(source["path"]):
         source["path"] = os.path.join(workflow.basedir, source["path"])
     return source
 
 
 def split_names(dataset):
-    return sorted({"train", config["datasets"][dataset].get("test_split", "test")})
+    return sorted({"train", config["datasets"][dataset]["test_split"]})
 
 
-def _dataset_setting(key, default=None):
-    return lambda w: config["datasets"][w.dataset].get(key, default)
+def _dataset_setting(key):
+    return lambda w: config["datasets"][w.dataset][key]
 
 
 def downstream_params(kind):
@@ -90,10 +114,9 @@ def downstream_params(kind):
     return {
         "options": config[kind],
         "train_split": "train",
-        "test_split": _dataset_setting("test_split", "test"),
+        "test_split": _dataset_setting("test_split"),
         "classes": _dataset_setting("classes"),
         "limit": _dataset_setting("max_examples"),
-        "device": config["device"],
     }
 
 
@@ -125,11 +148,12 @@ def grid_params(table, key, title):
 
 def curve_inputs(wildcards):
     """metrics.json of every model and seed of one (dataset, dz) cell of the tables."""
-    table = "table1" if wildcards.dataset == config["table1"]["dataset"] else "table2"
+    if wildcards.dataset == config["table1"]["dataset"]:
+        return table1_files("metrics.json", config["seeds"])
     return expand(
         f"{CELL}/metrics.json",
         dataset=wildcards.dataset,
-        model=config[table]["models"],
+        model=config["table2"]["models"],
         dz=wildcards.dz,
         seed=config["seeds"],
     )

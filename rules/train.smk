@@ -16,7 +16,7 @@ rule train_cell:
         "../envs/acai.yaml"
     threads: config["resources"]["train"]["threads"]
     resources:
-        gpu=config["resources"]["train"].get("gpu", 0),
+        gpu=config["resources"]["train"]["gpu"],
         mem_mb=config["resources"]["train"]["mem_mb"],
         runtime=config["resources"]["train"]["runtime"],
     params:

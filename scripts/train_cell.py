@@ -1,8 +1,12 @@
-# Snakemake adapter: train one cell (see acai_repro.train.train_cell).
+# Snakemake adapter: train one cell (see acai_repro.train.train_cell). The rule's params carry
+# what determines the result; the run settings (device, reporting intervals) come from the
+# config, so changing them reruns nothing.
 from pathlib import Path
 
+from acai_repro.config import with_run_settings
 from acai_repro.snakemake_io import logged
 from acai_repro.train import train_cell
 
 with logged(snakemake) as log:
-    train_cell(snakemake.params.spec, Path(snakemake.output.metrics).parent, log)
+    spec = with_run_settings(snakemake.params.spec, snakemake.config)
+    train_cell(spec, Path(snakemake.output.metrics).parent, log)

@@ -1,14 +1,36 @@
-import copy
+import os
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
-from acai_repro.config import cell_spec, load_config
+from acai_repro.config import cell_spec, load_config, with_run_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-LINES_REFERENCE = SHARED / "data" / "lines_reference.npz"
+LINES_REFERENCE = ROOT / "tests" / "data" / "lines_reference.npz"  # provenance: tests/data/README.md
+
+# The four official MNIST .gz files, for the tests that prepare or train on real MNIST. Only
+# CI sets this (.ci/run); elsewhere those tests skip, saying how to run them.
+MNIST_DIR = Path(os.environ["ACAI_MNIST_DIR"]) if os.environ.get("ACAI_MNIST_DIR") else None
+NO_MNIST = (
+    "needs the four MNIST .gz files: set ACAI_MNIST_DIR to the folder holding them "
+    "(e.g. from https://storage.googleapis.com/cvdf-datasets/mnist/)"
+)
+
+
+def require_mnist() -> Path:
+    """The local MNIST folder, or skip the calling test."""
+    if MNIST_DIR is None or not MNIST_DIR.is_dir():
+        pytest.skip(NO_MNIST)
+    return MNIST_DIR
+
+
+def mnist_overlay(directory: Path) -> Path:
+    """A config overlay that reads MNIST from ACAI_MNIST_DIR instead of downloading it."""
+    path = Path(directory) / "mnist_local.yaml"
+    path.write_text(yaml.safe_dump({"data": {"sources": {"mnist": {"path": str(require_mnist())}}}}))
+    return path
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +50,7 @@ def paper_config():
 
 
 def tiny_spec(config, model, **training):
-    spec = cell_spec(config, "lines", model, 64, 0)
-    spec = copy.deepcopy(spec)
+    """What the training job receives for a lines cell at dz 64: the spec plus the run settings."""
+    spec = with_run_settings(cell_spec(config, "lines", model, 64, 0), config)
     spec["training"].update(training)
     return spec

@@ -16,4 +16,6 @@ MODELS: dict[str, type[AutoEncoder]] = {
 def build_model(name: str, arch, options: dict | None = None) -> AutoEncoder:
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}")
-    return MODELS[name](arch, options)
+    from acai_repro.config import model_options  # the schema holds every default (import cycle)
+
+    return MODELS[name](arch, model_options(name, options))

@@ -22,7 +22,7 @@ class AAE(AutoEncoder):
 
     def __init__(self, arch, options=None):
         super().__init__(arch, options)
-        width = self.options.get("critic_width", 100)
+        width = self.options["critic_width"]
         self.critic = nn.Sequential(
             dense(arch.dz, width), nn.LeakyReLU(LEAK),
             dense(width, width), nn.LeakyReLU(LEAK),
@@ -37,5 +37,5 @@ class AAE(AutoEncoder):
         prior = normal_like(code, generator)
         judged = self.critic(torch.cat([code.detach(), prior]))
         critic = _bce(judged[: len(x)], 0.0) + _bce(judged[len(x) :], 1.0)
-        ae = recon + self.options.get("adversary_weight", 1.0) * fool
+        ae = recon + self.options["adversary_weight"] * fool
         return {"ae": ae, "critic": critic, "recon": recon, "fool": fool}, code

@@ -43,8 +43,8 @@ class ACAI(AutoEncoder):
     def __init__(self, arch, options=None):
         super().__init__(arch, options)
         self.critic = Critic(arch)
-        self.lam = self.options.get("lambda", 0.5)
-        self.gamma = self.options.get("gamma", 0.2)
+        self.lam = self.options["lambda"]
+        self.gamma = self.options["gamma"]
 
     def training_losses(self, x, generator):
         z = self.encoder(x)

@@ -13,7 +13,7 @@ class Denoising(AutoEncoder):
     name = "denoising"
 
     def training_losses(self, x, generator):
-        noisy = x + self.options.get("noise_std", 1.0) * normal_like(x, generator)
+        noisy = x + self.options["noise_std"] * normal_like(x, generator)
         recon = mse(self.decoder(self.encoder(noisy)), x)
         with torch.no_grad():
             clean = self.encoder(x).flatten(1)

@@ -20,7 +20,7 @@ class VAE(AutoEncoder):
 
     def __init__(self, arch, options=None):
         super().__init__(arch, options)
-        self.latent = self.options.get("latent", "sample")
+        self.latent = self.options["latent"]
         if self.latent not in LATENT_CHOICES:
             raise ValueError(f"vae latent must be one of {LATENT_CHOICES}, got {self.latent!r}")
         self.head_mean = dense(arch.dz, arch.dz)
@@ -52,5 +52,5 @@ class VAE(AutoEncoder):
         batch = len(x)
         nll = F.binary_cross_entropy_with_logits(logits, (x + 1.0) / 2.0, reduction="sum") / batch
         kl = 0.5 * torch.sum(mean.square() + logvar.exp() - 1.0 - logvar) / batch
-        loss = nll + self.options.get("beta", 1.0) * kl
+        loss = nll + self.options["beta"] * kl
         return {"ae": loss, "nll": nll, "kl": kl}, h
