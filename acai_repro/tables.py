@@ -147,7 +147,7 @@ def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title
     labels = {"header": ["Dataset", "$d_z$"], **{(d, z): [DATASET_TITLES.get(d, d), str(z)] for d, z in cells}}
     quoted = paper_values(table).query("model not in @MODEL_TITLES and dataset in @rows.dataset")
     comments = [f"{title}. Accuracy (%), {_std_text(std_ddof, seeds)}; paper below ours.",
-                *(f"Quoted beside this table in the paper: {r.model} on {r.dataset}, {r.mean:.1f}"
+                *(f"Quoted beside it in the paper: {r.model} on {DATASET_TITLES[r.dataset]}, {r.mean:.1f}"
                   for r in quoted.itertuples())]  # fmt: skip
     shown = pd.concat([summary[summary.model != "pixels"], pixel_rows], ignore_index=True)
     columns = [*models, "pixels"] if len(pixels) else models

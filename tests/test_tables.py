@@ -182,7 +182,7 @@ def test_grid_table_best_is_highest_with_paper_pixels_and_sources(tmp_path):
     text = tex.read_text()
     assert "\\textbf{92.00 $\\pm$ 2.00}" in text and "71.00 $\\pm$ 1.00" in text  # population std
     assert "94.38" in text and "53.20" in text and "50.00" in text  # paper ACAI, paper pixels, our pixels
-    assert "DEC on mnist, 84.3" in text  # the prior methods quoted beside Table 3
+    assert "DEC on MNIST, 84.3" in text  # the prior methods quoted beside Table 3
     rows = csv_path.read_text().splitlines()
     assert rows[1].endswith(f"{paths[0]};{paths[1]}") and rows[-1].endswith(str(pixel))
     with pytest.raises(MissingCellError, match="acai"):
