@@ -124,7 +124,7 @@ def test_wrong_checksum_is_rejected_and_nothing_is_left(server, tmp_path):
     with pytest.raises(DataError) as error:
         _fetch_one(spec, tmp_path / "dl")
     message = str(error.value)
-    assert f"{url} (md5 {_md5(data)})" in message and "expected md5 " + "ab" * 16 in message
+    assert f"{url} (got md5 {_md5(data)})" in message and "expected md5 " + "ab" * 16 in message
     assert _left_in(tmp_path / "dl") == []
     assert server.hits["/images.gz"] == 1  # the whole file arrived: no point retrying that URL
 

@@ -252,7 +252,7 @@ def _download_once(url: str, spec: SourceFile, path: Path, settings: DownloadSet
         try:
             digest = verify(tmp, spec.md5)
         except DataError:
-            raise _ChecksumMismatch(f"md5 {md5sum(tmp)}") from None
+            raise _ChecksumMismatch(f"got md5 {md5sum(tmp)}") from None
         os.replace(tmp, path)
         return digest
     finally:
@@ -287,12 +287,14 @@ def download(spec: SourceFile, path: Path, settings: DownloadSettings, log: Log,
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(path)
     failures = []
-    for url in spec.urls:
+    for index, url in enumerate(spec.urls, 1):
         digest, reason = _try_url(url, spec, path, settings, log)
         if digest is not None:
             log(f"{spec.name}: verified (md5 {digest})")
             return digest
         failures.append(f"{url} ({reason})")
+        if index < len(spec.urls):
+            log(f"{spec.name}: {reason} from {url}; trying the next URL")
     raise DataError(
         f"{dataset}: could not download {spec.name} ({expected_text(spec.md5)}); "
         f"tried {'; '.join(failures)}. {_local_copy_hint(dataset, spec)}"
