@@ -17,6 +17,10 @@ rule train_cell:
     threads: config["resources"]["train"]["threads"]
     resources:
         gpu=config["resources"]["train"]["gpu"],
+        # a local run's GPU in percent (profiles/default): resources.train.gpu_share jobs fit
+        gpu_percent=100
+        * config["resources"]["train"]["gpu"]
+        // config["resources"]["train"]["gpu_share"],
         mem_mb=config["resources"]["train"]["mem_mb"],
         runtime=config["resources"]["train"]["runtime"],
     params:
