@@ -1,11 +1,16 @@
-"""Images/s of one training step per model: the library vs a minimal hand-written loop.
+"""Images/s of one training step per model: eager vs the captured CUDA graph (issue 8), and
+the library vs a minimal hand-written loop (--reference).
 
-Both sides build the same architecture (the reference with plain nn.Sequential, written
-here without the library), do the same work per step (the model's losses, its optimisers,
-the in-tandem linear classifier) on the same fixed batch already on the device, and are
-timed alternately in one run. Target: library / reference >= 1.0.
+Each model trains on a batch drawn every step on the device (lines: the renderer; MNIST and
+SVHN: a random uint8 dataset held on the device, the same ops as the real one), with the
+library's step (`acai_repro.train.one_step`): eager, then graphed (`acai_repro.graphs`),
+alternating over the repeats, median. Also one full lines evaluation (Table 1's metrics, the
+test set, classifier accuracy, reconstruction) timed on the device, cold and warm.
 
-    python benchmarks/train_step.py [--steps 20] [--repeats 3] [--device cpu]
+    python benchmarks/train_step.py --device cuda              # eager vs graphed, + evaluation
+    python benchmarks/train_step.py --device cpu --steps 2      # eager only ("n/a (CPU)")
+    python benchmarks/train_step.py --sustain 10 --settings "lines dz64" --models acai
+        # one graphed cell for 10 s: the unit of the several-processes-per-GPU measurement
 """
 
 from __future__ import annotations
@@ -20,14 +25,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from acai_repro.config import cell_spec, load_config
-from acai_repro.train import build_run, train_step
+from acai_repro.data import ImageSource, LinesSource
+from acai_repro.graphs import EagerStep, GraphedStep
+from acai_repro.train import build_run, evaluate, one_step, train_step
 
-SETTINGS = {  # name -> (colors, depth, latent_width, latent_channels)
-    "lines dz64": (1, 16, 2, 16),
-    "mnist dz256": (1, 16, 4, 16),
-}
+# name -> (dataset, dz); lines uses Table 1's dz of each model (table1.dz_by_model).
+SETTINGS = {"lines dz64": ("lines", 64), "mnist dz256": ("mnist", 256), "svhn dz256": ("svhn", 256)}
 MODELS = ["baseline", "denoising", "vae", "aae", "vqvae", "acai"]
-
+BATCH = 64
 
 # ---- the hand-written reference (no library code) ------------------------------------
 def _conv(i, o, k):
@@ -143,59 +148,138 @@ class Reference:
         self.opt_clf.step()
 
 
-# ---- timing ----------------------------------------------------------------------
+# ---- the library, eager and graphed -------------------------------------------------
 def _sync(device):
     if device.type == "cuda":
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
 
 
-def images_per_second(step, x, y, steps, device) -> float:
+def cell(config, setting: str, model: str, device: torch.device):
+    """(spec, run, source) of one benchmark cell on `device`."""
+    dataset, dz = SETTINGS[setting]
+    if dataset == "lines":
+        dz = config["table1"].get("dz_by_model", {}).get(model, dz)
+    spec = cell_spec(config, dataset, model, dz, 0)
+    spec["device"] = str(device)
+    torch.manual_seed(0)
+    run = build_run(spec, device)
+    if dataset == "lines":
+        return spec, run, LinesSource(device, spec["evaluation"]["test_lines"], 0)
+    source = ImageSource.__new__(ImageSource)  # a random on-device uint8 "dataset", no file
+    colors, generator = spec["architecture"]["colors"], torch.Generator().manual_seed(0)
+    source.device = device
+    source.train_images = torch.randint(0, 256, (60_000, 32, 32, colors), dtype=torch.uint8, generator=generator).to(device)
+    source.train_labels = torch.randint(0, 10, (60_000,), generator=generator).to(device)
+    return spec, run, source
+
+
+def stepper(config, setting, model, device, graphed: bool):
+    _, run, source = cell(config, setting, model, device)
+    worst = torch.zeros((), device=device)
+    step = lambda: one_step(run, source, BATCH, worst)  # noqa: E731
+    return GraphedStep(run, step, [worst]) if graphed else EagerStep(step)
+
+
+def images_per_second(step, steps: int, device) -> float:
     for _ in range(3):
-        step(x, y)
+        step()
     _sync(device)
     start = time.perf_counter()
     for _ in range(steps):
-        step(x, y)
+        step()
     _sync(device)
-    return steps * len(x) / (time.perf_counter() - start)
+    return steps * BATCH / (time.perf_counter() - start)
 
 
-def library_step(model, sizes, device, config):
-    colors, depth, width, latent = sizes
-    config["datasets"]["bench"] = {"colors": colors, "classes": 10, "depth": depth, "latent_width": width,
-                                   "latent_width_by_model": {"vqvae": 4}}  # fmt: skip
-    spec = cell_spec(config, "bench", model, width * width * latent, 0)
-    spec["device"] = str(device)
-    run = build_run(spec, device)
-    return lambda x, y: train_step(run, x, y)
+def evaluation_seconds(config, device) -> tuple[float, float]:
+    """One full lines evaluation (Table 1 settings) of an ACAI cell: cold (reference set
+    built and moved to the device) and warm."""
+    from acai_repro.metrics import lines as metrics
+
+    metrics._reference_set.cache_clear()
+    metrics._dense_references.cache_clear()
+    _, run, source = cell(config, "lines dz64", "acai", device)
+    times = []
+    for index in range(3):
+        _sync(device)
+        start = time.perf_counter()
+        evaluate(run, source, index)
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return times[0], statistics.median(times[1:])
+
+
+def sustain(config, setting, model, device, seconds: float, start_at: float) -> None:
+    """Replay one graphed cell for `seconds` from wall time `start_at`; print its images/s."""
+    step = stepper(config, setting, model, device, graphed=device.type == "cuda")
+    images_per_second(step, 10, device)
+    while time.time() < start_at:
+        time.sleep(0.01)
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(50):
+            step()
+        steps += 50
+        _sync(device)
+    rate = steps * BATCH / (time.perf_counter() - start)
+    print(f"sustained {setting} {model}: {rate:.0f} img/s over {time.perf_counter() - start:.1f} s", flush=True)
+
+
+def library_vs_reference(config, setting, model, device, steps, repeats) -> str:
+    spec, run, _ = cell(config, setting, model, device)
+    arch = spec["architecture"]
+    sizes = (arch["colors"], arch["depth"], arch["latent_width"], arch["latent_channels"])
+    x = torch.rand(BATCH, sizes[0], 32, 32, device=device) * 2 - 1
+    y = torch.randint(0, 10, (BATCH,), device=device)
+    ref = Reference(model, sizes, device)
+    ours, theirs = [], []
+    for _ in range(repeats):
+        ours.append(images_per_second(lambda: train_step(run, x, y), steps, device))
+        theirs.append(images_per_second(lambda: ref.step(x, y), steps, device))
+    a, b = statistics.median(ours), statistics.median(theirs)
+    return f"{a:>12.0f} {b:>12.0f} {a / b:>6.2f}"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=50, help="eager steps per timing")
+    parser.add_argument("--graphed-steps", type=int, default=400, help="graphed steps per timing")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--models", nargs="+", default=MODELS)
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--reference", action="store_true", help="also the library vs a hand-written loop (eager)")
+    parser.add_argument("--no-evaluation", action="store_true")
+    parser.add_argument("--sustain", type=float, help="seconds of one graphed cell (see above)")
+    parser.add_argument("--start-at", type=float, default=0.0, help="wall time (epoch s) to start --sustain")
     args = parser.parse_args()
     device = torch.device(args.device)
     config = load_config("config/config.yaml")
-    print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}), "
-          f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch 64, "
-          f"{args.steps} steps x {args.repeats} alternating repeats, median")  # fmt: skip
-    print(f"{'setting':<12} {'model':<10} {'library img/s':>14} {'reference img/s':>16} {'ratio':>7}")
-    for setting, sizes in SETTINGS.items():
-        x = torch.rand(64, sizes[0], 32, 32, device=device) * 2 - 1
-        y = torch.randint(0, 10, (64,), device=device)
+    if args.sustain:
+        return sustain(config, args.settings[0], args.models[0], device, args.sustain, args.start_at)
+    graphs = device.type == "cuda"
+    name = torch.cuda.get_device_name(device) if graphs else "CPU"
+    print(f"device {device} ({name}), torch {torch.__version__}, threads {torch.get_num_threads()}, batch {BATCH}, "
+          f"{args.steps} eager / {args.graphed_steps} graphed steps x {args.repeats} alternating repeats, median")  # fmt: skip
+    extra = f" {'library':>12} {'reference':>12} {'ratio':>6}" if args.reference else ""
+    print(f"{'setting':<12} {'model':<10} {'eager img/s':>12} {'graphed img/s':>14} {'speed-up':>9}{extra}")
+    for setting in args.settings:
         for model in args.models:
-            torch.manual_seed(0)
-            lib = library_step(model, sizes, device, config)
-            ref = Reference(model, sizes, device)
-            ours, theirs = [], []
+            eager = stepper(config, setting, model, device, graphed=False)
+            graphed = stepper(config, setting, model, device, graphed=True) if graphs else None
+            e_rates, g_rates = [], []
             for _ in range(args.repeats):
-                ours.append(images_per_second(lib, x, y, args.steps, device))
-                theirs.append(images_per_second(ref.step, x, y, args.steps, device))
-            a, b = statistics.median(ours), statistics.median(theirs)
-            print(f"{setting:<12} {model:<10} {a:>14.0f} {b:>16.0f} {a / b:>7.2f}", flush=True)
+                e_rates.append(images_per_second(eager, args.steps, device))
+                if graphed is not None:
+                    g_rates.append(images_per_second(graphed, args.graphed_steps, device))
+            e = statistics.median(e_rates)
+            g = f"{statistics.median(g_rates):>14.0f} {statistics.median(g_rates) / e:>8.1f}x" if g_rates else f"{'n/a (CPU)':>14} {'':>9}"
+            more = " " + library_vs_reference(config, setting, model, device, args.steps, args.repeats) if args.reference else ""
+            print(f"{setting:<12} {model:<10} {e:>12.0f} {g}{more}", flush=True)
+            del eager, graphed
+    if not args.no_evaluation:
+        cold, warm = evaluation_seconds(config, device)
+        print(f"one full lines evaluation on {device}: {warm:.3f} s warm ({cold:.3f} s first, with the reference set)")
 
 
 if __name__ == "__main__":
