@@ -20,7 +20,7 @@ with logged(snakemake) as log:
             snakemake.output[0],
             snakemake.params.download_dir,
             code_version(),
-            DownloadSettings.from_config(snakemake.config["data"].get("download")),
+            DownloadSettings.from_config(snakemake.config["data"]["download"]),
             log,
         )
         log(f"wrote {snakemake.output[0]}")

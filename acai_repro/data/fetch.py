@@ -44,14 +44,23 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class DownloadSettings:
-    retries: int = 3  # further tries of one URL after a network failure
-    backoff_seconds: float = 2.0  # wait before retry k: backoff · 2^(k-1)
-    timeout_seconds: float = 60.0  # connect / read timeout
-    progress_seconds: float = 10.0  # a progress line at most this often
+    """`data.download` of the config; its defaults live in config/schema.yaml only."""
+
+    retries: int  # further tries of one URL after a network failure
+    backoff_seconds: float  # wait before retry k: backoff · 2^(k-1)
+    timeout_seconds: float  # connect / read timeout
+    progress_seconds: float  # a progress line at most this often
 
     @classmethod
-    def from_config(cls, download: dict | None) -> DownloadSettings:
-        return cls(**(download or {}))
+    def from_config(cls, download: dict) -> DownloadSettings:
+        return cls(**download)
+
+    @classmethod
+    def defaults(cls) -> DownloadSettings:
+        from acai_repro.config import load_schema
+
+        download = load_schema()["properties"]["data"]["properties"]["download"]["properties"]
+        return cls(**{key: spec["default"] for key, spec in download.items()})
 
 
 Log = Callable[[str], None]
@@ -312,7 +321,7 @@ def fetch(
     files: dict[str, SourceFile],
     source: dict,
     download_dir: Path,
-    settings: DownloadSettings = DownloadSettings(),
+    settings: DownloadSettings | None = None,
     log: Log = print,
     dataset: str = "dataset",
 ) -> dict[str, tuple[Path, str]]:
@@ -338,7 +347,7 @@ def fetch(
             if path.exists():
                 log(f"{spec.name}: the copy in {download_dir} does not verify; downloading again")
                 path.unlink()
-            digest = download(spec, path, settings, log, dataset)
+            digest = download(spec, path, settings or DownloadSettings.defaults(), log, dataset)
         found[key] = (path, digest)
     return found
 

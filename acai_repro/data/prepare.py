@@ -202,7 +202,7 @@ def prepare(
     out_path,
     download_dir,
     code_version: str = "unknown",
-    settings: DownloadSettings = DownloadSettings(),
+    settings: DownloadSettings | None = None,  # None: the schema's defaults
     log=print,
 ) -> None:
     """Get, verify, parse and write one dataset's HDF5 file from its `data.sources` entry."""
