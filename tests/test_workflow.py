@@ -1,14 +1,18 @@
 """The Snakemake workflow end to end at the smoke scale, in a temporary directory."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
+import yaml
 
-from tests.conftest import ROOT
-
-MODELS = ["baseline", "denoising", "vae", "aae", "vqvae", "acai"]
+from acai_repro.models import MODELS
+from acai_repro.train import STATE_FILE
+from tests.conftest import ROOT, mnist_overlay
 
 
 def snakemake(workdir, *args, configs=(), timeout=600):
@@ -54,7 +58,54 @@ def test_lint_is_clean():
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )  # fmt: skip
     output = result.stdout + result.stderr
+    assert result.returncode == 0, output  # snakemake --lint exits 1 when it has lints
     assert "Lints for" not in output, output
+
+
+def _rejected(result, *needles):
+    """A target refused while the DAG is built: no job ran, the reason given, no KeyError."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "KeyError" not in output and "ZeroDivisionError" not in output
+    assert "Job stats" not in output, "a job was scheduled"
+    for needle in needles:
+        assert needle in output, output[-3000:]
+
+
+def test_dz0_is_no_target(tmp_path):
+    _rejected(snakemake(tmp_path, "results/lines/acai/dz0/seed0/metrics.json"), "No rule to produce")
+    assert not (tmp_path / "results" / "lines").exists()
+
+
+def test_dz_with_a_leading_zero_is_no_target(tmp_path):
+    # dz064 would otherwise train a second copy of the dz 64 cell in its own directory.
+    _rejected(snakemake(tmp_path, "-n", "results/lines/acai/dz064/seed0/metrics.json"), "No rule to produce")
+    _rejected(snakemake(tmp_path, "-n", "results/lines/acai/dz64/seed00/metrics.json"), "No rule to produce")
+
+
+def test_kmeans_on_the_lines_is_refused_when_the_dag_is_built(tmp_path):
+    result = snakemake(tmp_path, "-n", "results/lines/acai/dz64/seed0/kmeans.json")
+    _rejected(result, "invalid target: dataset 'lines' has no data file")
+
+
+def test_an_unknown_dataset_in_a_target_is_named(tmp_path):
+    result = snakemake(tmp_path, "-n", "results/imagenet/acai/dz32/seed0/metrics.json")
+    _rejected(result, "invalid target: unknown dataset 'imagenet'; configured datasets: ")
+
+
+@pytest.mark.parametrize("name", ["my_mnist", "my-mnist"])
+def test_a_dataset_named_with_underscore_or_hyphen_validates_and_builds(tmp_path, name):
+    paper = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    overlay = _override(
+        tmp_path,
+        yaml.safe_dump(
+            {"datasets": {name: paper["datasets"]["mnist"]}, "data": {"sources": {name: paper["data"]["sources"]["mnist"]}}}
+        ),
+    )
+    result = snakemake(tmp_path, "-n", f"results/{name}/acai/dz32/seed0/kmeans.json", configs=[overlay])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert _jobs(result.stdout) == {"prepare_dataset": 1, "train_cell": 1, "export_latents": 1, "kmeans": 1, "total": 4}
+    assert f"results/data/{name}.h5" in result.stdout
 
 
 TARGETS = [
@@ -69,12 +120,15 @@ TARGETS = [
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     """The whole smoke DAG once: Table 1, figures, curves, and Tables 2-3 from real MNIST."""
-    if not (ROOT.parent / "shared" / "data" / "mnist").exists():
-        pytest.skip("no MNIST copy beside the repository")
     workdir = tmp_path_factory.mktemp("smoke")
-    result = snakemake(workdir, *TARGETS)
+    result = snakemake(workdir, *TARGETS, configs=[mnist_overlay(workdir)])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return workdir
+
+
+def smoke_again(smoke_run, *args, configs=()):
+    """Snakemake on the finished smoke run, with the same MNIST overlay plus `configs`."""
+    return snakemake(smoke_run, *TARGETS, *args, configs=[smoke_run / "mnist_local.yaml", *configs])
 
 
 def _override(tmp_path, text):
@@ -97,7 +151,7 @@ def test_smoke_dag_table1_and_figures(smoke_run):
                "interpolations_mnist_dz32.png")  # fmt: skip
     for figure in figures:
         assert (smoke_run / "results" / "figures" / figure).read_bytes()[:4] == b"\x89PNG"
-    again = snakemake(smoke_run, *TARGETS, "-n")
+    again = smoke_again(smoke_run, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
@@ -128,15 +182,15 @@ def test_provenance_of_every_cell(smoke_run):
 
 @pytest.mark.slow
 def test_changing_a_kmeans_parameter_reruns_kmeans_and_tables_only(smoke_run, tmp_path):
-    result = snakemake(smoke_run, *TARGETS, "-n", configs=[_override(tmp_path, "clustering: {restarts: 9}")])
+    result = smoke_again(smoke_run, "-n", configs=[_override(tmp_path, "clustering: {restarts: 9}")])
     assert result.returncode == 0, result.stderr
     assert _jobs(result.stdout) == {"kmeans": 6, "pixels_kmeans": 1, "table3": 1, "total": 8}
 
 
 @pytest.mark.slow
 def test_changing_a_training_hyperparameter_reruns_affected_cells_only(smoke_run, tmp_path):
-    override = _override(tmp_path, "models: {acai: {lambda: 0.25, gamma: 0.2}}")
-    jobs = _jobs(snakemake(smoke_run, *TARGETS, "-n", configs=[override]).stdout)
+    override = _override(tmp_path, "models: {acai: {lambda: 0.25}}")
+    jobs = _jobs(smoke_again(smoke_run, "-n", configs=[override]).stdout)
     assert jobs["train_cell"] == 2  # the ACAI cells: lines dz64 and MNIST dz32
     assert jobs["export_latents"] == jobs["probe"] == jobs["kmeans"] == 1
     assert "prepare_dataset" not in jobs and "pixels_kmeans" not in jobs and "pixels_probe" not in jobs
@@ -147,7 +201,8 @@ def test_changing_a_training_hyperparameter_reruns_affected_cells_only(smoke_run
 def test_report_builds(smoke_run):
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(smoke_run),
-         "--configfile", str(ROOT / "config" / "smoke.yaml"), "--report", "report.html", "--", *TARGETS],
+         "--configfile", str(ROOT / "config" / "smoke.yaml"), str(smoke_run / "mnist_local.yaml"),
+         "--report", "report.html", "--", *TARGETS],
         capture_output=True, text=True, cwd=ROOT, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -159,3 +214,48 @@ def test_single_kmeans_cell_builds_exactly_its_chain(tmp_path):
     result = snakemake(tmp_path, "-n", "results/mnist/acai/dz32/seed1/kmeans.json")
     assert result.returncode == 0, result.stderr
     assert _jobs(result.stdout) == {"prepare_dataset": 1, "train_cell": 1, "export_latents": 1, "kmeans": 1, "total": 4}
+
+
+RUN_SETTINGS_CHANGES = [
+    "device: auto",
+    "training: {progress_seconds: 1}",
+    "training: {checkpoint_minutes: 1}",
+    "training: {check_every: 4}",
+    "training: {cuda_graphs: 'off'}",
+    "resources: {train: {gpu: 0, threads: 2, mem_mb: 1500, runtime: 20}, evaluate: {threads: 2, mem_mb: 900, runtime: 5}}",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("change", RUN_SETTINGS_CHANGES)
+def test_changing_a_run_setting_reruns_nothing(smoke_run, tmp_path, change):
+    result = smoke_again(smoke_run, "-n", configs=[_override(tmp_path, change)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_a_killed_snakemake_leaves_a_lock_that_unlock_clears(tmp_path):
+    """kill -9 of Snakemake's process group: the next run stops on the stale lock and says
+    --unlock; after `--unlock` the rerun resumes the cell from its last checkpoint."""
+    slow = _override(tmp_path, "training: {total_images: 65536, eval_every: 16384, checkpoint_minutes: 0.001}")
+    target = "results/lines/baseline/dz64/seed0/metrics.json"
+    command = [sys.executable, "-m", "snakemake", "--cores", "1", "--snakefile", str(ROOT / "Snakefile"),
+               "--directory", str(tmp_path), "--configfile", str(ROOT / "config" / "smoke.yaml"), str(slow),
+               "--", target]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    state = tmp_path / "results/lines/baseline/dz64/seed0" / STATE_FILE
+    deadline = time.monotonic() + 300
+    while not state.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.5)
+    assert process.poll() is None, "the run ended before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    blocked = snakemake(tmp_path, target, configs=[slow])
+    assert blocked.returncode != 0 and "--unlock" in blocked.stdout + blocked.stderr
+    assert snakemake(tmp_path, "--unlock", target, configs=[slow]).returncode == 0
+    rerun = snakemake(tmp_path, target, configs=[slow])
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    log = (tmp_path / "results/logs/train/lines/baseline/dz64/seed0.log").read_text()
+    assert "resumed from" in log
