@@ -1,0 +1,442 @@
+"""Watch the grid and cost it before running it.
+
+    python -m acai_repro.grid status [--configfile F ...] [--directory D] TARGET ...
+    python -m acai_repro.grid cost   [--configfile F ...] [--directory D] [--card h100] TARGET ...
+    python -m acai_repro.grid check  [--profile profiles/slurm] [--configfile F ...] [--card h100]
+
+`status` prints one line per training cell of the targets (waiting, running with kimg done
+and images/s from its evals.jsonl, finished with its reported values, diverged with the
+reason) and a total with an ETA. It reads only result files: a cell's metrics.json once it
+has finished, else the tail of its evals.jsonl (never its torch state), so it stays cheap for
+the 126 cells of the paper's grid.
+
+`cost` asks Snakemake for a dry run of the targets (the jobs per rule that would run, and
+which cells train) and turns the training cells into GPU-hours with the measured rates of
+benchmarks/rates.csv (each rate's source is printed; an unmeasured setting borrows a measured
+one and is marked "extrapolated"). `check` validates a SLURM profile (array cap, runtime).
+TARGET is a table (results/table1.tex, results/table2.tex, results/table2_probe.tex,
+results/table3.tex; also by its name, e.g. table3) or `all` for all four.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from acai_repro.config import evaluations, load_config, table1_cells
+
+ROOT = Path(__file__).resolve().parent.parent
+RATES = ROOT / "benchmarks" / "rates.csv"
+TABLES = ("table1", "table2", "table2_probe", "table3")
+TRAIN_RULE = "train_cell"
+ARRAY_CAP_OPTION = "--acai-array-cap"
+
+
+class GridError(ValueError):
+    """Bad input to a grid command (unknown target, card, profile value)."""
+
+
+# ---- cells of a target -----------------------------------------------------------------
+@dataclass(frozen=True)
+class Cell:
+    dataset: str
+    model: str
+    dz: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}/{self.model}/dz{self.dz}/seed{self.seed}"
+
+    @property
+    def path(self) -> str:
+        return f"results/{self.name}"
+
+
+def table_name(target: str) -> str:
+    name = Path(target).name.split(".")[0]
+    if name not in TABLES:
+        raise GridError(f"unknown target {target!r}; valid: all, {', '.join(TABLES)} (or results/<table>.tex)")
+    return name
+
+
+def table_cells(config: dict, table: str) -> list[Cell]:
+    seeds = config["seeds"]
+    if table == "table1":
+        dataset = config["table1"]["dataset"]
+        return [Cell(dataset, m, dz, s) for m, dz in table1_cells(config) for s in seeds]
+    grid = config["table3" if table == "table3" else "table2"]
+    return [Cell(d, m, int(dz), s) for d, dz in grid["cells"] for m in grid["models"] for s in seeds]
+
+
+def target_cells(config: dict, targets: list[str]) -> list[Cell]:
+    names = TABLES if "all" in targets else [table_name(t) for t in targets]
+    cells = [cell for name in names for cell in table_cells(config, name)]
+    return list(dict.fromkeys(cells))  # table2 and table2_probe share their cells
+
+
+def load_grid_config(configfiles: list[str]) -> dict:
+    """config/config.yaml overlaid by the given files, as the Snakefile reads them."""
+    base = ROOT / "config" / "config.yaml"
+    extra = [f for f in configfiles if Path(f).resolve() != base]
+    return load_config(base, *extra)
+
+
+# ---- status of a cell from its files ---------------------------------------------------
+@dataclass
+class CellStatus:
+    cell: Cell
+    state: str  # waiting | running | finished | diverged
+    images: int = 0
+    total: int = 0
+    rate: float | None = None  # images/s
+    detail: str = ""
+
+
+def last_json_line(path: Path, chunk: int = 8192):
+    """The last JSON line of a log, reading only its tail (logs grow during a run)."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - chunk))
+        lines = [line for line in f.read().splitlines() if line.strip()]
+    for line in reversed(lines):
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by the chunk boundary or still being written
+    return None
+
+
+def _reported(values: dict) -> str:
+    return "  ".join(f"{k} {v:.4g}" for k, v in values.items()) or "(no reported values)"
+
+
+def _age(path: Path, now: float) -> str:
+    return f"last update {_duration(now - path.stat().st_mtime)} ago"
+
+
+def cell_status(directory: Path, cell: Cell, total: int, now: float) -> CellStatus:
+    folder = directory / cell.path
+    metrics, evals, state = folder / "metrics.json", folder / "evals.jsonl", folder / "train_state.pt"
+    if metrics.exists():
+        record = json.loads(metrics.read_text())
+        rate = record.get("images_per_s")
+        if record.get("status") == "diverged":
+            return CellStatus(cell, "diverged", record.get("images", 0), total, rate, record.get("reason") or "")
+        return CellStatus(cell, "finished", record.get("images", total), total, rate, _reported(record["reported"]))
+    last = last_json_line(evals) if evals.exists() else None
+    if last is None and not state.exists():
+        return CellStatus(cell, "waiting", 0, total)
+    newest = max((p for p in (evals, state) if p.exists()), key=lambda p: p.stat().st_mtime)
+    images = last["images"] if last else 0
+    rate = last.get("images_per_s") if last else None
+    return CellStatus(cell, "running", images, total, rate, _age(newest, now))
+
+
+def _duration(seconds: float) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _kimg(images: int, total: int) -> str:
+    digits = 0 if total >= 100 * 1024 else 2  # smoke and quick scales train a few kimg
+    return f"{images / 1024:.{digits}f}"
+
+
+def status_line(s: CellStatus, width: int) -> str:
+    progress = f"{_kimg(s.images, s.total)}/{_kimg(s.total, s.total)} kimg" if s.state != "waiting" else ""
+    rate = f"{s.rate:.0f} img/s" if s.rate and s.state == "running" else ""
+    return f"{s.cell.name:<{width}}  {s.state:<8}  {progress:>16}  {rate:>11}  {s.detail}".rstrip()
+
+
+def total_line(statuses: list[CellStatus]) -> str:
+    counts = Counter(s.state for s in statuses)
+    done = sum(s.images for s in statuses)
+    total = sum(s.total for s in statuses)
+    # A diverged cell runs no further: what it did not train is not left to do.
+    remaining = sum(s.total - s.images for s in statuses if s.state in ("waiting", "running"))
+    throughput = sum(s.rate or 0 for s in statuses if s.state == "running")
+    eta = remaining / throughput if throughput else (0 if not remaining else float("nan"))
+    states = ", ".join(f"{counts[k]} {k}" for k in ("finished", "diverged", "running", "waiting"))
+    share = 100 * done / total if total else 100
+    return (
+        f"total: {len(statuses)} cells: {states}; {_kimg(done, total)}/{_kimg(total, total)} kimg ({share:.0f}%); "
+        f"{throughput:.0f} img/s in running cells; ETA {_duration(eta)} at that rate"
+    )
+
+
+def grid_status(config: dict, directory: Path, targets: list[str], now: float | None = None) -> list[str]:
+    now = time.time() if now is None else now
+    total = config["training"]["total_images"]
+    statuses = [cell_status(directory, cell, total, now) for cell in target_cells(config, targets)]
+    width = max((len(s.cell.name) for s in statuses), default=4)
+    return [status_line(s, width) for s in statuses] + [total_line(statuses)]
+
+
+# ---- rates -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rate:
+    value: float
+    source: str
+    extrapolated_from: str | None = None
+
+    @property
+    def note(self) -> str:
+        if self.extrapolated_from:
+            return f"EXTRAPOLATED: not measured; the measured rate of {self.extrapolated_from}"
+        return f"measured: {self.source}"
+
+
+def load_rates(path: Path = RATES) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def train_rate(rates: list[dict], card: str, dataset: str, dz: int, model: str) -> Rate:
+    """Measured images/s of a training step; else the nearest measured setting, marked."""
+    rows = [r for r in rates if r["card"] == card and r["kind"] == "train" and r["model"] == model]
+    if not rows:
+        cards = sorted({r["card"] for r in rates if r["kind"] == "train"})
+        raise GridError(f"no measured training rate for model {model!r} on card {card!r}; cards: {', '.join(cards)}")
+    exact = [r for r in rows if r["dataset"] == dataset and int(r["dz"]) == dz]
+    if exact:
+        return Rate(float(exact[0]["value"]), exact[0]["source"])
+    # Same dataset first, then the image dataset measured (never the synthetic lines for images).
+    def distance(r):
+        other_kind = (r["dataset"] == "lines") != (dataset == "lines")
+        return (r["dataset"] != dataset, other_kind, abs(math.log2(int(r["dz"]) / dz)))
+
+    nearest = min(rows, key=distance)
+    return Rate(float(nearest["value"]), nearest["source"], f"{nearest['dataset']} dz{nearest['dz']} {model}")
+
+
+def kmeans_seconds(rates: list[dict], card: str, dz: int, restarts: int) -> tuple[float, int, str] | None:
+    """(seconds, cores, source) of one K-Means job, linear in restarts from the measured 1,000."""
+    rows = [r for r in rates if r["card"] == card and r["kind"] == "kmeans" and int(r["dz"]) == dz]
+    if not rows:
+        return None
+    row = rows[0]
+    return float(row["value"]) * restarts / 1000, int(row["cores"] or 1), row["source"]
+
+
+# ---- what would run (Snakemake dry run) --------------------------------------------------
+JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):\s*$")
+WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
+
+
+def dry_run(configfiles: list[str], directory: Path, targets: list[str]) -> str:
+    files = [str(t) for t in expand_targets(targets)]
+    command = [sys.executable, "-m", "snakemake", "--dry-run", "--snakefile", str(ROOT / "Snakefile"),
+               "--directory", str(directory), "--cores", "1"]  # fmt: skip
+    if configfiles:
+        command += ["--configfile", *configfiles]
+    result = subprocess.run(command + ["--", *files], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise GridError(f"snakemake --dry-run failed:\n{(result.stdout + result.stderr)[-3000:]}")
+    return result.stdout + result.stderr
+
+
+def expand_targets(targets: list[str]) -> list[str]:
+    names = TABLES if "all" in targets else [table_name(t) for t in targets]
+    return [f"results/{name}.tex" for name in names]
+
+
+def parse_dry_run(output: str) -> tuple[Counter, list[Cell]]:
+    """Jobs per rule, and the cells of the training jobs, from a dry run's job list."""
+    jobs, cells, rule = Counter(), [], None
+    for line in output.splitlines():
+        header = JOB_HEADER.match(line)
+        if header:
+            rule = header.group(1)
+            jobs[rule] += 1
+            continue
+        wildcards = WILDCARDS.match(line)
+        if wildcards and rule == TRAIN_RULE:
+            w = dict(item.split("=", 1) for item in wildcards.group(1).split(", "))
+            cells.append(Cell(w["dataset"], w["model"], int(w["dz"]), int(w["seed"])))
+        if not line.strip():
+            rule = None
+    return jobs, cells
+
+
+# ---- cost --------------------------------------------------------------------------------
+def images_left(directory: Path, cell: Cell, total: int) -> int:
+    """What a cell still has to train: a resumed cell starts at its last logged evaluation
+    or later (its state file can be ahead of the log; counting from the log is safe)."""
+    folder = directory / cell.path
+    if not (folder / "train_state.pt").exists() or not (folder / "evals.jsonl").exists():
+        return total
+    last = last_json_line(folder / "evals.jsonl")
+    return total - (last["images"] if last else 0)
+
+
+def training_cost(config: dict, directory: Path, cells: list[Cell], card: str, rates: list[dict]):
+    """Rows (dataset, dz, model, cells, images, rate, hours) and total GPU-hours."""
+    total = config["training"]["total_images"]
+    groups: dict = {}
+    for cell in cells:
+        key = (cell.dataset, cell.dz, cell.model)
+        groups.setdefault(key, []).append(images_left(directory, cell, total))
+    rows = []
+    for (dataset, dz, model), left in sorted(groups.items()):
+        rate = train_rate(rates, card, dataset, dz, model)
+        rows.append((dataset, dz, model, len(left), sum(left), rate, sum(left) / rate.value / 3600))
+    return rows, sum(r[-1] for r in rows)
+
+
+def cost_report(config, configfiles, directory: Path, targets, card: str, rates=None, output=None) -> list[str]:
+    rates = load_rates() if rates is None else rates
+    output = dry_run(configfiles, directory, targets) if output is None else output
+    jobs, cells = parse_dry_run(output)
+    lines = [f"targets: {' '.join(expand_targets(targets))}; directory {directory}; card {card}"]
+    lines.append("jobs that would run (snakemake --dry-run):")
+    lines += [f"  {rule:<16} {n:>5}" for rule, n in sorted(jobs.items())]
+    lines.append(f"  {'total':<16} {sum(jobs.values()):>5}")
+    rows, gpu_hours = training_cost(config, directory, cells, card, rates)
+    lines.append(f"training cells that would run: {len(cells)}")
+    lines.append(f"  {'dataset':<8} {'dz':>5} {'model':<10} {'cells':>5} {'kimg':>9} {'img/s':>6} {'GPU-h':>7}  rate")
+    for dataset, dz, model, n, images, rate, hours in rows:
+        lines.append(
+            f"  {dataset:<8} {dz:>5} {model:<10} {n:>5} {images / 1024:>9.0f} {rate.value:>6.0f} {hours:>7.2f}  {rate.note}"
+        )
+    extrapolated = sum(1 for r in rows if r[5].extrapolated_from)
+    lines.append(
+        f"GPU-hours of training steps on {card}: {gpu_hours:.1f} "
+        f"({extrapolated} of {len(rows)} settings extrapolated; evaluations not included: "
+        f"{evaluations(config['training'])} per cell)"
+    )
+    lines += cpu_cost_lines(config, jobs, card, rates)
+    return lines
+
+
+def cpu_cost_lines(config: dict, jobs: Counter, card: str, rates: list[dict]) -> list[str]:
+    """K-Means jobs from the measured CPU (and GPU) runs; the other small jobs are not costed."""
+    restarts = config["clustering"]["restarts"]
+    dzs = [int(dz) for _, dz in config["table3"]["cells"]]
+    lines = [f"K-Means jobs: {jobs.get('kmeans', 0)} (cells) + {jobs.get('pixels_kmeans', 0)} (pixels), {restarts} restarts"]
+    for where in ("cpu2", card):
+        estimates = [kmeans_seconds(rates, where, dz, restarts) for dz in sorted(set(dzs))]
+        known = {dz: e for dz, e in zip(sorted(set(dzs)), estimates) if e}
+        if not known:
+            continue
+        per_job = "; ".join(f"dz{dz} {s:.0f} s x {c or 1} cores" for dz, (s, c, _) in known.items())
+        mean = sum(s * (c or 1) for s, c, _ in known.values()) / len(known)
+        hours = jobs.get("kmeans", 0) * mean / 3600
+        unit = "CPU-hours (2-core machine)" if where == "cpu2" else f"GPU-hours ({card})"
+        lines.append(f"  on {where}: {per_job} -> ~{hours:.2f} {unit} for the cell jobs "
+                     f"[measured: {next(iter(known.values()))[2]}; linear in restarts]")  # fmt: skip
+    lines.append("  not costed (never measured): export_latents, probe, pixels_kmeans, prepare_dataset, tables, figures")
+    return lines
+
+
+# ---- SLURM profile checks ----------------------------------------------------------------
+def _train_resources(profile: dict) -> dict:
+    resources = dict(profile.get("default-resources") or {})
+    resources.update((profile.get("set-resources") or {}).get(TRAIN_RULE) or {})
+    return resources
+
+
+def array_cap(slurm_extra: str) -> int | None:
+    """The cap on running array elements named in slurm_extra (see profiles/slurm/bin/sbatch)."""
+    match = re.search(rf"{ARRAY_CAP_OPTION}=(\S+)", slurm_extra or "")
+    if not match:
+        return None
+    try:
+        cap = int(match.group(1))
+    except ValueError:
+        cap = 0
+    if cap < 1:
+        raise GridError(f"{ARRAY_CAP_OPTION}={match.group(1)}: the array cap must be a positive integer")
+    return cap
+
+
+def check_profile(profile_dir: Path, config: dict, card: str, rates: list[dict]) -> list[str]:
+    """Errors (GridError) for an impossible array cap; warnings for a runtime too short."""
+    profile = yaml.safe_load((profile_dir / "config.yaml").read_text())
+    resources = _train_resources(profile)
+    cap = array_cap(str(resources.get("slurm_extra", "")))
+    runtime_s = float(resources.get("runtime", 0)) * 60
+    tr = config["training"]
+    cells = target_cells(config, ["all"])
+    slowest = min((train_rate(rates, card, c.dataset, c.dz, c.model) for c in cells), key=lambda r: r.value)
+    interval_s = tr["eval_every"] / slowest.value
+    longest_s = tr["total_images"] / slowest.value
+    lines = [f"profile {profile_dir}: train_cell runtime {runtime_s / 60:.0f} min, array cap {cap or 'none'}"]
+    if runtime_s < interval_s:
+        lines.append(
+            f"WARNING: train_cell runtime {runtime_s / 60:.1f} min is shorter than one evaluation interval "
+            f"({tr['eval_every']} images = {interval_s / 60:.1f} min at {slowest.value:.0f} img/s, the slowest "
+            f"rate on {card}): a job would be stopped before it logs any progress"
+        )
+    elif runtime_s < longest_s:
+        lines.append(
+            f"note: runtime {runtime_s / 60:.0f} min < {longest_s / 60:.0f} min for the slowest cell on {card}: "
+            "cells continue over several jobs (each stop saves the state; retries resubmit)"
+        )
+    return lines
+
+
+def runtime_minutes(config: dict, card: str, rates: list[dict], margin: float, round_to: int = 30) -> int:
+    """The train_cell runtime of profiles/slurm: the slowest cell's training time x margin,
+    rounded up to `round_to` minutes."""
+    slowest = min(
+        (train_rate(rates, card, c.dataset, c.dz, c.model) for c in target_cells(config, ["all"])),
+        key=lambda r: r.value,
+    )
+    minutes = config["training"]["total_images"] / slowest.value / 60 * margin
+    return int(math.ceil(minutes / round_to) * round_to)
+
+
+# ---- command line ------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m acai_repro.grid", description=__doc__.split("\n\n")[1])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("status", "cost", "check", "runtime"):
+        p = sub.add_parser(name)
+        p.add_argument("--configfile", nargs="+", default=[], help="overlays on config/config.yaml")
+        p.add_argument("--directory", type=Path, default=Path("."), help="the workflow's working directory")
+        p.add_argument("--card", default="h100", help="the rates of which card (benchmarks/rates.csv)")
+        p.add_argument("--profile", type=Path, default=ROOT / "profiles" / "slurm")
+        p.add_argument("--margin", type=float, default=1.5)
+        if name in ("status", "cost"):
+            p.add_argument("targets", nargs="+")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_grid_config(args.configfile)
+        rates = load_rates()
+        if args.command == "status":
+            lines = grid_status(config, args.directory, args.targets)
+        elif args.command == "cost":
+            lines = cost_report(config, args.configfile, args.directory, args.targets, args.card, rates)
+        elif args.command == "check":
+            lines = check_profile(args.profile, config, args.card, rates)
+        else:
+            lines = [str(runtime_minutes(config, args.card, rates, args.margin))]
+    except GridError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

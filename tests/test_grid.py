@@ -1,0 +1,202 @@
+"""Watching and costing the grid (acai_repro.grid) from fabricated result files."""
+
+import json
+import math
+
+import pytest
+
+from acai_repro.grid import (
+    GridError,
+    array_cap,
+    check_profile,
+    cost_report,
+    grid_status,
+    last_json_line,
+    load_grid_config,
+    load_rates,
+    parse_dry_run,
+    runtime_minutes,
+    target_cells,
+    train_rate,
+)
+from tests.conftest import ROOT
+
+SMOKE = [str(ROOT / "config" / "smoke.yaml")]
+NOW = 1_000_000.0
+
+
+@pytest.fixture
+def smoke():
+    return load_grid_config(SMOKE)
+
+
+def _finish(directory, cell, reported, images=256, rate=900.0):
+    folder = directory / cell.path
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"status": "ok", "reason": None, "reported": reported, "images": images, "images_per_s": rate}
+    (folder / "metrics.json").write_text(json.dumps(record))
+
+
+def _diverge(directory, cell, reason, images=128):
+    folder = directory / cell.path
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"status": "diverged", "reason": reason, "reported": {}, "images": images, "images_per_s": 50.0}
+    (folder / "metrics.json").write_text(json.dumps(record))
+
+
+def _running(directory, cell, evals):
+    folder = directory / cell.path
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "evals.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evals))
+
+
+def _line(lines, cell):
+    [line] = [line for line in lines if line.startswith(cell.name + " ")]
+    return line
+
+
+def test_table1_cells_are_the_configured_models_with_their_own_dz(smoke):
+    cells = target_cells(smoke, ["results/table1.tex"])
+    assert [c.model for c in cells] == smoke["table1"]["models"]
+    assert all(c.dataset == "lines" and c.seed == 0 for c in cells)
+    assert {c.dz for c in cells if c.model == "vqvae"} == {smoke["table1"]["dz_by_model"]["vqvae"]}
+
+
+def test_table2_and_its_probe_share_cells_and_unknown_targets_are_named(smoke):
+    assert target_cells(smoke, ["table2", "table2_probe"]) == target_cells(smoke, ["table2"])
+    assert len(target_cells(smoke, ["all"])) == 12  # 6 lines + 6 MNIST dz32 cells at smoke scale
+    with pytest.raises(GridError, match="unknown target 'results/table9.tex'"):
+        target_cells(smoke, ["results/table9.tex"])
+
+
+def test_status_before_anything_ran(smoke, tmp_path):
+    lines = grid_status(smoke, tmp_path, ["all"], now=NOW)
+    assert len(lines) == 13
+    assert all(" waiting" in line for line in lines[:-1])
+    assert lines[-1].startswith("total: 12 cells: 0 finished, 0 diverged, 0 running, 12 waiting")
+    assert "ETA ?" in lines[-1]
+
+
+def test_status_partly_run_with_eta_from_the_running_rates(smoke, tmp_path):
+    cells = target_cells(smoke, ["table1"])
+    _finish(tmp_path, cells[0], {"mean_distance": 0.0301, "smoothness": 0.09})
+    _running(tmp_path, cells[1], [{"images": 128, "images_per_s": 64.0}])
+    _running(tmp_path, cells[2], [{"images": 128, "images_per_s": 10.0}, {"images": 192, "images_per_s": 32.0}])
+    lines = grid_status(smoke, tmp_path, ["table1"], now=NOW)
+    assert "finished" in _line(lines, cells[0]) and "mean_distance 0.0301" in _line(lines, cells[0])
+    assert "running" in _line(lines, cells[1]) and "0.12/0.25 kimg" in _line(lines, cells[1])
+    assert "64 img/s" in _line(lines, cells[1])
+    assert "0.19/0.25 kimg" in _line(lines, cells[2]) and "32 img/s" in _line(lines, cells[2])
+    assert "waiting" in _line(lines, cells[3])
+    # Left: 128 + 64 images of the running cells and 3 x 256 waiting = 960 at 64 + 32 img/s.
+    assert "1 finished, 0 diverged, 2 running, 3 waiting" in lines[-1]
+    assert "96 img/s" in lines[-1] and "ETA 0m10s" in lines[-1]
+
+
+def test_status_when_done_and_with_one_diverged_cell(smoke, tmp_path):
+    cells = target_cells(smoke, ["table1"])
+    for cell in cells[1:]:
+        _finish(tmp_path, cell, {"mean_distance": 0.03, "smoothness": 0.1})
+    _diverge(tmp_path, cells[0], "|loss| reached inf (bound 1e+06) by step 2")
+    lines = grid_status(smoke, tmp_path, ["table1"], now=NOW)
+    assert "diverged" in _line(lines, cells[0]) and "|loss| reached inf" in _line(lines, cells[0])
+    assert "5 finished, 1 diverged, 0 running, 0 waiting" in lines[-1]
+    assert "ETA 0m00s" in lines[-1]  # nothing left to train: the diverged cell stays as it is
+
+
+def test_last_json_line_reads_the_tail_and_skips_a_line_being_written(tmp_path):
+    log = tmp_path / "evals.jsonl"
+    log.write_text("".join(json.dumps({"images": i, "pad": "x" * 300}) + "\n" for i in range(100)) + '{"images": 1')
+    assert last_json_line(log, chunk=1024)["images"] == 99
+
+
+def test_measured_rates_come_with_their_source_and_the_rest_is_marked_extrapolated():
+    rates = load_rates()
+    measured = train_rate(rates, "h100", "lines", 64, "acai")
+    assert measured.extrapolated_from is None and "benchmarks/README.md" in measured.note
+    cifar = train_rate(rates, "h100", "cifar10", 1024, "acai")
+    assert cifar.extrapolated_from == "mnist dz256 acai" and "EXTRAPOLATED" in cifar.note
+    vqvae = train_rate(rates, "h100", "lines", 256, "vqvae")
+    assert vqvae.extrapolated_from == "lines dz64 vqvae"
+    with pytest.raises(GridError, match="card 'tpu'"):
+        train_rate(rates, "tpu", "lines", 64, "acai")
+
+
+DRY_RUN = """
+Building DAG of jobs...
+rule train_cell:
+    output: results/lines/acai/dz64/seed0/metrics.json, results/lines/acai/dz64/seed0/model.pt
+    wildcards: dataset=lines, model=acai, dz=64, seed=0
+    resources: tmpdir=<TBD>
+
+rule train_cell:
+    output: results/mnist/vae/dz32/seed1/metrics.json
+    wildcards: dataset=mnist, model=vae, dz=32, seed=1
+
+localrule table1:
+    input: results/lines/acai/dz64/seed0/metrics.json
+    output: results/table1.tex
+
+rule kmeans:
+    wildcards: dataset=mnist, model=vae, dz=32, seed=1
+"""
+
+
+def test_dry_run_jobs_per_rule_and_training_cells():
+    jobs, cells = parse_dry_run(DRY_RUN)
+    assert jobs == {"train_cell": 2, "table1": 1, "kmeans": 1}
+    assert [c.name for c in cells] == ["lines/acai/dz64/seed0", "mnist/vae/dz32/seed1"]
+
+
+def test_cost_counts_resumed_cells_from_their_log_and_names_every_rate(tmp_path):
+    paper = load_grid_config([])
+    folder = tmp_path / "results/lines/acai/dz64/seed0"
+    folder.mkdir(parents=True)
+    (folder / "train_state.pt").write_bytes(b"")
+    half = paper["training"]["total_images"] // 2
+    (folder / "evals.jsonl").write_text(json.dumps({"images": half}) + "\n")
+    lines = cost_report(paper, [], tmp_path, ["table1"], "h100", output=DRY_RUN)
+    hours = {line.split()[2]: float(line.split()[6]) for line in lines if line.startswith("  lines ") or line.startswith("  mnist ")}
+    assert hours["acai"] == pytest.approx(half / 2599 / 3600, abs=0.005)  # half left, measured rate
+    assert hours["vae"] == pytest.approx(paper["training"]["total_images"] / 4996 / 3600, abs=0.005)
+    assert any("EXTRAPOLATED" in line and "mnist dz256 vae" in line for line in lines)
+    assert any(line.startswith("GPU-hours of training steps on h100:") for line in lines)
+
+
+@pytest.mark.slow
+def test_cost_of_the_smoke_table1_from_a_real_dry_run(smoke, tmp_path):
+    lines = cost_report(smoke, SMOKE, tmp_path, ["results/table1.tex"], "h100")
+    assert any(line.split() == ["train_cell", "6"] for line in lines), lines
+    assert any(line.startswith("training cells that would run: 6") for line in lines)
+
+
+def _profile(tmp_path, **train):
+    folder = tmp_path / "profile"
+    folder.mkdir()
+    (folder / "config.yaml").write_text(json.dumps({"set-resources": {"train_cell": train}}))
+    return folder
+
+
+@pytest.mark.parametrize("cap", ["0", "-3", "many"])
+def test_an_array_cap_that_is_not_positive_is_refused(tmp_path, cap):
+    profile = _profile(tmp_path, runtime=180, slurm_extra=f"--requeue --acai-array-cap={cap}")
+    with pytest.raises(GridError, match="array cap must be a positive integer"):
+        check_profile(profile, load_grid_config([]), "h100", load_rates())
+    assert array_cap("--requeue") is None and array_cap("--acai-array-cap=16") == 16
+
+
+def test_a_runtime_shorter_than_one_evaluation_interval_warns(tmp_path):
+    paper, rates = load_grid_config([]), load_rates()
+    short = check_profile(_profile(tmp_path, runtime=0.2, slurm_extra="--acai-array-cap=4"), paper, "h100", rates)
+    assert any(line.startswith("WARNING: train_cell runtime 0.2 min") for line in short)
+    ok = check_profile(ROOT / "profiles" / "slurm", paper, "h100", rates)
+    assert not any("WARNING" in line for line in ok)
+
+
+def test_the_slurm_profile_runtime_is_the_one_derived_from_the_rates():
+    paper, rates = load_grid_config([]), load_rates()
+    slowest = min(float(r["value"]) for r in rates if r["card"] == "h100" and r["kind"] == "train")
+    expected = math.ceil(paper["training"]["total_images"] / slowest / 60 * 1.5 / 30) * 30
+    assert runtime_minutes(paper, "h100", rates, margin=1.5) == expected
+    profile = (ROOT / "profiles" / "slurm" / "config.yaml").read_text()
+    assert f"runtime: {expected}\n" in profile
