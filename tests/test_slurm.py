@@ -6,6 +6,7 @@ cluster jobs, so `timeout` sends SIGINT (it then cancels its jobs) and kills 30 
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,8 @@ import pytest
 from tests.conftest import ROOT
 
 PROFILE = ROOT / ".ci" / "slurm" / "profile"
+SBATCH_WITH_ARRAY_CAP = ROOT / "profiles" / "slurm" / "bin"
+ARRAY_SUBMISSION = re.compile(r"Submitted array job with Snakemake IDs \S+ and SLURM job ID (\d+)\. The individual task IDs are (\d+)-(\d+)")
 
 
 def _cluster_up() -> bool:
@@ -39,7 +42,15 @@ def slurm_snakemake(workdir, *args, limit=600):
         "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
         f"--configfile={ROOT / 'config' / 'smoke.yaml'}", *args,
     ]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    env = dict(os.environ, PATH=f"{SBATCH_WITH_ARRAY_CAP}{os.pathsep}{os.environ['PATH']}")
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
+
+
+def slurm_records(job_id: str) -> str:
+    """SLURM's own view of a job (finished jobs stay listed for MinJobAge)."""
+    squeue = subprocess.run(["squeue", "-h", "-t", "all", "-j", job_id, "-o", "%i %T"], capture_output=True, text=True)
+    scontrol = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True)
+    return squeue.stdout + scontrol.stdout
 
 
 def test_smoke_grid_through_slurm(tmp_path):
@@ -50,7 +61,14 @@ def test_smoke_grid_through_slurm(tmp_path):
     for target in targets:
         assert "paper" in (tmp_path / target).read_text()
     submitted = [line for line in output.splitlines() if "submitted with SLURM jobid" in line]
-    assert sum("rule_train_cell" in line for line in submitted) == 12  # 6 lines + 6 MNIST cells
+    assert not any("rule_train_cell" in line for line in submitted), "training goes as arrays"
+    arrays = ARRAY_SUBMISSION.findall(output)
+    assert arrays and sum(int(last) - int(first) + 1 for _, first, last in arrays) == 12  # 6 lines + 6 MNIST
+    for job_id, first, last in arrays:
+        records = slurm_records(job_id)
+        tasks = re.findall(rf"^{job_id}_(\d+) COMPLETED$", records, re.MULTILINE)
+        assert sorted(map(int, tasks)) == list(range(int(first), int(last) + 1)), records
+        assert "ArrayTaskThrottle=2" in records, records  # the cap of .ci/slurm/profile
     assert sum("rule_kmeans" in line for line in submitted) == 6
     assert not any("rule_table" in line or "rule_prepare" in line for line in submitted)
     assert "localrule table1:" in output and "localrule prepare_dataset:" in output
@@ -61,6 +79,8 @@ def test_smoke_grid_through_slurm(tmp_path):
     [
         ("train_cell:slurm_partition=nope", "invalid partition"),  # a partition that does not exist
         ("train_cell:gpu=1", "generic resource"),  # a GPU request on a CPU-only cluster
+        ("train_cell:slurm_extra=--acai-array-cap=0", "array cap must be a positive integer"),
+        ("train_cell:slurm_extra=--acai-array-cap=-2", "array cap must be a positive integer"),
     ],
 )
 def test_bad_cluster_input_fails_with_slurms_message(tmp_path, override, message):
