@@ -195,11 +195,14 @@ class Rate:
     source: str
     extrapolated_from: str | None = None
 
-    @property
-    def note(self) -> str:
+    def note(self, sources: list[str]) -> str:
+        """'measured [n]' or 'EXTRAPOLATED ...', n indexing `sources` (appended when new)."""
+        if self.source not in sources:
+            sources.append(self.source)
+        ref = f"[{sources.index(self.source) + 1}]"
         if self.extrapolated_from:
-            return f"EXTRAPOLATED: not measured; the measured rate of {self.extrapolated_from}"
-        return f"measured: {self.source}"
+            return f"EXTRAPOLATED: not measured; the rate of {self.extrapolated_from} {ref}"
+        return f"measured {ref}"
 
 
 def load_rates(path: Path = RATES) -> list[dict]:
@@ -231,7 +234,7 @@ def kmeans_seconds(rates: list[dict], card: str, dz: int, restarts: int) -> tupl
     if not rows:
         return None
     row = rows[0]
-    return float(row["value"]) * restarts / 1000, int(row["cores"] or 1), row["source"]
+    return float(row["value"]) * restarts / 1000, int(row["cores"] or 1), row["source"]  # GPU: 1 device
 
 
 # ---- what would run (Snakemake dry run) --------------------------------------------------
@@ -256,9 +259,9 @@ def expand_targets(targets: list[str]) -> list[str]:
     return [f"results/{name}.tex" for name in names]
 
 
-def parse_dry_run(output: str) -> tuple[Counter, list[Cell]]:
-    """Jobs per rule, and the cells of the training jobs, from a dry run's job list."""
-    jobs, cells, rule = Counter(), [], None
+def parse_dry_run(output: str) -> tuple[Counter, dict[str, list[Cell]]]:
+    """Jobs per rule, and the cell of each job that has one (by rule), from a dry run."""
+    jobs, cells, rule = Counter(), {}, None
     for line in output.splitlines():
         header = JOB_HEADER.match(line)
         if header:
@@ -266,9 +269,10 @@ def parse_dry_run(output: str) -> tuple[Counter, list[Cell]]:
             jobs[rule] += 1
             continue
         wildcards = WILDCARDS.match(line)
-        if wildcards and rule == TRAIN_RULE:
+        if wildcards and rule:
             w = dict(item.split("=", 1) for item in wildcards.group(1).split(", "))
-            cells.append(Cell(w["dataset"], w["model"], int(w["dz"]), int(w["seed"])))
+            if {"dataset", "model", "dz", "seed"} <= w.keys():
+                cells.setdefault(rule, []).append(Cell(w["dataset"], w["model"], int(w["dz"]), int(w["seed"])))
         if not line.strip():
             rule = None
     return jobs, cells
@@ -302,7 +306,8 @@ def training_cost(config: dict, directory: Path, cells: list[Cell], card: str, r
 def cost_report(config, configfiles, directory: Path, targets, card: str, rates=None, output=None) -> list[str]:
     rates = load_rates() if rates is None else rates
     output = dry_run(configfiles, directory, targets) if output is None else output
-    jobs, cells = parse_dry_run(output)
+    jobs, cells_by_rule = parse_dry_run(output)
+    cells = cells_by_rule.get(TRAIN_RULE, [])
     lines = [f"targets: {' '.join(expand_targets(targets))}; directory {directory}; card {card}"]
     lines.append("jobs that would run (snakemake --dry-run):")
     lines += [f"  {rule:<16} {n:>5}" for rule, n in sorted(jobs.items())]
@@ -310,9 +315,11 @@ def cost_report(config, configfiles, directory: Path, targets, card: str, rates=
     rows, gpu_hours = training_cost(config, directory, cells, card, rates)
     lines.append(f"training cells that would run: {len(cells)}")
     lines.append(f"  {'dataset':<8} {'dz':>5} {'model':<10} {'cells':>5} {'kimg':>9} {'img/s':>6} {'GPU-h':>7}  rate")
+    sources: list[str] = []
     for dataset, dz, model, n, images, rate, hours in rows:
         lines.append(
-            f"  {dataset:<8} {dz:>5} {model:<10} {n:>5} {images / 1024:>9.0f} {rate.value:>6.0f} {hours:>7.2f}  {rate.note}"
+            f"  {dataset:<8} {dz:>5} {model:<10} {n:>5} {images / 1024:>9.0f} {rate.value:>6.0f} {hours:>7.2f}  "
+            + rate.note(sources)
         )
     extrapolated = sum(1 for r in rows if r[5].extrapolated_from)
     lines.append(
@@ -320,27 +327,24 @@ def cost_report(config, configfiles, directory: Path, targets, card: str, rates=
         f"({extrapolated} of {len(rows)} settings extrapolated; evaluations not included: "
         f"{evaluations(config['training'])} per cell)"
     )
-    lines += cpu_cost_lines(config, jobs, card, rates)
+    lines += kmeans_cost_lines(config, jobs, cells_by_rule.get("kmeans", []), card, rates)
+    lines += [f"[{i}] {source}" for i, source in enumerate(sources, 1)]
     return lines
 
 
-def cpu_cost_lines(config: dict, jobs: Counter, card: str, rates: list[dict]) -> list[str]:
+def kmeans_cost_lines(config: dict, jobs: Counter, cells: list[Cell], card: str, rates: list[dict]) -> list[str]:
     """K-Means jobs from the measured CPU (and GPU) runs; the other small jobs are not costed."""
     restarts = config["clustering"]["restarts"]
-    dzs = [int(dz) for _, dz in config["table3"]["cells"]]
-    lines = [f"K-Means jobs: {jobs.get('kmeans', 0)} (cells) + {jobs.get('pixels_kmeans', 0)} (pixels), {restarts} restarts"]
-    for where in ("cpu2", card):
-        estimates = [kmeans_seconds(rates, where, dz, restarts) for dz in sorted(set(dzs))]
-        known = {dz: e for dz, e in zip(sorted(set(dzs)), estimates) if e}
-        if not known:
+    lines = [f"K-Means jobs: {len(cells)} (cells) + {jobs.get('pixels_kmeans', 0)} (pixels), {restarts} restarts"]
+    for where, unit in (("cpu2", "CPU-hours"), (card, f"GPU-hours on {card}")):
+        per_dz = Counter(cell.dz for cell in cells)
+        estimates = {dz: kmeans_seconds(rates, where, dz, restarts) for dz in sorted(per_dz)}
+        if not cells or not all(estimates.values()):
             continue
-        per_job = "; ".join(f"dz{dz} {s:.0f} s x {c or 1} cores" for dz, (s, c, _) in known.items())
-        mean = sum(s * (c or 1) for s, c, _ in known.values()) / len(known)
-        hours = jobs.get("kmeans", 0) * mean / 3600
-        unit = "CPU-hours (2-core machine)" if where == "cpu2" else f"GPU-hours ({card})"
-        lines.append(f"  on {where}: {per_job} -> ~{hours:.2f} {unit} for the cell jobs "
-                     f"[measured: {next(iter(known.values()))[2]}; linear in restarts]")  # fmt: skip
-    lines.append("  not costed (never measured): export_latents, probe, pixels_kmeans, prepare_dataset, tables, figures")
+        hours = sum(n * estimates[dz][0] * estimates[dz][1] for dz, n in per_dz.items()) / 3600
+        each = "; ".join(f"{per_dz[dz]} x dz{dz} {s:.0f} s x {c} cores" for dz, (s, c, _) in estimates.items())
+        lines.append(f"  on {where}: {each} -> {hours:.2f} {unit} [measured at 60000 points: {next(iter(estimates.values()))[2]}; linear in restarts]")
+    lines.append("  not costed (never measured): export_latents, probe, pixels_kmeans, pixels_probe, prepare_dataset, tables")
     return lines
 
 

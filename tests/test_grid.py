@@ -113,9 +113,9 @@ def test_last_json_line_reads_the_tail_and_skips_a_line_being_written(tmp_path):
 def test_measured_rates_come_with_their_source_and_the_rest_is_marked_extrapolated():
     rates = load_rates()
     measured = train_rate(rates, "h100", "lines", 64, "acai")
-    assert measured.extrapolated_from is None and "benchmarks/README.md" in measured.note
+    assert measured.extrapolated_from is None and "benchmarks/README.md" in measured.source
     cifar = train_rate(rates, "h100", "cifar10", 1024, "acai")
-    assert cifar.extrapolated_from == "mnist dz256 acai" and "EXTRAPOLATED" in cifar.note
+    assert cifar.extrapolated_from == "mnist dz256 acai" and "EXTRAPOLATED" in cifar.note([])
     vqvae = train_rate(rates, "h100", "lines", 256, "vqvae")
     assert vqvae.extrapolated_from == "lines dz64 vqvae"
     with pytest.raises(GridError, match="card 'tpu'"):
@@ -145,7 +145,8 @@ rule kmeans:
 def test_dry_run_jobs_per_rule_and_training_cells():
     jobs, cells = parse_dry_run(DRY_RUN)
     assert jobs == {"train_cell": 2, "table1": 1, "kmeans": 1}
-    assert [c.name for c in cells] == ["lines/acai/dz64/seed0", "mnist/vae/dz32/seed1"]
+    assert [c.name for c in cells["train_cell"]] == ["lines/acai/dz64/seed0", "mnist/vae/dz32/seed1"]
+    assert [c.name for c in cells["kmeans"]] == ["mnist/vae/dz32/seed1"] and "table1" not in cells
 
 
 def test_cost_counts_resumed_cells_from_their_log_and_names_every_rate(tmp_path):
@@ -161,6 +162,9 @@ def test_cost_counts_resumed_cells_from_their_log_and_names_every_rate(tmp_path)
     assert hours["vae"] == pytest.approx(paper["training"]["total_images"] / 4996 / 3600, abs=0.005)
     assert any("EXTRAPOLATED" in line and "mnist dz256 vae" in line for line in lines)
     assert any(line.startswith("GPU-hours of training steps on h100:") for line in lines)
+    assert any(line.startswith("[1] benchmarks/README.md: H100") for line in lines)
+    kmeans_hours = 74.2 * 2 * paper["clustering"]["restarts"] / 1000 / 3600  # one dz32 job, 2 cores
+    assert any(line.startswith("  on cpu2: 1 x dz32") and f"-> {kmeans_hours:.2f} CPU-hours" in line for line in lines)
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, mnist_overlay
 
 PROFILE = ROOT / ".ci" / "slurm" / "profile"
 SBATCH_WITH_ARRAY_CAP = ROOT / "profiles" / "slurm" / "bin"
@@ -35,12 +35,12 @@ if not _cluster_up():
 pytestmark = pytest.mark.slow
 
 
-def slurm_snakemake(workdir, *args, limit=600):
+def slurm_snakemake(workdir, *args, limit=600, configs=()):
     command = [
         "timeout", "-s", "INT", "-k", "30", str(limit),
         sys.executable, "-m", "snakemake", "--workflow-profile", str(PROFILE),
         "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-        f"--configfile={ROOT / 'config' / 'smoke.yaml'}", *args,
+        "--configfile", str(ROOT / "config" / "smoke.yaml"), *map(str, configs), *args,
     ]  # fmt: skip
     env = dict(os.environ, PATH=f"{SBATCH_WITH_ARRAY_CAP}{os.pathsep}{os.environ['PATH']}")
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
@@ -55,7 +55,7 @@ def slurm_records(job_id: str) -> str:
 
 def test_smoke_grid_through_slurm(tmp_path):
     targets = ["results/table1.tex", "results/table2.tex", "results/table3.tex"]
-    result = slurm_snakemake(tmp_path, "--", *targets)
+    result = slurm_snakemake(tmp_path, "--", *targets, limit=900, configs=[mnist_overlay(tmp_path)])
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     for target in targets:
