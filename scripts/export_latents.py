@@ -4,5 +4,5 @@ from acai_repro.downstream import export_latents
 from acai_repro.snakemake_io import logged
 
 with logged(snakemake) as log:
-    export_latents(snakemake.input.model, snakemake.params.splits, snakemake.output[0], snakemake.config["device"])
+    export_latents(snakemake.input.model, snakemake.params.splits, snakemake.output[0], device=snakemake.config["device"])
     log(f"wrote {snakemake.output[0]}")
