@@ -151,10 +151,10 @@ def capture_report(config: dict, dataset: str = "lines", dz: int | None = None) 
     from acai_repro.config import cell_spec
     from acai_repro.models import MODELS
 
-    dz = dz or config["table1"]["dz"]
     report = {}
     for model in MODELS:
-        spec = cell_spec(config, dataset, model, dz, 0)
+        own = config["table1"].get("dz_by_model", {}).get(model, config["table1"]["dz"])
+        spec = cell_spec(config, dataset, model, dz or own, 0)
         spec["training"]["batch_size"] = 4  # the ops, not the sizes, decide
         report[model] = step_blockers(spec)
     return report
@@ -194,8 +194,7 @@ class GraphedStep:
             self.graph = torch.cuda.CUDAGraph()
             for generator in (run.data_generator, run.model_generator):
                 self.graph.register_generator_state(generator)
-            with torch.cuda.graph(self.graph):
-                self.losses = step()
+            self.losses = _capture(self.graph, step)
         except Exception:
             self.graph = None
             restore(run, running, saved, fresh_generators=True)
@@ -205,6 +204,12 @@ class GraphedStep:
     def __call__(self) -> dict:
         self.graph.replay()
         return self.losses
+
+
+def _capture(graph, step: Callable[[], dict]) -> dict:
+    """Record one step into `graph` (nothing runs); returns its static output tensors."""
+    with torch.cuda.graph(graph):
+        return step()
 
 
 def _warm_up(step, device, steps: int) -> list[str]:

@@ -45,14 +45,14 @@ step() {
 } 2>&1 | tee "$out/session.txt"
 
 step pytest_cuda 170 $py -m pytest -q -p no:cacheprovider -rs tests/test_cuda.py
-step train_step_cuda 170 $py benchmarks/train_step.py --device cuda --steps 40 --graphed-steps 400 --repeats 3
+step train_step_cuda 170 $py benchmarks/train_step.py --device cuda --steps 40 --graphed-steps 300 --repeats 3
 
-# Several cells on one GPU: N processes capture, then replay together for 12 s from a common start.
+# Several cells on one GPU: N processes capture, then replay together for 10 s from a common start.
 share() {
   for n in 1 2 4 8; do
-    local start=$(($(date +%s) + 25)) pids=()
+    local start=$(($(date +%s) + 20)) pids=()
     for i in $(seq "$n"); do
-      $py benchmarks/train_step.py --device cuda --sustain 12 --start-at "$start" \
+      $py benchmarks/train_step.py --device cuda --sustain 10 --start-at "$start" \
         --settings "lines dz64" --models acai >"$out/share_${n}_$i.txt" 2>&1 &
       pids+=($!)
     done
@@ -69,13 +69,13 @@ cell() {
   local model=$1
   $py - "$model" "$cells" <<'EOF'
 import sys
-from acai_repro.config import cell_spec, load_config
+from acai_repro.config import cell_spec, load_config, with_run_settings
 from acai_repro.train import train_cell
 
 model, cells = sys.argv[1], sys.argv[2]
 config = load_config("config/config.yaml")
 dz = config["table1"].get("dz_by_model", {}).get(model, config["table1"]["dz"])
-spec = cell_spec(config, "lines", model, dz, 0)
+spec = with_run_settings(cell_spec(config, "lines", model, dz, 0), config)
 spec["device"] = "cuda"
 spec["training"].update(cuda_graphs="auto", checkpoint_minutes=1, progress_seconds=30, check_every=64)
 train_cell(spec, f"{cells}/lines/{model}/dz{dz}/seed0")
