@@ -35,7 +35,7 @@ MALFORMED = [
     ("training: {batchsize: 32}", "'training.batchsize' is unknown", "batch_size"),
     ("evaluation: {lines: {test_line: 10}}", "'evaluation.lines.test_line' is unknown", "test_lines"),
     ("datasets: {mnist: {color: 1}}", "'datasets.mnist.color' is unknown", "colors"),
-    ("resources: {train: {gpus: 2}}", "'resources.train.gpus' is unknown", "gpu, threads"),
+    ("resources: {train: {gpus: 2}}", "'resources.train.gpus' is unknown", "valid keys under 'resources.train': gpu, "),
     ("models: {gan: {}}", "'models.gan' is unknown", "baseline, denoising, vae, aae, vqvae, acai"),
     ("data: {sources: {mnist: {md5: 0123456789abcdef0123456789abcdef}}}", "'data.sources.mnist.md5' is unknown",
      "path"),
@@ -229,3 +229,10 @@ def test_configfiles_given_after_one_flag_layer(tmp_path):
     )  # fmt: skip
     assert separate.returncode != 0
     assert "config key 'figures.seed'" in separate.stdout + separate.stderr  # a.yaml was dropped
+
+
+def test_a_source_for_an_unconfigured_dataset_is_named(paper_config):
+    config = copy.deepcopy(paper_config)
+    config["data"]["sources"]["mnsit"] = config["data"]["sources"]["mnist"]
+    with pytest.raises(ConfigError, match="'data.sources.mnsit': unknown dataset; valid datasets: mnist"):
+        validate_config(config)
