@@ -136,9 +136,9 @@ def cell_status(directory: Path, cell: Cell, total: int, now: float) -> CellStat
         if record.get("status") == "diverged":
             return CellStatus(cell, "diverged", record.get("images", 0), total, rate, record.get("reason") or "")
         return CellStatus(cell, "finished", record.get("images", total), total, rate, _reported(record["reported"]))
-    last = last_json_line(evals) if evals.exists() else None
-    if last is None and not state.exists():
+    if not evals.exists() and not state.exists():
         return CellStatus(cell, "waiting", 0, total)
+    last = last_json_line(evals) if evals.exists() else None  # a run writes the file as it starts
     newest = max((p for p in (evals, state) if p.exists()), key=lambda p: p.stat().st_mtime)
     images = last["images"] if last else 0
     rate = last.get("images_per_s") if last else None
@@ -210,8 +210,14 @@ def load_rates(path: Path = RATES) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def train_rate(rates: list[dict], card: str, dataset: str, dz: int, model: str) -> Rate:
-    """Measured images/s of a training step; else the nearest measured setting, marked."""
+def train_rate(rates: list[dict], card: str, dataset: str, dz: int, model: str, step: str = "eager") -> Rate:
+    """Measured images/s of a training step (eager, or the captured CUDA graph where measured);
+    else the nearest measured setting, marked."""
+    if step == "graphed":
+        graphed = [r for r in rates if r["card"] == card and r["kind"] == "train_graphed" and r["model"] == model
+                   and r["dataset"] == dataset and int(r["dz"]) == dz]  # fmt: skip
+        if graphed:
+            return Rate(float(graphed[0]["value"]), graphed[0]["source"])
     rows = [r for r in rates if r["card"] == card and r["kind"] == "train" and r["model"] == model]
     if not rows:
         cards = sorted({r["card"] for r in rates if r["kind"] == "train"})
@@ -289,7 +295,7 @@ def images_left(directory: Path, cell: Cell, total: int) -> int:
     return total - (last["images"] if last else 0)
 
 
-def training_cost(config: dict, directory: Path, cells: list[Cell], card: str, rates: list[dict]):
+def training_cost(config: dict, directory: Path, cells: list[Cell], card: str, rates: list[dict], step: str = "eager"):
     """Rows (dataset, dz, model, cells, images, rate, hours) and total GPU-hours."""
     total = config["training"]["total_images"]
     groups: dict = {}
@@ -298,21 +304,21 @@ def training_cost(config: dict, directory: Path, cells: list[Cell], card: str, r
         groups.setdefault(key, []).append(images_left(directory, cell, total))
     rows = []
     for (dataset, dz, model), left in sorted(groups.items()):
-        rate = train_rate(rates, card, dataset, dz, model)
+        rate = train_rate(rates, card, dataset, dz, model, step)
         rows.append((dataset, dz, model, len(left), sum(left), rate, sum(left) / rate.value / 3600))
     return rows, sum(r[-1] for r in rows)
 
 
-def cost_report(config, configfiles, directory: Path, targets, card: str, rates=None, output=None) -> list[str]:
+def cost_report(config, configfiles, directory: Path, targets, card: str, rates=None, output=None, step="eager") -> list[str]:
     rates = load_rates() if rates is None else rates
     output = dry_run(configfiles, directory, targets) if output is None else output
     jobs, cells_by_rule = parse_dry_run(output)
     cells = cells_by_rule.get(TRAIN_RULE, [])
-    lines = [f"targets: {' '.join(expand_targets(targets))}; directory {directory}; card {card}"]
+    lines = [f"targets: {' '.join(expand_targets(targets))}; directory {directory}; card {card}; {step} step"]
     lines.append("jobs that would run (snakemake --dry-run):")
     lines += [f"  {rule:<16} {n:>5}" for rule, n in sorted(jobs.items())]
     lines.append(f"  {'total':<16} {sum(jobs.values()):>5}")
-    rows, gpu_hours = training_cost(config, directory, cells, card, rates)
+    rows, gpu_hours = training_cost(config, directory, cells, card, rates, step)
     lines.append(f"training cells that would run: {len(cells)}")
     lines.append(f"  {'dataset':<8} {'dz':>5} {'model':<10} {'cells':>5} {'kimg':>9} {'img/s':>6} {'GPU-h':>7}  rate")
     sources: list[str] = []
@@ -323,7 +329,7 @@ def cost_report(config, configfiles, directory: Path, targets, card: str, rates=
         )
     extrapolated = sum(1 for r in rows if r[5].extrapolated_from)
     lines.append(
-        f"GPU-hours of training steps on {card}: {gpu_hours:.1f} "
+        f"GPU-hours of training steps on {card} ({step}): {gpu_hours:.1f} "
         f"({extrapolated} of {len(rows)} settings extrapolated; evaluations not included: "
         f"{evaluations(config['training'])} per cell)"
     )
@@ -417,6 +423,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--card", default="h100", help="the rates of which card (benchmarks/rates.csv)")
         p.add_argument("--profile", type=Path, default=ROOT / "profiles" / "slurm")
         p.add_argument("--margin", type=float, default=1.5)
+        p.add_argument("--step", choices=("eager", "graphed"), default="eager",
+                       help="rates of the eager step (measured everywhere) or of the CUDA graph (where measured)")
         if name in ("status", "cost"):
             p.add_argument("targets", nargs="+")
     return parser
@@ -430,7 +438,7 @@ def main(argv=None) -> int:
         if args.command == "status":
             lines = grid_status(config, args.directory, args.targets)
         elif args.command == "cost":
-            lines = cost_report(config, args.configfile, args.directory, args.targets, args.card, rates)
+            lines = cost_report(config, args.configfile, args.directory, args.targets, args.card, rates, step=args.step)
         elif args.command == "check":
             lines = check_profile(args.profile, config, args.card, rates)
         else:

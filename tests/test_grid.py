@@ -82,14 +82,16 @@ def test_status_partly_run_with_eta_from_the_running_rates(smoke, tmp_path):
     _finish(tmp_path, cells[0], {"mean_distance": 0.0301, "smoothness": 0.09})
     _running(tmp_path, cells[1], [{"images": 128, "images_per_s": 64.0}])
     _running(tmp_path, cells[2], [{"images": 128, "images_per_s": 10.0}, {"images": 192, "images_per_s": 32.0}])
+    _running(tmp_path, cells[3], [])  # started, no evaluation yet
     lines = grid_status(smoke, tmp_path, ["table1"], now=NOW)
     assert "finished" in _line(lines, cells[0]) and "mean_distance 0.0301" in _line(lines, cells[0])
     assert "running" in _line(lines, cells[1]) and "0.12/0.25 kimg" in _line(lines, cells[1])
     assert "64 img/s" in _line(lines, cells[1])
     assert "0.19/0.25 kimg" in _line(lines, cells[2]) and "32 img/s" in _line(lines, cells[2])
-    assert "waiting" in _line(lines, cells[3])
-    # Left: 128 + 64 images of the running cells and 3 x 256 waiting = 960 at 64 + 32 img/s.
-    assert "1 finished, 0 diverged, 2 running, 3 waiting" in lines[-1]
+    assert "running" in _line(lines, cells[3]) and "0.00/0.25 kimg" in _line(lines, cells[3])
+    assert "waiting" in _line(lines, cells[4])
+    # Left: 128 + 64 + 256 images of the running cells and 2 x 256 waiting = 960 at 64 + 32 img/s.
+    assert "1 finished, 0 diverged, 3 running, 2 waiting" in lines[-1]
     assert "96 img/s" in lines[-1] and "ETA 0m10s" in lines[-1]
 
 
@@ -110,14 +112,22 @@ def test_last_json_line_reads_the_tail_and_skips_a_line_being_written(tmp_path):
     assert last_json_line(log, chunk=1024)["images"] == 99
 
 
+def _measured(kind, dataset, dz, model):
+    [row] = [r for r in load_rates() if (r["card"], r["kind"], r["dataset"], r["dz"], r["model"]) == ("h100", kind, dataset, str(dz), model)]
+    return float(row["value"])
+
+
 def test_measured_rates_come_with_their_source_and_the_rest_is_marked_extrapolated():
     rates = load_rates()
     measured = train_rate(rates, "h100", "lines", 64, "acai")
-    assert measured.extrapolated_from is None and "benchmarks/README.md" in measured.source
-    cifar = train_rate(rates, "h100", "cifar10", 1024, "acai")
-    assert cifar.extrapolated_from == "mnist dz256 acai" and "EXTRAPOLATED" in cifar.note([])
-    vqvae = train_rate(rates, "h100", "lines", 256, "vqvae")
-    assert vqvae.extrapolated_from == "lines dz64 vqvae"
+    assert measured.extrapolated_from is None and measured.source.startswith("benchmarks/rates_raw/")
+    assert measured.value == _measured("train", "lines", 64, "acai")
+    assert train_rate(rates, "h100", "lines", 64, "acai", step="graphed").value == _measured("train_graphed", "lines", 64, "acai")
+    assert train_rate(rates, "h100", "mnist", 32, "acai", step="graphed").value == _measured("train", "mnist", 32, "acai")
+    svhn = train_rate(rates, "h100", "svhn", 1024, "acai")  # never measured: nearest dz of the same dataset
+    assert svhn.extrapolated_from == "svhn dz256 acai" and "EXTRAPOLATED" in svhn.note([])
+    celeba = train_rate(rates, "h100", "celeba", 256, "vae")  # another image dataset, never the lines
+    assert celeba.extrapolated_from.endswith("dz256 vae") and not celeba.extrapolated_from.startswith("lines")
     with pytest.raises(GridError, match="card 'tpu'"):
         train_rate(rates, "tpu", "lines", 64, "acai")
 
@@ -158,11 +168,11 @@ def test_cost_counts_resumed_cells_from_their_log_and_names_every_rate(tmp_path)
     (folder / "evals.jsonl").write_text(json.dumps({"images": half}) + "\n")
     lines = cost_report(paper, [], tmp_path, ["table1"], "h100", output=DRY_RUN)
     hours = {line.split()[2]: float(line.split()[6]) for line in lines if line.startswith("  lines ") or line.startswith("  mnist ")}
-    assert hours["acai"] == pytest.approx(half / 2599 / 3600, abs=0.005)  # half left, measured rate
-    assert hours["vae"] == pytest.approx(paper["training"]["total_images"] / 4996 / 3600, abs=0.005)
-    assert any("EXTRAPOLATED" in line and "mnist dz256 vae" in line for line in lines)
-    assert any(line.startswith("GPU-hours of training steps on h100:") for line in lines)
-    assert any(line.startswith("[1] benchmarks/README.md: H100") for line in lines)
+    acai_rate, vae_rate = _measured("train", "lines", 64, "acai"), _measured("train", "mnist", 32, "vae")
+    assert hours["acai"] == pytest.approx(half / acai_rate / 3600, abs=0.005)  # half left
+    assert hours["vae"] == pytest.approx(paper["training"]["total_images"] / vae_rate / 3600, abs=0.005)
+    assert any(line.startswith("GPU-hours of training steps on h100 (eager):") for line in lines)
+    assert any(line.startswith("[1] benchmarks/rates_raw/h100_") for line in lines)
     kmeans_hours = 74.2 * 2 * paper["clustering"]["restarts"] / 1000 / 3600  # one dz32 job, 2 cores
     assert any(line.startswith("  on cpu2: 1 x dz32") and f"-> {kmeans_hours:.2f} CPU-hours" in line for line in lines)
 
