@@ -4,5 +4,6 @@ from acai_repro.downstream import export_latents
 from acai_repro.snakemake_io import logged
 
 with logged(snakemake) as log:
-    export_latents(snakemake.input.model, snakemake.params.splits, snakemake.output[0], device=snakemake.config["device"])
+    model, splits, out = snakemake.input.model, snakemake.params.splits, snakemake.output[0]
+    export_latents(model, splits, out, device=snakemake.config["device"])
     log(f"wrote {snakemake.output[0]}")
