@@ -275,7 +275,7 @@ def main():
             e = statistics.median(e_rates)
             g = f"{statistics.median(g_rates):>14.0f} {statistics.median(g_rates) / e:>8.1f}x" if g_rates else f"{'n/a (CPU)':>14} {'':>9}"
             more = " " + library_vs_reference(config, setting, model, device, args.steps, args.repeats) if args.reference else ""
-            print(f"{setting:<12} {model:<10} {e:>12.0f} {g}{more}", flush=True)
+            print(f"{setting:<12} {model:<10} {e:>12.{0 if e >= 100 else 2}f} {g}{more}", flush=True)
             del eager, graphed
     if not args.no_evaluation:
         cold, warm = evaluation_seconds(config, device)

@@ -3,6 +3,8 @@ evaluation: the config switch, which steps capture, the exact warm-up snapshot, 
 path, and the dense nearest-line search against the sparse one. The GPU side is in
 tests/test_cuda.py."""
 
+import traceback
+
 import numpy as np
 import pytest
 import torch
@@ -181,3 +183,131 @@ def test_dense_search_finds_the_sparse_search_lines(case):
 def test_nearest_lines_rejects_an_unknown_method():
     with pytest.raises(ValueError, match="method"):
         nearest_lines(np.zeros((1, 1024)), method="fast")
+
+
+# ---- the graphed loop, with a stand-in for the CUDA graph ------------------------------
+class _ReplayingGraph:
+    """Stands in for torch.cuda.CUDAGraph on the CPU: "capture" runs the step for real (the
+    snapshot restore undoes it, as it undoes the warm-up), a replay runs it again and copies
+    its losses into the captured (static) output tensors, as a real replay rewrites them."""
+
+    def __init__(self):
+        self.registered = []
+
+    def register_generator_state(self, generator):
+        self.registered.append(generator)
+
+    def replay(self):
+        losses = self.step()
+        with torch.no_grad():
+            for key, value in losses.items():
+                self.outputs[key].copy_(value)
+
+
+def _fake_capture(graph, step):
+    graph.step = step
+    graph.outputs = step()
+    return graph.outputs
+
+
+class _Stream:
+    def __init__(self, *args):
+        pass
+
+    def wait_stream(self, other):
+        pass
+
+
+def _ignoring_cpu_adam(blocking_reason):
+    """On CUDA Adam is capturable and reads nothing back; the CPU's Adam reads its step count
+    (a host tensor) each step. The stand-in graph runs the CPU's Adam: let that one pass."""
+
+    def reason(func, args, kwargs):
+        in_adam = any("torch/optim/" in frame.filename for frame in traceback.extract_stack())
+        if func.overloadpacket is torch.ops.aten._local_scalar_dense and in_adam:
+            return None
+        return blocking_reason(func, args, kwargs)
+
+    return reason
+
+
+@pytest.fixture
+def graphs_on_cpu(monkeypatch):
+    """Run the graphed path of train_cell on the CPU with the stand-in graph."""
+    import contextlib
+
+    import acai_repro.graphs as graphs
+    import acai_repro.train as train
+
+    monkeypatch.setattr(train, "resolve_cuda_graphs", lambda setting, device: setting == "auto")
+    monkeypatch.setattr(graphs, "_blocking_reason", _ignoring_cpu_adam(graphs._blocking_reason))
+    monkeypatch.setattr(graphs, "_capture", _fake_capture)
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", _ReplayingGraph)
+    monkeypatch.setattr(torch.cuda, "Stream", _Stream)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda *a: _Stream())
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: None)
+
+
+def _run_both(smoke_config, tmp_path, model, **training):
+    spec = tiny_spec(smoke_config, model, total_images=64 * 9, eval_every=64 * 3, **training)
+    results = {}
+    for setting in ("auto", "off"):
+        spec["training"]["cuda_graphs"] = setting
+        messages = []
+        results[setting] = (train_cell(spec, tmp_path / setting, messages.append), messages)
+    return results
+
+
+@pytest.mark.parametrize("model", ["acai", "vqvae"])
+def test_graphed_loop_equals_eager_loop(smoke_config, tmp_path, graphs_on_cpu, model):
+    """The plumbing around the graph (warm-up and restore, registered generators, static
+    outputs, running max, evaluations) gives the eager run's weights and history."""
+    results = _run_both(smoke_config, tmp_path, model)
+    (graphed, log), (eager, _) = results["auto"], results["off"]
+    assert any("CUDA graph: the training step is captured" in m for m in log), log
+    assert len(graphed["evals"]) == 3
+    assert _evals_without_timing(graphed) == _evals_without_timing(eager)
+    _assert_same_weights(_weights(tmp_path / "auto/model.pt"), _weights(tmp_path / "off/model.pt"))
+
+
+def test_step_with_a_host_read_trains_eagerly_and_says_why(smoke_config, tmp_path, graphs_on_cpu, monkeypatch):
+    from acai_repro.models.baseline import Baseline
+
+    plain = Baseline.training_losses
+
+    def with_item(self, x, generator):
+        losses, features = plain(self, x, generator)
+        if losses["ae"] > 1e9:  # a host read: the capture must be refused
+            raise AssertionError
+        return losses, features
+
+    monkeypatch.setattr(Baseline, "training_losses", with_item)
+    results = _run_both(smoke_config, tmp_path, "baseline")
+    (graphed, log), (eager, _) = results["auto"], results["off"]
+    refused = [m for m in log if "not captured" in m]
+    assert refused and "reads a value back" in refused[0], log
+    assert _evals_without_timing(graphed) == _evals_without_timing(eager)
+    _assert_same_weights(_weights(tmp_path / "auto/model.pt"), _weights(tmp_path / "off/model.pt"))
+
+
+def test_failed_capture_falls_back_with_the_run_intact(smoke_config, tmp_path, graphs_on_cpu, monkeypatch):
+    import acai_repro.graphs as graphs
+
+    def failing_capture(graph, step):
+        step()  # half a capture happened, then the driver said no
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(graphs, "_capture", failing_capture)
+    results = _run_both(smoke_config, tmp_path, "denoising")
+    (graphed, log), (eager, _) = results["auto"], results["off"]
+    assert any("not captured" in m and "not permitted" in m for m in log), log
+    assert _evals_without_timing(graphed) == _evals_without_timing(eager)
+    _assert_same_weights(_weights(tmp_path / "auto/model.pt"), _weights(tmp_path / "off/model.pt"))
+
+
+def test_graphed_divergence_is_found_at_the_next_evaluation(smoke_config, tmp_path, graphs_on_cpu):
+    results = _run_both(smoke_config, tmp_path, "acai", divergence_bound=1e-3, check_every=1)
+    graphed, eager = results["auto"][0], results["off"][0]
+    assert eager["status"] == graphed["status"] == "diverged"
+    assert eager["steps"] == 1 and graphed["steps"] == 3  # the first evaluation
