@@ -195,3 +195,14 @@ def test_paper_values_cover_every_published_cell():
     assert counts == {"table1": 12, "table2": 36 + 3, "table3": 24 + 2 + 6}  # cells, pixels, prior methods (DEC, RIM, IMSAT x 2)
     assert not paper.duplicated(["table", "dataset", "dz", "model", "metric"]).any()
     assert np.isfinite(paper["mean"]).all()
+
+
+def test_a_model_at_its_own_dz_is_named_in_its_column(tmp_path):
+    paths = [_cell(tmp_path, m, 0) for m in MODELS]
+    vq = json.loads(paths[0].read_text())
+    vq["cell"].update(model="vqvae", dz=256)
+    paths.append(_write(tmp_path / "vqvae_0.json", vq))
+    write_table1(paths, ["baseline", "vqvae", "acai"], [0], tmp_path / "t.tex", tmp_path / "t.csv")
+    header = _body_cells((tmp_path / "t.tex").read_text())[0]
+    assert header == ["Metric", "Baseline", "VQ-VAE ($d_z$ 256)", "ACAI"]
+    assert pd.read_csv(tmp_path / "t.csv").set_index(["metric", "model"]).loc[("smoothness", "vqvae"), "dz"] == 256
