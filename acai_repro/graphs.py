@@ -183,6 +183,9 @@ class GraphedStep:
     graphed = True
 
     def __init__(self, run, step: Callable[[], dict], running: list[torch.Tensor], warmup: int = WARMUP_STEPS):
+        # The graph reads and writes these objects' tensors by address: keep them alive as long
+        # as the graph (freed, their memory would be handed out again while replays use it).
+        self.run, self.step, self.running = run, step, running
         saved = snapshot(run, running)
         try:
             blockers = _warm_up(step, run.device, warmup)
