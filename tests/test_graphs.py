@@ -4,6 +4,7 @@ path, and the dense nearest-line search against the sparse one. The GPU side is 
 tests/test_cuda.py."""
 
 import traceback
+import weakref
 
 import numpy as np
 import pytest
@@ -198,14 +199,14 @@ class _ReplayingGraph:
         self.registered.append(generator)
 
     def replay(self):
-        losses = self.step()
+        losses = self.step()()  # held weakly: a real graph holds no Python objects either
         with torch.no_grad():
             for key, value in losses.items():
                 self.outputs[key].copy_(value)
 
 
 def _fake_capture(graph, step):
-    graph.step = step
+    graph.step = weakref.ref(step)
     graph.outputs = step()
     return graph.outputs
 
@@ -311,3 +312,25 @@ def test_graphed_divergence_is_found_at_the_next_evaluation(smoke_config, tmp_pa
     graphed, eager = results["auto"][0], results["off"][0]
     assert eager["status"] == graphed["status"] == "diverged"
     assert eager["steps"] == 1 and graphed["steps"] == 3  # the first evaluation
+
+
+def _stepper_and_refs(config):
+    """A graphed stepper, and weak references to what its graph uses (the caller keeps none)."""
+    from acai_repro.graphs import GraphedStep
+
+    run = build_run(tiny_spec(config, "baseline"), torch.device("cpu"))
+    source = LinesSource(torch.device("cpu"), 8, 0)
+    worst = torch.zeros(())
+    stepper = GraphedStep(run, lambda: one_step(run, source, 8, worst), [worst], warmup=1)
+    return stepper, [weakref.ref(x) for x in (run, source, worst)]
+
+
+def test_graphed_step_keeps_what_the_graph_uses_alive(graphs_on_cpu, smoke_config):
+    """A replay writes into the weights, optimiser state and data source by address: the
+    stepper must hold them, or a caller that drops its references frees memory in use."""
+    import gc
+
+    stepper, alive = _stepper_and_refs(smoke_config)
+    gc.collect()
+    assert all(ref() is not None for ref in alive)
+    stepper()
