@@ -9,7 +9,7 @@
 #   4. the lines ACAI cell of the protocol (2^24 images), as far as the time left allows;
 #      it checkpoints every minute, so the next session resumes it (same command); then
 #      lines Baseline if time is left.
-#   bash benchmarks/gpu_session.sh [OUT_FOLDER]
+#   bash benchmarks/gpu_session.sh [OUT_FOLDER]   (T_TESTS, T_BENCH, T_SHARE: step timeouts, s)
 # Raw outputs, with card, driver, torch and the commands, land in OUT_FOLDER (default:
 # benchmarks/results/<card>, committed; cells' weights stay under results/gpu_session).
 set -u -o pipefail
@@ -44,8 +44,8 @@ step() {
   echo "command: bash benchmarks/gpu_session.sh $*  (BUDGET=$budget)"
 } 2>&1 | tee "$out/session.txt"
 
-step pytest_cuda 170 $py -m pytest -q -p no:cacheprovider -rs tests/test_cuda.py
-step train_step_cuda 170 $py benchmarks/train_step.py --device cuda --steps 40 --graphed-steps 300 --repeats 3
+step pytest_cuda "${T_TESTS:-170}" $py -m pytest -q -p no:cacheprovider -rs tests/test_cuda.py
+step train_step_cuda "${T_BENCH:-170}" $py benchmarks/train_step.py --device cuda --steps 40 --graphed-steps 300 --repeats 3
 
 # Several cells on one GPU: N processes capture, then replay together for 10 s from a common start.
 share() {
@@ -62,7 +62,7 @@ share() {
 }
 export -f share
 export py out
-step gpu_share 170 bash -c share
+step gpu_share "${T_SHARE:-170}" bash -c share
 
 # The protocol cell, for the time left (a rerun resumes it from train_state.pt).
 cell() {
