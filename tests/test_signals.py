@@ -51,7 +51,7 @@ def _start_child(spec, cell):
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _wait_for_first_evaluation(cell, proc, seconds=120):
+def _wait_for_first_evaluation(cell, proc, seconds=900):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and proc.poll() is None:
         if (cell / EVALS_FILE).exists() and (cell / EVALS_FILE).read_text().count("\n") >= 1:
@@ -63,24 +63,25 @@ def _wait_for_first_evaluation(cell, proc, seconds=120):
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])
 def test_signal_mid_run_saves_that_step_and_resume_is_bit_identical(smoke_config, tmp_path, signum):
     # No periodic checkpoint: a state file can only come from the signal.
-    spec = tiny_spec(smoke_config, "vae", total_images=64 * 24, eval_every=64 * 8, checkpoint_minutes=1e9)
+    spec = tiny_spec(smoke_config, "vae", total_images=64 * 16, eval_every=64 * 4, checkpoint_minutes=1e9)
     unbroken = train_cell(spec, tmp_path / "unbroken", QUIET)
 
     cell = tmp_path / "stopped"
     proc = _start_child(spec, cell)
     _wait_for_first_evaluation(cell, proc)
     proc.send_signal(signum)
-    output, _ = proc.communicate(timeout=120)
+    output, _ = proc.communicate(timeout=900)  # generous: CI machines can be loaded
     assert proc.returncode != 0, output
     name = signal.Signals(signum).name
     match = re.search(rf"stopped by {name} at step (\d+)", output)
     assert match, output
     stopped_at = int(match.group(1))
-    assert 8 <= stopped_at < 24, "the signal landed after the first evaluation, before the end"
+    print(f"{name} arrived during step {stopped_at}; train_state.pt step {torch.load(cell / STATE_FILE, weights_only=False)['step']}")
+    assert 4 <= stopped_at < 16, "the signal landed after the first evaluation, before the end"
     assert not (cell / "metrics.json").exists()
     state = torch.load(cell / STATE_FILE, weights_only=False)
     assert state["step"] == stopped_at
-    assert len(state["evals"]) == stopped_at // 8
+    assert len(state["evals"]) == stopped_at // 4
 
     messages = []
     resumed = train_cell(spec, cell, messages.append)

@@ -85,7 +85,7 @@ def test_smoke_grid_through_slurm(tmp_path):
 )
 def test_bad_cluster_input_fails_with_slurms_message(tmp_path, override, message):
     result = slurm_snakemake(
-        tmp_path, "--set-resources", override, "--", "results/lines/baseline/dz64/seed0/metrics.json", limit=180
+        tmp_path, "--set-resources", override, "--", "results/lines/baseline/dz64/seed0/metrics.json", limit=400
     )
     assert result.returncode not in (0, 124, 137), "failed on its own, not by the time limit"
     assert message in (result.stdout + result.stderr).lower()
