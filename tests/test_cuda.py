@@ -62,7 +62,8 @@ def test_cuda_training_resumes_exactly_after_a_kill(smoke_config, tmp_path, mode
 
 
 def _cuda_run(smoke_config, tmp_path, model, graphs, name, **training):
-    spec = tiny_spec(smoke_config, model, total_images=64 * 12, eval_every=64 * 4, **training)
+    # The caller's settings win over these defaults (a test may shorten the run).
+    spec = tiny_spec(smoke_config, model, **{"total_images": 64 * 12, "eval_every": 64 * 4, **training})
     spec["device"] = "cuda"
     spec["training"]["cuda_graphs"] = graphs
     messages = []
