@@ -1,7 +1,8 @@
 """K-Means of the clustering rule (acai_repro.metrics.clustering.kmeans) vs scikit-learn, one run.
 
 Data: MNIST-size whitened features, 60,000 × 32 and 60,000 × 256. Without trained latents
-at hand this uses the real MNIST training images (../shared/data/mnist) projected on their
+at hand this uses the real MNIST training images (a folder of the official .gz files: --mnist
+or $ACAI_MNIST_DIR) projected on their
 top principal directions, then whitened exactly as the clustering rule does.
 
 Rows, each the best of R restarts of up to 1,000 Lloyd iterations, K = 10:
@@ -31,10 +32,12 @@ from sklearn.cluster import KMeans
 
 from acai_repro.metrics.clustering import kmeans, whiten
 
-DEFAULT_MNIST = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
+# A folder of the official MNIST .gz files, as the tests find it ($ACAI_MNIST_DIR) unless --mnist names one.
+DEFAULT_MNIST = os.environ.get("ACAI_MNIST_DIR")
 
 
-def mnist_features(dims: int, folder: Path = DEFAULT_MNIST) -> np.ndarray:
+def mnist_features(dims: int, folder) -> np.ndarray:
+    folder = Path(folder)
     with gzip.open(folder / "train-images-idx3-ubyte.gz", "rb") as f:
         pixels = np.frombuffer(f.read(), np.uint8, offset=16).reshape(60_000, 784)
     x = pixels.astype(np.float64) * (2 / 255) - 1
@@ -58,6 +61,8 @@ def main() -> None:
     parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST)
     parser.add_argument("--no-same-starts", action="store_true", help="skip the same-starts scikit-learn row")
     args = parser.parse_args()
+    if not args.mnist:
+        parser.error("name a folder of the four official MNIST .gz files: --mnist DIR or ACAI_MNIST_DIR=DIR")
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU"
     print(f"torch {torch.__version__}, {len(os.sched_getaffinity(0))} CPU cores, ours on {args.device} ({device_name}); "
           f"K=10, {args.restarts} restarts, max_iter 1000")  # fmt: skip
