@@ -238,7 +238,7 @@ def test_changing_a_run_setting_reruns_nothing(smoke_run, tmp_path, change):
 def test_a_killed_snakemake_leaves_a_lock_that_unlock_clears(tmp_path):
     """kill -9 of Snakemake's process group: the next run stops on the stale lock and says
     --unlock; after `--unlock` the rerun resumes the cell from its last checkpoint."""
-    slow = _override(tmp_path, "training: {total_images: 65536, eval_every: 16384, checkpoint_minutes: 0.001}")
+    slow = _override(tmp_path, "training: {total_images: 16384, eval_every: 8192, checkpoint_minutes: 0.001}")
     target = "results/lines/baseline/dz64/seed0/metrics.json"
     command = [sys.executable, "-m", "snakemake", "--cores", "1", "--snakefile", str(ROOT / "Snakefile"),
                "--directory", str(tmp_path), "--configfile", str(ROOT / "config" / "smoke.yaml"), str(slow),
