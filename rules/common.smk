@@ -1,5 +1,4 @@
 # Configuration checks, wildcard constraints and input helpers shared by every rule.
-import os
 import sys
 
 sys.path.insert(0, workflow.basedir)  # the acai_repro package beside this Snakefile
@@ -90,15 +89,6 @@ def data_file(dataset):
 def train_data(wildcards):
     """The prepared HDF5 file a cell trains on (the lines are synthetic: none)."""
     return [] if wildcards.dataset == "lines" else data_file(wildcards.dataset)
-
-
-def data_source(dataset):
-    """The configured source of a dataset; a relative path is relative to this workflow."""
-    data_file(dataset)  # a clear error for the lines or an unknown dataset
-    source = dict(config["data"]["sources"][dataset])
-    if source["path"] and not os.path.isabs(source["path"]):
-        source["path"] = os.path.join(workflow.basedir, source["path"])
-    return source
 
 
 def split_names(dataset):
