@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 from acai_repro.data import read_split, to_float
 from acai_repro.metrics.clustering import cluster_accuracy, kmeans, predict, whiten
-from acai_repro.train import code_version, load_trained, provenance, resolve_device
+from acai_repro.step import resolve_device
+from acai_repro.train import code_version, load_trained, provenance
 
 
 def latent_kind(spec: dict) -> str:

@@ -17,7 +17,7 @@ Same numbers as eager, by construction:
   state and generator state; after the capture the snapshot is copied back *in place* (the
   graph holds those addresses), so the first replay is the run's next step.
 - Capture and replay only record and relaunch the eager kernels: with cuDNN and cuBLAS
-  deterministic (acai_repro.train) a replay computes what the eager step computes.
+  deterministic (acai_repro.step) a replay computes what the eager step computes.
   tests/test_cuda.py checks weights and evaluation histories bit for bit.
 
 A step that cannot be captured (it reads a value back, or an op's output shape depends on
@@ -35,6 +35,11 @@ from pathlib import Path
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
+
+from acai_repro.config import cell_spec, load_config
+from acai_repro.data import build_source
+from acai_repro.models import MODELS
+from acai_repro.step import build_run, compute_gradients
 
 WARMUP_STEPS = 3
 SETTINGS = ("auto", "off")
@@ -130,9 +135,6 @@ def step_blockers(spec: dict) -> list[str]:
     host by design, while on CUDA it runs with capturable=True, whose updates stay on the
     device (torch's documented capturable path).
     """
-    from acai_repro.data import build_source
-    from acai_repro.train import build_run, compute_gradients
-
     spec = copy.deepcopy(spec)
     spec["device"] = "cpu"
     cpu = torch.device("cpu")
@@ -148,9 +150,6 @@ def step_blockers(spec: dict) -> list[str]:
 
 def capture_report(config: dict, dataset: str = "lines", dz: int | None = None) -> dict[str, list[str]]:
     """Model name -> what stops its step from being captured ([] = it captures)."""
-    from acai_repro.config import cell_spec
-    from acai_repro.models import MODELS
-
     report = {}
     for model in MODELS:
         own = config["table1"].get("dz_by_model", {}).get(model, config["table1"]["dz"])
@@ -292,8 +291,6 @@ def _module_tensors(run) -> list[torch.Tensor]:
 
 def main() -> None:
     """Print which models' training steps capture (a CPU check), at the paper's lines setting."""
-    from acai_repro.config import load_config
-
     config = load_config(Path(__file__).resolve().parent.parent / "config" / "config.yaml")
     for model, blockers in capture_report(config).items():
         print(f"{model:<10} {'captures' if not blockers else 'eager: ' + '; '.join(blockers)}")

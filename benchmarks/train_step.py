@@ -27,7 +27,8 @@ from torch import nn
 from acai_repro.config import cell_spec, load_config
 from acai_repro.data import ImageSource, LinesSource
 from acai_repro.graphs import EagerStep, GraphedStep
-from acai_repro.train import build_run, evaluate, one_step, train_step
+from acai_repro.step import build_run, one_step, train_step
+from acai_repro.train import evaluate
 
 # name -> (dataset, dz); lines uses Table 1's dz of each model (table1.dz_by_model).
 SETTINGS = {"lines dz64": ("lines", 64), "mnist dz256": ("mnist", 256), "svhn dz256": ("svhn", 256)}
