@@ -6,6 +6,7 @@ localrules:
     table2,
     table2_probe,
     table3,
+    reproduction,
 
 
 rule table1:
@@ -96,3 +97,35 @@ rule table3:
         std_ddof=config["tables"]["std_ddof"],
     script:
         "../scripts/grid_table.py"
+
+
+rule reproduction:
+    input:
+        table1=table1_metrics,
+        table2=grid_inputs("table2", "metrics.json"),
+        table2_pixels=pixel_inputs("table2", "probe.json"),
+        table3=grid_inputs("table3", "kmeans.json"),
+        table3_pixels=pixel_inputs("table3", "kmeans.json"),
+        # the images each Table 3 cell trained on
+        table3_training=grid_inputs("table3", "metrics.json"),
+    output:
+        csv=report(
+            "results/reproduction.csv",
+            caption="../report/reproduction.rst",
+            category="Reproduction",
+        ),
+        md=report(
+            "results/reproduction.md",
+            caption="../report/reproduction.rst",
+            category="Reproduction",
+        ),
+        tex="results/reproduction.tex",
+    log:
+        "results/logs/tables/reproduction.log",
+    conda:
+        "../envs/acai.yaml"
+    params:
+        std_ddof=config["tables"]["std_ddof"],
+        scale={k: config[k] for k in ("scale_name", "results_dir") if k in config},
+    script:
+        "../scripts/reproduction.py"

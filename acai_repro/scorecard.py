@@ -1,0 +1,582 @@
+"""What came out again: every published number of Tables 1-3 and every claim the paper makes from
+them, against our cells, with one verdict each.
+
+Numbers. One row per value of acai_repro/paper_values.csv (the only copy of the paper's values),
+with ours from the same summary frames the tables print (acai_repro.tables). The verdict:
+
+- `not run`: the config has no such cell (or the row is a prior method the workflow never runs);
+- `diverged` / `undefined`: a seed diverged / the value is undefined (every evaluation collapsed);
+- `reduced scale`: the cell trained on fewer images than the protocol (2^24, the schema's default
+  `training.total_images`): our number is shown, with no numeric verdict;
+- `agrees` when |ours - paper| <= 2 combined std, else `differs`; the combined std is
+  sqrt(our std^2 + paper std^2), each std over seeds as printed (ours with the tables' ddof).
+  A cell with **one seed** has no spread of its own: its combined std is the paper's std alone,
+  and the row's note says `one seed`. A side without a std (Table 3 prints none; a raw-pixel
+  baseline is one measurement) adds nothing; where neither side has one, the verdict is `no std`:
+  the data cannot say whether the difference is within the spread.
+
+Findings. Each claim the paper draws from its tables is a check with the sentence quoted and its
+place in the paper, evaluated on whatever cells exist: `holds`, `fails`, `partly` (some settings
+hold, some fail) or `not enough cells`. A check ranks our means (defined cells only: an undefined
+or diverged cell cannot be ranked), whatever the scale; `below_protocol` says whether such a
+verdict at a reduced scale says anything about the claim.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from acai_repro.config import load_config, load_schema, table1_cells
+from acai_repro.tables import (
+    DATASET_TITLES,
+    MODEL_TITLES,
+    PAPER_VALUES,
+    TABLE1_METRICS,
+    collect,
+    grid_summary,
+    table1_summary,
+)
+
+PROTOCOL_IMAGES = load_schema()["properties"]["training"]["properties"]["total_images"]["default"]
+AUTOENCODERS = [m for m in MODEL_TITLES if m != "pixels"]
+TABLES = ("table1", "table2", "table3")
+TABLE_TITLES = {"table1": "Table 1 (lines)", "table2": "Table 2 (single-layer classifier, in tandem)",
+                "table3": "Table 3 (K-Means)"}  # fmt: skip
+# What each table reads from a cell's records: the record file and its key.
+TABLE_RECORDS = {"table2": ("metrics.json", "classifier_accuracy", "probe.json"),
+                 "table3": ("kmeans.json", "accuracy", "kmeans.json")}  # fmt: skip
+# Every verdict with its symbol: the pages print both, never a colour alone.
+SYMBOLS = {"agrees": "✓", "differs": "✗", "reduced scale": "↓", "undefined": "∅", "diverged": "‼",
+           "not run": "–", "no std": "?", "holds": "✓", "fails": "✗", "partly": "◐",
+           "not enough cells": "…"}  # fmt: skip
+NUMBER_VERDICTS = ["agrees", "differs", "reduced scale", "undefined", "diverged", "not run", "no std"]
+FINDING_VERDICTS = ["holds", "fails", "partly", "not enough cells"]
+ROW_COLUMNS = ["table", "dataset", "dz", "model", "metric", "mean", "std", "n_seeds", "images", "scale",
+               "paper_mean", "paper_std", "diff", "diff_paper_std", "combined_std", "diff_combined_std",
+               "verdict", "note"]  # fmt: skip
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def cell_images(sources: str) -> float:
+    """Images each seed of a cell trained on (the smallest, from each record's metrics.json `spec`);
+    NaN where a record has none."""
+    images = []
+    for source in str(sources).split(";"):
+        metrics = Path(source).with_name("metrics.json")
+        spec = json.loads(metrics.read_text()).get("spec") if metrics.exists() else None
+        images.append(spec["training"]["total_images"] if spec else np.nan)
+    return float(min(images))
+
+
+def with_images(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary frame with each autoencoder cell's `images` (pixel rows: NaN, nothing trained)."""
+    trained = summary.model != "pixels"
+    images = [cell_images(s) if t else np.nan for s, t in zip(summary.sources, trained)]
+    return summary.assign(images=images)
+
+
+def scale_name(config: dict, images) -> str:
+    """The scale's name: the config's `scale_name`, else the last folder of its `results_dir`, else
+    derived from the images per cell against the protocol's."""
+    if config.get("scale_name"):
+        return str(config["scale_name"])
+    if config.get("results_dir") and Path(config["results_dir"]).name not in ("", "results"):
+        return Path(config["results_dir"]).name
+    counts = sorted({int(i) for i in images if not pd.isna(i)})
+    if not counts:
+        return "nothing trained"
+    if counts[0] >= PROTOCOL_IMAGES:
+        return "protocol"
+    return "reduced: " + ", ".join(_power_of_two(n) for n in counts) + " images per cell"
+
+
+def _power_of_two(n: int) -> str:
+    return f"2^{n.bit_length() - 1}" if n & (n - 1) == 0 else f"{n:,}"
+
+
+def _paper_rows() -> pd.DataFrame:
+    paper = pd.read_csv(PAPER_VALUES, comment="#", dtype={"dz": "Int64"})
+    return paper.rename(columns={"mean": "paper_mean", "std": "paper_std"})
+
+
+def _ours(table: str, summary: pd.DataFrame | None) -> pd.DataFrame:
+    columns = ["dataset", "dz", "model", "metric", "mean", "std", "n_seeds", "n_undefined", "status", "images"]
+    if summary is None or summary.empty:
+        return pd.DataFrame(columns=columns).astype({"dz": "Int64"})
+    ours = summary.assign(dataset=summary.get("dataset", "lines"))
+    if table != "table1":
+        ours = ours.drop(columns="metric", errors="ignore").assign(metric="accuracy")
+    return ours[columns]
+
+
+def number_rows(summaries: dict, scale: str, protocol_images: int = PROTOCOL_IMAGES) -> pd.DataFrame:
+    """One row per published value (ROW_COLUMNS). `summaries`: table -> its summary frame (as
+    tables.table1_summary / grid_summary give, plus `images`); an absent table: nothing run."""
+    parts = []
+    for table in TABLES:
+        paper = _paper_rows().query("table == @table")
+        ours = _ours(table, summaries.get(table))
+        on = ["model", "metric"] if table == "table1" else ["dataset", "dz", "model", "metric"]
+        merged = paper.merge(ours.drop(columns=["dataset", "dz"] if table == "table1" else []), on=on, how="left")
+        if table == "table1":  # each model's own dz, as the table prints it
+            merged["dz"] = merged.model.map(ours.set_index("model")["dz"].to_dict()).astype("Int64")
+        parts.append(merged)
+    rows = pd.concat(parts, ignore_index=True)
+    rows["scale"] = scale
+    rows["n_seeds"] = rows.n_seeds.astype("Int64")
+    rows["diff"] = rows["mean"] - rows.paper_mean
+    rows["diff_paper_std"] = rows["diff"] / rows.paper_std
+    rows["combined_std"] = [_combined_std(r) for r in rows.itertuples()]
+    rows["diff_combined_std"] = rows["diff"] / rows.combined_std.where(rows.combined_std > 0)
+    verdicts = [verdict(r, protocol_images) for r in rows.itertuples()]
+    rows["verdict"], rows["note"] = [v for v, _ in verdicts], [n for _, n in verdicts]
+    return rows[ROW_COLUMNS]
+
+
+def _combined_std(row) -> float:
+    """sqrt(ours^2 + paper^2) over the stds that exist; one seed contributes none of its own."""
+    ours = row.std if not pd.isna(row.n_seeds) and row.n_seeds > 1 and row.model != "pixels" else np.nan
+    stds = [s for s in (ours, row.paper_std) if not pd.isna(s)]
+    return math.sqrt(sum(s * s for s in stds)) if stds else np.nan
+
+
+def verdict(row, protocol_images: int = PROTOCOL_IMAGES) -> tuple[str, str]:
+    """(verdict, note) of one published value against our cell (a row of number_rows)."""
+    if pd.isna(row.status):
+        return "not run", "" if row.model in MODEL_TITLES else "prior method: not part of this workflow"
+    if row.status == "diverged":
+        return "diverged", f"{row.n_seeds} seed(s), at least one diverged"
+    if row.status != "ok":
+        return "undefined", f"{int(row.n_undefined)} of {int(row.n_seeds)} seeds undefined"
+    notes = ["one measurement" if row.model == "pixels" else "one seed" if row.n_seeds == 1 else ""]
+    if row.model != "pixels" and not row.images >= protocol_images:
+        trained = "unknown images" if pd.isna(row.images) else f"{_power_of_two(int(row.images))} images"
+        return "reduced scale", _join(*notes, f"{trained} per cell, the protocol {_power_of_two(protocol_images)}")
+    if not row.combined_std > 0:
+        return "no std", _join(*notes, "no std on either side")
+    if pd.isna(row.paper_std):
+        notes.append("the paper gives no std: ours alone")
+    return ("agrees" if abs(row.diff) <= 2 * row.combined_std else "differs"), _join(*notes)
+
+
+def _join(*notes) -> str:
+    return "; ".join(n for n in notes if n)
+
+
+# ---------------------------------------------------------------- findings
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    quote: str
+    location: str
+    below_protocol: bool
+    why: str  # why a verdict below the protocol scale does (not) speak to the claim
+    check: Callable[[pd.DataFrame], tuple[str, str]]  # number rows -> (verdict, what it was evaluated on)
+
+
+def defined(rows: pd.DataFrame, table: str, **where) -> pd.Series:
+    """model -> our mean, for the autoencoder cells of `table` (and `where`) with a defined value."""
+    chosen = rows[(rows.table == table) & rows.model.isin(AUTOENCODERS) & rows["mean"].notna()]
+    for column, value in where.items():
+        chosen = chosen[chosen[column] == value]
+    return chosen.set_index("model")["mean"]
+
+
+def rank(values: pd.Series, model: str, lower_is_better: bool) -> int | None:
+    """1 for the best of `values`; None when `model` has no value or nothing to be ranked against."""
+    if model not in values or len(values) < 2:
+        return None
+    better = values < values[model] if lower_is_better else values > values[model]
+    return int(better.sum()) + 1
+
+
+def combine(results: list[tuple[str, bool | None]], every_part: bool = False) -> tuple[str, str]:
+    """Outcomes per setting or per part of a claim (None: not enough cells there) -> (verdict, which
+    gave what). Settings: the verdict over those that could be judged. Parts (`every_part`): a claim
+    with a part that cannot be judged does not hold; it fails or holds partly by the others."""
+    judged = [(where, ok) for where, ok in results if ok is not None]
+    if not judged:
+        return "not enough cells", "no setting run has the cells it needs" if results else "no setting run"
+    verdict = "holds" if all(ok for _, ok in judged) else "fails" if not any(ok for _, ok in judged) else "partly"
+    if every_part and len(judged) < len(results):
+        verdict = "not enough cells" if verdict == "holds" else "partly" if verdict == "partly" else "fails"
+    detail = "; ".join(f"{where}: {'yes' if ok else 'no' if ok is not None else 'not enough cells'}"
+                       for where, ok in results)  # fmt: skip
+    return verdict, detail
+
+
+def grid_settings(rows: pd.DataFrame, table: str, datasets=None) -> list[tuple[str, int]]:
+    """(dataset, dz) rows of a paper table with a cell run (optionally of some datasets), in the paper's order."""
+    chosen = rows[(rows.table == table) & rows.model.isin(AUTOENCODERS) & (rows.verdict != "not run")]
+    if datasets:
+        chosen = chosen[chosen.dataset.isin(datasets)]
+    return list(dict.fromkeys(zip(chosen.dataset, chosen.dz)))
+
+
+def _setting(dataset: str, dz) -> str:
+    return f"{DATASET_TITLES.get(dataset, dataset)} dz {dz}"
+
+
+def _is(value: int | None, test) -> bool | None:
+    return None if value is None else bool(test(value))
+
+
+def _per_setting(rows, table, datasets, judge) -> tuple[str, str]:
+    """`judge(values)` on each (dataset, dz) setting of `table`'s `datasets` with a cell run."""
+    results = []
+    for dataset, dz in grid_settings(rows, table, datasets):
+        values = defined(rows, table, dataset=dataset, dz=dz)
+        results.append((f"{_setting(dataset, dz)} ({len(values)} ranked)", judge(values)))
+    return combine(results)
+
+
+def _lines_part(rows, metric, model, test, without=()):
+    """One part of a Table 1 claim: `test(rank, n)` of `model` among the defined values of `metric`."""
+    values = defined(rows, "table1", metric=metric).drop(list(without), errors="ignore")
+    where = f"{metric}{' without ' + ', '.join(without) if without else ''} ({len(values)} ranked)"
+    return where, _is(rank(values, model, True), lambda r: test(r, len(values)))
+
+
+def _acai_best_lines(rows):
+    return combine([_lines_part(rows, m, "acai", lambda r, n: r == 1) for m in TABLE1_METRICS], every_part=True)
+
+
+def _baseline_worst_distance(rows):
+    return combine([_lines_part(rows, "mean_distance", "baseline", lambda r, n: r == n)])
+
+
+def _vae_good_distance_poor_smoothness(rows):
+    return combine([_lines_part(rows, "mean_distance", "vae", lambda r, n: r <= n / 2),  # the better half
+                    _lines_part(rows, "smoothness", "vae", lambda r, n: r > n / 2)], every_part=True)  # fmt: skip
+
+
+def _aae_best_smoothness_of_the_others(rows):
+    return combine([_lines_part(rows, "smoothness", "aae", lambda r, n: r == 1, ["acai"]),
+                    _lines_part(rows, "mean_distance", "aae", lambda r, n: r > 1, ["acai"])], every_part=True)  # fmt: skip
+
+
+def _vqvae_worst_smoothness(rows):
+    return combine([_lines_part(rows, "smoothness", "vqvae", lambda r, n: r == n)])
+
+
+def _above(first: str, second: str):
+    return lambda v: bool(v[first] > v[second]) if first in v and second in v else None
+
+
+def _group_ahead(v):
+    ahead, behind = ["denoising", "vae", "acai"], ["baseline", "aae", "vqvae"]
+    if not set(ahead + behind) <= set(v.index):
+        return None
+    return bool(v[ahead].mean() > v[behind].mean())
+
+
+def _within(models: list[str], places: int):
+    """Each of `models` among the `places` best (highest) of a setting with more than `places` values."""
+
+    def judge(v):
+        ranks = [rank(v, m, False) for m in models]
+        return None if None in ranks or len(v) <= places else all(r <= places for r in ranks)
+
+    return judge
+
+
+def _acai_above_pixels(rows):
+    results = []
+    for dataset, dz in grid_settings(rows, "table2"):
+        ours = defined(rows, "table2", dataset=dataset, dz=dz)
+        pixels = rows[(rows.table == "table2") & (rows.model == "pixels") & (rows.dataset == dataset)]["mean"].dropna()
+        above = bool(ours["acai"] > pixels.iloc[0]) if "acai" in ours and len(pixels) else None
+        results.append((_setting(dataset, dz), above))
+    return combine(results)
+
+
+FINDINGS = [
+    Finding("acai_best_on_lines",
+            "We found dramatically improved performance on the lines benchmark when using ACAI — it achieved "
+            "the best Mean Distance and Smoothness score among the autoencoders we considered.",
+            "Section 3.2, Table 1", True,
+            "a ranking at an equal budget; PROTOCOL §7 finds ACAI ahead of the Baseline on both metrics at 2^17 images in two seeds",
+            _acai_best_lines),
+    Finding("baseline_worst_mean_distance",
+            "After training our baseline autoencoder, we achieved a Mean Distance score which was the worst "
+            "(highest) of all of the autoencoders we studied, though the Smoothness was on par with various other approaches.",
+            "Section 3.2 (Base Model), Table 1", False,
+            "below ~100k images most models still decode every interpolant to one line, at similar Mean Distances",
+            _baseline_worst_distance),
+    Finding("vae_good_distance_poor_smoothness",
+            "This resulted in a very good Mean Distance score but a very poor Smoothness score.",
+            "Section 3.2 (Variational Autoencoder), Table 1", False,
+            "a ranking among models that have not all left the collapsed state", _vae_good_distance_poor_smoothness),
+    Finding("aae_best_smoothness_of_existing",
+            "This behavior produced the best Smoothness score among existing autoencoders, but a relatively poor "
+            "Mean Distance score.",
+            "Section 3.2 (Adversarial Autoencoder), Table 1", False,
+            "a ranking among models that have not all left the collapsed state", _aae_best_smoothness_of_the_others),
+    Finding("vqvae_poor_interpolations",
+            "On the lines task, we found that this procedure produced poor interpolations.",
+            "Section 3.2 (VQ-VAE), Table 1", False,
+            "the VQ-VAE's EMA codebook stays collapsed until ~650 kimg (docs/quick-scale.md): no Smoothness before that",
+            _vqvae_worst_smoothness),
+    Finding("acai_beats_baseline_classifier",
+            "In all settings, using ACAI instead of the baseline autoencoder upon which it is based produced "
+            "significant gains",
+            "Section 4 (Single-Layer Classifier), Table 2", True,
+            "ACAI against the same autoencoder without its regularizer at an equal budget (ours: higher mean; "
+            "significance is not tested)",
+            lambda rows: _per_setting(rows, "table2", None, _above("acai", "baseline"))),
+    Finding("denoising_vae_acai_ahead_classifier",
+            "In general, we found the denoising autoencoder, VAE, and ACAI obtained significantly higher "
+            "performance compared to the remaining models.",
+            "Section 4 (Single-Layer Classifier), Table 2", False,
+            "the in-tandem classifier is still rising at the last evaluation of a reduced run (docs/quick-scale.md); "
+            "checked as: the three's mean accuracy above the other three's, per setting",
+            lambda rows: _per_setting(rows, "table2", None, _group_ahead)),
+    Finding("acai_best_classifier_mnist_svhn",
+            "On MNIST and SVHN, ACAI achieved the best accuracy by a significant margin;",
+            "Section 4 (Single-Layer Classifier), Table 2", False,
+            "the in-tandem classifier is still rising at the last evaluation of a reduced run",
+            lambda rows: _per_setting(rows, "table2", ["mnist", "svhn"], _within(["acai"], 1))),
+    Finding("acai_denoising_similar_cifar10",
+            "on CIFAR-10, the performance of ACAI and the denoising autoencoder was similar.",
+            "Section 4 (Single-Layer Classifier), Table 2", False,
+            "the in-tandem classifier is still rising at the last evaluation of a reduced run; checked as: ACAI "
+            "and Denoising are the two best, per setting",
+            lambda rows: _per_setting(rows, "table2", ["cifar10"], _within(["acai", "denoising"], 2))),
+    Finding("acai_beats_pixels_classifier",
+            "By way of comparison, we found a single-layer classifier applied directly to (flattened) image pixels "
+            "achieved an accuracy of 92.31%, 23.48%, and 39.70% on MNIST, SVHN, and CIFAR-10 respectively, so "
+            "classifying using the representation learned by ACAI provides a huge benefit.",
+            "Section 4 (Single-Layer Classifier), Table 2", False,
+            "the pixel classifier is trained to convergence, the in-tandem one only for the reduced run",
+            _acai_above_pixels),
+    Finding("acai_top_two_kmeans",
+            "On both MNIST and SVHN, ACAI achieved the best or second-best performance for both dz = 32 and dz = 256.",
+            "Section 4 (Clustering), Table 3", False,
+            "a ranking of the latents of partly trained autoencoders",
+            lambda rows: _per_setting(rows, "table3", ["mnist", "svhn"], _within(["acai"], 2))),
+]  # fmt: skip
+
+
+def finding_rows(rows: pd.DataFrame, findings=FINDINGS) -> pd.DataFrame:
+    """One row per finding: its verdict on the cells in `rows` and what it was evaluated on."""
+    out = []
+    for finding in findings:
+        verdict, evaluated_on = finding.check(rows)
+        out.append({"finding": finding.name, "verdict": verdict, "evaluated_on": evaluated_on,
+                    "location": finding.location, "quote": finding.quote,
+                    "below_protocol": "yes" if finding.below_protocol else "no", "why": finding.why})  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def summary_line(rows: pd.DataFrame, findings: pd.DataFrame) -> str:
+    """One line: how many findings hold, and how many of the autoencoders' published numbers were
+    compared at the protocol scale (e.g. "findings: 3 hold, 1 fails, 5 need more cells; numbers: ...")."""
+    f = findings.verdict.value_counts()
+    parts = [f"{f.get('holds', 0)} hold", f"{f.get('fails', 0)} fail", f"{f.get('partly', 0)} partly",
+             f"{f.get('not enough cells', 0)} need more cells"]  # fmt: skip
+    n = rows[rows.model.isin(AUTOENCODERS)].verdict.value_counts()
+    compared = n.get("agrees", 0) + n.get("differs", 0) + n.get("no std", 0)
+    numbers = (f"{compared} of {int(n.sum())} at protocol scale ({n.get('agrees', 0)} agree, {n.get('differs', 0)} differ), "
+               f"{n.get('reduced scale', 0)} at a reduced scale, {n.get('undefined', 0) + n.get('diverged', 0)} "
+               f"undefined or diverged, {n.get('not run', 0)} not run")  # fmt: skip
+    return f"findings: {', '.join(parts)}; numbers: {numbers}"
+
+
+# ---------------------------------------------------------------- pages
+
+
+def _mark(verdict: str) -> str:
+    return f"{SYMBOLS[verdict]} {verdict}"
+
+
+def _value(mean, std, n_seeds=1) -> str:
+    if pd.isna(mean):
+        return ""
+    return f"{mean:.2f}" + (f" ± {std:.2f}" if not pd.isna(std) and n_seeds != 1 else "")
+
+
+def _cell_text(row) -> str:
+    ours = _value(row["mean"], row["std"], row.n_seeds) or "—"
+    return f"{ours} / {_value(row.paper_mean, row.paper_std, 0)} {_mark(row.verdict)}"
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def compact_table(rows: pd.DataFrame, table: str) -> pd.DataFrame:
+    """A paper table as the paper lays it out (only the rows with a cell run): `ours / paper verdict`."""
+    part = rows[(rows.table == table) & rows.model.isin(MODEL_TITLES)]
+    keys = ["metric"] if table == "table1" else ["dataset", "dz"]
+    run = part[part.verdict != "not run"]
+    if table != "table1":  # a dataset's pixel row belongs to each of its (dataset, dz) rows
+        settings = run[run.model != "pixels"][keys].drop_duplicates()
+        pixels = part[part.model == "pixels"].drop(columns="dz").merge(settings, on="dataset")
+        part, run = pd.concat([part[part.model != "pixels"], pixels]), settings
+    shown = part.merge(run[keys].drop_duplicates(), on=keys)
+    if shown.empty:
+        return pd.DataFrame()
+    shown = shown.assign(text=[_cell_text(r) for _, r in shown.iterrows()])
+    wide = shown.pivot(index=keys, columns="model", values="text").reindex(columns=[m for m in MODEL_TITLES if m in set(shown.model)])
+    wide = wide.reindex(list(dict.fromkeys(map(tuple, shown[keys].to_numpy()))) if len(keys) > 1 else list(dict.fromkeys(shown.metric)))
+    wide = wide.fillna("– not run").rename(columns=MODEL_TITLES).reset_index()
+    if table == "table1":
+        wide["metric"] = wide.metric.map({"mean_distance": "Mean Distance ×10⁻³", "smoothness": "Smoothness"})
+    else:
+        wide["dataset"] = wide.dataset.map(lambda d: DATASET_TITLES.get(d, d))
+    return wide
+
+
+def not_run_text(rows: pd.DataFrame) -> list[str]:
+    """The published values without a cell of ours, grouped: one line per paper table."""
+    lines = []
+    for table in TABLES:
+        part = rows[(rows.table == table) & (rows.verdict == "not run")]
+        if part.empty:
+            continue
+        groups = part.groupby(["dataset", "dz"] if table != "table1" else ["metric"], sort=False, dropna=False)
+        items = []
+        for key, group in groups:
+            key = key if isinstance(key, tuple) else (key,)
+            where = " ".join(f"dz {k}" if i == 1 else DATASET_TITLES.get(k, k) for i, k in enumerate(key) if not pd.isna(k))
+            every = set(AUTOENCODERS) <= set(group.model)
+            rest = [MODEL_TITLES.get(m, m) for m in group.model if not (every and m in AUTOENCODERS)]
+            models = ", ".join(["every autoencoder"] * every + rest)
+            items.append(f"{where}: {models}")
+        lines.append(f"- **{TABLE_TITLES[table]}**: " + "; ".join(items) + ".")
+    return lines
+
+
+LEGEND = ("✓ agrees (within 2 combined std) · ✗ differs · ↓ reduced scale (fewer images than the protocol: "
+          "our number, no verdict) · ∅ undefined (every evaluation collapsed) · ‼ diverged · – not run · "
+          "? no std on either side. Findings: ✓ holds · ✗ fails · ◐ partly · … not enough cells.")  # fmt: skip
+
+
+def markdown(rows: pd.DataFrame, findings: pd.DataFrame, context: str) -> str:
+    """results/reproduction.md: the summary, the findings, a compact table per paper table, what was not run."""
+    out = ["# What came out again", "", f"**{summary_line(rows, findings)}**", "", context, "", LEGEND, "",
+           "## The paper's findings", ""]  # fmt: skip
+    for f in findings.itertuples():
+        out += [f"- **{_mark(f.verdict)}**: \"{f.quote}\" ({f.location})",
+                f"  - evaluated on: {f.evaluated_on}",
+                f"  - meaningful below the protocol scale: {f.below_protocol} ({f.why})"]  # fmt: skip
+    for table in TABLES:
+        wide = compact_table(rows, table)
+        out += ["", f"## {TABLE_TITLES[table]}: ours / paper", ""]
+        out += [_md_table(wide) if not wide.empty else "No cell of this table was run."]
+    out += ["", "## Not run", "", *not_run_text(rows), ""]
+    return "\n".join(out)
+
+
+def _tex_escape(text: str) -> str:
+    for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
+                          ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}"),
+                          ("—", "---"), ("§", r"\S{}"))[::1]:  # fmt: skip
+        text = text.replace(char, escaped)
+    return text
+
+
+def latex(rows: pd.DataFrame, findings: pd.DataFrame) -> str:
+    """A booktabs table of the findings (verdict in words) and of the verdicts per paper table."""
+    body = [f"{_tex_escape(f.location)} & {_tex_escape(f.quote)} & {f.verdict} & {f.below_protocol} \\\\"
+            for f in findings.itertuples()]  # fmt: skip
+    counts = rows[rows.model.isin(AUTOENCODERS)].groupby("table").verdict.value_counts().unstack(fill_value=0)
+    counts = counts.reindex(index=list(TABLES), columns=NUMBER_VERDICTS, fill_value=0)
+    number_body = [f"{TABLE_TITLES[t].split(' (')[0]} & " + " & ".join(str(int(v)) for v in counts.loc[t]) + " \\\\"
+                   for t in TABLES]  # fmt: skip
+    return "\n".join([
+        f"% Generated by the ACAI reproduction workflow (rule reproduction). {_tex_escape(summary_line(rows, findings))}",
+        r"\begin{tabular}{p{3.2cm}p{8cm}ll}", r"\toprule",
+        r"Where & The paper's finding & Verdict & Below protocol \\", r"\midrule", *body, r"\bottomrule",
+        r"\end{tabular}", "", r"\medskip", "",
+        r"\begin{tabular}{l" + "r" * len(NUMBER_VERDICTS) + "}", r"\toprule",
+        "Published values & " + " & ".join(NUMBER_VERDICTS) + r" \\", r"\midrule", *number_body, r"\bottomrule",
+        r"\end{tabular}", ""])  # fmt: skip
+
+
+# ---------------------------------------------------------------- records -> pages
+
+
+def summaries(records: dict, std_ddof: int = 0) -> dict:
+    """table -> summary frame with `images`, from each table's record paths: records[table] is a
+    list of paths (table1) or a (cell paths, pixel paths) pair; a table with no cell paths is absent."""
+    out = {}
+    if records.get("table1"):
+        out["table1"] = with_images(table1_summary(collect(records["table1"], TABLE1_METRICS), std_ddof))
+    for table in ("table2", "table3"):
+        cells, pixels = records.get(table) or ([], [])
+        if cells:
+            key = TABLE_RECORDS[table][1]
+            out[table] = with_images(grid_summary(collect(cells, [key]), pixels, key, table, std_ddof))
+    return out
+
+
+def write_scorecard(records: dict, csv_path, md_path, tex_path=None, std_ddof: int = 0, config=None) -> str:
+    """Every output of the scorecard from the record files; returns the summary line."""
+    frames = summaries(records, std_ddof)
+    images = [i for s in frames.values() for i in s.images]
+    scale = scale_name(config or {}, images)
+    rows = number_rows(frames, scale)
+    findings = finding_rows(rows)
+    rows.to_csv(csv_path, index=False)
+    std = "population std (ddof 0, as the authors)" if std_ddof == 0 else f"sample std (ddof {std_ddof})"
+    context = (f"Scale: **{scale}** (the protocol: {_power_of_two(PROTOCOL_IMAGES)} images per cell, 3 seeds); "
+               f"ours as mean ± {std} over seeds. Every number, with both differences in std, is in "
+               f"`{Path(csv_path).name}`.")  # fmt: skip
+    Path(md_path).write_text(markdown(rows, findings, context))
+    if tex_path:
+        Path(tex_path).write_text(latex(rows, findings))
+    return summary_line(rows, findings)
+
+
+def record_paths(config: dict, root) -> dict:
+    """The record files of every cell the config's tables need, under `root` (the rules' layout,
+    results/{dataset}/{model}/dz{dz}/seed{seed}), that exist: whatever cells were run."""
+    root, seeds = Path(root), config["seeds"]
+
+    def existing(paths):
+        return [str(p) for p in paths if p.exists()]
+
+    lines = config["table1"]["dataset"]
+    records = {"table1": existing(root / lines / m / f"dz{z}" / f"seed{s}" / "metrics.json"
+                                  for m, z in table1_cells(config) for s in seeds)}  # fmt: skip
+    for table, (filename, _, pixel_file) in TABLE_RECORDS.items():
+        cells = config[table]["cells"]
+        paths = existing(root / d / m / f"dz{z}" / f"seed{s}" / filename
+                         for d, z in cells for m in config[table]["models"] for s in seeds)  # fmt: skip
+        pixels = existing(root / d / "pixels" / pixel_file for d in dict.fromkeys(d for d, _ in cells))
+        records[table] = (paths, pixels)
+    return records
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", required=True, help="a results folder (its cells: DATASET/MODEL/dzDZ/seedSEED)")
+    parser.add_argument("--configfile", nargs="+", default=[], help="config overlays on config/config.yaml")
+    parser.add_argument("--out", required=True, help="output prefix: writes PREFIX.csv, PREFIX.md, PREFIX.tex")
+    args = parser.parse_args(argv)
+    config = load_config(Path(__file__).resolve().parent.parent / "config" / "config.yaml", *args.configfile)
+    records = record_paths(config, args.results)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    print(write_scorecard(records, out.with_suffix(".csv"), out.with_suffix(".md"), out.with_suffix(".tex"),
+                          config["tables"]["std_ddof"], config))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,10 @@
+# Snakemake adapter: rule reproduction (acai_repro.scorecard.write_scorecard).
+from acai_repro.scorecard import write_scorecard
+from acai_repro.snakemake_io import logged
+
+with logged(snakemake) as log:
+    i, p = snakemake.input, snakemake.params
+    records = {"table1": list(i.table1), "table2": (list(i.table2), list(i.table2_pixels)),
+               "table3": (list(i.table3), list(i.table3_pixels))}  # fmt: skip
+    out = snakemake.output
+    log(write_scorecard(records, out.csv, out.md, out.tex, p.std_ddof, p.scale))
