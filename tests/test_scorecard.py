@@ -1,0 +1,233 @@
+import json
+from types import SimpleNamespace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from acai_repro import scorecard
+from acai_repro.scorecard import (
+    FINDINGS,
+    PROTOCOL_IMAGES,
+    finding_rows,
+    markdown,
+    number_rows,
+    scale_name,
+    summary_line,
+    verdict,
+    write_scorecard,
+)
+from acai_repro.tables import PAPER_VALUES
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICK = ROOT / "docs" / "quick-scale-results"
+MODELS6 = ["baseline", "denoising", "vae", "aae", "vqvae", "acai"]
+PAPER = pd.read_csv(PAPER_VALUES, comment="#", dtype={"dz": "Int64"})
+
+
+def _summary(rows, keys):
+    """A summary frame as tables.table1_summary / grid_summary give it, plus `images`."""
+    defaults = {"std": 0.0, "n_seeds": 3, "n_undefined": 0, "status": "ok", "images": PROTOCOL_IMAGES}
+    frame = pd.DataFrame([{**defaults, **row} for row in rows])
+    return frame.astype({"dz": "Int64"})[[*keys, "mean", "std", "n_seeds", "n_undefined", "status", "images"]]
+
+
+def table1(cells, **common):
+    """cells: {(metric, model): mean or a dict of summary columns}."""
+    rows = []
+    for (metric, model), value in cells.items():
+        row = value if isinstance(value, dict) else {"mean": value}
+        rows.append({"metric": metric, "model": model, "dz": 256 if model == "vqvae" else 64, **common, **row})
+    return _summary(rows, ["metric", "model", "dz"])
+
+
+def grid(table, cells, **common):
+    """cells: {(dataset, dz, model): mean or a dict of summary columns}; dz None for pixels."""
+    rows = []
+    for (dataset, dz, model), value in cells.items():
+        row = value if isinstance(value, dict) else {"mean": value}
+        pixel = {"std": np.nan, "n_seeds": 1, "images": np.nan} if model == "pixels" else {}
+        rows.append({"dataset": dataset, "dz": dz, "model": model, **common, **pixel, **row})
+    return _summary(rows, ["dataset", "dz", "model"])
+
+
+def paper_as_ours(table, **common):
+    """Our cells equal to the paper's published values (mean, and std where it prints one: else 1.0),
+    at the protocol scale."""
+    paper = PAPER[(PAPER.table == table) & PAPER.model.isin([*MODELS6, "pixels"])].fillna({"std": 1.0})
+    if table == "table1":
+        return table1({(r.metric, r.model): {"mean": r.mean, "std": r.std} for r in paper.itertuples()}, **common)
+    cells = {(r.dataset, None if pd.isna(r.dz) else int(r.dz), r.model): {"mean": r.mean, "std": r.std}
+             for r in paper.itertuples()}  # fmt: skip
+    return grid(table, cells, **common)
+
+
+def row(rows, table, model, metric="accuracy", dataset=None, dz=None):
+    chosen = rows[(rows.table == table) & (rows.model == model) & (rows.metric == metric)]
+    if dataset:
+        chosen = chosen[chosen.dataset == dataset]
+    if dz is not None:
+        chosen = chosen[chosen.dz == dz]
+    assert len(chosen) == 1, chosen
+    return chosen.iloc[0]
+
+
+def test_one_row_per_published_value_in_the_papers_order():
+    rows = number_rows({}, "protocol")
+    assert len(rows) == len(PAPER) == 12 + 39 + 32
+    assert rows[["table", "model"]].values.tolist() == PAPER[["table", "model"]].values.tolist()
+    assert set(rows.verdict) == {"not run"}
+    prior = rows[rows.model.isin(["DEC", "RIM", "IMSAT"])]
+    assert len(prior) == 6 and (prior.note == "prior method: not part of this workflow").all()
+
+
+def test_agrees_and_differs_at_the_two_std_edge():
+    # The edge itself: |diff| == 2 combined std agrees (exact binary floats).
+    edge = {"model": "acai", "status": "ok", "n_seeds": 3, "images": PROTOCOL_IMAGES, "paper_std": 0.25,
+            "diff": -1.0, "combined_std": 0.5, "n_undefined": 0}  # fmt: skip
+    assert verdict(SimpleNamespace(**edge)) == ("agrees", "")
+    assert verdict(SimpleNamespace(**{**edge, "diff": -1.0000001}))[0] == "differs"
+    # Through number_rows: paper Baseline mean distance 6.88 ± 0.21, ours ± 0.28, combined 0.35.
+    for k, expected in ((1.99, "agrees"), (-1.99, "agrees"), (2.01, "differs"), (-2.01, "differs")):
+        ours = table1({("mean_distance", "baseline"): {"mean": 6.88 + k * 0.35, "std": 0.28}})
+        r = row(number_rows({"table1": ours}, "protocol"), "table1", "baseline", "mean_distance")
+        assert r.combined_std == pytest.approx(0.35) and r.diff_combined_std == pytest.approx(k)
+        assert r.diff_paper_std == pytest.approx(k * 0.35 / 0.21)
+        assert r.verdict == expected and r.note == ""
+
+
+def test_one_seed_is_judged_on_the_papers_std_alone():
+    ours = table1({("smoothness", "acai"): {"mean": 0.10 + 0.019, "n_seeds": 1, "std": 0.0},
+                   ("smoothness", "baseline"): {"mean": 0.44 + 0.081, "n_seeds": 1, "std": 0.0}})  # fmt: skip
+    rows = number_rows({"table1": ours}, "protocol")
+    acai, baseline = row(rows, "table1", "acai", "smoothness"), row(rows, "table1", "baseline", "smoothness")
+    assert acai.combined_std == pytest.approx(0.01) and acai.verdict == "agrees" and acai.note == "one seed"
+    assert baseline.diff_combined_std == pytest.approx(2.025) and baseline.verdict == "differs"
+
+
+def test_undefined_diverged_and_reduced_scale_give_no_numeric_verdict():
+    ours = table1({("smoothness", "aae"): {"mean": np.nan, "std": np.nan, "status": "undefined", "n_undefined": 2},
+                   ("smoothness", "vae"): {"mean": np.nan, "std": np.nan, "status": "diverged"},
+                   ("smoothness", "acai"): {"mean": 0.10, "images": 2**17}})  # fmt: skip
+    rows = number_rows({"table1": ours}, "reduced")
+    aae, vae, acai = (row(rows, "table1", m, "smoothness") for m in ("aae", "vae", "acai"))
+    assert (aae.verdict, aae.note) == ("undefined", "2 of 3 seeds undefined") and pd.isna(aae["diff"])
+    assert vae.verdict == "diverged"
+    # an exact match at 2^17 images is still not a verdict on the paper's number
+    assert acai.verdict == "reduced scale" and acai["diff"] == 0.0 and "2^17 images per cell" in acai.note
+    assert acai.images == 2**17 and acai.scale == "reduced"
+
+
+def test_neither_side_has_a_std_and_table3_uses_ours_alone():
+    ours = grid("table3", {("mnist", 32, "acai"): {"mean": 94.38 + 1.9, "std": 1.0},
+                           ("mnist", 32, "baseline"): {"mean": 77.56, "n_seeds": 1},
+                           ("mnist", None, "pixels"): 53.2})  # fmt: skip
+    rows = number_rows({"table3": ours}, "protocol")
+    acai = row(rows, "table3", "acai", dataset="mnist", dz=32)
+    assert acai.verdict == "agrees" and acai.combined_std == 1.0 and "the paper gives no std" in acai.note
+    assert pd.isna(acai.diff_paper_std)
+    assert row(rows, "table3", "baseline", dataset="mnist", dz=32).verdict == "no std"  # one seed, paper no std
+    pixels = row(rows, "table3", "pixels", dataset="mnist")
+    assert (pixels.verdict, pixels.note) == ("no std", "one measurement; no std on either side")
+
+
+def test_a_config_with_a_subset_of_models():
+    ours = table1({("mean_distance", "baseline"): 7.0, ("mean_distance", "acai"): 0.3,
+                   ("smoothness", "baseline"): 0.4, ("smoothness", "acai"): 0.1}, images=2**17)  # fmt: skip
+    rows = number_rows({"table1": ours}, "reduced")
+    table = rows[rows.table == "table1"]
+    assert (table.verdict == "reduced scale").sum() == 4 and (table.verdict == "not run").sum() == 8
+    assert set(table[table.verdict == "not run"].model) == {"denoising", "vae", "aae", "vqvae"}
+    assert (rows[rows.table != "table1"].verdict == "not run").all()
+    findings = finding_rows(rows).set_index("finding")
+    assert findings.loc["acai_best_on_lines", "verdict"] == "holds"
+    assert "(2 ranked)" in findings.loc["acai_best_on_lines", "evaluated_on"]
+    assert findings.loc["vae_good_distance_poor_smoothness", "verdict"] == "not enough cells"
+    assert findings.loc["acai_beats_baseline_classifier", "verdict"] == "not enough cells"
+    md = markdown(rows, finding_rows(rows), "")
+    assert "No cell of this table was run." in md and "– not run" in md
+    assert "**Table 1 (lines)**: Mean Distance ×10⁻³" not in md  # a metric with cells run is not listed as not run
+
+
+def test_every_finding_holds_on_the_papers_own_numbers():
+    frames = {t: paper_as_ours(t) for t in ("table1", "table2", "table3")}
+    rows = number_rows(frames, "protocol")
+    numbers = rows[rows.model.isin(MODELS6)]
+    assert (numbers.verdict == "agrees").all() and len(numbers) == 72
+    findings = finding_rows(rows)
+    assert len(findings) == len(FINDINGS) and (findings.verdict == "holds").all(), findings[["finding", "verdict"]]
+    assert summary_line(rows, findings).startswith(f"findings: {len(FINDINGS)} hold, 0 fail, 0 partly, 0 need")
+    assert "numbers: 72 of 72 at protocol scale (72 agree, 0 differ)" in summary_line(rows, findings)
+
+
+def test_findings_that_fail_or_hold_partly():
+    lines = paper_as_ours("table1")
+    lines.loc[(lines.model == "acai"), "mean"] = [9.0, 0.9]  # ACAI worst on both metrics
+    t2 = paper_as_ours("table2")
+    t2.loc[(t2.model == "acai") & (t2.dataset == "svhn"), "mean"] = 1.0  # below the Baseline on SVHN only
+    rows = number_rows({"table1": lines, "table2": t2}, "protocol")
+    findings = finding_rows(rows).set_index("finding")
+    assert findings.loc["acai_best_on_lines", "verdict"] == "fails"
+    assert findings.loc["acai_beats_baseline_classifier", "verdict"] == "partly"
+    assert "SVHN dz 32 (6 ranked): no" in findings.loc["acai_beats_baseline_classifier", "evaluated_on"]
+    assert findings.loc["acai_top_two_kmeans", "verdict"] == "not enough cells"  # Table 3 not run
+    assert row(rows, "table1", "acai", "smoothness").verdict == "differs"
+
+
+def test_an_undefined_cell_is_not_ranked():
+    lines = paper_as_ours("table1")
+    lines.loc[(lines.model == "aae") & (lines.metric == "smoothness"), ["mean", "status"]] = [np.nan, "undefined"]
+    findings = finding_rows(number_rows({"table1": lines}, "protocol")).set_index("finding")
+    # the AAE's claim has a part that cannot be judged: it does not hold
+    assert findings.loc["aae_best_smoothness_of_existing", "verdict"] == "not enough cells"
+    assert "smoothness without acai (4 ranked): not enough cells" in findings.loc["aae_best_smoothness_of_existing", "evaluated_on"]
+    assert findings.loc["acai_best_on_lines", "verdict"] == "holds"
+
+
+def test_scale_name_from_the_config_or_the_images():
+    assert scale_name({"scale_name": "quick"}, [2**17]) == "quick"
+    assert scale_name({"results_dir": "results/gpu-quick"}, [2**17]) == "gpu-quick"
+    assert scale_name({"results_dir": "results"}, [2**24, 2**24]) == "protocol"
+    assert scale_name({}, [2**17, np.nan]) == "reduced: 2^17 images per cell"
+    assert scale_name({}, [256, 100_000]) == "reduced: 2^8, 100,000 images per cell"
+
+
+def test_the_page_puts_findings_first_and_marks_every_verdict_with_a_word():
+    frames = {"table1": paper_as_ours("table1", images=2**17)}
+    rows = number_rows(frames, "reduced")
+    md = markdown(rows, finding_rows(rows), "context")
+    assert md.index("## The paper's findings") < md.index("## Table 1") < md.index("## Not run")
+    assert md.splitlines()[2] == f"**{summary_line(rows, finding_rows(rows))}**"
+    assert md.count("↓ reduced scale") == 12 + 1  # 12 cells and the legend
+    assert "✓ holds" in md and '"On the lines task, we found that this procedure produced poor interpolations."' in md
+
+
+def _record(path, cell, reported, images):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spec = {"training": {"total_images": images}}
+    path.write_text(json.dumps({"status": "ok", "cell": cell, "reported": reported, "spec": spec}))
+    return str(path)
+
+
+def test_from_records_images_come_from_each_cells_spec(tmp_path):
+    paths = [_record(tmp_path / f"lines/{m}/dz64/seed{s}/metrics.json", {"dataset": "lines", "model": m, "dz": 64, "seed": s},
+                     {"mean_distance": md * 1e-3, "smoothness": sm}, images)
+             for m, md, sm, images in (("baseline", 6.88, 0.44, 2**24), ("acai", 0.24, 0.10, 2**17)) for s in (0, 1)]  # fmt: skip
+    out = tmp_path / "out"
+    line = write_scorecard({"table1": paths}, out.with_suffix(".csv"), out.with_suffix(".md"), out.with_suffix(".tex"))
+    rows = pd.read_csv(out.with_suffix(".csv"))
+    baseline = rows[(rows.model == "baseline") & (rows.metric == "mean_distance")].iloc[0]
+    assert baseline.verdict == "agrees" and baseline.n_seeds == 2 and baseline.images == 2**24
+    assert rows[(rows.table == "table1") & (rows.model == "acai")].verdict.tolist() == ["reduced scale"] * 2
+    assert (rows.scale == "reduced: 2^17, 2^24 images per cell").all()
+    assert "numbers: 2 of 72 at protocol scale (2 agree, 0 differ), 2 at a reduced scale" in line
+    assert "\\toprule" in out.with_suffix(".tex").read_text()
+
+
+def test_the_committed_quick_scale_scorecard_is_what_the_command_gives(tmp_path):
+    scorecard.main(["--results", str(QUICK), "--configfile", str(ROOT / "config" / "quick.yaml"),
+                    "--out", str(tmp_path / "reproduction")])  # fmt: skip
+    for suffix in (".csv", ".md", ".tex"):
+        ours = (tmp_path / f"reproduction{suffix}").read_text()
+        assert ours == (QUICK / f"reproduction{suffix}").read_text(), suffix
