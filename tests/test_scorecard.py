@@ -231,3 +231,8 @@ def test_the_committed_quick_scale_scorecard_is_what_the_command_gives(tmp_path)
     for suffix in (".csv", ".md", ".tex"):
         ours = (tmp_path / f"reproduction{suffix}").read_text()
         assert ours == (QUICK / f"reproduction{suffix}").read_text(), suffix
+
+
+def test_the_readme_quotes_the_committed_summary_line():
+    summary = (QUICK / "reproduction.md").read_text().splitlines()[2].strip("*")
+    assert f'"{summary}"' in (ROOT / "README.md").read_text()
