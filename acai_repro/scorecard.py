@@ -307,11 +307,13 @@ FINDINGS = [
             "We found dramatically improved performance on the lines benchmark when using ACAI — it achieved "
             "the best Mean Distance and Smoothness score among the autoencoders we considered.",
             "Section 3.2, Table 1", True,
-            "a ranking at an equal budget; PROTOCOL §7 finds ACAI ahead of the Baseline on both metrics at 2^17 images in two seeds",
+            "a ranking at an equal budget; at 2^17 images ACAI is ahead of the Baseline on both metrics in two "
+            "seeds (reference points in docs/protocol.md)",
             _acai_best_lines),
     Finding("baseline_worst_mean_distance",
             "After training our baseline autoencoder, we achieved a Mean Distance score which was the worst "
-            "(highest) of all of the autoencoders we studied, though the Smoothness was on par with various other approaches.",
+            "(highest) of all of the autoencoders we studied, though the Smoothness was on par with various other "
+            "approaches.",
             "Section 3.2 (Base Model), Table 1", False,
             "below ~100k images most models still decode every interpolant to one line, at similar Mean Distances",
             _baseline_worst_distance),
@@ -388,7 +390,8 @@ def summary_line(rows: pd.DataFrame, findings: pd.DataFrame) -> str:
              f"{f.get('not enough cells', 0)} need more cells"]  # fmt: skip
     n = rows[rows.model.isin(AUTOENCODERS)].verdict.value_counts()
     compared = n.get("agrees", 0) + n.get("differs", 0) + n.get("no std", 0)
-    numbers = (f"{compared} of {int(n.sum())} at protocol scale ({n.get('agrees', 0)} agree, {n.get('differs', 0)} differ), "
+    numbers = (f"{compared} of {int(n.sum())} at protocol scale "
+               f"({n.get('agrees', 0)} agree, {n.get('differs', 0)} differ), "
                f"{n.get('reduced scale', 0)} at a reduced scale, {n.get('undefined', 0) + n.get('diverged', 0)} "
                f"undefined or diverged, {n.get('not run', 0)} not run")  # fmt: skip
     return f"findings: {', '.join(parts)}; numbers: {numbers}"
@@ -431,8 +434,9 @@ def compact_table(rows: pd.DataFrame, table: str) -> pd.DataFrame:
     if shown.empty:
         return pd.DataFrame()
     shown = shown.assign(text=[_cell_text(r) for _, r in shown.iterrows()])
-    wide = shown.pivot(index=keys, columns="model", values="text").reindex(columns=[m for m in MODEL_TITLES if m in set(shown.model)])
-    wide = wide.reindex(list(dict.fromkeys(map(tuple, shown[keys].to_numpy()))) if len(keys) > 1 else list(dict.fromkeys(shown.metric)))
+    order = list(dict.fromkeys(shown.set_index(keys).index))  # the paper's row order
+    columns = [m for m in MODEL_TITLES if m in set(shown.model)]
+    wide = shown.pivot(index=keys, columns="model", values="text").reindex(index=order, columns=columns)
     wide = wide.fillna("– not run").rename(columns=MODEL_TITLES).reset_index()
     if table == "table1":
         wide["metric"] = wide.metric.map({"mean_distance": "Mean Distance ×10⁻³", "smoothness": "Smoothness"})
@@ -452,7 +456,8 @@ def not_run_text(rows: pd.DataFrame) -> list[str]:
         items = []
         for key, group in groups:
             key = key if isinstance(key, tuple) else (key,)
-            where = " ".join(f"dz {k}" if i == 1 else DATASET_TITLES.get(k, k) for i, k in enumerate(key) if not pd.isna(k))
+            named = [f"dz {k}" if i == 1 else DATASET_TITLES.get(k, k) for i, k in enumerate(key) if not pd.isna(k)]
+            where = " ".join(named)
             every = set(AUTOENCODERS) <= set(group.model)
             rest = [MODEL_TITLES.get(m, m) for m in group.model if not (every and m in AUTOENCODERS)]
             models = ", ".join(["every autoencoder"] * every + rest)
