@@ -7,7 +7,8 @@ with ours from the same summary frames the tables print (acai_repro.tables). The
 - `not run`: the config has no such cell (or the row is a prior method the workflow never runs);
 - `diverged` / `undefined`: a seed diverged / the value is undefined (every evaluation collapsed);
 - `reduced scale`: the cell trained on fewer images than the protocol (2^24, the schema's default
-  `training.total_images`): our number is shown, with no numeric verdict;
+  `training.total_images`), or on a number its records do not say: our number is shown, with no
+  numeric verdict;
 - `agrees` when |ours - paper| <= 2 combined std, else `differs`; the combined std is
   sqrt(our std^2 + paper std^2), each std over seeds as printed (ours with the tables' ddof).
   A cell with **one seed** has no spread of its own: its combined std is the paper's std alone,
@@ -156,8 +157,10 @@ def verdict(row, protocol_images: int = PROTOCOL_IMAGES) -> tuple[str, str]:
         return "not run", "" if row.model in MODEL_TITLES else "prior method: not part of this workflow"
     if row.status == "diverged":
         return "diverged", f"{row.n_seeds} seed(s), at least one diverged"
-    if row.status != "ok":
+    if row.status == "undefined":
         return "undefined", f"{int(row.n_undefined)} of {int(row.n_seeds)} seeds undefined"
+    if row.status != "ok":  # a record status the tables print as n/a: no value either
+        return "undefined", f"record status {row.status}"
     notes = ["one measurement" if row.model == "pixels" else "one seed" if row.n_seeds == 1 else ""]
     if row.model != "pixels" and not row.images >= protocol_images:
         trained = "unknown images" if pd.isna(row.images) else f"{_power_of_two(int(row.images))} images"
