@@ -543,7 +543,8 @@ def write_scorecard(records: dict, csv_path, md_path, tex_path=None, std_ddof: i
     rows.to_csv(csv_path, index=False)
     std = "population std (ddof 0, as the authors)" if std_ddof == 0 else f"sample std (ddof {std_ddof})"
     context = (f"Scale: **{scale}** (the protocol: {_power_of_two(PROTOCOL_IMAGES)} images per cell, 3 seeds); "
-               f"ours as mean ± {std} over seeds. Every number, with both differences in std, is in "
+               f"ours as mean ± {std} over seeds; a cell with one seed has no std of its own, so its combined "
+               f"std is the paper's alone (note `one seed`). Every number, with both differences in std, is in "
                f"`{Path(csv_path).name}`.")  # fmt: skip
     Path(md_path).write_text(markdown(rows, findings, context))
     if tex_path:
