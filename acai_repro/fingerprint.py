@@ -243,18 +243,21 @@ def paragraphs(text: str) -> list[str]:
     return [" ".join(block.split()) for block in re.split(r"\n\s*\n", text)]
 
 
-def marked_commits(text: str, spelling: re.Pattern) -> list[str]:
-    """Commits named by older-code markers in paragraphs that name the set."""
-    return [commit for block in paragraphs(text) if spelling.search(block) for commit in OLDER_MARKER.findall(block)]
+def older_markers(text: str, spellings: dict) -> dict:
+    """{set folder: commits its older-code markers name}. A marker belongs to the set named
+    nearest to it in its paragraph, so one paragraph may mark several sets."""
+    marks: dict = {}
+    for block in paragraphs(text):
+        mentions = [(m.start(), name) for name, pattern in spellings.items() for m in pattern.finditer(block)]
+        for marker in OLDER_MARKER.finditer(block) if mentions else ():
+            _, nearest = min(mentions, key=lambda mention: abs(mention[0] - marker.start()))
+            marks.setdefault(nearest, []).append(marker.group(1))
+    return marks
 
 
-def quote_problems(doc: Path, set_dir: Path, provenance: dict, current: str, root: Path = ROOT) -> list[str]:
-    """What is wrong with how `doc` quotes the set, if it names it at all."""
-    text, spelling = doc.read_text(), _set_spelling(set_dir, doc, root)
-    if not spelling.search(text):
-        return []
-    where, name, commit = doc.relative_to(root), set_dir.relative_to(root), provenance["commit"]
-    marked = marked_commits(text, spelling)
+def quote_problems(where: str, name: str, provenance: dict, current: str, marked: list) -> list[str]:
+    """What is wrong with how the doc `where` quotes the set `name` (it names its folder)."""
+    commit = provenance["commit"]
     problems = [
         f"{where}: marks {name} as produced by commit {other}, but its {PROVENANCE_FILE} names commit {commit}"
         for other in marked
@@ -275,18 +278,35 @@ def quote_problems(doc: Path, set_dir: Path, provenance: dict, current: str, roo
     return problems
 
 
+def doc_problems(doc: Path, provenances: dict, current: str, root: Path = ROOT) -> list[str]:
+    """Problems of every set that `doc` names (a set's own README, inside it, describes it)."""
+    spellings = {
+        set_dir: _set_spelling(set_dir, doc, root) for set_dir in provenances if not doc.is_relative_to(set_dir)
+    }
+    text = doc.read_text()
+    marks = older_markers(text, spellings)
+    where = doc.relative_to(root).as_posix()
+    return [
+        problem
+        for set_dir, spelling in spellings.items()
+        if spelling.search(text)
+        for problem in quote_problems(
+            where, set_dir.relative_to(root).as_posix(), provenances[set_dir], current, marks.get(set_dir, [])
+        )
+    ]
+
+
 def result_set_problems(root: Path = ROOT, current: str | None = None) -> list[str]:
     """Every result set without a valid provenance, and every stale quote left unmarked."""
     current = current or current_set_fingerprint(root / FINGERPRINTS_PATH.relative_to(ROOT))
-    problems = []
+    problems, provenances = [], {}
     for set_dir in result_sets(root):
         try:
-            provenance = read_provenance(set_dir)
+            provenances[set_dir] = read_provenance(set_dir)
         except ValueError as error:
             problems.append(str(error))
-            continue
-        for doc in docs(root):
-            problems.extend(quote_problems(doc, set_dir, provenance, current, root))
+    for doc in docs(root):
+        problems.extend(doc_problems(doc, provenances, current, root))
     return problems
 
 
