@@ -79,7 +79,8 @@ def weights_digest(*state_dicts: dict) -> str:
         for tensor in state.values():
             tensor = tensor.detach().cpu().contiguous()
             header = f"{tensor.dtype} {tuple(tensor.shape)}\n".encode()
-            tensor_digests.append(_digest(header + tensor.view(torch.uint8).numpy().tobytes()))
+            data = tensor.reshape(-1).view(torch.uint8)  # flat: a 0-d tensor has no byte view
+            tensor_digests.append(_digest(header + data.numpy().tobytes()))
     return _digest("\n".join(sorted(tensor_digests)).encode())
 
 
@@ -235,7 +236,8 @@ def docs(root: Path = ROOT) -> list[Path]:
 def _set_spelling(set_dir: Path, doc: Path, root: Path) -> re.Pattern:
     """The set's folder as the doc may name it: from the repository root or from the doc."""
     names = {set_dir.relative_to(root).as_posix(), Path(os.path.relpath(set_dir, doc.parent)).as_posix()}
-    return re.compile("|".join(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])" for name in sorted(names)))
+    # Not inside a longer name: "run-results-old", "other/run-results", "run-results.md".
+    return re.compile("|".join(rf"(?<![\w./-]){re.escape(name)}(?![\w-]|\.\w)" for name in sorted(names)))
 
 
 def paragraphs(text: str) -> list[str]:
