@@ -334,7 +334,8 @@ def default_machine() -> str:
 def _provenance_main(args) -> int:
     commit = args.commit or code_version()
     if not COMMIT.fullmatch(commit):
-        print(f"the checkout is at {commit!r}, not a clean commit: commit first, or pass --commit", file=sys.stderr)
+        where = "--commit" if args.commit else "this checkout"
+        print(f"{where}: {commit!r} is not a clean commit's hash: commit first, or pass --commit HASH", file=sys.stderr)
         return 2
     record = write_provenance(
         args.provenance, args.command, commit, args.machine or default_machine(), not args.timings_only
