@@ -1,0 +1,389 @@
+"""Bit fingerprints of training: a short hash per model that moves whenever a change moves a bit.
+
+Each registered model trains a few steps of the lines benchmark on the CPU, on one thread,
+through the library's own `train_cell`, and is evaluated once. Its fingerprint hashes the
+final weights (every tensor of the autoencoder's and the classifier's state, buffers such as
+the VQ-VAE's EMA codebook included) and the reported values of that evaluation. The set's
+fingerprint hashes every model's. `acai_repro/fingerprints.json` holds the committed values;
+tests/test_fingerprints.py recomputes them, and every committed result set records the set
+fingerprint of the code that produced it (docs/fingerprints.md).
+
+    python -m acai_repro.fingerprint           # print the fingerprints, say which moved (exit 1)
+    python -m acai_repro.fingerprint --write   # rewrite acai_repro/fingerprints.json
+    python -m acai_repro.fingerprint --provenance DIR --command CMD   # DIR/provenance.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from acai_repro.config import DEFAULT_CONFIG, cell_spec, deep_update, read_yaml, validate_config, with_run_settings
+from acai_repro.models import MODELS
+from acai_repro.train import REPORTED, code_version, load_trained, train_cell
+
+ROOT = Path(__file__).resolve().parent.parent
+FINGERPRINTS_PATH = Path(__file__).resolve().parent / "fingerprints.json"
+WRITE_COMMAND = "python -m acai_repro.fingerprint --write"
+LENGTH = 16  # hex characters kept of each sha256
+UNKNOWN = "unknown"  # the fingerprint of a result set produced before fingerprints existed
+
+# The paper's configuration with a smoke-scale budget: 4 steps of 64 lines, then one
+# evaluation (small, but through every metric), and a VQ-VAE codebook of 256 codes instead of
+# 16,384 (the same code; the full codebook's nearest-code search took most of the time).
+# Fixed here rather than read from config/smoke.yaml, so that tuning the smoke scale never
+# moves a fingerprint.
+OVERLAY = {
+    "seeds": [0],
+    "device": "cpu",
+    "models": {"vqvae": {"codebook_size": 256}},
+    "training": {"total_images": 256, "eval_every": 256, "report_last": 1},
+    "evaluation": {
+        "lines": {"test_lines": 128, "interpolation_pairs": 8, "interpolation_points": 16, "references": 1000}
+    },
+}
+
+
+def fingerprint_config() -> dict:
+    config = deep_update(read_yaml(DEFAULT_CONFIG), OVERLAY)
+    return validate_config(config)
+
+
+def fingerprint_spec(config: dict, model: str) -> dict:
+    """The lines cell of `model` at its Table 1 latent size, seed 0."""
+    table = config["table1"]
+    dz = table["dz_by_model"].get(model, table["dz"])
+    return with_run_settings(cell_spec(config, "lines", model, dz, 0), config)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def weights_digest(*state_dicts: dict) -> str:
+    """Hash of every tensor's dtype, shape and bytes. The per-tensor hashes are sorted, so a
+    change that only renames or reorders parameters (same bits) keeps its fingerprint."""
+    tensor_digests = []
+    for state in state_dicts:
+        for tensor in state.values():
+            tensor = tensor.detach().cpu().contiguous()
+            header = f"{tensor.dtype} {tuple(tensor.shape)}\n".encode()
+            data = tensor.reshape(-1).view(torch.uint8)  # flat: a 0-d tensor has no byte view
+            tensor_digests.append(_digest(header + data.numpy().tobytes()))
+    return _digest("\n".join(sorted(tensor_digests)).encode())
+
+
+def evaluation_text(record: dict) -> str:
+    """The reported values of one evaluation record at full precision (repr round-trips)."""
+    return "\n".join(f"{key}={record[key]!r}" for key in REPORTED if key in record)
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Bits of a CPU reduction depend on how it is split between threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def model_fingerprint(spec: dict) -> str:
+    """Train the cell of `spec` in a temporary folder; hash its weights and first evaluation."""
+    with tempfile.TemporaryDirectory() as tmp, one_thread():
+        metrics = train_cell(spec, tmp, log=lambda message: None)
+        if metrics["status"] != "ok":
+            raise RuntimeError(f"fingerprint training of {spec['model']} stopped: {metrics['reason']}")
+        model, classifier, _ = load_trained(Path(tmp) / "model.pt")
+        text = weights_digest(model.state_dict(), classifier.state_dict()) + "\n" + evaluation_text(metrics["evals"][0])
+    return _digest(text.encode())[:LENGTH]
+
+
+def set_fingerprint(fingerprints: dict) -> str:
+    """One fingerprint for the whole model set: what a result set records."""
+    lines = sorted(f"{model} {value}" for model, value in fingerprints.items())
+    return _digest("\n".join(lines).encode())[:LENGTH]
+
+
+def compute_fingerprints(models=None) -> dict:
+    """{model: fingerprint} for `models` (default: every registered model)."""
+    config = fingerprint_config()
+    return {model: model_fingerprint(fingerprint_spec(config, model)) for model in (models or MODELS)}
+
+
+def platform_record() -> dict:
+    """What else decides the bits: the torch build and the CPU's vector instructions."""
+    return {
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
+
+
+def platform_mismatch(committed: dict) -> str | None:
+    """Why fingerprints computed here cannot be compared with `committed`, or None."""
+    here = platform_record()
+    differences = [
+        f"{key} {committed.get(key)!r} there, {value!r} here"
+        for key, value in here.items()
+        if committed.get(key) != value
+    ]
+    if not differences:
+        return None
+    return (
+        "the committed fingerprints were computed on another platform (" + "; ".join(differences) + "): bits may differ"
+    )
+
+
+def read_committed(path: Path = FINGERPRINTS_PATH) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def current_set_fingerprint(path: Path = FINGERPRINTS_PATH) -> str:
+    """The set fingerprint of the code as committed (the test of this module keeps it true)."""
+    return read_committed(path)["set"]
+
+
+def moved_models(committed: dict, computed: dict) -> list[str]:
+    """Models whose fingerprint differs, or that one side lacks."""
+    names = sorted(set(committed) | set(computed))
+    return [name for name in names if committed.get(name) != computed.get(name)]
+
+
+def write_fingerprints(fingerprints: dict, path: Path = FINGERPRINTS_PATH) -> dict:
+    record = {
+        "note": (
+            "Bit fingerprints of a smoke-scale lines training per model (CPU, one thread; "
+            "acai_repro/fingerprint.py). Rewrite with the command below only together with "
+            "rerunning every committed result set quoted as current (docs/fingerprints.md)."
+        ),
+        "command": WRITE_COMMAND,
+        **platform_record(),
+        "set": set_fingerprint(fingerprints),
+        "models": dict(sorted(fingerprints.items())),
+    }
+    Path(path).write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+# --- Result sets: committed outputs of a run, each with the commit and fingerprint behind it ---
+
+PROVENANCE_FILE = "provenance.json"
+# A result set is a folder of committed run outputs: docs/<name>-results/ (the quick runs,
+# gpu-quick runs...) and every folder under benchmarks/results/.
+RESULT_SET_GLOBS = ("docs/*-results", "benchmarks/results/*")
+DOC_GLOBS = ("*.md", "docs/**/*.md", "benchmarks/**/*.md")
+PROVENANCE_KEYS = {
+    "commit": str,
+    "fingerprint": str,
+    "depends_on_training": bool,
+    "command": str,
+    "date": str,
+    "machine": str,
+}
+COMMIT = re.compile(r"[0-9a-f]{7,40}")
+FINGERPRINT = re.compile(rf"[0-9a-f]{{{LENGTH}}}|{UNKNOWN}")
+# What a doc writes next to numbers it quotes from a set that the current code no longer
+# reproduces bit for bit; the same paragraph names the set's folder.
+OLDER_MARKER = re.compile(r"produced by commit ([0-9a-f]{7,40}) \(older code\)", re.IGNORECASE)
+
+
+def result_sets(root: Path = ROOT) -> list[Path]:
+    return sorted({path for pattern in RESULT_SET_GLOBS for path in root.glob(pattern) if path.is_dir()})
+
+
+def read_provenance(set_dir: Path) -> dict:
+    """A result set's provenance.json, checked; ValueError names the file and the problem."""
+    path = set_dir / PROVENANCE_FILE
+    if not path.exists():
+        raise ValueError(
+            f"{path}: missing; write it with `python -m acai_repro.fingerprint --provenance {set_dir} --command CMD`"
+        )
+    record = json.loads(path.read_text())
+    for key, kind in PROVENANCE_KEYS.items():
+        if not isinstance(record.get(key), kind):
+            raise ValueError(f"{path}: key {key!r} must be a {kind.__name__}, got {record.get(key)!r}")
+    if not COMMIT.fullmatch(record["commit"]):
+        raise ValueError(f"{path}: commit {record['commit']!r} is not a commit hash (7-40 hex digits)")
+    if not FINGERPRINT.fullmatch(record["fingerprint"]):
+        raise ValueError(
+            f"{path}: fingerprint {record['fingerprint']!r} is neither {LENGTH} hex digits nor {UNKNOWN!r}"
+        )
+    return record
+
+
+def same_commit(a: str, b: str) -> bool:
+    """Short and full hashes of one commit match."""
+    return a.startswith(b) or b.startswith(a)
+
+
+def docs(root: Path = ROOT) -> list[Path]:
+    return sorted({path for pattern in DOC_GLOBS for path in root.glob(pattern) if path.is_file()})
+
+
+def _set_spelling(set_dir: Path, doc: Path, root: Path) -> re.Pattern:
+    """The set's folder as the doc may name it: from the repository root or from the doc."""
+    names = {set_dir.relative_to(root).as_posix(), Path(os.path.relpath(set_dir, doc.parent)).as_posix()}
+    # Not inside a longer name: "run-results-old", "other/run-results", "run-results.md".
+    return re.compile("|".join(rf"(?<![\w./-]){re.escape(name)}(?![\w-]|\.\w)" for name in sorted(names)))
+
+
+def paragraphs(text: str) -> list[str]:
+    """Blocks between blank lines, whitespace collapsed (a marker may wrap across lines)."""
+    return [" ".join(block.split()) for block in re.split(r"\n\s*\n", text)]
+
+
+def older_markers(text: str, spellings: dict) -> dict:
+    """{set folder: commits its older-code markers name}. A marker belongs to the set named
+    nearest to it in its paragraph, so one paragraph may mark several sets."""
+    marks: dict = {}
+    for block in paragraphs(text):
+        mentions = [(m.start(), name) for name, pattern in spellings.items() for m in pattern.finditer(block)]
+        for marker in OLDER_MARKER.finditer(block) if mentions else ():
+            _, nearest = min(mentions, key=lambda mention: abs(mention[0] - marker.start()))
+            marks.setdefault(nearest, []).append(marker.group(1))
+    return marks
+
+
+def quote_problems(where: str, name: str, provenance: dict, current: str, marked: list) -> list[str]:
+    """What is wrong with how the doc `where` quotes the set `name` (it names its folder)."""
+    commit = provenance["commit"]
+    problems = [
+        f"{where}: marks {name} as produced by commit {other}, but its {PROVENANCE_FILE} names commit {commit}"
+        for other in marked
+        if not same_commit(other, commit)
+    ]
+    if not provenance["depends_on_training"]:
+        return problems
+    if provenance["fingerprint"] == current and marked:
+        problems.append(
+            f"{where}: marks {name} as older code, but its fingerprint is the current one ({current}): drop the marker"
+        )
+    if provenance["fingerprint"] != current and not any(same_commit(m, commit) for m in marked):
+        problems.append(
+            f"{where} quotes {name}, produced by commit {commit} with fingerprint {provenance['fingerprint']}, "
+            f"but the code's fingerprint is {current}: rerun the set, or write 'produced by commit {commit} "
+            f"(older code)' in the paragraph that names {name}"
+        )
+    return problems
+
+
+def doc_problems(doc: Path, provenances: dict, current: str, root: Path = ROOT) -> list[str]:
+    """Problems of every set that `doc` names (a set's own README, inside it, describes it)."""
+    spellings = {
+        set_dir: _set_spelling(set_dir, doc, root) for set_dir in provenances if not doc.is_relative_to(set_dir)
+    }
+    text = doc.read_text()
+    marks = older_markers(text, spellings)
+    where = doc.relative_to(root).as_posix()
+    return [
+        problem
+        for set_dir, spelling in spellings.items()
+        if spelling.search(text)
+        for problem in quote_problems(
+            where, set_dir.relative_to(root).as_posix(), provenances[set_dir], current, marks.get(set_dir, [])
+        )
+    ]
+
+
+def result_set_problems(root: Path = ROOT, current: str | None = None) -> list[str]:
+    """Every result set without a valid provenance, and every stale quote left unmarked."""
+    current = current or current_set_fingerprint(root / FINGERPRINTS_PATH.relative_to(ROOT))
+    problems, provenances = [], {}
+    for set_dir in result_sets(root):
+        try:
+            provenances[set_dir] = read_provenance(set_dir)
+        except ValueError as error:
+            problems.append(str(error))
+    for doc in docs(root):
+        problems.extend(doc_problems(doc, provenances, current, root))
+    return problems
+
+
+def write_provenance(set_dir: Path, command: str, commit: str, machine: str, depends_on_training: bool) -> dict:
+    """Record how a result set was produced, with the fingerprint of the code at hand."""
+    record = {
+        "commit": commit,
+        "fingerprint": set_fingerprint(compute_fingerprints()),
+        "depends_on_training": depends_on_training,
+        "command": command,
+        "date": datetime.date.today().isoformat(),
+        "machine": machine,
+    }
+    (Path(set_dir) / PROVENANCE_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    read_provenance(Path(set_dir))  # the record it wrote passes its own checks
+    return record
+
+
+def default_machine() -> str:
+    return f"{platform.node()}: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}"
+
+
+def _provenance_main(args) -> int:
+    commit = args.commit or code_version()
+    if not COMMIT.fullmatch(commit):
+        where = "--commit" if args.commit else "this checkout"
+        print(f"{where}: {commit!r} is not a clean commit's hash: commit first, or pass --commit HASH", file=sys.stderr)
+        return 2
+    record = write_provenance(
+        args.provenance, args.command, commit, args.machine or default_machine(), not args.timings_only
+    )
+    print(json.dumps(record, indent=2))
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m acai_repro.fingerprint", description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help=f"rewrite {FINGERPRINTS_PATH.name}")
+    parser.add_argument(
+        "--provenance",
+        type=Path,
+        metavar="DIR",
+        help=f"write DIR/{PROVENANCE_FILE} for a result set produced by this checkout",
+    )
+    parser.add_argument("--command", help="with --provenance: the command that produced the set")
+    parser.add_argument("--commit", help="with --provenance: the commit that produced it (default: this checkout's)")
+    parser.add_argument("--machine", help="with --provenance: where it ran (default: this machine)")
+    parser.add_argument(
+        "--timings-only",
+        action="store_true",
+        help="with --provenance: the set holds timings only, no value that training bits decide",
+    )
+    args = parser.parse_args(argv)
+    if args.provenance:
+        if not args.command:
+            parser.error("--provenance needs --command")
+        return _provenance_main(args)
+    computed = compute_fingerprints()
+    committed = read_committed() if FINGERPRINTS_PATH.exists() else None
+    moved = set(moved_models(committed["models"], computed)) if committed else set(computed)
+    for model, value in computed.items():
+        print(f"{model:12s} {value}{'  (moved)' if model in moved else ''}")
+    print(f"{'set':12s} {set_fingerprint(computed)}")
+    if args.write:
+        write_fingerprints(computed)
+        print(f"wrote {FINGERPRINTS_PATH}")
+    elif committed is None:
+        print(f"no {FINGERPRINTS_PATH} yet: write it with `{WRITE_COMMAND}`")
+        return 1
+    elif moved:
+        reason = platform_mismatch(committed) or "same platform: the code moved these bits"
+        print(f"differs from {FINGERPRINTS_PATH}: {reason}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

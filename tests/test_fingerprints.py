@@ -1,0 +1,251 @@
+"""Bit fingerprints of training, and the commit and fingerprint every committed result set records."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from acai_repro import fingerprint as fp
+from acai_repro.models import MODELS
+
+CURRENT = "0123456789abcdef"
+OLDER = "fedcba9876543210"
+
+
+@pytest.fixture(scope="module")
+def committed():
+    return fp.read_committed()
+
+
+@pytest.fixture(scope="module")
+def computed():
+    """Every model's fingerprint, trained once for the module (~20 s on one core)."""
+    return fp.compute_fingerprints()
+
+
+def _same_platform(committed):
+    reason = fp.platform_mismatch(committed)
+    if reason:
+        pytest.skip(f"{reason}; on the platform the file names, `{fp.WRITE_COMMAND}` is checked")
+
+
+# --- the committed fingerprints ---
+
+
+def test_committed_fingerprints_match_the_code(committed, computed):
+    _same_platform(committed)
+    moved = fp.moved_models(committed["models"], computed)
+    assert not moved, (
+        f"training bits moved for: {', '.join(moved)} (committed: {fp.FINGERPRINTS_PATH}). If the change is meant "
+        f"to move them, rewrite the file with `{fp.WRITE_COMMAND}` and, in the same change, rerun every committed "
+        "result set the README or docs quote as current, or mark it as produced by an older commit "
+        "(docs/fingerprints.md)"
+    )
+
+
+def test_committed_file_covers_every_model_and_holds_their_set_fingerprint(committed):
+    assert sorted(committed["models"]) == sorted(MODELS), f"rewrite it with `{fp.WRITE_COMMAND}`"
+    assert committed["set"] == fp.set_fingerprint(committed["models"])
+    assert committed["command"] == fp.WRITE_COMMAND
+    assert {"torch", "machine", "cpu_capability"} <= set(committed)
+
+
+def test_fingerprint_moves_when_training_changes(computed):
+    spec = fp.fingerprint_spec(fp.fingerprint_config(), "baseline")
+    spec["training"]["learning_rate"] *= 1.5
+    assert fp.model_fingerprint(spec) != computed["baseline"]
+
+
+def test_fingerprints_are_short_hex_and_differ_between_models(computed):
+    assert all(len(value) == fp.LENGTH and int(value, 16) >= 0 for value in computed.values())
+    assert len(set(computed.values())) == len(computed)
+
+
+# --- its parts ---
+
+
+def _state():
+    return {"w": torch.arange(6, dtype=torch.float32).reshape(2, 3), "b": torch.ones(3), "n": torch.tensor(5)}
+
+
+def test_weights_digest_moves_with_a_single_bit():
+    state = _state()
+    flipped = _state()
+    flipped["w"].view(torch.int32)[1, 2] ^= 1  # the lowest bit of one float
+    assert fp.weights_digest(flipped) != fp.weights_digest(state)
+    assert fp.weights_digest(state) == fp.weights_digest(_state())
+
+
+def test_weights_digest_ignores_names_and_order_but_not_dtype_or_shape():
+    state = _state()
+    renamed = {f"module.{name}": tensor for name, tensor in reversed(state.items())}
+    assert fp.weights_digest(renamed) == fp.weights_digest(state)
+    assert fp.weights_digest({**state, "w": state["w"].double()}) != fp.weights_digest(state)
+    assert fp.weights_digest({**state, "w": state["w"].reshape(3, 2)}) != fp.weights_digest(state)
+
+
+def test_evaluation_text_keeps_full_precision_and_only_reported_values():
+    record = {"mean_distance": 0.1, "smoothness": math.nan, "classifier_accuracy": 0.5, "test_recon_mse": 0.25}
+    nudged = dict(record, mean_distance=math.nextafter(0.1, 1.0))
+    assert fp.evaluation_text(nudged) != fp.evaluation_text(record)
+    assert fp.evaluation_text(dict(record, images_per_s=123.0, step=4)) == fp.evaluation_text(record)
+    assert "smoothness=nan" in fp.evaluation_text(record)
+
+
+def test_moved_models_names_changed_added_and_removed_models():
+    committed = {"a": "1", "b": "2", "c": "3"}
+    assert fp.moved_models(committed, dict(committed)) == []
+    assert fp.moved_models(committed, {"a": "1", "b": "X", "d": "4"}) == ["b", "c", "d"]
+
+
+def test_one_thread_is_restored_afterwards():
+    torch.set_num_threads(2)
+    with fp.one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2
+
+
+def test_platform_mismatch_names_what_differs():
+    here = fp.platform_record()
+    assert fp.platform_mismatch(here) is None
+    reason = fp.platform_mismatch(dict(here, torch="0.0.1"))
+    assert "torch '0.0.1' there" in reason and "bits may differ" in reason
+
+
+# --- result sets in this repository ---
+
+
+def test_quoted_result_sets_match_the_code_or_are_marked_older():
+    problems = fp.result_set_problems()
+    assert not problems, "\n".join(problems)
+
+
+def test_the_known_result_sets_are_found():
+    names = {path.relative_to(fp.ROOT).as_posix() for path in fp.result_sets()}
+    assert {"docs/quick-scale-results", "benchmarks/results/h200", "benchmarks/results/cpu"} <= names
+
+
+# --- result-set checks on a small tree: known-good and known-bad quotes ---
+
+
+def _tree(tmp_path, readme: str, fingerprint=OLDER, commit="abc1234", depends_on_training=True):
+    results = tmp_path / "docs" / "run-results"
+    results.mkdir(parents=True)
+    provenance = {
+        "commit": commit,
+        "fingerprint": fingerprint,
+        "depends_on_training": depends_on_training,
+        "command": "snakemake ...",
+        "date": "2026-11-26",
+        "machine": "test",
+    }
+    (results / fp.PROVENANCE_FILE).write_text(json.dumps(provenance))
+    (tmp_path / "README.md").write_text(readme)
+    return tmp_path
+
+
+def _problems(root):
+    return fp.result_set_problems(root, current=CURRENT)
+
+
+QUOTE = "Mean Distance 12.3e-3, from [docs/run-results/](docs/run-results/)."
+
+
+def test_a_stale_unmarked_quote_fails_saying_what_to_write(tmp_path):
+    (problem,) = _problems(_tree(tmp_path, QUOTE))
+    assert problem.startswith("README.md quotes docs/run-results, produced by commit abc1234")
+    assert "'produced by commit abc1234 (older code)'" in problem and CURRENT in problem
+
+
+def test_a_stale_quote_marked_with_its_commit_passes(tmp_path):
+    readme = f"Produced by commit abc1234 (older code):\n{QUOTE}\n"
+    assert _problems(_tree(tmp_path, readme)) == []
+    # a full hash of the same commit
+    assert _problems(_tree(tmp_path / "full", readme, commit="abc1234" + "0" * 33)) == []
+
+
+def test_a_marker_elsewhere_in_the_doc_does_not_count(tmp_path):
+    readme = f"{QUOTE}\n\nAnother table, produced by commit abc1234 (older code).\n"
+    assert len(_problems(_tree(tmp_path, readme))) == 1
+
+
+def test_a_marker_naming_another_commit_fails(tmp_path):
+    problems = _problems(_tree(tmp_path, f"Produced by commit 9999999 (older code): {QUOTE}"))
+    assert any("marks docs/run-results as produced by commit 9999999" in p and "abc1234" in p for p in problems)
+
+
+def test_a_current_set_passes_and_a_marker_on_it_fails(tmp_path):
+    assert _problems(_tree(tmp_path / "plain", QUOTE, fingerprint=CURRENT)) == []
+    marked = f"Produced by commit abc1234 (older code): {QUOTE}"
+    (problem,) = _problems(_tree(tmp_path / "marked", marked, fingerprint=CURRENT))
+    assert "drop the marker" in problem
+
+
+def test_an_unknown_fingerprint_is_stale(tmp_path):
+    assert len(_problems(_tree(tmp_path, QUOTE, fingerprint=fp.UNKNOWN))) == 1
+
+
+def test_timings_only_sets_need_no_marker(tmp_path):
+    assert _problems(_tree(tmp_path, QUOTE, depends_on_training=False)) == []
+
+
+def test_a_doc_naming_the_set_relative_to_itself_quotes_it(tmp_path):
+    root = _tree(tmp_path, "nothing quoted here")
+    (root / "docs" / "page.md").write_text("Raw outputs: [run-results/](run-results/).\n")
+    (problem,) = _problems(root)
+    assert problem.startswith("docs/page.md quotes docs/run-results")
+
+
+def test_the_sets_own_readme_and_unrelated_names_do_not_count(tmp_path):
+    root = _tree(tmp_path, "See docs/run-results-old/ and docs/run-results.md.\n")
+    (root / "docs" / "run-results" / "README.md").write_text("Raw outputs of the run. Here: .\n")
+    assert _problems(root) == []
+
+
+def test_each_marker_belongs_to_the_set_named_nearest(tmp_path):
+    root = _tree(tmp_path, "")
+    other = root / "benchmarks" / "results" / "gpu"
+    other.mkdir(parents=True)
+    provenance = json.loads((root / "docs" / "run-results" / fp.PROVENANCE_FILE).read_text())
+    (other / fp.PROVENANCE_FILE).write_text(json.dumps(dict(provenance, commit="def5678")))
+    (root / "README.md").write_text(
+        "Table: produced by commit abc1234 (older code), docs/run-results/; the GPU cell "
+        "(benchmarks/results/gpu/, produced by commit def5678 (older code)).\n"
+    )
+    assert _problems(root) == []
+
+
+def test_a_result_set_without_provenance_fails_naming_the_command(tmp_path):
+    root = _tree(tmp_path, QUOTE)
+    (root / "benchmarks" / "results" / "new").mkdir(parents=True)
+    problems = _problems(root)
+    assert any("benchmarks/results/new/provenance.json: missing" in p and "--provenance" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("fingerprint", "abc", "neither 16 hex digits nor 'unknown'"),
+        ("commit", "HEAD", "not a commit hash"),
+        ("depends_on_training", "yes", "must be a bool"),
+        ("machine", None, "'machine' must be a str"),
+    ],
+)
+def test_a_malformed_provenance_fails_naming_the_key(tmp_path, key, value, message):
+    root = _tree(tmp_path, QUOTE)
+    path = root / "docs" / "run-results" / fp.PROVENANCE_FILE
+    path.write_text(json.dumps(dict(json.loads(path.read_text()), **{key: value})))
+    (problem,) = _problems(root)
+    assert message in problem and "provenance.json" in problem
+
+
+def test_write_provenance_records_the_set_fingerprint_of_the_code(tmp_path, monkeypatch):
+    monkeypatch.setattr(fp, "compute_fingerprints", lambda: {"a": "1" * 16, "b": "2" * 16})
+    record = fp.write_provenance(tmp_path, "snakemake x", "abc1234", "here", depends_on_training=True)
+    assert record["fingerprint"] == fp.set_fingerprint({"a": "1" * 16, "b": "2" * 16})
+    assert fp.read_provenance(tmp_path) == record
+
+
+def test_a_set_named_at_the_end_of_a_sentence_is_quoted(tmp_path):
+    assert len(_problems(_tree(tmp_path, "Raw outputs in docs/run-results.\n"))) == 1
