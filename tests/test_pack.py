@@ -122,3 +122,57 @@ def test_sigterm_mid_pack_then_rerun_equals_an_uninterrupted_pack(smoke_config, 
         _assert_same_as_solo(metrics, folder, tmp_path / "solo" / spec["model"], tmp_path)
         assert len((folder / EVALS_FILE).read_text().splitlines()) == len(metrics["evals"])
         assert not (folder / STATE_FILE).exists()
+
+
+def _pack3_overlay(tmp_path):
+    path = tmp_path / "pack3.yaml"
+    path.write_text("resources:\n  train: {gpu: 0, threads: 1, mem_mb: 1000, runtime: 10, pack: 3}\n")
+    return path
+
+
+def test_a_table_trains_in_packs_and_one_asked_for_cell_trains_alone(tmp_path):
+    from tests.test_workflow import _jobs, snakemake
+
+    overlay = _pack3_overlay(tmp_path)
+    table = snakemake(tmp_path / "w", "-n", "results/table1.tex", configs=[overlay])
+    assert table.returncode == 0, table.stderr
+    assert _jobs(table.stdout) == {"train_pack_table1_lines_0": 1, "train_pack_table1_lines_1": 1, "table1": 1, "total": 3}
+    one = snakemake(tmp_path / "w", "-n", "results/lines/acai/dz64/seed0/metrics.json", "results/table1.tex", configs=[overlay])
+    assert one.returncode == 0, one.stderr
+    # acai's pack is dissolved (its three cells train alone); the other pack stays.
+    assert _jobs(one.stdout) == {"train_cell": 3, "train_pack_table1_lines_0": 1, "table1": 1, "total": 5}
+    # A SLURM job: --target-jobs, no targets; it finds the rule its head process chose.
+    for job, rule in (("train_pack_table1_lines_1:", "train_pack_table1_lines_1"),
+                      ("train_cell:dataset=lines,model=acai,dz=64,seed=0", "train_cell")):  # fmt: skip
+        remote = snakemake(tmp_path / "w", "-n", f"--target-jobs={job}", configs=[overlay])
+        assert remote.returncode == 0, remote.stderr
+        assert _jobs(remote.stdout) == {rule: 1, "total": 1}
+
+
+def test_packs_come_from_the_config_in_table_order_never_mixing_tables(smoke_config):
+    from acai_repro.packs import dissolve_targeted, targeted_cell, training_packs
+
+    assert training_packs(smoke_config) == {}  # pack 1: every cell its own job
+    smoke_config["resources"]["train"]["pack"] = 4
+    packs = training_packs(smoke_config)
+    assert list(packs) == ["train_pack_table1_lines_0", "train_pack_table1_lines_1", "train_pack_table2_mnist_0",
+                           "train_pack_table2_mnist_1"]  # fmt: skip
+    assert [len(c) for c in packs.values()] == [4, 2, 4, 2]
+    assert packs["train_pack_table1_lines_0"][0] == ("lines", "baseline", 64, 0)
+    assert all(not name.startswith("train_pack_table3") for name in packs), "Table 3 shares Table 2's cells"
+    assert targeted_cell("results/lines/vae/dz64/seed0/kmeans.json") == ("lines", "vae", 64, 0)
+    assert targeted_cell("results/table1.tex") is None
+    left = dissolve_targeted(packs, ["results/lines/vae/dz64/seed0"])
+    assert "train_pack_table1_lines_0" not in left and len(left) == 3
+
+
+def test_grid_cost_counts_packs_with_solo_rates_until_packed_rates_are_measured(smoke_config, tmp_path):
+    from acai_repro.grid import cost_report, load_grid_config
+
+    overlay = _pack3_overlay(tmp_path)
+    files = [str(ROOT / "config" / "smoke.yaml"), str(overlay)]
+    lines = cost_report(load_grid_config(files), files, tmp_path, ["results/table1.tex"], "h100")
+    assert "training jobs: 2 packs (rules train_pack_*, 6 cells) + 0 single cells (train_cell)" in lines, lines
+    packs = [line for line in lines if line.startswith("  train_pack_")]
+    assert len(packs) == 2 and all("3 cells" in p and "solo rate, packed rate not measured" in p for p in packs)
+    assert any(line.startswith("training cells that would run: 6") for line in lines)
