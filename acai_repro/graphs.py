@@ -1,4 +1,4 @@
-"""One whole training step as a CUDA graph, replayed (issue 8).
+"""One whole training step as a CUDA graph, replayed.
 
 At batch 64 the lines and MNIST networks are tiny: an eager step spends its time launching
 ~hundreds of kernels from Python, not computing. On CUDA the trainer therefore records one
@@ -209,16 +209,29 @@ class GraphedStep:
 
 
 def _capture(graph, step: Callable[[], dict]) -> dict:
-    """Record one step into `graph` (nothing runs); returns its static output tensors."""
-    with torch.cuda.graph(graph):
+    """Record one step into `graph` (nothing runs); returns its static output tensors.
+
+    The capture runs on the current stream (a cell's own, see acai_repro.train) unless that is
+    the default stream, which cannot capture. cuBLAS keeps one workspace per stream and a graph
+    keeps the address it captured: graphs captured on one shared stream would share that
+    workspace, and replayed concurrently on the streams of a pack they would race on it.
+    """
+    current = torch.cuda.current_stream()
+    stream = None if current == torch.cuda.default_stream() else current
+    with torch.cuda.graph(graph, stream=stream):
         return step()
 
 
 def _warm_up(step, device, steps: int) -> list[str]:
     """Eager steps on a side stream (lazy set-up and allocations before the capture); the
-    first one runs under the audit. Returns what would stop the capture."""
-    side = torch.cuda.Stream(device)
-    side.wait_stream(torch.cuda.current_stream(device))
+    first one runs under the audit. Returns what would stop the capture.
+
+    A cell of a pack already runs on its own stream: it warms up there. torch hands out
+    streams from a pool of 32 in turn, so a second stream per cell would make the cells of an
+    18-cell pack share streams (and wait for each other)."""
+    current = torch.cuda.current_stream(device)
+    side = current if current != torch.cuda.default_stream(device) else torch.cuda.Stream(device)
+    side.wait_stream(current)
     with torch.cuda.stream(side):
         blockers = capture_blockers(step)
         for _ in range(steps - 1):

@@ -13,7 +13,11 @@ the 126 cells of the paper's grid.
 `cost` asks Snakemake for a dry run of the targets (the jobs per rule that would run, and
 which cells train) and turns the training cells into GPU-hours with the measured rates of
 benchmarks/rates.csv (each rate's source is printed; an unmeasured setting borrows a measured
-one and is marked "extrapolated"). `check` validates a SLURM profile (array cap, runtime).
+one and is marked "extrapolated"). With `resources.train.pack` > 1 the tables' cells train in
+packs (rules train_pack_*, one job each): `cost` counts those jobs and costs each pack from its
+measured packed rate where benchmarks/rates.csv has one (kind train_packed, model pack<K>), else
+from its cells' solo rates. `status` lists a packed cell like any other (each cell of a pack
+writes its own evals.jsonl). `check` validates a SLURM profile (array cap, runtime).
 TARGET is a table (results/table1.tex, results/table2.tex, results/table2_probe.tex,
 results/table3.tex; also by its name, e.g. table3) or `all` for all four.
 """
@@ -35,11 +39,13 @@ from pathlib import Path
 import yaml
 
 from acai_repro.config import evaluations, load_config, table1_cells
+from acai_repro.packs import targeted_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 RATES = ROOT / "benchmarks" / "rates.csv"
 TABLES = ("table1", "table2", "table2_probe", "table3")
 TRAIN_RULE = "train_cell"
+PACK_RULE_PREFIX = "train_pack_"  # one rule per pack of cells (resources.train.pack > 1)
 ARRAY_CAP_OPTION = "--acai-array-cap"
 
 
@@ -246,6 +252,7 @@ def kmeans_seconds(rates: list[dict], card: str, dz: int, restarts: int) -> tupl
 # ---- what would run (Snakemake dry run) --------------------------------------------------
 JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):\s*$")
 WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
+OUTPUT = re.compile(r"^\s+output: (.*)$")
 
 
 def dry_run(configfiles: list[str], directory: Path, targets: list[str]) -> str:
@@ -274,6 +281,10 @@ def parse_dry_run(output: str) -> tuple[Counter, dict[str, list[Cell]]]:
             rule = header.group(1)
             jobs[rule] += 1
             continue
+        output = OUTPUT.match(line)
+        if output and rule and rule.startswith(PACK_RULE_PREFIX):  # a pack: its cells' metrics.json
+            paths = [p for p in output.group(1).split(", ") if p.endswith("metrics.json")]
+            cells[rule] = [Cell(*targeted_cell(p)) for p in paths]
         wildcards = WILDCARDS.match(line)
         if wildcards and rule:
             w = dict(item.split("=", 1) for item in wildcards.group(1).split(", "))
@@ -313,7 +324,8 @@ def cost_report(config, configfiles, directory: Path, targets, card: str, rates=
     rates = load_rates() if rates is None else rates
     output = dry_run(configfiles, directory, targets) if output is None else output
     jobs, cells_by_rule = parse_dry_run(output)
-    cells = cells_by_rule.get(TRAIN_RULE, [])
+    packs = {rule: cells for rule, cells in cells_by_rule.items() if rule.startswith(PACK_RULE_PREFIX)}
+    cells = cells_by_rule.get(TRAIN_RULE, []) + [cell for pack in packs.values() for cell in pack]
     lines = [f"targets: {' '.join(expand_targets(targets))}; directory {directory}; card {card}; {step} step"]
     lines.append("jobs that would run (snakemake --dry-run):")
     lines += [f"  {rule:<16} {n:>5}" for rule, n in sorted(jobs.items())]
@@ -333,8 +345,40 @@ def cost_report(config, configfiles, directory: Path, targets, card: str, rates=
         f"({extrapolated} of {len(rows)} settings extrapolated; evaluations not included: "
         f"{evaluations(config['training'])} per cell)"
     )
+    lines += pack_cost_lines(config, directory, packs, card, rates, step, len(cells_by_rule.get(TRAIN_RULE, [])))
     lines += kmeans_cost_lines(config, jobs, cells_by_rule.get("kmeans", []), card, rates)
     lines += [f"[{i}] {source}" for i, source in enumerate(sources, 1)]
+    return lines
+
+
+def packed_rate(rates: list[dict], card: str, dataset: str, size: int) -> Rate | None:
+    """Measured aggregate images/s of a pack of `size` cells on `dataset` (rows of kind
+    train_packed, model "pack<size>"), or None where never measured."""
+    rows = [r for r in rates if r["card"] == card and r["kind"] == "train_packed"
+            and r["dataset"] == dataset and r["model"] == f"pack{size}"]  # fmt: skip
+    return Rate(float(rows[0]["value"]), rows[0]["source"]) if rows else None
+
+
+def pack_cost_lines(config, directory: Path, packs: dict, card: str, rates: list[dict], step: str, singles: int) -> list[str]:
+    """Training jobs: packs (one job each) and single cells; each pack's GPU-hours from its
+    measured packed rate, else from its cells' solo rates one after another (an upper bound)."""
+    if not packs:
+        return []
+    total = config["training"]["total_images"]
+    lines = [f"training jobs: {len(packs)} packs (rules {PACK_RULE_PREFIX}*, "
+             f"{sum(len(c) for c in packs.values())} cells) + {singles} single cells ({TRAIN_RULE})"]  # fmt: skip
+    hours_sum = 0.0
+    for rule, cells in sorted(packs.items()):
+        left = [images_left(directory, cell, total) for cell in cells]
+        rate = packed_rate(rates, card, cells[0].dataset, len(cells))
+        if rate is not None:
+            hours, how = sum(left) / rate.value / 3600, f"packed rate {rate.value:.0f} img/s [{rate.source}]"
+        else:
+            solo = [train_rate(rates, card, c.dataset, c.dz, c.model, step).value for c in cells]
+            hours, how = sum(n / r for n, r in zip(left, solo)) / 3600, "solo rate, packed rate not measured"
+        hours_sum += hours
+        lines.append(f"  {rule:<28} {len(cells):>3} cells {sum(left) / 1024:>9.0f} kimg {hours:>7.2f} GPU-h  {how}")
+    lines.append(f"GPU-hours of the packs on {card}: {hours_sum:.1f} (one GPU job per pack)")
     return lines
 
 

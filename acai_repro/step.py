@@ -32,6 +32,7 @@ class Run:
     step: int = 0
     evals: list = field(default_factory=list)
     train_seconds: float = 0.0
+    wall_seconds: float = 0.0  # training loop time with evaluations and checkpoints
 
     def state(self) -> dict:
         return {
@@ -44,6 +45,7 @@ class Run:
             "step": self.step,
             "evals": self.evals,
             "train_seconds": self.train_seconds,
+            "wall_seconds": self.wall_seconds,
         }
 
     def load(self, state: dict) -> None:
@@ -57,6 +59,7 @@ class Run:
         self.step = state["step"]
         self.evals = state["evals"]
         self.train_seconds = state["train_seconds"]
+        self.wall_seconds = state.get("wall_seconds", 0.0)  # absent from older checkpoints
 
 
 def resolve_device(name: str) -> torch.device:
@@ -75,11 +78,14 @@ def _deterministic_cuda() -> None:
     """Same seed, same run on a GPU too: exact resume and reruns of single table cells.
 
     cuDNN's autotuner and its atomics-based convolution kernels vary between runs; cuBLAS
-    needs a fixed workspace to be deterministic (set before its first handle).
+    needs a fixed workspace to be deterministic (set before its first handle). Deterministic
+    algorithms on: an op without a deterministic CUDA kernel (e.g. a float `index_add_`)
+    raises instead of silently changing results from run to run.
     """
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(True)
 
 
 def build_run(spec: dict, device: torch.device) -> Run:

@@ -1,21 +1,31 @@
-"""Training of one cell (dataset × model × dz × seed) with exact resume.
+"""Training of cells (dataset × model × dz × seed) with exact resume, one or several at once.
 
 Layout of a cell directory:
-- `metrics.json`, `model.pt`: the declared outputs, written atomically at the end.
+- `metrics.json`, `model.pt`: the declared outputs, written atomically when the cell ends.
 - `train_state.pt`: the full training state (weights, every optimiser, the VQ-VAE's EMA
   codebook, generator states, step, evaluation history), rewritten atomically every
   `checkpoint_minutes`. It is not a declared output, so Snakemake leaves it in place when a
-  job dies; the rerun continues from it. It is removed once the outputs exist.
+  job dies; the rerun continues from it. A cell that ends writes its final state (with its
+  status) before its outputs and keeps it until every cell of its pack has ended: Snakemake
+  deletes all outputs of a failed multi-output job, and the rerun re-finishes such a cell
+  from that state at no cost. The state files go once the whole pack is done.
 - `evals.jsonl`: one line per evaluation, appended as training goes (watch it with tail).
 
-The step loop never reads a value back from the device except at divergence checks
-(every `check_every` steps), evaluations and progress lines. On CUDA the whole step is a
-captured CUDA graph (`training.cuda_graphs`, acai_repro.graphs): then the divergence check
-runs at evaluations only, so nothing is read back between evaluations but progress lines.
+`train_pack` trains several cells in one process, step by step: each cell (`CellTrainer`)
+keeps its own run, data source, stepper, evaluation schedule, checkpoint and divergence
+check, so each ends bit-identical to the same cell trained alone (`train_cell` is a pack of
+one). On CUDA each cell runs on its own stream, so the kernels of different cells overlap;
+the host reads a cell's values back only at its divergence checks, evaluations and progress
+lines, and then waits for that cell's stream alone (a CUDA event), never for the device.
+
+On CUDA the whole step is a captured CUDA graph (`training.cuda_graphs`, acai_repro.graphs):
+then the divergence check runs at evaluations only, so nothing is read back between
+evaluations but progress lines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -40,11 +50,6 @@ from acai_repro.step import Run, build_run, make_generator, one_step, resolve_de
 STATE_FILE = "train_state.pt"
 EVALS_FILE = "evals.jsonl"
 REPORTED = ("mean_distance", "smoothness", "classifier_accuracy", "test_recon_mse")
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @torch.no_grad()
@@ -131,11 +136,8 @@ class Progress:
     def due(self, now: float) -> bool:
         return now - self.last >= self.seconds
 
-    def maybe(self, images: int, losses: dict, rate: float, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and not self.due(now):
-            return
-        self.last = now
+    def show(self, images: int, losses: dict, rate: float) -> None:
+        self.last = time.monotonic()
         parts = " ".join(f"{k} {float(v.detach()):.4g}" for k, v in losses.items())
         eta = (self.total - images) / rate if rate > 0 else float("nan")
         self.log(
@@ -152,21 +154,206 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
-def _resume(run: Run, outdir: Path, log) -> None:
+class SegmentTimer:
+    """Seconds of a cell's training since `restart`. On CUDA the host queues replays far
+    ahead of the device, so the host clock would time the queueing: there the segment runs
+    between two CUDA events on the cell's stream, and reading it waits for that stream only."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.restart()
+
+    def restart(self) -> None:
+        if self.stream is None:
+            self.start = time.monotonic()
+        else:
+            self.start = torch.cuda.Event(enable_timing=True)
+            self.start.record(self.stream)
+
+    def seconds(self) -> float:
+        if self.stream is None:
+            return time.monotonic() - self.start
+        end = torch.cuda.Event(enable_timing=True)
+        end.record(self.stream)
+        end.synchronize()
+        return self.start.elapsed_time(end) / 1000
+
+
+def _load_state(run: Run, outdir: Path, log) -> dict | None:
+    """Resume `run` from the cell's state file if it was written for this configuration;
+    returns the end record ({status, reason}) of a cell that had already ended, else None."""
     path = outdir / STATE_FILE
     if not path.exists():
-        return
+        return None
     state = torch.load(path, map_location=run.device, weights_only=False)
     if state.get("digest") != spec_digest(run.spec):
         log(f"ignoring {path}: it was written for another configuration of this cell")
-        return
+        return None
     run.load(state)
     log(f"resumed from {path} at step {run.step} ({run.step * run.spec['training']['batch_size']} images)")
+    return state.get("ended")
 
 
 def _rewrite_evals(outdir: Path, evals: list) -> None:
     lines = "".join(json.dumps(e) + "\n" for e in evals)
     _atomic_write_bytes(outdir / EVALS_FILE, lambda p: p.write_text(lines))
+
+
+def cell_label(spec: dict) -> str:
+    return f"{spec['dataset']}/{spec['model']}/dz{spec['dz']}/seed{spec['seed']}"
+
+
+class CellTrainer:
+    """One cell of a pack: its run, data source, stepper (a captured graph on CUDA), CUDA
+    stream, evaluation schedule, divergence check, checkpoints and progress lines.
+
+    `advance()` trains one step and does that step's bookkeeping; once the cell has ended
+    (trained out or diverged) `done` is set and its outputs are written. `finish()` removes
+    the state file and returns the metrics record.
+    """
+
+    def __init__(self, spec: dict, outdir, log):
+        self.spec, self.outdir, self.log = spec, Path(outdir), log
+        self.outdir.mkdir(parents=True, exist_ok=True)
+        self.device = resolve_device(spec["device"])
+        tr = self.tr = spec["training"]
+        self.batch = tr["batch_size"]
+        self.total_steps, self.eval_steps = tr["total_images"] // self.batch, tr["eval_every"] // self.batch
+        self.label = cell_label(spec)
+        self.stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
+        self.done, self.metrics, self.stepper = False, None, None
+        with self.on_stream():
+            self.run = build_run(spec, self.device)
+            self.source = build_source(spec, self.device)
+            ended = _load_state(self.run, self.outdir, log)
+            _rewrite_evals(self.outdir, self.run.evals)
+            if ended is not None or self.run.step >= self.total_steps:
+                ended = ended or {"status": "ok", "reason": None}
+                self._write_outputs(ended["status"], ended["reason"])
+                return
+            log(f"[{self.label}] device {self.device}, {self.total_steps} steps of {self.batch}, from step {self.run.step}")
+            self.worst = torch.zeros((), device=self.device)
+            graphs = resolve_cuda_graphs(tr.get("cuda_graphs", "auto"), self.device)
+            step = lambda: one_step(self.run, self.source, self.batch, self.worst)  # noqa: E731
+            self.stepper = build_stepper(self.run, step, [self.worst], graphs, log)
+            self.progress = Progress(self.label, tr["progress_seconds"], tr["total_images"], log)
+            self.timer = SegmentTimer(self.stream)
+        self.segment_steps = 0
+        self.last_checkpoint = self.wall_mark = time.monotonic()
+
+    def on_stream(self):
+        """Everything of this cell (build, capture, steps, evaluations) runs on its stream."""
+        return torch.cuda.stream(self.stream) if self.stream is not None else contextlib.nullcontext()
+
+    def advance(self) -> None:
+        """One training step and its bookkeeping (check, evaluation, checkpoint, progress)."""
+        run = self.run
+        with self.on_stream():
+            losses = self.stepper()
+            run.step += 1
+            self.segment_steps += 1
+            at_eval = run.step % self.eval_steps == 0 or run.step == self.total_steps
+            # Graphed: no read-back between evaluations, so a divergence shows at the next one.
+            if at_eval or (not self.stepper.graphed and run.step % self.tr["check_every"] == 0):
+                reason = self._divergence()
+                if reason:
+                    self.log(f"[{self.label}] diverged: {reason}")
+                    self._end("diverged", reason)
+                    return
+            if at_eval:
+                self._evaluate(losses)
+            elif self.progress.due(time.monotonic()):
+                self.progress.show(run.step * self.batch, losses, self._segment_rate())
+            if time.monotonic() - self.last_checkpoint >= self.tr["checkpoint_minutes"] * 60:
+                self.save_state()
+            if run.step >= self.total_steps:
+                self._end("ok", None)
+
+    def _divergence(self) -> str | None:
+        bad = float(self.worst)  # a read-back on this cell's stream: waits for it alone
+        bound = self.tr["divergence_bound"]
+        if math.isfinite(bad) and bad <= bound:
+            return None
+        return f"|loss| reached {bad:.3g} (bound {bound:.3g}) by step {self.run.step}"
+
+    def _segment_rate(self) -> float:
+        return self.segment_steps * self.batch / max(self.timer.seconds(), 1e-9)
+
+    def _close_segment(self) -> float:
+        """Images/s of the training since the last close (evaluations excluded)."""
+        seconds = self.timer.seconds()
+        rate = self.segment_steps * self.batch / max(seconds, 1e-9)
+        self.run.train_seconds += seconds
+        self.segment_steps = 0
+        return rate
+
+    def _evaluate(self, losses: dict) -> None:
+        run = self.run
+        rate = self._close_segment()
+        record = {"step": run.step, "images": run.step * self.batch, "kimg": run.step * self.batch / 1024}
+        record.update({f"loss_{k}": float(v.detach()) for k, v in losses.items()})
+        record["images_per_s"] = rate
+        record.update(evaluate(run, self.source, len(run.evals)))
+        run.evals.append(record)
+        with open(self.outdir / EVALS_FILE, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        self.progress.show(run.step * self.batch, losses, rate)
+        self.timer.restart()
+
+    def _tick_wall(self) -> None:
+        now = time.monotonic()
+        self.run.wall_seconds += now - self.wall_mark
+        self.wall_mark = now
+
+    def save_state(self, ended: dict | None = None) -> Path:
+        """Write the full training state now (the segment so far counts as trained)."""
+        with self.on_stream():
+            self._close_segment()
+            self._tick_wall()
+            state = self.run.state()
+            if ended is not None:
+                state["ended"] = ended
+            path = self.outdir / STATE_FILE
+            _atomic_write_bytes(path, lambda p: torch.save(state, p))
+            self.timer.restart()
+        self.last_checkpoint = time.monotonic()
+        return path
+
+    def _end(self, status: str, reason: str | None) -> None:
+        """The cell has ended: its final state first (kept until the pack ends), then outputs."""
+        self.save_state({"status": status, "reason": reason})
+        self._write_outputs(status, reason)
+        self.stepper = None  # frees the captured graph's memory for the cells still training
+
+    def _write_outputs(self, status: str, reason) -> None:
+        run, spec, tr = self.run, self.spec, self.tr
+        weights = {"spec": spec, "model": run.model.state_dict(), "classifier": run.classifier.state_dict()}
+        _atomic_write_bytes(self.outdir / "model.pt", lambda p: torch.save(weights, p))
+        images = run.step * tr["batch_size"]
+        self.metrics = {
+            "status": status,
+            "reason": reason,
+            "cell": {k: spec[k] for k in ("dataset", "model", "dz", "seed")},
+            "reported": summarise(run.evals, tr["report_last"]) if status == "ok" else {},
+            "report_rule": f"median of the last {tr['report_last']} evaluations",
+            "steps": run.step,
+            "images": images,
+            "train_seconds": run.train_seconds,
+            "images_per_s": images / max(run.train_seconds, 1e-9),
+            # Evaluations, checkpoints and (in a pack) the other cells' steps included.
+            "wall_seconds": run.wall_seconds,
+            "wall_images_per_s": images / run.wall_seconds if run.wall_seconds > 0 else None,
+            "provenance": provenance(self.device),
+            "spec": spec,
+            "spec_digest": spec_digest(spec),
+            "evals": run.evals,
+        }
+        save_json(self.outdir / "metrics.json", self.metrics)
+        self.done = True
+
+    def finish(self) -> dict:
+        (self.outdir / STATE_FILE).unlink(missing_ok=True)
+        return self.metrics
 
 
 def train_cell(spec: dict, outdir, log=print) -> dict:
@@ -175,106 +362,52 @@ def train_cell(spec: dict, outdir, log=print) -> dict:
     SIGTERM or SIGUSR1 meanwhile: the state is saved at the end of the step under way and
     TrainingInterrupted is raised (a rerun resumes from that step).
     """
+    return train_pack([(spec, Path(outdir))], log)[0]
+
+
+def train_pack(cells: list[tuple[dict, Path]], log=print) -> list[dict]:
+    """Train (or resume) several cells in one process, one step of each in turn; returns
+    their metrics records in order. Each cell ends bit-identical to the cell trained alone.
+
+    A cell that diverges ends alone (its outputs written) and the others go on. SIGTERM or
+    SIGUSR1 meanwhile: every cell's state is saved at the end of the round under way and
+    TrainingInterrupted is raised (a rerun resumes every cell from that step).
+    """
+    _check_pack(cells)
     with stop_requests() as stop:
-        return _train_cell(spec, outdir, log, stop)
+        # One after another: build_run seeds the global generator before each initialisation.
+        trainers = [CellTrainer(spec, outdir, log) for spec, outdir in cells]
+        active = [t for t in trainers if not t.done]
+        while active:
+            for trainer in active:
+                trainer.advance()
+            if stop.requested:  # a plain attribute set by the signal handler: no device sync
+                _save_and_stop(active, stop.signum, log)
+            active = [t for t in active if not t.done]
+        return [t.finish() for t in trainers]
 
 
-def _train_cell(spec: dict, outdir, log, stop) -> dict:
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(spec["device"])
-    tr = spec["training"]
-    batch = tr["batch_size"]
-    total_steps, eval_steps = tr["total_images"] // batch, tr["eval_every"] // batch
-    label = f"{spec['dataset']}/{spec['model']}/dz{spec['dz']}/seed{spec['seed']}"
-
-    run = build_run(spec, device)
-    source = build_source(spec, device)
-    _resume(run, outdir, log)
-    _rewrite_evals(outdir, run.evals)
-    log(f"[{label}] device {device}, {total_steps} steps of {batch}, from step {run.step}")
-
-    worst = torch.zeros((), device=device)
-    graphs = resolve_cuda_graphs(tr.get("cuda_graphs", "auto"), device)
-    step = build_stepper(run, lambda: one_step(run, source, batch, worst), [worst], graphs, log)
-    progress = Progress(label, tr["progress_seconds"], tr["total_images"], log)
-    last_checkpoint = time.monotonic()
-    status, reason = "ok", None
-    segment_start, segment_steps = time.monotonic(), 0
-    while run.step < total_steps:
-        losses = step()
-        run.step += 1
-        segment_steps += 1
-        at_eval = run.step % eval_steps == 0 or run.step == total_steps
-        # Graphed: no read-back between evaluations, so a divergence shows at the next one.
-        if at_eval or (not step.graphed and run.step % tr["check_every"] == 0):
-            bad = float(worst)
-            if not math.isfinite(bad) or bad > tr["divergence_bound"]:
-                status = "diverged"
-                reason = f"|loss| reached {bad:.3g} (bound {tr['divergence_bound']:.3g}) by step {run.step}"
-                log(f"[{label}] diverged: {reason}")
-                break
-        now = time.monotonic()
-        if at_eval or progress.due(now):
-            _synchronize(device)  # replays run ahead of the host: time what the device did
-            now = time.monotonic()
-        rate = segment_steps * batch / max(now - segment_start, 1e-9)
-        progress.maybe(run.step * batch, losses, rate)
-        if at_eval:
-            run.train_seconds += now - segment_start
-            record = {"step": run.step, "images": run.step * batch, "kimg": run.step * batch / 1024}
-            record.update({f"loss_{k}": float(v.detach()) for k, v in losses.items()})
-            record["images_per_s"] = rate
-            record.update(evaluate(run, source, len(run.evals)))
-            run.evals.append(record)
-            with open(outdir / EVALS_FILE, "a") as f:
-                f.write(json.dumps(record) + "\n")
-            progress.maybe(run.step * batch, losses, rate, force=True)
-            segment_start, segment_steps = time.monotonic(), 0
-        if time.monotonic() - last_checkpoint >= tr["checkpoint_minutes"] * 60:
-            if not at_eval:
-                run.train_seconds += time.monotonic() - segment_start
-                segment_start, segment_steps = time.monotonic(), 0
-            _atomic_write_bytes(outdir / STATE_FILE, lambda p: torch.save(run.state(), p))
-            last_checkpoint = time.monotonic()
-        if stop.requested:  # a plain attribute set by the signal handler: no device sync
-            _save_and_stop(run, outdir, stop.signum, segment_start, f"[{label}]", log)
-
-    return _finish(run, outdir, status, reason, provenance(device))
+def _check_pack(cells) -> None:
+    if not cells:
+        raise ValueError("train_pack needs at least one cell")
+    folders = [Path(outdir).resolve() for _, outdir in cells]
+    if len(set(folders)) != len(folders):
+        raise ValueError("train_pack: two cells of the pack share an output directory")
+    devices = {str(resolve_device(spec["device"])) for spec, _ in cells}
+    if len(devices) > 1:
+        raise ValueError(f"train_pack: the cells of a pack share one device, got {sorted(devices)}")
 
 
-def _save_and_stop(run: Run, outdir: Path, signum: int, segment_start: float, label: str, log) -> None:
-    """Pre-emption or time limit: write the full state now and stop with a non-zero exit."""
-    run.train_seconds += time.monotonic() - segment_start
-    _atomic_write_bytes(outdir / STATE_FILE, lambda p: torch.save(run.state(), p))
-    stopped = TrainingInterrupted(signum, run.step, outdir / STATE_FILE)
-    log(f"{label} {stopped}")
-    raise stopped
-
-
-def _finish(run: Run, outdir: Path, status: str, reason, prov: dict) -> dict:
-    spec = run.spec
-    tr = spec["training"]
-    weights = {"spec": spec, "model": run.model.state_dict(), "classifier": run.classifier.state_dict()}
-    _atomic_write_bytes(outdir / "model.pt", lambda p: torch.save(weights, p))
-    metrics = {
-        "status": status,
-        "reason": reason,
-        "cell": {k: spec[k] for k in ("dataset", "model", "dz", "seed")},
-        "reported": summarise(run.evals, tr["report_last"]) if status == "ok" else {},
-        "report_rule": f"median of the last {tr['report_last']} evaluations",
-        "steps": run.step,
-        "images": run.step * tr["batch_size"],
-        "train_seconds": run.train_seconds,
-        "images_per_s": run.step * tr["batch_size"] / max(run.train_seconds, 1e-9),
-        "provenance": prov,
-        "spec": spec,
-        "spec_digest": spec_digest(spec),
-        "evals": run.evals,
-    }
-    save_json(outdir / "metrics.json", metrics)
-    (outdir / STATE_FILE).unlink(missing_ok=True)
-    return metrics
+def _save_and_stop(trainers: list[CellTrainer], signum: int, log) -> None:
+    """Pre-emption or time limit: write every training cell's full state now and stop with a
+    non-zero exit (cells that already ended keep their final state)."""
+    stops = []
+    for trainer in trainers:
+        if not trainer.done:
+            stops.append(TrainingInterrupted(signum, trainer.run.step, trainer.save_state()))
+            log(f"[{trainer.label}] {stops[-1]}")
+    if stops:  # else every cell ended in this very round: the pack finishes normally
+        raise stops[0]
 
 
 def load_trained(path, device="cpu"):

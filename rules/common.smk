@@ -1,5 +1,8 @@
 # Configuration checks, wildcard constraints and input helpers shared by every rule.
 import sys
+from pathlib import Path
+
+from snakemake.cli import get_argument_parser
 
 sys.path.insert(0, workflow.basedir)  # the acai_repro package beside this Snakefile
 
@@ -12,6 +15,7 @@ from acai_repro.config import (
     validate_config,
 )
 from acai_repro.models import MODELS
+from acai_repro.packs import cell_directory, dissolve_targeted, training_packs
 
 try:
     validate_config(config)
@@ -154,3 +158,44 @@ def job_resources(kind):
     every rule; they place a job and never rerun one."""
     settings = config["resources"][kind]
     return {"mem_mb": settings["mem_mb"], "runtime": settings["runtime"]}
+
+
+def train_packs():
+    """Rule name -> cells of each training pack (resources.train.pack > 1; acai_repro.packs).
+
+    A command-line target inside a cell's directory dissolves the pack holding that cell, so
+    asking for one cell trains it alone (train_cell). SLURM jobs are started with
+    --target-jobs and no targets: they define every pack, and run the rule the head process
+    chose by its name (a pack, or train_cell for a dissolved pack's cell).
+    """
+    return dissolve_targeted(training_packs(config), command_line_targets())
+
+
+def command_line_targets():
+    """The targets of this Snakemake run. The workflow's DAG settings are set only after the
+    Snakefile is read, so the command line is read here (a run driven by the API, not the
+    command line, packs every table's cells)."""
+    if workflow.dag_settings is not None:
+        return list(workflow.dag_settings.targets)
+    if "snakemake" not in Path(sys.argv[0]).parts[-2:]:
+        return []
+    args, _ = get_argument_parser().parse_known_args(sys.argv[1:])
+    return list(args.targets or [])
+
+
+def pack_files(cells, filename):
+    return [f"{cell_directory(cell)}/{filename}" for cell in cells]
+
+
+def pack_specs(cells):
+    """What determines each cell's result, in the pack's order (run settings excluded)."""
+    try:
+        return [cell_spec(config, *cell) for cell in cells]
+    except ConfigError as error:
+        raise target_error(error) from None
+
+
+def pack_data(cells):
+    """The prepared HDF5 files the pack's cells train on (the lines: none)."""
+    datasets = dict.fromkeys(dataset for dataset, *_ in cells if dataset != "lines")
+    return [data_file(dataset) for dataset in datasets]

@@ -27,3 +27,36 @@ rule train_cell:
         spec=train_spec,
     script:
         "../scripts/train_cell.py"
+
+
+# resources.train.pack > 1: the cells of the tables in packs, one process (and one GPU job)
+# per pack, each cell with its usual outputs. A rule without wildcards wins over train_cell
+# for the same file, so the tables' cells train in packs.
+for pack_name, pack_cells in train_packs().items():
+
+    rule:
+        name:
+            pack_name
+        input:
+            data=pack_data(pack_cells),
+        output:
+            metrics=pack_files(pack_cells, "metrics.json"),
+            model=pack_files(pack_cells, "model.pt"),
+        log:
+            f"results/logs/train/packs/{pack_name}.log",
+        benchmark:
+            f"results/benchmarks/train/packs/{pack_name}.tsv"
+        conda:
+            "../envs/acai.yaml"
+        threads: config["resources"]["train"]["threads"]
+        resources:
+            gpu=config["resources"]["train"]["gpu"],
+            gpu_percent=100
+            * config["resources"]["train"]["gpu"]
+            // config["resources"]["train"]["gpu_share"],
+            mem_mb=config["resources"]["train"]["mem_mb"],
+            runtime=config["resources"]["train"]["runtime"],
+        params:
+            specs=pack_specs(pack_cells),
+        script:
+            "../scripts/train_pack.py"

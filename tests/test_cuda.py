@@ -6,6 +6,8 @@ source and latent export, exact resume after a kill, and the dense batched K-Mea
 captured step (acai_repro.graphs): which models capture, graphed = eager bit for bit
 (weights and evaluation histories), kill-and-resume exact with graphs on, divergence found
 at the next evaluation; the dense nearest-line search on the device = the CPU's sparse one.
+Packed training: a mixed pack of all six models (one process, a stream and a graph per cell)
+equals each model trained alone, graphed, bit for bit.
 """
 
 import math
@@ -19,7 +21,7 @@ from acai_repro.downstream import export_latents, read_latents
 from acai_repro.metrics.clustering import kmeans
 from acai_repro.metrics.lines import nearest_lines
 from acai_repro.models import MODELS
-from acai_repro.train import train_cell
+from acai_repro.train import train_cell, train_pack
 from tests.conftest import LINES_REFERENCE, tiny_spec
 from tests.test_clustering import _blobs
 from tests.test_downstream import tiny_mnist_h5  # noqa: F401 (fixture)
@@ -136,3 +138,23 @@ def test_dense_kmeans_on_cuda_matches_elkan_on_cpu():
     assert gpu.backend == "torch" and cpu.backend == "elkan"
     np.testing.assert_allclose(gpu.inertias, cpu.inertias, rtol=1e-5)
     np.testing.assert_array_equal(gpu.iterations, cpu.iterations)
+
+
+def test_a_mixed_pack_on_cuda_equals_each_model_trained_alone_graphed(smoke_config, tmp_path):
+    """Six cells replayed concurrently on six streams: each one's weights and evaluation
+    history are the solo graphed run's (no shared cuBLAS workspace, generator or state)."""
+    specs = []
+    for model in sorted(MODELS):
+        spec = tiny_spec(smoke_config, model, total_images=64 * 12, eval_every=64 * 4)
+        spec["device"] = "cuda"
+        spec["training"]["cuda_graphs"] = "auto"
+        specs.append(spec)
+    solos = [train_cell(spec, tmp_path / "solo" / spec["model"], QUIET) for spec in specs]
+    messages = []
+    packed = train_pack([(spec, tmp_path / "pack" / spec["model"]) for spec in specs], messages.append)
+    assert sum("CUDA graph: the training step is captured" in m for m in messages) == len(specs), messages
+    for spec, metrics, solo in zip(specs, packed, solos):
+        assert metrics["status"] == "ok" and len(metrics["evals"]) == 3
+        assert _evals_without_timing(metrics) == _evals_without_timing(solo)
+        folder = spec["model"]
+        _assert_same_weights(_weights(tmp_path / "pack" / folder / "model.pt"), _weights(tmp_path / "solo" / folder / "model.pt"))

@@ -247,6 +247,7 @@ def graphs_on_cpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "CUDAGraph", _ReplayingGraph)
     monkeypatch.setattr(torch.cuda, "Stream", _Stream)
     monkeypatch.setattr(torch.cuda, "current_stream", lambda *a: _Stream())
+    monkeypatch.setattr(torch.cuda, "default_stream", lambda *a: None)
     monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
     monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: None)
 

@@ -1,0 +1,70 @@
+"""Which training cells share one process (`resources.train.pack`), from the config alone.
+
+Packs are formed deterministically from the configuration, never from which files exist: a
+SLURM job re-reads the Snakefile and must find the very pack rule that the head process
+submitted. The cells of Table 1, then of Tables 2 and 3, in the tables' order, are chunked
+`pack` at a time; a pack never mixes tables or datasets, a cell belongs to one pack at most
+(Tables 2 and 3 share cells), and a chunk of one cell is left to the one-cell rule.
+"""
+
+from __future__ import annotations
+
+import re
+
+from acai_repro.config import table1_cells
+
+Cell = tuple[str, str, int, int]  # dataset, model, dz, seed
+# A path inside a cell's directory: results/<dataset>/<model>/dz<dz>/seed<seed>[/...]
+CELL_DIRECTORY = re.compile(r"(?:^|/)results/(?P<dataset>[^/]+)/(?P<model>[^/]+)/dz(?P<dz>\d+)/seed(?P<seed>\d+)(?:/|$)")
+
+
+def tables_cells(config: dict) -> list[tuple[str, Cell]]:
+    """(table, cell) of every training cell of Tables 1, 2 and 3, in the tables' order."""
+    seeds = config["seeds"]
+    dataset = config["table1"]["dataset"]
+    found = [("table1", (dataset, m, dz, s)) for m, dz in table1_cells(config) for s in seeds]
+    for table in ("table2", "table3"):
+        grid = config[table]
+        found += [(table, (d, m, int(dz), s)) for d, dz in grid["cells"] for m in grid["models"] for s in seeds]
+    return found
+
+
+def training_packs(config: dict) -> dict[str, list[Cell]]:
+    """Rule name -> the cells of that pack (empty when `resources.train.pack` is 1)."""
+    size = config["resources"]["train"]["pack"]
+    if size <= 1:
+        return {}
+    groups: dict[tuple[str, str], list[Cell]] = {}
+    seen: set[Cell] = set()
+    for table, cell in tables_cells(config):
+        if cell not in seen:
+            seen.add(cell)
+            groups.setdefault((table, cell[0]), []).append(cell)
+    packs = {}
+    for (table, dataset), cells in groups.items():
+        safe = re.sub(r"\W", "_", dataset)  # a rule name is a Python identifier
+        for start in range(0, len(cells), size):
+            chunk = cells[start : start + size]
+            if len(chunk) > 1:
+                packs[f"train_pack_{table}_{safe}_{start // size}"] = chunk
+    return packs
+
+
+def targeted_cell(target: str) -> Cell | None:
+    """The cell whose directory holds `target` (a file or the directory), else None."""
+    match = CELL_DIRECTORY.search(target.replace("\\", "/"))
+    if not match:
+        return None
+    return (match["dataset"], match["model"], int(match["dz"]), int(match["seed"]))
+
+
+def dissolve_targeted(packs: dict[str, list[Cell]], targets) -> dict[str, list[Cell]]:
+    """`packs` without those holding a cell named by a target: asking for one cell trains
+    that cell alone (its pack mates then train alone too, when something asks for them)."""
+    asked = {targeted_cell(str(t)) for t in targets} - {None}
+    return {name: cells for name, cells in packs.items() if not asked & set(cells)}
+
+
+def cell_directory(cell: Cell) -> str:
+    dataset, model, dz, seed = cell
+    return f"results/{dataset}/{model}/dz{dz}/seed{seed}"

@@ -1,0 +1,178 @@
+"""Packed training: several cells in one process (acai_repro.train.train_pack) end exactly as
+each cell trained alone, fail alone, stop and resume together; the workflow trains a table's
+cells in packs and a single asked-for cell alone; `grid cost` counts packs."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from acai_repro.models import MODELS
+from acai_repro.train import EVALS_FILE, STATE_FILE, train_cell, train_pack
+from tests.conftest import ROOT, tiny_spec
+from tests.test_train import QUIET, _assert_same_weights, _evals_without_timing, _weights
+
+CHILD = """
+import json, sys, torch
+torch.set_num_threads(1)
+from pathlib import Path
+from acai_repro.train import train_pack
+cells = [(spec, Path(folder)) for spec, folder in json.loads(sys.argv[1])]
+train_pack(cells, log=lambda m: print(m, flush=True))
+"""
+
+
+def _assert_same_as_solo(packed: dict, folder, solo_folder, tmp_path):
+    solo = json.loads((solo_folder / "metrics.json").read_text())
+    assert packed["status"] == solo["status"]
+    assert _evals_without_timing(packed) == _evals_without_timing(solo)
+    _assert_same_weights(_weights(folder / "model.pt"), _weights(solo_folder / "model.pt"))
+
+
+def test_a_mixed_pack_of_every_model_equals_each_model_trained_alone(smoke_config, tmp_path):
+    specs = [tiny_spec(smoke_config, model, total_images=64 * 6, eval_every=64 * 3) for model in sorted(MODELS)]
+    for spec in specs:
+        train_cell(spec, tmp_path / "solo" / spec["model"], QUIET)
+    cells = [(spec, tmp_path / "pack" / spec["model"]) for spec in specs]
+    packed = train_pack(cells, QUIET)
+    assert [m["cell"]["model"] for m in packed] == sorted(MODELS)
+    for spec, metrics in zip(specs, packed):
+        assert metrics["status"] == "ok" and len(metrics["evals"]) == 2
+        assert metrics["wall_images_per_s"] > 0 and metrics["wall_seconds"] >= metrics["train_seconds"]
+        _assert_same_as_solo(metrics, tmp_path / "pack" / spec["model"], tmp_path / "solo" / spec["model"], tmp_path)
+        assert not (tmp_path / "pack" / spec["model"] / STATE_FILE).exists()
+
+
+def test_a_diverging_cell_ends_alone_and_the_others_go_on(smoke_config, tmp_path):
+    bad = tiny_spec(smoke_config, "acai", total_images=64 * 6, eval_every=64 * 3, divergence_bound=1e-3, check_every=1)
+    good = [tiny_spec(smoke_config, m, total_images=64 * 6, eval_every=64 * 3) for m in ("baseline", "vae")]
+    for spec in good:
+        train_cell(spec, tmp_path / "solo" / spec["model"], QUIET)
+    bad_folder = tmp_path / "pack" / "acai"
+    seen = []  # (message, did the diverged cell's outputs and final state exist then)
+
+    def log(message):
+        seen.append((message, (bad_folder / "metrics.json").exists(), (bad_folder / STATE_FILE).exists()))
+
+    cells = [(bad, bad_folder)] + [(spec, tmp_path / "pack" / spec["model"]) for spec in good]
+    diverged, *others = train_pack(cells, log)
+    assert diverged["status"] == "diverged" and diverged["steps"] == 1 and "bound" in diverged["reason"]
+    later = [entry for entry in seen if "lines/baseline" in entry[0] and "kimg" in entry[0]]
+    assert later and all(outputs and state for _, outputs, state in later), "written at once, state kept"
+    assert not (bad_folder / STATE_FILE).exists(), "state files go when the whole pack is done"
+    for spec, metrics in zip(good, others):
+        assert metrics["status"] == "ok"
+        _assert_same_as_solo(metrics, tmp_path / "pack" / spec["model"], tmp_path / "solo" / spec["model"], tmp_path)
+
+
+def test_a_pack_rejects_no_cells_and_two_cells_in_one_folder(smoke_config, tmp_path):
+    spec = tiny_spec(smoke_config, "baseline")
+    with pytest.raises(ValueError, match="at least one cell"):
+        train_pack([], QUIET)
+    with pytest.raises(ValueError, match="share an output directory"):
+        train_pack([(spec, tmp_path / "a"), (dict(spec, seed=1), tmp_path / "a")], QUIET)
+
+
+def _start_pack(cells):
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=path)
+    arguments = json.dumps([(spec, str(folder)) for spec, folder in cells])
+    command = [sys.executable, "-c", CHILD, arguments]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_sigterm_mid_pack_then_rerun_equals_an_uninterrupted_pack(smoke_config, tmp_path):
+    """A short cell ends, then SIGTERM: the long cell saves its step, the ended one keeps its
+    final state. Snakemake then deletes the failed job's outputs; the rerun re-finishes the
+    ended cell from its state and resumes the other, both bit-identical to solo runs."""
+    short = tiny_spec(smoke_config, "baseline", total_images=64 * 4, eval_every=64 * 4, checkpoint_minutes=1e9)
+    long = tiny_spec(smoke_config, "vae", total_images=64 * 60, eval_every=64 * 4, checkpoint_minutes=1e9)
+    for spec in (short, long):
+        train_cell(spec, tmp_path / "solo" / spec["model"], QUIET)
+    cells = [(short, tmp_path / "pack" / "baseline"), (long, tmp_path / "pack" / "vae")]
+
+    proc = _start_pack(cells)
+    deadline = time.monotonic() + 600
+    while not (cells[0][1] / "metrics.json").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=600)
+    assert proc.returncode != 0, output
+    match = re.search(r"\[lines/vae/dz64/seed0\] stopped by SIGTERM at step (\d+)", output)
+    assert match, output
+    stopped_at = int(match.group(1))
+    assert 4 <= stopped_at < 60, "the signal landed after the short cell ended, before the long one"
+    assert torch.load(cells[1][1] / STATE_FILE, weights_only=False)["step"] == stopped_at
+    assert torch.load(cells[0][1] / STATE_FILE, weights_only=False)["ended"]["status"] == "ok"
+    for _, folder in cells:  # what Snakemake does to a failed job's outputs
+        (folder / "metrics.json").unlink(missing_ok=True)
+        (folder / "model.pt").unlink(missing_ok=True)
+
+    messages = []
+    rerun = train_pack(cells, messages.append)
+    assert any(f"resumed from {cells[1][1] / STATE_FILE} at step {stopped_at}" in m for m in messages)
+    assert not any("[lines/baseline/dz64/seed0] device" in m for m in messages), "re-finished, not retrained"
+    for (spec, folder), metrics in zip(cells, rerun):
+        _assert_same_as_solo(metrics, folder, tmp_path / "solo" / spec["model"], tmp_path)
+        assert len((folder / EVALS_FILE).read_text().splitlines()) == len(metrics["evals"])
+        assert not (folder / STATE_FILE).exists()
+
+
+def _pack3_overlay(tmp_path):
+    path = tmp_path / "pack3.yaml"
+    path.write_text("resources:\n  train: {gpu: 0, threads: 1, mem_mb: 1000, runtime: 10, pack: 3}\n")
+    return path
+
+
+def test_a_table_trains_in_packs_and_one_asked_for_cell_trains_alone(tmp_path):
+    from tests.test_workflow import _jobs, snakemake
+
+    overlay = _pack3_overlay(tmp_path)
+    table = snakemake(tmp_path / "w", "-n", "results/table1.tex", configs=[overlay])
+    assert table.returncode == 0, table.stderr
+    assert _jobs(table.stdout) == {"train_pack_table1_lines_0": 1, "train_pack_table1_lines_1": 1, "table1": 1, "total": 3}
+    one = snakemake(tmp_path / "w", "-n", "results/lines/acai/dz64/seed0/metrics.json", "results/table1.tex", configs=[overlay])
+    assert one.returncode == 0, one.stderr
+    # acai's pack is dissolved (its three cells train alone); the other pack stays.
+    assert _jobs(one.stdout) == {"train_cell": 3, "train_pack_table1_lines_0": 1, "table1": 1, "total": 5}
+    # A SLURM job: --target-jobs, no targets; it finds the rule its head process chose.
+    for job, rule in (("train_pack_table1_lines_1:", "train_pack_table1_lines_1"),
+                      ("train_cell:dataset=lines,model=acai,dz=64,seed=0", "train_cell")):  # fmt: skip
+        remote = snakemake(tmp_path / "w", "-n", f"--target-jobs={job}", configs=[overlay])
+        assert remote.returncode == 0, remote.stderr
+        assert _jobs(remote.stdout) == {rule: 1, "total": 1}
+
+
+def test_packs_come_from_the_config_in_table_order_never_mixing_tables(smoke_config):
+    from acai_repro.packs import dissolve_targeted, targeted_cell, training_packs
+
+    assert training_packs(smoke_config) == {}  # pack 1: every cell its own job
+    smoke_config["resources"]["train"]["pack"] = 4
+    packs = training_packs(smoke_config)
+    assert list(packs) == ["train_pack_table1_lines_0", "train_pack_table1_lines_1", "train_pack_table2_mnist_0",
+                           "train_pack_table2_mnist_1"]  # fmt: skip
+    assert [len(c) for c in packs.values()] == [4, 2, 4, 2]
+    assert packs["train_pack_table1_lines_0"][0] == ("lines", "baseline", 64, 0)
+    assert all(not name.startswith("train_pack_table3") for name in packs), "Table 3 shares Table 2's cells"
+    assert targeted_cell("results/lines/vae/dz64/seed0/kmeans.json") == ("lines", "vae", 64, 0)
+    assert targeted_cell("results/table1.tex") is None
+    left = dissolve_targeted(packs, ["results/lines/vae/dz64/seed0"])
+    assert "train_pack_table1_lines_0" not in left and len(left) == 3
+
+
+def test_grid_cost_counts_packs_with_solo_rates_until_packed_rates_are_measured(smoke_config, tmp_path):
+    from acai_repro.grid import cost_report, load_grid_config
+
+    overlay = _pack3_overlay(tmp_path)
+    files = [str(ROOT / "config" / "smoke.yaml"), str(overlay)]
+    lines = cost_report(load_grid_config(files), files, tmp_path, ["results/table1.tex"], "h100")
+    assert "training jobs: 2 packs (rules train_pack_*, 6 cells) + 0 single cells (train_cell)" in lines, lines
+    packs = [line for line in lines if line.startswith("  train_pack_") and "GPU-h" in line]
+    assert len(packs) == 2 and all("3 cells" in p and "solo rate, packed rate not measured" in p for p in packs)
+    assert any(line.startswith("training cells that would run: 6") for line in lines)
