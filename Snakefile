@@ -13,10 +13,15 @@ sys.path.insert(0, workflow.basedir)  # the acai_repro package beside this Snake
 from acai_repro.config import ConfigError, read_yaml
 
 PAPER_CONFIG = os.path.join(workflow.basedir, "config", "config.yaml")
-try:
-    read_yaml(PAPER_CONFIG)  # Snakemake's own message would name neither file nor line
-except ConfigError as error:
-    raise WorkflowError(f"invalid configuration: {error}") from None
+# Snakemake reads the --configfile files itself, before this file, and its loader keeps the
+# last of two equal keys without a word: every file is read again here through the project's
+# reader (the one of `python -m acai_repro.config`), which refuses a duplicate key, naming the
+# file and line, and names the file and line of a syntax error.
+for path in [PAPER_CONFIG, *workflow.overwrite_configfiles]:
+    try:
+        read_yaml(path)
+    except ConfigError as error:
+        raise WorkflowError(f"invalid configuration: {error}") from None
 
 
 configfile: PAPER_CONFIG
