@@ -17,7 +17,7 @@ import sys
 
 from snakemake.cli import get_argument_parser
 
-from acai_repro.config import DATASET_NAME, ConfigError, check_dataset, max_dz
+from acai_repro.config import DATASET_NAME, max_dz
 from acai_repro.models import MODELS
 
 # The wildcards' rules: rules/common.smk's wildcard_constraints use these very patterns.
@@ -50,7 +50,8 @@ def _why_value(name: str, value: str, config: dict) -> str | None:
         if value.isdigit() and int(value) == 0 and name == "dz":
             return "dz0: dz must be at least 1 (a latent of size 0 trains nothing)"
         if value.isdigit():
-            return f"{name}{value}: write {name} without leading zeros ({name}{int(value)}): each value has one spelling"
+            spelt = f"{name}{int(value)}"
+            return f"{name}{value}: write {name} without leading zeros ({spelt}): each value has one spelling"
         kind = "a positive integer" if name == "dz" else "an integer ≥ 0 (config `seeds`)"
         return f"{name}{value}: {name} is {kind}, written in digits"
     if name == "model":
@@ -65,13 +66,9 @@ def _why_value(name: str, value: str, config: dict) -> str | None:
 
 
 def _check_values(values: dict, config: dict) -> str | None:
-    """A dataset that is not configured, or a dz beyond the dataset's bound."""
-    if "dataset" not in values:
+    """A dz beyond the dataset's bound (an unknown dataset is named when the DAG is built)."""
+    if "dataset" not in values or values["dataset"] not in config["datasets"]:
         return None
-    try:
-        check_dataset(config, values["dataset"])
-    except ConfigError as error:
-        return str(error)
     if "dz" in values and int(values["dz"]) > max_dz(config, values["dataset"]):
         return (
             f"dz{values['dz']}: more than the {max_dz(config, values['dataset'])} values of one "

@@ -289,8 +289,11 @@ def test_check_command_refuses_what_the_workflow_refuses(tmp_path, capsys, text)
 
 
 # ---- on/off switches: YAML 1.1 booleans and their spellings ----
-@pytest.mark.parametrize("spelling,value", [("off", "off"), ("'off'", "off"), ("false", "off"), ("no", "off"),
-                                            ("on", "auto"), ("true", "auto"), ("yes", "auto"), ("auto", "auto")])  # fmt: skip
+SPELLINGS = [("off", "off"), ("'off'", "off"), ("false", "off"), ("no", "off"),
+             ("on", "auto"), ("true", "auto"), ("yes", "auto"), ("auto", "auto")]  # fmt: skip
+
+
+@pytest.mark.parametrize("spelling,value", SPELLINGS)
 def test_cuda_graphs_takes_booleans_as_written_in_the_docs(tmp_path, spelling, value):
     config = load_config(PAPER, _overlay(tmp_path, f"training:\n  cuda_graphs: {spelling}\n"))
     assert config["training"]["cuda_graphs"] == value
