@@ -34,20 +34,73 @@ class ConfigError(ValueError):
     """A configuration value that the workflow cannot run with."""
 
 
-def read_yaml(path) -> dict:
-    """A YAML mapping from `path`; a syntax error names the file and the line."""
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key written twice in one mapping: by default the later
+    block silently replaces the earlier one (two `training:` blocks drop the first's values)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *anchor` merges defaults; a key written beside it overrides them
+                key = self.construct_object(key_node, deep=True)
+                if not _hashable(key):
+                    continue  # PyYAML itself rejects an unhashable key, with its own message
+                if key in seen:
+                    raise DuplicateKeyError(key, seen[key], key_node.start_mark.line + 1)
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _hashable(key) -> bool:
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        hash(key)
+    except TypeError:
+        return False
+    return True
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    def __init__(self, key, first_line: int, line: int):
+        super().__init__(f"duplicate key {key!r} at line {line} (first at line {first_line})")
+        self.key, self.first_line, self.line = key, first_line, line
+
+
+def read_yaml(path) -> dict:
+    """A non-empty YAML mapping from `path`, read as text (UTF-8) with duplicate keys refused.
+
+    Every problem (not text, a syntax error, a key written twice, empty, not a mapping) raises
+    ConfigError naming the file, and the line where there is one."""
+    text = _read_text(path)
+    try:
+        data = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+    except DuplicateKeyError as error:
+        raise ConfigError(
+            f"{path}, line {error.line}: key {error.key!r} is written twice in one mapping (first at "
+            f"line {error.first_line}); the later block would silently replace the earlier one: merge them"
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}, line {mark.line + 1}" if mark else str(path)
         problem = getattr(error, "problem", None) or str(error)
         raise ConfigError(f"YAML syntax error in {where}: {problem}") from None
     if data is None:
-        return {}
+        raise ConfigError(f"{path}: the config file is empty (no keys); give at least one key, or leave the file out")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a config file must be a mapping of keys, not {type(data).__name__}")
     return data
+
+
+def _read_text(path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path}: not a text (UTF-8) YAML file: byte 0x{error.object[error.start]:02x} at offset {error.start}"
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config file ({error.strerror or error})") from None
 
 
 @functools.cache
@@ -131,7 +184,7 @@ def _messages(error: jsonschema.ValidationError) -> list[str]:
         missing = error.message.split("'")[1]
         return [f"config key '{_key(path + [missing])}' is missing"]
     if error.validator == "enum":
-        valid = ", ".join(str(v) for v in error.validator_value)
+        valid = ", ".join(_as_yaml(v) for v in error.validator_value)  # bool: true, as YAML writes it
         return [f"config key '{key}': unknown value {error.instance!r}; valid: {valid}"]
     if error.validator == "type":
         wanted = error.validator_value
@@ -141,6 +194,11 @@ def _messages(error: jsonschema.ValidationError) -> list[str]:
     if "propertyNames" in error.schema_path:
         return [f"config key '{key}': name {error.instance!r} is not allowed: {error.message}"]
     return [f"config key '{key}': {error.message}"]
+
+
+def _as_yaml(value) -> str:
+    """A value as a config file writes it (true, not True)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _check_schema(config: dict, schema_path: Path) -> None:
@@ -179,6 +237,20 @@ def _check_architecture(config: dict, dataset: str, model: str, dz: int, key: st
             f"config key '{key}': dz={dz} cannot be produced by {model} on {dataset}: "
             f"it must be a positive multiple of latent_width² = {width * width}"
         )
+    largest = max_dz(config, dataset)
+    if dz > largest:
+        raise ConfigError(
+            f"config key '{key}': dz={dz} is more than the {largest} values of one {dataset} image "
+            f"({IMAGE_SIZE}×{IMAGE_SIZE}×{config['datasets'][dataset]['colors']}): such a latent is no "
+            f"bottleneck and its convolutions outgrow memory; dz must be at most {largest}"
+        )
+
+
+def max_dz(config: dict, dataset: str) -> int:
+    """The largest dz of a dataset: the size of its images (the paper's largest, CIFAR-10's 1024,
+    is a third of 32×32×3). Beyond it an autoencoder no longer compresses, and the latent
+    convolutions' weights grow with dz until training runs out of memory."""
+    return IMAGE_SIZE * IMAGE_SIZE * config["datasets"][dataset]["colors"]
 
 
 def _real_datasets(config: dict) -> list[str]:
@@ -196,6 +268,44 @@ def _check_grid(config: dict, table: str) -> None:
             raise ConfigError(f"config key 'data.sources.{dataset}' is missing (where {dataset} comes from)")
         for model in config[table]["models"]:
             _check_architecture(config, dataset, model, dz, key)
+
+
+# Formats whose one source file holds a fixed set of splits (acai_repro.data.prepare's loaders);
+# the splits of the others are their file keys (idx: <split>_images / <split>_labels).
+FIXED_SPLITS = {"cifar10_python": ("test", "train"), "celeba_jpeg": ("train",)}
+
+
+def source_splits(source: dict) -> list[str]:
+    """The splits a dataset's prepared file will hold, from its `data.sources` entry."""
+    if source["format"] in FIXED_SPLITS:
+        return list(FIXED_SPLITS[source["format"]])
+    keys = source.get("files") or {}
+    return sorted({key.rsplit("_", 1)[0] if source["format"] == "idx" else key for key in keys})
+
+
+def _check_splits(config: dict) -> None:
+    """train_splits and test_split name splits that the dataset's source files provide."""
+    for dataset, source in config["data"]["sources"].items():
+        ds, valid = config["datasets"][dataset], source_splits(source)
+        chosen = [(f"train_splits.{i}", split) for i, split in enumerate(ds["train_splits"])]
+        for name, split in [*chosen, ("test_split", ds["test_split"])]:
+            if split not in valid:
+                raise ConfigError(
+                    f"config key 'datasets.{dataset}.{name}': unknown split {split!r}; valid splits "
+                    f"(from data.sources.{dataset}): {', '.join(valid)}"
+                )
+
+
+# On/off switches: YAML 1.1 reads off/no/false as False and on/yes/true as True, so each
+# boolean is accepted and turned into the switch's own word (on = auto: graphs where CUDA is).
+SWITCHES = {("training", "cuda_graphs"): {False: "off", True: "auto"}}
+
+
+def _normalise_switches(config: dict) -> None:
+    for (section, key), words in SWITCHES.items():
+        value = config[section][key]
+        if isinstance(value, bool):
+            config[section][key] = words[value]
 
 
 def _check_sources(config: dict) -> None:
@@ -245,6 +355,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """Fill the schema's defaults into `config` (in place) and check it; raise ConfigError
     naming every key the schema rejects, or the first semantic problem. Returns `config`."""
     _check_schema(config, schema_path)
+    _normalise_switches(config)
     table = config["table1"]
     if table["dataset"] not in config["datasets"]:
         raise ConfigError(
@@ -255,6 +366,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         key = "table1.dz_by_model" if dz != table["dz"] else "table1.dz"
         _check_architecture(config, table["dataset"], model, dz, key)
     _check_sources(config)
+    _check_splits(config)
     for table in ("table2", "table3"):
         _check_grid(config, table)
     _check_training(config["training"])

@@ -137,10 +137,18 @@ def training_curves_figure(metrics_paths, out_path) -> None:
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("kimg", fontsize=8)
         ax.tick_params(labelsize=7)
+    for record in records:  # no point to draw: named in the legend all the same, with why
+        if not record["evals"]:
+            axes[0, -1].plot([], [], ls="none", marker="x", label=_no_curve_label(record))
     axes[0, -1].legend(fontsize=6, loc="best")
     fig.tight_layout()
     fig.savefig(out_path, dpi=100)
     plt.close(fig)
+
+
+def _no_curve_label(record) -> str:
+    cell = record["cell"]
+    return f"{cell['model']} s{cell['seed']} ({record['status']} before its first evaluation: no curve)"
 
 
 def _nothing_to_plot(records, out_path) -> None:

@@ -20,6 +20,7 @@ DATASET_TITLES = {"mnist": "MNIST", "svhn": "SVHN", "cifar10": "CIFAR-10"}
 # Table 1: metric -> (row title, scale to the paper's unit); lower is better for both.
 TABLE1_METRICS = {"mean_distance": (r"Mean Distance ($\times 10^{-3}$)", 1e3), "smoothness": ("Smoothness", 1.0)}
 UNDEFINED_MARK = r"undef.$^\dagger$"
+UNDEFINED_STD = "undef."  # the spread of too few seeds (a sample std of one seed)
 RECORD_COLUMNS = ["dataset", "dz", "model", "seed", "metric", "value", "status", "source"]
 CSV_COLUMNS = ["mean", "std", "n_seeds", "n_undefined", "status", "paper_mean", "paper_std", "sources"]
 
@@ -60,7 +61,8 @@ def summarise(group: pd.DataFrame, ddof: int) -> pd.Series:
     status = ("diverged" if "diverged" in failed else "n/a") if failed else "undefined" if n_undefined else "ok"
     values, mean, std = group.value.to_numpy(), np.nan, np.nan
     if status == "ok":
-        mean, std = values.mean(), np.std(values, ddof=ddof) if len(values) > ddof else 0.0
+        # A sample std (ddof 1) of one seed is undefined: NaN (an empty CSV field), never 0.
+        mean, std = values.mean(), np.std(values, ddof=ddof) if len(values) > ddof else np.nan
     return pd.Series({"mean": mean, "std": std, "n_seeds": len(group), "n_undefined": n_undefined,
                       "status": status, "sources": ";".join(group.source)})  # fmt: skip
 
@@ -82,7 +84,8 @@ def aggregate(frame: pd.DataFrame, keys, table: str, ddof: int) -> pd.DataFrame:
 def _ours(row, bold: bool) -> str:
     if row.status != "ok":
         return UNDEFINED_MARK if row.status == "undefined" else row.status
-    text = f"{row.mean:.2f}" + ("" if row.model == "pixels" else f" $\\pm$ {row.std:.2f}")
+    spread = UNDEFINED_STD if pd.isna(row.std) else f"{row.std:.2f}"
+    text = f"{row.mean:.2f}" + ("" if row.model == "pixels" else f" $\\pm$ {spread}")
     return f"\\textbf{{{text}}}" if bold else text
 
 
@@ -115,7 +118,8 @@ def to_latex(summary, row_keys, labels: dict, columns, lower_is_better: bool, co
 
 def _std_text(ddof: int, seeds) -> str:
     kind = "population std (ddof 0, as the authors)" if ddof == 0 else f"sample std (ddof {ddof})"
-    return f"mean $\\pm$ {kind} over seeds {list(seeds)}"
+    undefined = f" ({UNDEFINED_STD}: it needs more than {ddof} seed)" if len(seeds) <= ddof else ""
+    return f"mean $\\pm$ {kind}{undefined} over seeds {list(seeds)}"
 
 
 def write_table1(paths, models, seeds, tex_path, csv_path, std_ddof: int = 0) -> pd.DataFrame:

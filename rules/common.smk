@@ -7,15 +7,14 @@ from snakemake.cli import get_argument_parser
 sys.path.insert(0, workflow.basedir)  # the acai_repro package beside this Snakefile
 
 from acai_repro.config import (
-    DATASET_NAME,
     ConfigError,
     cell_spec,
     check_dataset,
     table1_cells,
     validate_config,
 )
-from acai_repro.models import MODELS
 from acai_repro.packs import cell_directory, dissolve_targeted, training_packs
+from acai_repro.targets import WILDCARDS
 
 try:
     validate_config(config)
@@ -24,10 +23,7 @@ except ConfigError as error:
 
 
 wildcard_constraints:
-    dataset=DATASET_NAME,
-    model="|".join(MODELS),
-    dz=r"[1-9]\d*",  # no dz0 (nothing to train), no dz064 (a second directory for dz 64)
-    seed=r"0|[1-9]\d*",
+    **WILDCARDS,  # acai_repro.targets explains a target that breaks one of them
 
 
 CELL = "results/{dataset}/{model}/dz{dz}/seed{seed}"

@@ -1,4 +1,5 @@
 import copy
+import re
 import shutil
 import subprocess
 import sys
@@ -12,12 +13,18 @@ from acai_repro.config import (
     cell_spec,
     load_config,
     load_schema,
+    main,
+    max_dz,
+    read_yaml,
+    source_splits,
     spec_digest,
     validate_config,
     with_run_settings,
 )
+from acai_repro.data.prepare import idx_splits, load_cifar10
 from acai_repro.models import MODELS
 from tests.conftest import ROOT
+from tests.test_prepare import _cifar_archive
 
 PAPER = ROOT / "config" / "config.yaml"
 
@@ -43,7 +50,7 @@ MALFORMED = [
     ("device: tpu", "'device'", "valid: auto, cpu, cuda"),
     ("clustering: {backend: gpu}", "'clustering.backend'", "valid: auto, elkan, torch, sklearn"),
     ("models: {vqvae: {variant: full}}", "'models.vqvae.variant'", "valid: slices, whole"),
-    ("training: {cuda_graphs: on}", "'training.cuda_graphs'", "valid: auto, off"),  # YAML reads `on` as true
+    ("training: {cuda_graphs: always}", "'training.cuda_graphs'", "valid: auto, off, false, true"),
     ("tables: {std_ddof: 2}", "'tables.std_ddof'", "valid: 0, 1"),
     ("training: {batch_size: 64.0}", "'training.batch_size'", "not of type integer"),
     ("training: {learning_rate: .nan}", "'training.learning_rate'", "not of type number (finite)"),
@@ -61,6 +68,13 @@ MALFORMED = [
      "name 'My_Data' is not allowed"),
     ("figures: {seed: 7}", "'figures.seed'", "one of the configured seeds"),
     ("evaluation: {lines: {interpolation_pairs: 3000}}", "'evaluation.lines.interpolation_pairs'", "test_lines"),
+    # Values that passed validation and crashed a job later: refused here, with the valid ones or the bound.
+    ("datasets: {mnist: {test_split: valid}}", "'datasets.mnist.test_split'",
+     "unknown split 'valid'; valid splits (from data.sources.mnist): test, train"),
+    ("datasets: {mnist: {train_splits: [train, valid]}}", "'datasets.mnist.train_splits.1'", "valid splits"),
+    ("table1: {dz: 1048576}", "'table1.dz'", "dz must be at most 1024"),
+    ("table1: {dz_by_model: {vqvae: 1048576}}", "'table1.dz_by_model'", "dz must be at most 1024"),
+    ("table2: {cells: [[mnist, 1048576]]}", "'table2.cells.0'", "dz must be at most 1024"),
 ]  # fmt: skip
 
 
@@ -236,3 +250,99 @@ def test_a_source_for_an_unconfigured_dataset_is_named(paper_config):
     config["data"]["sources"]["mnsit"] = config["data"]["sources"]["mnist"]
     with pytest.raises(ConfigError, match="'data.sources.mnsit': unknown dataset; valid datasets: mnist"):
         validate_config(config)
+
+
+# ---- reading config files: one reader for the workflow and `python -m acai_repro.config` ----
+TWO_TRAINING_BLOCKS = "training:\n  batch_size: 32\nseeds: [0]\ntraining:\n  learning_rate: 0.001\n"
+UNREADABLE = [  # (file content, what the message must say)
+    (TWO_TRAINING_BLOCKS, "overlay.yaml, line 4: key 'training' is written twice in one mapping (first at line 1)"),
+    ("models:\n  acai: {lambda: 0.2, lambda: 0.3}\n", "overlay.yaml, line 2: key 'lambda' is written twice"),
+    ("", "overlay.yaml: the config file is empty"),
+    ("# only a comment\n", "overlay.yaml: the config file is empty"),
+]
+
+
+@pytest.mark.parametrize("text,message", UNREADABLE, ids=["two training blocks", "nested", "empty", "comment only"])
+def test_unreadable_config_files_are_refused_naming_file_and_line(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(PAPER, _overlay(tmp_path, text))
+
+
+def test_a_binary_config_file_is_named(tmp_path):
+    binary = tmp_path / "model.pt"
+    binary.write_bytes(b"PK\x03\x04\x14\x00\x00\x00\x08\x00\xd0\x9f\xff\xfe")
+    with pytest.raises(ConfigError, match=re.escape(f"{binary}: not a text (UTF-8) YAML file: byte 0xff")):
+        read_yaml(binary)
+
+
+def test_a_merge_key_is_not_a_duplicate(tmp_path):
+    text = "base: &base {x: 1, y: 2}\nother:\n  <<: *base\n  x: 3\n"
+    assert read_yaml(_overlay(tmp_path, text))["other"] == {"x": 3, "y": 2}
+
+
+@pytest.mark.parametrize("text", [TWO_TRAINING_BLOCKS, "", b"\x80\x81binary"], ids=["duplicate", "empty", "binary"])
+def test_check_command_refuses_what_the_workflow_refuses(tmp_path, capsys, text):
+    path = tmp_path / "overlay.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    assert main([str(path)]) == 1
+    assert f"invalid configuration: {path}" in capsys.readouterr().err
+
+
+# ---- on/off switches: YAML 1.1 booleans and their spellings ----
+SPELLINGS = [("off", "off"), ("'off'", "off"), ("false", "off"), ("no", "off"),
+             ("on", "auto"), ("true", "auto"), ("yes", "auto"), ("auto", "auto")]  # fmt: skip
+
+
+@pytest.mark.parametrize("spelling,value", SPELLINGS)
+def test_cuda_graphs_takes_booleans_as_written_in_the_docs(tmp_path, spelling, value):
+    config = load_config(PAPER, _overlay(tmp_path, f"training:\n  cuda_graphs: {spelling}\n"))
+    assert config["training"]["cuda_graphs"] == value
+
+
+def test_a_switch_spelt_as_a_boolean_keeps_the_spec_digest(tmp_path, paper_config):
+    off = load_config(PAPER, _overlay(tmp_path, "training: {cuda_graphs: off}"))
+    assert spec_digest(cell_spec(off, "lines", "acai", 64, 0)) == spec_digest(cell_spec(paper_config, "lines", "acai", 64, 0))
+
+
+# ---- splits and the dz bound ----
+def test_splits_of_a_source_are_those_its_loader_writes(tmp_path, paper_config):
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    _cifar_archive(archive)
+    assert source_splits(paper_config["data"]["sources"]["cifar10"]) == sorted(load_cifar10({"archive": archive}))
+    mnist = paper_config["data"]["sources"]["mnist"]
+    assert source_splits(mnist) == idx_splits(mnist["files"]) == ["test", "train"]
+    assert source_splits(paper_config["data"]["sources"]["svhn"]) == ["extra", "test", "train"]
+
+
+def test_dz_bound_is_the_image_size_and_admits_the_papers_cells(paper_config):
+    assert max_dz(paper_config, "lines") == 1024 and max_dz(paper_config, "cifar10") == 3072
+    for table in ("table2", "table3"):
+        assert all(dz <= max_dz(paper_config, dataset) for dataset, dz in paper_config[table]["cells"])
+    with pytest.raises(ConfigError, match="at most 1024"):
+        cell_spec(paper_config, "lines", "acai", 1048576, 0)
+
+
+# ---- through Snakemake ----
+def test_snakemake_refuses_a_duplicate_key_in_a_configfile(tmp_path):
+    result = _dry_run(tmp_path, _overlay(tmp_path, TWO_TRAINING_BLOCKS))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "overlay.yaml, line 4: key 'training' is written twice" in output
+    assert "Traceback" not in output
+
+
+def test_snakemake_refuses_an_empty_configfile(tmp_path):
+    """Snakemake refuses it itself, before the workflow runs (as `python -m acai_repro.config` does)."""
+    result = _dry_run(tmp_path, _overlay(tmp_path, ""))
+    assert result.returncode != 0
+    assert "Config file must be given as JSON or YAML with keys at top level" in result.stdout + result.stderr
+    assert not (tmp_path / "work" / "results").exists()
+
+
+@pytest.mark.parametrize("text,key", [("datasets: {mnist: {test_split: valid}}", "'datasets.mnist.test_split'"),
+                                      ("table1: {dz: 1048576}", "'table1.dz'")])  # fmt: skip
+def test_snakemake_refuses_late_crashing_values_before_any_job(tmp_path, text, key):
+    result = _dry_run(tmp_path, ROOT / "config" / "smoke.yaml", _overlay(tmp_path, text))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and f"invalid configuration: config key {key}" in output
+    assert not (tmp_path / "work" / "results").exists()

@@ -10,6 +10,7 @@ import hashlib
 import http.server
 import socket
 import threading
+import time
 
 import h5py
 import numpy as np
@@ -124,8 +125,10 @@ def test_wrong_checksum_is_rejected_and_nothing_is_left(server, tmp_path):
     with pytest.raises(DataError) as error:
         _fetch_one(spec, tmp_path / "dl")
     message = str(error.value)
-    assert f"{url} (got md5 {_md5(data)})" in message and "expected md5 " + "ab" * 16 in message
-    assert _left_in(tmp_path / "dl") == []
+    content = _md5(gzip.decompress(data))
+    assert f"{url} (got md5 {_md5(data)} (decompressed content: md5 {content}))" in message
+    assert "expected md5 " + "ab" * 16 in message
+    assert not (tmp_path / "dl").exists()  # the folder this download created is not left empty
     assert server.hits["/images.gz"] == 1  # the whole file arrived: no point retrying that URL
 
 
@@ -180,7 +183,7 @@ def test_404_everywhere_is_one_line_naming_the_file_and_every_url(server, tmp_pa
         "To use a local copy instead, put images.gz in a folder and set data.sources.tiny.path to that folder"
     )
     assert server.hits["/a/images.gz"] == 1  # a 404 is not retried
-    assert _left_in(tmp_path / "dl") == []
+    assert not (tmp_path / "dl").exists()
 
 
 def test_a_verified_file_is_never_downloaded_again(server, tmp_path):
@@ -266,3 +269,43 @@ def test_a_file_without_url_is_reported_before_any_download(server, tmp_path):
     with pytest.raises(DataError, match=r"^tiny: no download URL for t10k.gz: .*set data.sources.tiny.path"):
         fetch(files, {"path": None}, tmp_path / "dl", FAST, print, "tiny")
     assert server.hits["/train.gz"] == 0
+
+
+SLOW_BACKOFF = DownloadSettings(retries=3, backoff_seconds=5, timeout_seconds=5, progress_seconds=3600)
+
+
+def test_an_unknown_host_fails_at_once_and_leaves_no_folder(tmp_path):
+    """No network, or a typo in a host name: no retries, no back-off (RFC 2606: .invalid never resolves)."""
+    url = "http://no-such-host.invalid/images.gz"
+    spec = SourceFile("images.gz", ("cd" * 16,), (url,))
+    started = time.monotonic()
+    with pytest.raises(DataError) as error:
+        _fetch_one(spec, tmp_path / "results" / "data" / "downloads", SLOW_BACKOFF)
+    assert time.monotonic() - started < 4  # one retry would have waited 5 s
+    assert f"tried {url} (unknown host (name resolution failed))." in str(error.value)
+    assert not (tmp_path / "results" / "data" / "downloads").exists()
+
+
+def test_an_existing_download_folder_is_kept(server, tmp_path):
+    (tmp_path / "dl").mkdir()
+    spec = SourceFile("images.gz", ("cd" * 16,), (server.url + "/gone/images.gz",))
+    with pytest.raises(DataError):
+        _fetch_one(spec, tmp_path / "dl")
+    assert (tmp_path / "dl").is_dir()
+
+
+def test_a_recompressed_copy_is_named_with_both_md5s(tmp_path):
+    """A distribution's re-compressed .gz (Debian's Fashion-MNIST): the message shows the md5 of the
+    file and of its content, beside the accepted ones, so the right one can be added to md5."""
+    data = _idx_bytes(tmp_path)
+    recompressed = gzip.compress(gzip.decompress(data), compresslevel=1, mtime=12345)
+    (tmp_path / "local").mkdir()
+    (tmp_path / "local" / "images.gz").write_bytes(recompressed)
+    spec = SourceFile("images.gz", (_md5(data), "ab" * 16), ())
+    with pytest.raises(DataError) as error:
+        fetch({"images": spec}, {"path": str(tmp_path / "local")}, tmp_path / "dl", FAST, print, "tiny")
+    assert str(error.value) == (
+        f"tiny: {tmp_path / 'local' / 'images.gz'}: md5 {_md5(recompressed)} (decompressed content: md5 "
+        f"{_md5(gzip.decompress(data))}), neither is the expected md5 {_md5(data)} or {'ab' * 16} "
+        "(from data.sources.tiny.path)"
+    )

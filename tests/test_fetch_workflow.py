@@ -104,4 +104,31 @@ def test_a_failed_download_stops_the_workflow_with_one_clean_message(tmp_path, s
     assert expected in output.splitlines()
     assert "Traceback" not in output and "DataError" not in output
     assert not (tmp_path / "results/data/tiny.h5").exists()
-    assert not list((tmp_path / "results/data/downloads").iterdir())
+    assert not (tmp_path / "results/data/downloads").exists()  # not left behind empty
+
+
+def docs_overlay(marker="# fashion.yaml: "):
+    """The Fashion-MNIST overlay of docs/data.md and the command written on its first line."""
+    text = (ROOT / "docs" / "data.md").read_text()
+    block = text[text.index(marker) :]
+    block = block[: block.index("```")]
+    command = block.splitlines()[0].removeprefix(marker)
+    return command, block
+
+
+def test_the_docs_fashion_mnist_example_reaches_a_table(tmp_path):
+    """A dry run of the documented command: the quick scale, every job from download to Table 2."""
+    command, block = docs_overlay()
+    (tmp_path / "fashion.yaml").write_text(block)
+    assert command == "snakemake --cores all --configfile config/quick.yaml fashion.yaml -- results/table2.tex"
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--snakefile", str(ROOT / "Snakefile"),
+         "--directory", str(tmp_path / "work"), "--configfile", str(ROOT / "config" / "quick.yaml"),
+         str(tmp_path / "fashion.yaml"), "--", "results/table2.tex"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    for job in ("prepare_dataset", "train_cell", "pixels_probe", "table2"):
+        assert f"rule {job}:" in output or f"\n{job} " in output, job
+    assert "results/data/fashion-mnist.h5" in output and "results/table2.tex" in output

@@ -62,3 +62,17 @@ def test_figures_from_diverged_weights_are_marked(smoke_config, tmp_path, drawn)
     assert "(diverged)" in drawn[1]._suptitle.get_text()
     figures.vae_sample_figure(healthy / "model.pt", tmp_path / "fig5_ok.png", 4, 0)
     assert "diverged" not in drawn[2]._suptitle.get_text()
+
+
+def _record(path, model, status, evals):
+    cell = {"dataset": "lines", "model": model, "dz": 64, "seed": 0}
+    path.write_text(json.dumps({"status": status, "cell": cell, "evals": evals, "reason": "|loss| reached inf"}))
+    return path
+
+
+def test_a_cell_that_diverged_before_its_first_evaluation_is_named_in_the_legend(tmp_path, drawn):
+    evals = [{"kimg": k, "loss_ae": 1.0 / k, "mean_distance": 0.01} for k in (1, 2)]
+    paths = [_record(tmp_path / "a.json", "baseline", "ok", evals), _record(tmp_path / "b.json", "acai", "diverged", [])]
+    figures.training_curves_figure(paths, tmp_path / "curves.png")
+    legend = [t.get_text() for t in drawn[0].axes[-1].get_legend().get_texts()]
+    assert legend == ["baseline s0", "acai s0 (diverged before its first evaluation: no curve)"]

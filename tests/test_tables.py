@@ -206,3 +206,33 @@ def test_a_model_at_its_own_dz_is_named_in_its_column(tmp_path):
     header = _body_cells((tmp_path / "t.tex").read_text())[0]
     assert header == ["Metric", "Baseline", "VQ-VAE ($d_z$ 256)", "ACAI"]
     assert pd.read_csv(tmp_path / "t.csv").set_index(["metric", "model"]).loc[("smoothness", "vqvae"), "dz"] == 256
+
+
+def test_a_sample_std_of_one_seed_is_undefined_never_zero(tmp_path):
+    """tables.std_ddof: 1 with one seed: the mean is shown, the spread is 'undef.', the CSV's std empty."""
+    paths = [_cell(tmp_path, "baseline", 0, md=0.006), _cell(tmp_path, "acai", 0, md=0.0002)]
+    summary = write_table1(paths, MODELS, [0], tmp_path / "t.tex", tmp_path / "t.csv", std_ddof=1)
+    tex = (tmp_path / "t.tex").read_text()
+    assert "6.00 $\\pm$ undef." in tex and "\\textbf{0.20 $\\pm$ undef.}" in tex
+    assert "$\\pm$ 0.00" not in tex
+    assert "sample std (ddof 1) (undef.: it needs more than 1 seed) over seeds [0]" in tex
+    csv = pd.read_csv(tmp_path / "t.csv", keep_default_na=False)
+    assert (csv["std"] == "").all() and (csv["status"] == "ok").all() and (csv["mean"] != "").all()
+    assert summary["std"].isna().all()
+
+
+def test_a_population_std_of_one_seed_is_zero(tmp_path):
+    paths = [_cell(tmp_path, "baseline", 0, md=0.006), _cell(tmp_path, "acai", 0, md=0.0002)]
+    summary = write_table1(paths, MODELS, [0], tmp_path / "t.tex", tmp_path / "t.csv", std_ddof=0)
+    assert "6.00 $\\pm$ 0.00" in (tmp_path / "t.tex").read_text()
+    assert summary["std"].tolist() == [0.0] * 4
+
+
+def test_grid_table_with_one_seed_at_ddof_1_shows_undefined(study):
+    t1, t2, t3, pixels = study
+    one_seed = [p for p in t2 if "/seed0/" in str(p)]
+    summary = write_grid_table(one_seed, [pixels["probe"]], [["mnist", 32], ["mnist", 256]], MODELS6, [0],
+                               "classifier_accuracy", "table2", "T", "t.tex", "t.csv", std_ddof=1)  # fmt: skip
+    tex = Path("t.tex").read_text()
+    assert "$\\pm$ undef." in tex and "$\\pm$ 0.00" not in tex
+    assert summary[summary.model != "pixels"]["std"].isna().all()

@@ -74,14 +74,14 @@ def _rejected(result, *needles):
 
 
 def test_dz0_is_no_target(tmp_path):
-    _rejected(snakemake(tmp_path, "results/lines/acai/dz0/seed0/metrics.json"), "No rule to produce")
+    _rejected(snakemake(tmp_path, "results/lines/acai/dz0/seed0/metrics.json"), "dz0: dz must be at least 1")
     assert not (tmp_path / "results" / "lines").exists()
 
 
 def test_dz_with_a_leading_zero_is_no_target(tmp_path):
     # dz064 would otherwise train a second copy of the dz 64 cell in its own directory.
-    _rejected(snakemake(tmp_path, "-n", "results/lines/acai/dz064/seed0/metrics.json"), "No rule to produce")
-    _rejected(snakemake(tmp_path, "-n", "results/lines/acai/dz64/seed00/metrics.json"), "No rule to produce")
+    _rejected(snakemake(tmp_path, "-n", "results/lines/acai/dz064/seed0/metrics.json"), "dz064: write dz without leading")
+    _rejected(snakemake(tmp_path, "-n", "results/lines/acai/dz64/seed00/metrics.json"), "seed00: write seed without")
 
 
 def test_kmeans_on_the_lines_is_refused_when_the_dag_is_built(tmp_path):

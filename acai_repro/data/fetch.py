@@ -18,10 +18,12 @@ back-off and the temporary-name-then-rename step are driven here. The guarantees
 
 from __future__ import annotations
 
+import contextlib
 import ftplib
 import gzip
 import hashlib
 import os
+import socket
 import time
 import zlib
 from dataclasses import dataclass
@@ -135,7 +137,14 @@ def verify(path: Path, expected: tuple[str, ...]) -> str:
             raise DataError(f"{error}; {expected_text(expected)}") from None
         if content in expected:
             return content
+        raise DataError(f"{path}: {found_text(found, content)}, neither is the {expected_text(expected)}")
     raise DataError(f"{path}: md5 {found} does not match the {expected_text(expected)}")
+
+
+def found_text(found: str, content: str | None) -> str:
+    """The md5s a file has: of its bytes and, for gzip, of its decompressed content (the md5 a
+    re-compressed copy, e.g. a distribution's package, is accepted by)."""
+    return f"md5 {found}" + (f" (decompressed content: md5 {content})" if content else "")
 
 
 def _verified_md5(path: Path, expected) -> str | None:
@@ -228,19 +237,39 @@ def _reason(error: BaseException) -> str:
         return "connection dropped mid-file"
     if isinstance(error, requests.Timeout):
         return "timed out"
+    if _is_unknown_host(error):
+        return "unknown host (name resolution failed)"
     if isinstance(error, requests.ConnectionError):
         text = str(error)
-        for known in ("Connection refused", "Name or service not known", "Network is unreachable"):
+        for known in ("Connection refused", "Network is unreachable"):
             if known in text:
                 return known.lower()
         return "connection failed"
     return f"{type(error).__name__}: {str(error)[:120]}"
 
 
+# How a failed name lookup reads in requests/urllib3 and the C library (glibc, musl, macOS).
+NAME_RESOLUTION_ERRORS = ("NameResolutionError", "Name or service not known", "Temporary failure in name resolution",
+                          "nodename nor servname provided", "No address associated with hostname")  # fmt: skip
+
+
+def _is_unknown_host(error: BaseException) -> bool:
+    """A host name that does not resolve: a typo, or no network at all. Either way waiting and
+    retrying does not help (with no network, retries cost the whole back-off before the error)."""
+    while error is not None:
+        if isinstance(error, socket.gaierror) or any(text in str(error) for text in NAME_RESOLUTION_ERRORS):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def _is_permanent(error: BaseException) -> bool:
-    """An HTTP client error (404, 403...) that a retry will not cure (408/429 excepted)."""
+    """An error that a retry will not cure: an unknown host, an HTTP client error (404, 403...;
+    408/429 excepted), an FTP permanent error."""
     import requests
 
+    if _is_unknown_host(error):
+        return True
     if isinstance(error, requests.HTTPError) and error.response is not None:
         status = error.response.status_code
         return 400 <= status < 500 and status not in (408, 429)
@@ -261,11 +290,21 @@ def _download_once(url: str, spec: SourceFile, path: Path, settings: DownloadSet
         try:
             digest = verify(tmp, spec.md5)
         except DataError:
-            raise _ChecksumMismatch(f"got md5 {md5sum(tmp)}") from None
+            raise _ChecksumMismatch(f"got {found_text(md5sum(tmp), _content_md5(tmp))}") from None
         os.replace(tmp, path)
         return digest
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _content_md5(path: Path) -> str | None:
+    """The md5 of a gzip file's decompressed content; None for other files or a corrupt stream."""
+    if not path.name.endswith(".gz"):
+        return None
+    try:
+        return md5sum(path, decompress=True)
+    except DataError:
+        return None
 
 
 class _ChecksumMismatch(Exception):
@@ -335,6 +374,22 @@ def fetch(
     local = Path(source["path"]) if source.get("path") else None
     if local is None:
         _check_urls(files, dataset)
+    with _removed_if_left_empty(download_dir):
+        return _fetch_files(files, local, download_dir, settings, log, dataset)
+
+
+@contextlib.contextmanager
+def _removed_if_left_empty(folder: Path):
+    """A folder that this block creates and leaves empty (every download failed) is removed."""
+    existed = folder.exists()
+    try:
+        yield
+    finally:
+        if not existed and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _fetch_files(files, local: Path | None, download_dir: Path, settings, log: Log, dataset: str):
     found = {}
     for key, spec in files.items():
         if local is not None:
