@@ -10,8 +10,10 @@ import torch
 
 
 @contextlib.contextmanager
-def logged(smk):
-    """Yield a `log(message)` that writes to the job's log and stderr; log any traceback."""
+def logged(smk, expected: tuple = ()):
+    """Yield a `log(message)` that writes to the job's log and stderr; log any traceback.
+
+    An `expected` error (a user-facing refusal) is one `ERROR:` line and exit status 1."""
     torch.set_num_threads(max(1, int(smk.threads)))
     with open(smk.log[0], "a") as log_file:
 
@@ -21,6 +23,9 @@ def logged(smk):
 
         try:
             yield log
+        except expected as error:
+            log(f"ERROR: {error}")
+            raise SystemExit(1) from None
         except BaseException:
             log(traceback.format_exc())
             raise

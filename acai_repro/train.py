@@ -10,6 +10,8 @@ Layout of a cell directory:
   deletes all outputs of a failed multi-output job, and the rerun re-finishes such a cell
   from that state at no cost. The state files go once the whole pack is done.
 - `evals.jsonl`: one line per evaluation, appended as training goes (watch it with tail).
+- `.trainer.lock`: held (flock) by the live trainer of the cell; a second trainer refuses at
+  once, and a trainer whose Snakemake died saves its state and stops (acai_repro.guard).
 
 `train_pack` trains several cells in one process, step by step: each cell (`CellTrainer`)
 keeps its own run, data source, stepper, evaluation schedule, checkpoint and divergence
@@ -30,6 +32,7 @@ import json
 import math
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -44,6 +47,7 @@ from acai_repro.graphs import build_stepper, resolve_cuda_graphs
 from acai_repro.metrics.lines import line_metrics
 from acai_repro.models import build_model
 from acai_repro.nets import Architecture, dense
+from acai_repro.guard import CellLock, ParentWatch
 from acai_repro.signals import TrainingInterrupted, stop_requests
 from acai_repro.step import Run, build_run, make_generator, one_step, resolve_device
 
@@ -374,15 +378,23 @@ def train_pack(cells: list[tuple[dict, Path]], log=print) -> list[dict]:
     TrainingInterrupted is raised (a rerun resumes every cell from that step).
     """
     _check_pack(cells)
-    with stop_requests() as stop:
+    with contextlib.ExitStack() as locks, stop_requests() as stop:
+        # Each cell's trainer lock before its state is read: a second trainer refuses at once.
+        for _, outdir in cells:
+            locks.enter_context(CellLock(outdir))
+        parent = ParentWatch()
         # One after another: build_run seeds the global generator before each initialisation.
         trainers = [CellTrainer(spec, outdir, log) for spec, outdir in cells]
         active = [t for t in trainers if not t.done]
         while active:
             for trainer in active:
                 trainer.advance()
-            if stop.requested:  # a plain attribute set by the signal handler: no device sync
-                _save_and_stop(active, stop.signum, log)
+            # Plain attributes and one getppid() call: no device sync. A trainer whose
+            # Snakemake died stops as on SIGTERM (SIGHUP: its controlling process is gone).
+            if stop.requested or parent.gone:
+                if parent.gone and not stop.requested:
+                    log("the parent process (Snakemake) is gone: saving every cell and stopping")
+                _save_and_stop(active, stop.signum or signal.SIGHUP, log)
             active = [t for t in active if not t.done]
         return [t.finish() for t in trainers]
 

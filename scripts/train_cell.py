@@ -4,9 +4,10 @@
 from pathlib import Path
 
 from acai_repro.config import with_run_settings
+from acai_repro.guard import CellBusyError
 from acai_repro.snakemake_io import logged
 from acai_repro.train import train_cell
 
-with logged(snakemake) as log:
+with logged(snakemake, expected=(CellBusyError,)) as log:
     spec = with_run_settings(snakemake.params.spec, snakemake.config)
     train_cell(spec, Path(snakemake.output.metrics).parent, log)

@@ -4,10 +4,11 @@
 from pathlib import Path
 
 from acai_repro.config import with_run_settings
+from acai_repro.guard import CellBusyError
 from acai_repro.snakemake_io import logged
 from acai_repro.train import train_pack
 
-with logged(snakemake) as log:
+with logged(snakemake, expected=(CellBusyError,)) as log:
     folders = [Path(path).parent for path in snakemake.output.metrics]
     specs = [with_run_settings(spec, snakemake.config) for spec in snakemake.params.specs]
     train_pack(list(zip(specs, folders)), log)
