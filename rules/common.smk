@@ -167,6 +167,16 @@ def train_packs():
     return dissolve_targeted(training_packs(config), command_line_targets())
 
 
+def share_train_cell_resources(rule_names):
+    """Give the pack rules what a profile sets for train_cell (`set-resources: train_cell:`
+    partition, GPU, memory, runtime, slurm_extra): a pack is a training job too, and its rule
+    name comes from the config, so a profile cannot name it."""
+    overrides = workflow.resource_settings.overwrite_resources
+    if "train_cell" in overrides:
+        for name in rule_names:
+            overrides.setdefault(name, overrides["train_cell"])
+
+
 def command_line_targets():
     """The targets of this Snakemake run. The workflow's DAG settings are set only after the
     Snakefile is read, so the command line is read here (a run driven by the API, not the
@@ -195,3 +205,8 @@ def pack_data(cells):
     """The prepared HDF5 files the pack's cells train on (the lines: none)."""
     datasets = dict.fromkeys(dataset for dataset, *_ in cells if dataset != "lines")
     return [data_file(dataset) for dataset in datasets]
+
+
+# Before the first rule is defined: Snakemake reads the profile's set-resources once, then.
+PACKS = train_packs()
+share_train_cell_resources(PACKS)

@@ -32,7 +32,7 @@ rule train_cell:
 # resources.train.pack > 1: the cells of the tables in packs, one process (and one GPU job)
 # per pack, each cell with its usual outputs. A rule without wildcards wins over train_cell
 # for the same file, so the tables' cells train in packs.
-for pack_name, pack_cells in train_packs().items():
+for pack_name, pack_cells in PACKS.items():
 
     rule:
         name:

@@ -149,6 +149,18 @@ def test_a_table_trains_in_packs_and_one_asked_for_cell_trains_alone(tmp_path):
         assert _jobs(remote.stdout) == {rule: 1, "total": 1}
 
 
+def test_a_pack_job_gets_the_resources_a_profile_sets_for_train_cell(tmp_path):
+    """SLURM profiles name train_cell in set-resources (GPU partition); packs get the same."""
+    from tests.test_workflow import snakemake
+
+    overlay = _pack3_overlay(tmp_path)
+    dry = snakemake(tmp_path / "w", "-n", "--set-resources=train_cell:slurm_partition=gpu", "results/table1.tex",
+                    configs=[overlay])  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    packs = dry.stdout.split("rule train_pack_")[1:]
+    assert len(packs) == 2 and all("slurm_partition=gpu" in p.split("rule ")[0] for p in packs)
+
+
 def test_packs_come_from_the_config_in_table_order_never_mixing_tables(smoke_config):
     from acai_repro.packs import dissolve_targeted, targeted_cell, training_packs
 
