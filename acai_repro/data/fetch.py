@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from acai_repro.config import load_schema
+
 MiB = 1 << 20
 
 
@@ -57,8 +59,6 @@ class DownloadSettings:
 
     @classmethod
     def defaults(cls) -> DownloadSettings:
-        from acai_repro.config import load_schema
-
         download = load_schema()["properties"]["data"]["properties"]["download"]["properties"]
         return cls(**{key: spec["default"] for key, spec in download.items()})
 
