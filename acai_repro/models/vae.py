@@ -21,7 +21,7 @@ class VAE(AutoEncoder):
     order = 30
     OPTIONS = {
         "beta": Option(float, 1.0, "weight of the KL term", minimum=0),
-        "latent": Option(str, "sample", "latent used downstream (`sample`: the authors' code)", choices=LATENT_CHOICES),
+        "latent": Option(str, "sample", "latent used downstream; `sample` = the authors' code", choices=LATENT_CHOICES),
     }
 
     def __init__(self, arch, options=None):
