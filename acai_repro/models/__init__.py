@@ -62,7 +62,7 @@ def register(module_name: str, required: bool = True) -> list[str]:
         raise ValueError(f"{module_name}: defines no model (an AutoEncoder subclass that sets `name`)")
     for cls in classes:
         _check_name(cls)
-        MODELS[cls.name] = cls
+    MODELS.update((cls.name, cls) for cls in classes)
     ordered = sorted(MODELS.values(), key=lambda cls: (cls.order, cls.name))
     MODELS.clear()
     MODELS.update((cls.name, cls) for cls in ordered)
