@@ -21,8 +21,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from acai_repro.models import MODELS, AutoEncoder
-from acai_repro.models.base import Option
+from acai_repro.models import MODELS
+from acai_repro.models.base import AutoEncoder, Option
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 IMAGE_SIZE = 32
