@@ -1,7 +1,9 @@
 """Configuration: the strict schema with its defaults, semantic checks, and the spec of one cell.
 
-config/schema.yaml is the single source of every key and every default: `validate_config`
-fills the defaults in place, rejects unknown keys at every level, and runs the checks that a
+config/schema.yaml is the single source of every key and every default, except the `models`
+section, which is built here from the model registry (each model module declares its options,
+types, ranges and defaults: acai_repro.models.base.Option). `validate_config` fills the
+defaults in place, rejects unknown keys at every level, and runs the checks that a
 schema cannot express. It runs when the Snakefile is parsed, so a bad configuration is
 rejected before any job starts; every problem raises `ConfigError` naming the key.
 """
@@ -20,6 +22,7 @@ import jsonschema
 import yaml
 
 from acai_repro.models import MODELS
+from acai_repro.models.base import AutoEncoder, Option
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 IMAGE_SIZE = 32
@@ -103,19 +106,56 @@ def _read_text(path) -> str:
         raise ConfigError(f"{path}: cannot read the config file ({error.strerror or error})") from None
 
 
-@functools.cache
 def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
-    """The schema, with the model names of the registry and the dataset-name pattern filled in."""
+    """The schema, with what the model registry declares and the dataset-name pattern filled in."""
+    return _schema(Path(schema_path), tuple(MODELS.items()))
+
+
+@functools.cache
+def _schema(schema_path: Path, models: tuple[tuple[str, type[AutoEncoder]], ...]) -> dict:
     schema = read_yaml(schema_path)
-    schema["definitions"]["model_name"] = {"enum": list(MODELS)}
+    names = [name for name, _ in models]
+    schema["definitions"]["model_name"] = {"enum": names}
     schema["definitions"]["dataset_name"] = {"type": "string", "pattern": f"^{DATASET_NAME}$"}
-    with_options = list(schema["properties"]["models"]["properties"])
-    if sorted(with_options) != sorted(MODELS):
-        raise RuntimeError(
-            f"{schema_path}: models.properties lists {with_options}, the registry {list(MODELS)}: "
-            "every registered model needs its options (with defaults) in the schema"
-        )
+    # Tables 1-3 show every registered model unless a config names a subset.
+    schema["properties"]["table1"]["properties"]["models"]["default"] = names
+    schema["definitions"]["grid"]["properties"]["models"]["default"] = names
+    schema["properties"]["models"] = models_schema(dict(models))
     return schema
+
+
+_JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}
+_BOUNDS = {"minimum": "minimum", "maximum": "maximum",
+           "exclusive_minimum": "exclusiveMinimum", "exclusive_maximum": "exclusiveMaximum"}  # fmt: skip
+
+
+def option_schema(option: Option) -> dict:
+    """The JSON schema of one model option: its type and range, or its choices; its default."""
+    if option.choices is not None:
+        schema = {"enum": list(option.choices)}
+    else:
+        schema = {"type": _JSON_TYPES[option.type]}
+        schema.update({key: getattr(option, bound) for bound, key in _BOUNDS.items() if getattr(option, bound) is not None})
+    return {**schema, "description": option.description, "default": option.default}
+
+
+def models_schema(models: dict[str, type[AutoEncoder]]) -> dict:
+    """The `models` section: one strict object of options per registered model."""
+    return {
+        "description": "options of each model (keys are the registry's model names)",
+        "type": "object",
+        "additionalProperties": False,
+        "default": {},
+        "properties": {
+            name: {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {key: option_schema(option) for key, option in cls.OPTIONS.items()},
+                "default": {},
+            }
+            for name, cls in models.items()
+        },
+    }
 
 
 def _is_integer(checker, instance) -> bool:
@@ -426,19 +466,17 @@ def cell_spec(config: dict, dataset: str, model: str, dz: int, seed: int) -> dic
             "latent_channels": int(dz) // (width * width),
         },
         "classes": ds["classes"],
-        "model_options": copy.deepcopy(config["models"][model]),
+        "model_options": model_options(config, model),
         "training": copy.deepcopy(training),
         "evaluation": copy.deepcopy(config["evaluation"].get(dataset, {})),
         "data": data_spec(config, dataset),
     }
 
 
-def model_options(model: str, options: dict | None = None) -> dict:
-    """The schema's default options of `model`, updated with `options`."""
-    schema = load_schema()
-    filled = dict(options or {})
-    fill_defaults(filled, schema["properties"]["models"]["properties"][model], schema)
-    return filled
+def model_options(config: dict, model: str) -> dict:
+    """The options of `model` in a validated config, in the order the model declares them (one
+    order whichever files set which option)."""
+    return copy.deepcopy(MODELS[model].filled_options(config["models"][model]))
 
 
 def with_run_settings(spec: dict, config: dict) -> dict:

@@ -15,7 +15,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from acai_repro.data import read_split, to_float  # noqa: E402
 from acai_repro.data.lines import render_lines  # noqa: E402
+from acai_repro.models import title_of  # noqa: E402
 from acai_repro.train import load_trained  # noqa: E402
 
 N_POINTS = 16
@@ -68,7 +70,7 @@ def lines_interpolation_figure(model_paths, out_path, endpoints) -> None:
     for path in model_paths:
         model, _, spec = load_trained(path)
         rows.append(lines_interpolation(model, endpoints))
-        labels.append(cell_label(path, spec["model"]))
+        labels.append(cell_label(path, title_of(spec["model"])))
     title = f"Interpolations from θ={endpoints[0]:.3f} to θ={endpoints[1]:.3f}"
     _strip_figure(rows, labels, title, out_path)
 
@@ -76,8 +78,6 @@ def lines_interpolation_figure(model_paths, out_path, endpoints) -> None:
 @torch.no_grad()
 def image_interpolation_figure(model_paths, out_path, pairs, n_points: int = N_POINTS) -> None:
     """Paper Fig. 6-11: for each model, one row per pair of test images (same pairs for all)."""
-    from acai_repro.data import read_split, to_float
-
     rows, labels = [], []
     for path in model_paths:
         model, _, spec = load_trained(path)
@@ -89,7 +89,7 @@ def image_interpolation_figure(model_paths, out_path, pairs, n_points: int = N_P
         for strip in strips:  # [n_points, C, H, W] -> [n_points, H, W(, C)]
             pictures = strip.permute(0, 2, 3, 1).numpy()
             rows.append(pictures[..., 0] if pictures.shape[-1] == 1 else pictures)
-            labels.append(cell_label(path, spec["model"]))
+            labels.append(cell_label(path, title_of(spec["model"])))
     title = f"{spec['dataset']} dz={spec['dz']}: interpolations between test images {pairs}"
     _strip_figure(rows, labels, title, out_path)
 
@@ -133,7 +133,7 @@ def training_curves_figure(metrics_paths, out_path) -> None:
             if points:
                 cell = record["cell"]
                 mark = "" if record["status"] == "ok" else f" ({record['status']})"
-                ax.plot(*zip(*points), label=f"{cell['model']} s{cell['seed']}{mark}", lw=1)
+                ax.plot(*zip(*points), label=f"{title_of(cell['model'])} s{cell['seed']}{mark}", lw=1)
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("kimg", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -153,7 +153,7 @@ def _no_curve_label(record) -> str:
 
 def _nothing_to_plot(records, out_path) -> None:
     """A figure that says why there are no curves (no cell reached its first evaluation)."""
-    lines = [f"{r['cell']['model']} seed {r['cell']['seed']}: {r['status']}"
+    lines = [f"{title_of(r['cell']['model'])} seed {r['cell']['seed']}: {r['status']}"
              + (f" ({r['reason']})" if r.get("reason") else "") for r in records]  # fmt: skip
     fig, ax = plt.subplots(figsize=(7, 1 + 0.22 * len(lines)))
     ax.axis("off")

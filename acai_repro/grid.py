@@ -13,11 +13,12 @@ the 126 cells of the paper's grid.
 `cost` asks Snakemake for a dry run of the targets (the jobs per rule that would run, and
 which cells train) and turns the training cells into GPU-hours with the measured rates of
 benchmarks/rates.csv (each rate's source is printed; an unmeasured setting borrows a measured
-one and is marked "extrapolated"). With `resources.train.pack` > 1 the tables' cells train in
-packs (rules train_pack_*, one job each): `cost` counts those jobs and costs each pack from its
-measured packed rate where benchmarks/rates.csv has one (kind train_packed, model pack<K>), else
-from its cells' solo rates. `status` lists a packed cell like any other (each cell of a pack
-writes its own evals.jsonl). `check` validates a SLURM profile (array cap, runtime).
+one and is marked "extrapolated"; a model never measured borrows the rates of the model its
+class names in `rate_like`, marked "ESTIMATE"). With `resources.train.pack` > 1 the tables' cells
+train in packs (rules train_pack_*, one job each): `cost` counts those jobs and costs each pack
+from its measured packed rate where benchmarks/rates.csv has one (kind train_packed, model
+pack<K>), else from its cells' solo rates. `status` lists a packed cell like any other (each cell
+of a pack writes its own evals.jsonl). `check` validates a SLURM profile (array cap, runtime).
 TARGET is a table (results/table1.tex, results/table2.tex, results/table2_probe.tex,
 results/table3.tex; also by its name, e.g. table3) or `all` for all four.
 """
@@ -33,12 +34,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
 
 from acai_repro.config import evaluations, load_config, table1_cells
+from acai_repro.models import MODELS
 from acai_repro.packs import targeted_cell
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,15 +202,18 @@ class Rate:
     value: float
     source: str
     extrapolated_from: str | None = None
+    estimate_for: str | None = None  # a model never measured, costed at the rate of ...
+    estimated_like: str | None = None  # ... the model its class names in `rate_like`
 
     def note(self, sources: list[str]) -> str:
-        """'measured [n]' or 'EXTRAPOLATED ...', n indexing `sources` (appended when new)."""
+        """'measured [n]', 'EXTRAPOLATED ...' or 'ESTIMATE ...', n indexing `sources` (appended when new)."""
         if self.source not in sources:
             sources.append(self.source)
         ref = f"[{sources.index(self.source) + 1}]"
-        if self.extrapolated_from:
-            return f"EXTRAPOLATED: not measured; the rate of {self.extrapolated_from} {ref}"
-        return f"measured {ref}"
+        note = f"EXTRAPOLATED: not measured; the rate of {self.extrapolated_from} {ref}" if self.extrapolated_from else f"measured {ref}"
+        if self.estimate_for:
+            return f"ESTIMATE: {self.estimate_for} never measured; costed as {self.estimated_like}, {note}"
+        return note
 
 
 def load_rates(path: Path = RATES) -> list[dict]:
@@ -225,6 +230,9 @@ def train_rate(rates: list[dict], card: str, dataset: str, dz: int, model: str, 
         if graphed:
             return Rate(float(graphed[0]["value"]), graphed[0]["source"])
     rows = [r for r in rates if r["card"] == card and r["kind"] == "train" and r["model"] == model]
+    stand_in = getattr(MODELS.get(model), "rate_like", None)
+    if not rows and stand_in and stand_in != model:
+        return replace(train_rate(rates, card, dataset, dz, stand_in, step), estimate_for=model, estimated_like=stand_in)
     if not rows:
         cards = sorted({r["card"] for r in rates if r["kind"] == "train"})
         raise GridError(f"no measured training rate for model {model!r} on card {card!r}; cards: {', '.join(cards)}")
@@ -340,9 +348,11 @@ def cost_report(config, configfiles, directory: Path, targets, card: str, rates=
             + rate.note(sources)
         )
     extrapolated = sum(1 for r in rows if r[5].extrapolated_from)
+    estimated = sum(1 for r in rows if r[5].estimate_for)
     lines.append(
         f"GPU-hours of training steps on {card} ({step}): {gpu_hours:.1f} "
-        f"({extrapolated} of {len(rows)} settings extrapolated; evaluations not included: "
+        f"({extrapolated} of {len(rows)} settings extrapolated, {estimated} estimated from another model; "
+        "evaluations not included: "
         f"{evaluations(config['training'])} per cell)"
     )
     lines += pack_cost_lines(config, directory, packs, card, rates, step, len(cells_by_rule.get(TRAIN_RULE, [])))

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from acai_repro.models import MODELS, title_of
+
 PAPER_VALUES = Path(__file__).with_name("paper_values.csv")
-MODEL_TITLES = {"baseline": "Baseline", "denoising": "Denoising", "vae": "VAE", "aae": "AAE",
-                "vqvae": "VQ-VAE", "acai": "ACAI", "pixels": "Pixels"}  # fmt: skip
 DATASET_TITLES = {"mnist": "MNIST", "svhn": "SVHN", "cifar10": "CIFAR-10"}
 # Table 1: metric -> (row title, scale to the paper's unit); lower is better for both.
 TABLE1_METRICS = {"mean_distance": (r"Mean Distance ($\times 10^{-3}$)", 1e3), "smoothness": ("Smoothness", 1.0)}
@@ -81,6 +81,11 @@ def aggregate(frame: pd.DataFrame, keys, table: str, ddof: int) -> pd.DataFrame:
     return summary.merge(paper[[*on, "paper_mean", "paper_std"]], on=on, how="left")
 
 
+def column_title(model: str) -> str:
+    """A model's column title: its registered title ("Pixels" for the raw pixels)."""
+    return "Pixels" if model == "pixels" else title_of(model)
+
+
 def _ours(row, bold: bool) -> str:
     if row.status != "ok":
         return UNDEFINED_MARK if row.status == "undefined" else row.status
@@ -106,9 +111,10 @@ def to_latex(summary, row_keys, labels: dict, columns, lower_is_better: bool, co
     wide = texts.pivot(index=[*row_keys, "line"], columns="model", values="text").reindex(index=order, columns=columns)
     paper_label = [r"\quad paper"] + [""] * (len(row_keys) - 1)
     names = pd.DataFrame([paper_label if k[-1] else labels[k[:-1]] for k in order], columns=labels["header"])
-    table = pd.concat([names, wide.fillna("--").rename(columns={**MODEL_TITLES, **(titles or {})}).reset_index(drop=True)], axis=1)
+    column_titles = {**{m: column_title(m) for m in columns}, **(titles or {})}
+    table = pd.concat([names, wide.fillna("--").rename(columns=column_titles).reset_index(drop=True)], axis=1)
     latex = table.style.hide(axis="index").to_latex(hrules=True, column_format="l" * len(row_keys) + "c" * len(columns))
-    notes = [f"{MODEL_TITLES.get(r.model, r.model)}, {' '.join(labels[tuple(getattr(r, k) for k in row_keys)])}: "
+    notes = [f"{column_title(r.model)}, {' '.join(labels[tuple(getattr(r, k) for k in row_keys)])}: "
              f"{r.n_undefined} of {r.n_seeds} seeds" for r in summary.itertuples() if r.n_undefined]  # fmt: skip
     if notes:  # a footnote row inside the tabular, so that it travels with the table
         note = f"\\multicolumn{{{table.shape[1]}}}{{l}}{{\\footnotesize $^\\dagger$ undefined in some seeds, no mean: "
@@ -151,7 +157,7 @@ def _own_dz_titles(summary: pd.DataFrame) -> dict:
     """Column titles naming the dz of a model that runs at another dz than most (the VQ-VAE: 256)."""
     dz = summary.drop_duplicates("model").set_index("model")["dz"]
     usual = dz.mode().iloc[0]
-    return {m: f"{MODEL_TITLES.get(m, m)} ($d_z$ {z})" for m, z in dz.items() if z != usual}
+    return {m: f"{column_title(m)} ($d_z$ {z})" for m, z in dz.items() if z != usual}
 
 
 def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title, tex_path, csv_path,
@@ -165,7 +171,8 @@ def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title
     rows = pd.DataFrame(cells, columns=["dataset", "dz"]).astype({"dz": "Int64"})
     pixel_rows = summary[summary.model == "pixels"].drop(columns="dz").merge(rows)
     labels = {"header": ["Dataset", "$d_z$"], **{(d, z): [DATASET_TITLES.get(d, d), str(z)] for d, z in cells}}
-    quoted = paper_values(table).query("model not in @MODEL_TITLES and dataset in @rows.dataset")
+    ours = [*MODELS, "pixels"]
+    quoted = paper_values(table).query("model not in @ours and dataset in @rows.dataset")
     comments = [f"{title}. Accuracy (%), {_std_text(std_ddof, seeds)}; paper below ours.",
                 *(f"Quoted beside it in the paper: {r.model} on {DATASET_TITLES[r.dataset]}, {r.mean:.1f}"
                   for r in quoted.itertuples())]  # fmt: skip

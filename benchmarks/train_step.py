@@ -27,12 +27,15 @@ from torch import nn
 from acai_repro.config import cell_spec, load_config
 from acai_repro.data import ImageSource, LinesSource
 from acai_repro.graphs import EagerStep, GraphedStep
+from acai_repro.metrics import lines as metrics
+from acai_repro.models import MODELS
 from acai_repro.step import build_run, one_step, train_step
 from acai_repro.train import evaluate
 
 # name -> (dataset, dz); lines uses Table 1's dz of each model (table1.dz_by_model).
 SETTINGS = {"lines dz64": ("lines", 64), "mnist dz256": ("mnist", 256), "svhn dz256": ("svhn", 256)}
-MODELS = ["baseline", "denoising", "vae", "aae", "vqvae", "acai"]
+# Models with a hand-written reference step (--reference); the others print n/a there.
+REFERENCE_MODELS = ("baseline", "denoising", "vae", "aae", "vqvae", "acai")
 BATCH = 64
 
 # ---- the hand-written reference (no library code) ------------------------------------
@@ -195,8 +198,6 @@ def images_per_second(step, steps: int, device) -> float:
 def evaluation_seconds(config, device) -> tuple[float, float]:
     """One full lines evaluation (Table 1 settings) of an ACAI cell: cold (reference set
     built and moved to the device) and warm."""
-    from acai_repro.metrics import lines as metrics
-
     metrics._reference_set.cache_clear()
     metrics._dense_references.cache_clear()
     _, run, source = cell(config, "lines dz64", "acai", device)
@@ -227,6 +228,8 @@ def sustain(config, setting, model, device, seconds: float, start_at: float) -> 
 
 
 def library_vs_reference(config, setting, model, device, steps, repeats) -> str:
+    if model not in REFERENCE_MODELS:
+        return f"{'n/a':>12} {'(no reference)':>12} {'':>6}"
     spec, run, _ = cell(config, setting, model, device)
     arch = spec["architecture"]
     sizes = (arch["colors"], arch["depth"], arch["latent_width"], arch["latent_channels"])
@@ -247,7 +250,7 @@ def main():
     parser.add_argument("--graphed-steps", type=int, default=400, help="graphed steps per timing")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--models", nargs="+", default=MODELS)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS), help="default: every registered model")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--reference", action="store_true", help="also the library vs a hand-written loop (eager)")
     parser.add_argument("--no-evaluation", action="store_true")

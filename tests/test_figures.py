@@ -45,7 +45,7 @@ def test_training_curves_when_every_cell_diverged_before_its_first_evaluation(sm
     assert out.read_bytes()[:4] == b"\x89PNG"
     text = _texts(drawn[0])
     assert "no cell reached its first evaluation" in text
-    assert "baseline seed 0: diverged" in text and "acai seed 0: diverged" in text
+    assert "Baseline seed 0: diverged" in text and "ACAI seed 0: diverged" in text  # the models' titles
 
 
 def test_figures_from_diverged_weights_are_marked(smoke_config, tmp_path, drawn):
@@ -57,7 +57,7 @@ def test_figures_from_diverged_weights_are_marked(smoke_config, tmp_path, drawn)
     endpoints = smoke_config["figures"]["lines_endpoints"]
     figures.lines_interpolation_figure([healthy / "model.pt", vae / "model.pt"], tmp_path / "fig3.png", endpoints)
     labels = [ax.get_ylabel() for ax in drawn[0].axes if ax.get_ylabel()]
-    assert labels == ["vae", "vae (diverged)"]
+    assert labels == ["VAE", "VAE (diverged)"]
     figures.vae_sample_figure(vae / "model.pt", tmp_path / "fig5.png", 4, 0)
     assert "(diverged)" in drawn[1]._suptitle.get_text()
     figures.vae_sample_figure(healthy / "model.pt", tmp_path / "fig5_ok.png", 4, 0)

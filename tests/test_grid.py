@@ -19,6 +19,7 @@ from acai_repro.grid import (
     target_cells,
     train_rate,
 )
+from acai_repro.models import MODELS
 from tests.conftest import ROOT
 
 SMOKE = [str(ROOT / "config" / "smoke.yaml")]
@@ -64,7 +65,10 @@ def test_table1_cells_are_the_configured_models_with_their_own_dz(smoke):
 
 def test_table2_and_its_probe_share_cells_and_unknown_targets_are_named(smoke):
     assert target_cells(smoke, ["table2", "table2_probe"]) == target_cells(smoke, ["table2"])
-    assert len(target_cells(smoke, ["all"])) == 12  # 6 lines + 6 MNIST dz32 cells at smoke scale
+    seeds = len(smoke["seeds"])
+    lines = len(smoke["table1"]["models"]) * seeds
+    grid = {(d, z, m) for table in ("table2", "table3") for d, z in smoke[table]["cells"] for m in smoke[table]["models"]}
+    assert len(target_cells(smoke, ["all"])) == lines + len(grid) * seeds  # each cell once
     with pytest.raises(GridError, match="unknown target 'results/table9.tex'"):
         target_cells(smoke, ["results/table9.tex"])
 
@@ -132,6 +136,23 @@ def test_measured_rates_come_with_their_source_and_the_rest_is_marked_extrapolat
         train_rate(rates, "tpu", "lines", 64, "acai")
 
 
+class NeverMeasured:
+    rate_like = "acai"
+
+
+def test_a_model_never_measured_is_costed_at_its_rate_like_models_rate_marked_estimate(monkeypatch):
+    monkeypatch.setitem(MODELS, "newmodel", NeverMeasured)
+    rates = load_rates()
+    estimate = train_rate(rates, "h100", "lines", 64, "newmodel")
+    assert estimate.value == _measured("train", "lines", 64, "acai")
+    assert estimate.estimate_for == "newmodel" and estimate.estimated_like == "acai"
+    assert estimate.note([]).startswith("ESTIMATE: newmodel never measured; costed as acai, measured [1]")
+    far = train_rate(rates, "h100", "svhn", 1024, "newmodel")  # the stand-in's rate, itself extrapolated
+    assert "ESTIMATE" in far.note([]) and "EXTRAPOLATED: not measured; the rate of svhn dz256 acai" in far.note([])
+    with pytest.raises(GridError, match="no measured training rate for model 'unregistered'"):
+        train_rate(rates, "h100", "lines", 64, "unregistered")  # no class, no stand-in: refused
+
+
 DRY_RUN = """
 Building DAG of jobs...
 rule train_cell:
@@ -180,8 +201,9 @@ def test_cost_counts_resumed_cells_from_their_log_and_names_every_rate(tmp_path)
 @pytest.mark.slow
 def test_cost_of_the_smoke_table1_from_a_real_dry_run(smoke, tmp_path):
     lines = cost_report(smoke, SMOKE, tmp_path, ["results/table1.tex"], "h100")
-    assert any(line.split() == ["train_cell", "6"] for line in lines), lines
-    assert any(line.startswith("training cells that would run: 6") for line in lines)
+    cells = len(smoke["table1"]["models"]) * len(smoke["seeds"])
+    assert any(line.split() == ["train_cell", str(cells)] for line in lines), lines
+    assert any(line.startswith(f"training cells that would run: {cells}") for line in lines)
 
 
 def _profile(tmp_path, **train):

@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from acai_repro.grid import load_grid_config, target_cells
 from tests.conftest import ROOT, mnist_overlay
 
 PROFILE = ROOT / ".ci" / "slurm" / "profile"
@@ -63,13 +64,15 @@ def test_smoke_grid_through_slurm(tmp_path):
     submitted = [line for line in output.splitlines() if "submitted with SLURM jobid" in line]
     assert not any("rule_train_cell" in line for line in submitted), "training goes as arrays"
     arrays = ARRAY_SUBMISSION.findall(output)
-    assert arrays and sum(int(last) - int(first) + 1 for _, first, last in arrays) == 12  # 6 lines + 6 MNIST
+    smoke = load_grid_config([str(ROOT / "config" / "smoke.yaml")])
+    cells = len(target_cells(smoke, targets))  # Table 1's lines cells and the MNIST cells of Tables 2-3
+    assert arrays and sum(int(last) - int(first) + 1 for _, first, last in arrays) == cells
     for job_id, first, last in arrays:
         records = slurm_records(job_id)
         tasks = re.findall(rf"^{job_id}_(\d+) COMPLETED$", records, re.MULTILINE)
         assert sorted(map(int, tasks)) == list(range(int(first), int(last) + 1)), records
         assert "ArrayTaskThrottle=2" in records, records  # the cap of .ci/slurm/profile
-    assert sum("rule_kmeans" in line for line in submitted) == 6
+    assert sum("rule_kmeans" in line for line in submitted) == len(target_cells(smoke, ["table3"]))
     assert not any("rule_table" in line or "rule_prepare" in line for line in submitted)
     assert "localrule table1:" in output and "localrule prepare_dataset:" in output
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from acai_repro.config import load_schema
+
 MiB = 1 << 20
 
 
@@ -59,8 +61,6 @@ class DownloadSettings:
 
     @classmethod
     def defaults(cls) -> DownloadSettings:
-        from acai_repro.config import load_schema
-
         download = load_schema()["properties"]["data"]["properties"]["download"]["properties"]
         return cls(**{key: spec["default"] for key, spec in download.items()})
 

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
+from acai_repro.metrics.elkan import elkan_restarts  # numba compiles it on its first call
+
 
 def whiten(train, test, eps: float = 1e-5):
     """(train, test) whitened with the train statistics: train columns become orthonormal."""
@@ -111,8 +113,6 @@ def kmeans(
 
 
 def _lloyd_elkan(x, starts, max_iter, threshold, threads):
-    from acai_repro.metrics.elkan import elkan_restarts  # numba compiles on first use
-
     allowed = min(numba.config.NUMBA_NUM_THREADS, len(os.sched_getaffinity(0)))
     numba.set_num_threads(max(1, min(threads or allowed, allowed)))
     inertias, iterations, centers = elkan_restarts(x, starts, max_iter, threshold)

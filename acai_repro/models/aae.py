@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from acai_repro.models.base import AutoEncoder, mse, normal_like
+from acai_repro.models.base import AutoEncoder, Option, mse, normal_like
 from acai_repro.nets import LEAK, dense
 
 
@@ -19,6 +19,12 @@ def _bce(logits, target: float):
 
 class AAE(AutoEncoder):
     name = "aae"
+    title = "AAE"
+    order = 40
+    OPTIONS = {
+        "critic_width": Option(int, 100, "hidden width of the latent discriminator", minimum=1),
+        "adversary_weight": Option(float, 1.0, "weight of the adversarial term", minimum=0),
+    }
 
     def __init__(self, arch, options=None):
         super().__init__(arch, options)

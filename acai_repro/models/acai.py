@@ -11,7 +11,7 @@ Both optimisers step from the same forward pass.
 
 import torch
 
-from acai_repro.models.base import AutoEncoder, mse
+from acai_repro.models.base import AutoEncoder, Option, mse
 from acai_repro.nets import encoder
 
 
@@ -39,6 +39,12 @@ class Critic(torch.nn.Module):
 
 class ACAI(AutoEncoder):
     name = "acai"
+    title = "ACAI"
+    order = 60
+    OPTIONS = {
+        "lambda": Option(float, 0.5, "weight of the critic term in the autoencoder loss", minimum=0),
+        "gamma": Option(float, 0.2, "critic regulariser's blend", minimum=0, maximum=1),
+    }
 
     def __init__(self, arch, options=None):
         super().__init__(arch, options)

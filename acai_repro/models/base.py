@@ -1,5 +1,12 @@
 """The interface every autoencoder implements (one module per model, as in pythae).
 
+A model module declares everything about its model on the class: `name` (the registry key,
+the `{model}` wildcard and the results folder), `title` (tables and figures), `order` (its
+place in the default model lists of Tables 1-3), `rate_like` (the measured model whose
+training rate `grid cost` borrows while this one has none) and `OPTIONS`, its options as
+`Option`s with the paper's defaults: the configuration's `models.<name>` section, its
+validation and its documentation are built from them (acai_repro.config).
+
 A model owns its networks and computes its own training losses. The trainer only sees:
 - `training_losses(x, generator)` -> (losses, features): `losses["ae"]` (and, for
   adversarial models, `losses["critic"]`) are the objectives of the parameter groups in
@@ -9,6 +16,8 @@ A model owns its networks and computes its own training losses. The trainer only
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -16,15 +25,43 @@ from torch import nn
 from acai_repro.nets import Architecture, decoder, encoder
 
 
+@dataclass(frozen=True)
+class Option:
+    """One option of a model: its type (int, float, str), default, allowed range or choices
+    and a one-line description. A `choices` option takes exactly one of `choices`."""
+
+    type: type
+    default: object
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: float | None = None
+    exclusive_maximum: float | None = None
+    choices: tuple | None = None
+
+
 class AutoEncoder(nn.Module):
     name = "base"
+    title: str | None = None  # None: the name
+    order = 1000  # after the paper's six (10-60) unless a model says otherwise
+    rate_like = "baseline"
+    OPTIONS: dict[str, Option] = {}
 
     def __init__(self, arch: Architecture, options: dict | None = None):
         super().__init__()
         self.arch = arch
-        self.options = dict(options or {})
+        self.options = self.filled_options(options)
         self.encoder = encoder(arch)
         self.decoder = decoder(arch)
+
+    @classmethod
+    def filled_options(cls, options: dict | None = None) -> dict:
+        """Every option of `OPTIONS` (in its order): the given value, else the default."""
+        given = dict(options or {})
+        unknown = sorted(set(given) - set(cls.OPTIONS))
+        if unknown:
+            raise ValueError(f"models.{cls.name}: unknown options {unknown}; valid: {', '.join(cls.OPTIONS) or 'none'}")
+        return {key: given.get(key, option.default) for key, option in cls.OPTIONS.items()}
 
     # -- data-space interface -------------------------------------------------------
     def encode(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

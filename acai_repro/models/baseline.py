@@ -5,6 +5,8 @@ from acai_repro.models.base import AutoEncoder, mse
 
 class Baseline(AutoEncoder):
     name = "baseline"
+    title = "Baseline"
+    order = 10
 
     def training_losses(self, x, generator):
         z = self.encoder(x)

@@ -6,11 +6,14 @@ clean code f(x).
 
 import torch
 
-from acai_repro.models.base import AutoEncoder, mse, normal_like
+from acai_repro.models.base import AutoEncoder, Option, mse, normal_like
 
 
 class Denoising(AutoEncoder):
     name = "denoising"
+    title = "Denoising"
+    order = 20
+    OPTIONS = {"noise_std": Option(float, 1.0, "std of the Gaussian input noise", minimum=0)}
 
     def training_losses(self, x, generator):
         noisy = x + self.options["noise_std"] * normal_like(x, generator)

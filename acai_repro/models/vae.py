@@ -9,7 +9,7 @@ is the option `latent`: "sample" (the authors' code, the default) or "mean".
 import torch
 import torch.nn.functional as F
 
-from acai_repro.models.base import AutoEncoder
+from acai_repro.models.base import AutoEncoder, Option
 from acai_repro.nets import dense
 
 LATENT_CHOICES = ("sample", "mean")
@@ -17,6 +17,12 @@ LATENT_CHOICES = ("sample", "mean")
 
 class VAE(AutoEncoder):
     name = "vae"
+    title = "VAE"
+    order = 30
+    OPTIONS = {
+        "beta": Option(float, 1.0, "weight of the KL term", minimum=0),
+        "latent": Option(str, "sample", "latent used downstream; `sample` = the authors' code", choices=LATENT_CHOICES),
+    }
 
     def __init__(self, arch, options=None):
         super().__init__(arch, options)

@@ -23,12 +23,26 @@ import math
 import torch
 from torch import nn
 
-from acai_repro.models.base import AutoEncoder, mse
+from acai_repro.models.base import AutoEncoder, Option, mse
 from acai_repro.nets import dense
 
 
 class VQVAE(AutoEncoder):
     name = "vqvae"
+    title = "VQ-VAE"
+    order = 50
+    OPTIONS = {  # this order is the order of a cell spec's model_options (its resume digest ignores it)
+        "variant": Option(
+            str, "slices", "`slices`: the authors' code (`slices` parts, one shared codebook); "
+            "`whole`: one query of the whole vector", choices=("slices", "whole"),
+        ),
+        "slices": Option(int, 10, "parts of the `slices` variant", minimum=1),
+        "mlp_width": Option(int, 512, "width of the MLP after quantisation (`slices`)", minimum=1),
+        "codebook_size": Option(int, 16384, "codebook entries", minimum=1),
+        "commitment": Option(float, 10.0, "commitment weight β", minimum=0),
+        "decay": Option(float, 0.999, "EMA decay of the codebook", minimum=0, exclusive_maximum=1),
+        "epsilon": Option(float, 1.0e-5, "EMA Laplace smoothing", exclusive_minimum=0),
+    }  # fmt: skip
 
     def __init__(self, arch, options=None):
         super().__init__(arch, options)
