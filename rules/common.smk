@@ -4,7 +4,6 @@ import sys
 sys.path.insert(0, workflow.basedir)  # the acai_repro package beside this Snakefile
 
 from acai_repro.config import (
-    DATASET_NAME,
     ConfigError,
     cell_spec,
     check_dataset,
@@ -12,21 +11,26 @@ from acai_repro.config import (
     validate_config,
 )
 from acai_repro.models import MODELS
+from acai_repro.results import dataset_pattern
 
 try:
     validate_config(config)
 except ConfigError as error:
     raise WorkflowError(f"invalid configuration: {error}") from None
 
+# This scale's outputs (tables, figures, cells, logs, benchmarks): scales coexist side by side.
+RESULTS = config["results_dir"]
+
 
 wildcard_constraints:
-    dataset=DATASET_NAME,
+    # never another scale's root folder: results/quick/... is not the dataset 'quick' of results/
+    dataset=dataset_pattern(RESULTS),
     model="|".join(MODELS),
     dz=r"[1-9]\d*",  # no dz0 (nothing to train), no dz064 (a second directory for dz 64)
     seed=r"0|[1-9]\d*",
 
 
-CELL = "results/{dataset}/{model}/dz{dz}/seed{seed}"
+CELL = f"{RESULTS}/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}"
 
 
 def target_error(error):
@@ -53,7 +57,7 @@ def table1_files(filename, seeds):
     """A file of every Table 1 cell (each model at its own dz), for the given seeds."""
     dataset = config["table1"]["dataset"]
     return [
-        f"results/{dataset}/{model}/dz{dz}/seed{seed}/{filename}"
+        f"{RESULTS}/{dataset}/{model}/dz{dz}/seed{seed}/{filename}"
         for model, dz in table1_cells(config)
         for seed in seeds
     ]
@@ -113,7 +117,7 @@ def downstream_params(kind):
 def grid_inputs(table, filename):
     """Every cell x model x seed of Table 2 or 3, by explicit expansion."""
     return [
-        f"results/{dataset}/{model}/dz{dz}/seed{seed}/{filename}"
+        f"{RESULTS}/{dataset}/{model}/dz{dz}/seed{seed}/{filename}"
         for dataset, dz in config[table]["cells"]
         for model in config[table]["models"]
         for seed in config["seeds"]
@@ -122,7 +126,7 @@ def grid_inputs(table, filename):
 
 def pixel_inputs(table, filename):
     datasets = dict.fromkeys(dataset for dataset, _ in config[table]["cells"])
-    return [f"results/{dataset}/pixels/{filename}" for dataset in datasets]
+    return [f"{RESULTS}/{dataset}/pixels/{filename}" for dataset in datasets]
 
 
 def grid_params(table, key, title):
