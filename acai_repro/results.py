@@ -17,7 +17,7 @@ import os
 import re
 from pathlib import Path
 
-from acai_repro.config import DATASET_NAME, read_yaml, spec_core, spec_digest
+from acai_repro.config import DATASET_NAME, ConfigError, read_yaml, spec_core, spec_digest
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 SPEC_FILE = "spec.json"
@@ -34,7 +34,10 @@ def scale_roots(config_dir: Path = CONFIG_DIR) -> list[str]:
     for path in sorted(Path(config_dir).glob("*.yaml")):
         if path.name == "schema.yaml":
             continue
-        roots.append(read_yaml(path).get("results_dir", DEFAULT_RESULTS_DIR))
+        try:
+            roots.append(read_yaml(path).get("results_dir", DEFAULT_RESULTS_DIR))
+        except ConfigError:
+            continue  # a broken file beside the scales is no scale; the run using it says why
     return roots
 
 

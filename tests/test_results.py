@@ -84,3 +84,11 @@ def test_the_started_spec_is_written_whole_with_its_digest(tmp_path, quick):
     record = json.loads((tmp_path / "cell" / SPEC_FILE).read_text())
     assert record == {"spec": spec, "spec_digest": spec_digest(spec)}
     assert [p.name for p in (tmp_path / "cell").iterdir()] == [SPEC_FILE]  # no temporary left
+
+
+def test_a_broken_file_beside_the_scales_is_no_scale(tmp_path):
+    (tmp_path / "quick.yaml").write_text("results_dir: results/quick\n")
+    (tmp_path / "broken.yaml").write_text("results_dir: [results/x\n")
+    (tmp_path / "schema.yaml").write_text("results_dir: not/a/scale\n")
+    (tmp_path / "plain.yaml").write_text("seeds: [0]\n")
+    assert scale_roots(tmp_path) == ["results", "results/quick"]
