@@ -143,12 +143,14 @@ def _age(path: Path, now: float) -> str:
     return f"last update {_duration(now - path.stat().st_mtime)} ago"
 
 
-def spec_changes(record_path: Path, expected: dict) -> list[str]:
+def _read_record(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def spec_changes(record: dict | None, expected: dict) -> list[str]:
     """What differs between the spec a record (metrics.json, spec.json) was written under and
-    `expected`; [] when it matches, when the file is absent, or when it records no spec."""
-    if not record_path.exists():
-        return []
-    spec = recorded_spec(json.loads(record_path.read_text()))
+    `expected`; [] when it matches, or when there is no record or it records no spec."""
+    spec = recorded_spec(record) if record else None
     return spec_differences(spec, expected) if spec else []
 
 
@@ -164,10 +166,10 @@ def cell_status(config: dict, directory: Path, cell: Cell, now: float) -> CellSt
     metrics, evals, state = folder / "metrics.json", folder / "evals.jsonl", folder / "train_state.pt"
     started = folder / SPEC_FILE
     if metrics.exists():
-        changes = spec_changes(metrics, expected)
+        record = json.loads(metrics.read_text())
+        changes = spec_changes(record, expected)
         if changes:
             return _stale(cell, total, changes, "trained")
-        record = json.loads(metrics.read_text())
         rate = record.get("images_per_s")
         if record.get("status") == "diverged":
             return CellStatus(cell, "diverged", record.get("images", 0), total, rate, record.get("reason") or "")
@@ -175,7 +177,7 @@ def cell_status(config: dict, directory: Path, cell: Cell, now: float) -> CellSt
     present = [p for p in (evals, state, started) if p.exists()]
     if not present:
         return CellStatus(cell, "waiting", 0, total)
-    changes = spec_changes(started, expected)
+    changes = spec_changes(_read_record(started), expected)
     if changes:
         return _stale(cell, total, changes, "started")
     last = last_json_line(evals) if evals.exists() else None  # a run writes the file as it starts
@@ -332,7 +334,7 @@ def images_left(config: dict, directory: Path, cell: Cell) -> int:
     folder = cell_folder(directory, config, cell)
     if not (folder / "train_state.pt").exists() or not (folder / "evals.jsonl").exists():
         return total
-    if spec_changes(folder / SPEC_FILE, cell_spec(config, cell.dataset, cell.model, cell.dz, cell.seed)):
+    if spec_changes(_read_record(folder / SPEC_FILE), cell_spec(config, cell.dataset, cell.model, cell.dz, cell.seed)):
         return total
     last = last_json_line(folder / "evals.jsonl")
     return total - (last["images"] if last else 0)
