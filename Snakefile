@@ -43,11 +43,11 @@ include: "rules/tables.smk"
 rule all:
     default_target: True
     input:
-        "results/table1.tex",
-        "results/table1.csv",
-        "results/figures/fig3_lines_interpolations.png",
-        "results/figures/fig5_vae_samples.png",
-        "results/figures/training_curves_lines_dz64.png",
+        f"{RESULTS}/table1.tex",
+        f"{RESULTS}/table1.csv",
+        f"{RESULTS}/figures/fig3_lines_interpolations.png",
+        f"{RESULTS}/figures/fig5_vae_samples.png",
+        f"{RESULTS}/figures/training_curves_lines_dz64.png",
 
 
 # Every rule is defined: a target that names no file of the workflow is refused here, saying

@@ -31,6 +31,8 @@ DATASET_NAME = r"[a-z0-9][a-z0-9_-]*"
 # training.* keys that say how a run reports and where it runs, never what it computes: they
 # stay out of the rules' params (no rerun when they change) and out of the resume digest.
 RUN_SETTINGS = ("checkpoint_minutes", "progress_seconds", "check_every", "cuda_graphs")
+# Top-level run settings that a job's spec carries (where it ran, which scale it belongs to).
+TOP_RUN_SETTINGS = ("device", "scale_name")
 
 
 class ConfigError(ValueError):
@@ -480,9 +482,9 @@ def model_options(config: dict, model: str) -> dict:
 
 
 def with_run_settings(spec: dict, config: dict) -> dict:
-    """`spec` plus the run settings of `config` (device, reporting intervals), for the job."""
+    """`spec` plus the run settings of `config` (device, scale name, reporting intervals), for the job."""
     spec = copy.deepcopy(spec)
-    spec["device"] = config["device"]
+    spec.update({key: config[key] for key in TOP_RUN_SETTINGS})
     spec["training"].update({k: config["training"][k] for k in RUN_SETTINGS})
     return spec
 
@@ -500,14 +502,20 @@ def data_spec(config: dict, dataset: str) -> dict | None:
     }
 
 
+def spec_core(spec: dict) -> dict:
+    """`spec` without its run settings: what determines a cell's weights (as `cell_spec`)."""
+    core = copy.deepcopy(spec)
+    for key in TOP_RUN_SETTINGS:
+        core.pop(key, None)
+    for key in RUN_SETTINGS:
+        core["training"].pop(key, None)
+    return core
+
+
 def spec_digest(spec: dict) -> str:
     """Hash of what determines a cell's weights: run settings excluded, so a checkpoint taken
     under another device or reporting interval is still a valid starting point."""
-    core = copy.deepcopy(spec)
-    core.pop("device", None)
-    for key in RUN_SETTINGS:
-        core["training"].pop(key, None)
-    return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(spec_core(spec), sort_keys=True).encode()).hexdigest()[:16]
 
 
 DEFAULT_CONFIG = SCHEMA_PATH.parent / "config.yaml"

@@ -144,9 +144,11 @@ def write_json(path, record: dict) -> None:
 # ---- One function per downstream rule: each script in scripts/ is a single call to one ----
 
 def _finished(metrics_path) -> dict:
-    """The start of a cell's record: which cell, whether it finished training, its spec digest."""
+    """The start of a cell's record: which cell, whether it finished training, its spec digest
+    and the scale it was trained at."""
     cell = json.loads(Path(metrics_path).read_text())
-    return {"cell": cell["cell"], "status": cell["status"], "spec_digest": cell["spec_digest"]}
+    scale = cell["spec"].get("scale_name")
+    return {"cell": cell["cell"], "status": cell["status"], "spec_digest": cell["spec_digest"], "scale_name": scale}
 
 
 def _probe(features, params) -> dict:

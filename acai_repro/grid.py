@@ -6,9 +6,10 @@
 
 `status` prints one line per training cell of the targets (waiting, running with kimg done
 and images/s from its evals.jsonl, finished with its reported values, diverged with the
-reason) and a total with an ETA. It reads only result files: a cell's metrics.json once it
-has finished, else the tail of its evals.jsonl (never its torch state), so it stays cheap for
-the 126 cells of the paper's grid.
+reason, stale: trained or training under another spec than the config's, with what differs)
+and a total with an ETA. It reads only result files: a cell's metrics.json once it has
+finished, else its spec.json and the tail of its evals.jsonl (never its torch state), so it
+stays cheap for the 126 cells of the paper's grid. A stale cell is work to do, never finished.
 
 `cost` asks Snakemake for a dry run of the targets (the jobs per rule that would run, and
 which cells train) and turns the training cells into GPU-hours with the measured rates of
@@ -19,8 +20,9 @@ train in packs (rules train_pack_*, one job each): `cost` counts those jobs and 
 from its measured packed rate where benchmarks/rates.csv has one (kind train_packed, model
 pack<K>), else from its cells' solo rates. `status` lists a packed cell like any other (each cell
 of a pack writes its own evals.jsonl). `check` validates a SLURM profile (array cap, runtime).
-TARGET is a table (results/table1.tex, results/table2.tex, results/table2_probe.tex,
-results/table3.tex; also by its name, e.g. table3) or `all` for all four.
+TARGET is a table under the config's results_dir (results/table1.tex for the paper,
+results/quick/table1.tex with --configfile config/quick.yaml; or by its name, e.g. table3,
+which resolves under the config's results_dir) or `all` for all four.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -39,9 +42,9 @@ from pathlib import Path
 
 import yaml
 
-from acai_repro.config import evaluations, load_config, table1_cells
+from acai_repro.config import cell_spec, evaluations, load_config, table1_cells
 from acai_repro.models import MODELS
-from acai_repro.packs import targeted_cell
+from acai_repro.results import SPEC_FILE, recorded_spec, spec_differences
 
 ROOT = Path(__file__).resolve().parent.parent
 RATES = ROOT / "benchmarks" / "rates.csv"
@@ -67,16 +70,38 @@ class Cell:
     def name(self) -> str:
         return f"{self.dataset}/{self.model}/dz{self.dz}/seed{self.seed}"
 
-    @property
-    def path(self) -> str:
-        return f"results/{self.name}"
+
+def cell_folder(directory: Path, config: dict, cell: Cell) -> Path:
+    """Where a cell's files are: under the working directory and the config's results_dir."""
+    return Path(directory) / config["results_dir"] / cell.name
 
 
-def table_name(target: str) -> str:
-    name = Path(target).name.split(".")[0]
+PACKED_METRICS = re.compile(r"(?P<dataset>[^/]+)/(?P<model>[^/]+)/dz(?P<dz>\d+)/seed(?P<seed>\d+)/metrics\.json$")
+
+
+def cell_of_metrics(path: str) -> tuple[str, str, int, int]:
+    """The cell of a `<results_dir>/<dataset>/<model>/dz<dz>/seed<seed>/metrics.json` path."""
+    match = PACKED_METRICS.search(path)
+    return match["dataset"], match["model"], int(match["dz"]), int(match["seed"])
+
+
+def table_name(target: str, results_dir: str) -> str:
+    """The table a target names: a bare name resolves under `results_dir`; a path must lie there
+    (another scale's table is that scale's config's to watch)."""
+    path = Path(target)
+    name = path.name.split(".")[0]
     if name not in TABLES:
-        raise GridError(f"unknown target {target!r}; valid: all, {', '.join(TABLES)} (or results/<table>.tex)")
+        raise GridError(f"unknown target {target!r}; valid: all, {', '.join(TABLES)} (or {results_dir}/<table>.tex)")
+    if len(path.parts) > 1 and os.path.normpath(path.parent) != os.path.normpath(results_dir):
+        raise GridError(
+            f"target {target!r} is not under this config's results_dir {results_dir!r}: "
+            f"give the config of that scale (--configfile), or name the table ({name})"
+        )
     return name
+
+
+def table_names(config: dict, targets: list[str]) -> list[str]:
+    return list(TABLES) if "all" in targets else [table_name(t, config["results_dir"]) for t in targets]
 
 
 def table_cells(config: dict, table: str) -> list[Cell]:
@@ -89,8 +114,7 @@ def table_cells(config: dict, table: str) -> list[Cell]:
 
 
 def target_cells(config: dict, targets: list[str]) -> list[Cell]:
-    names = TABLES if "all" in targets else [table_name(t) for t in targets]
-    cells = [cell for name in names for cell in table_cells(config, name)]
+    cells = [cell for name in table_names(config, targets) for cell in table_cells(config, name)]
     return list(dict.fromkeys(cells))  # table2 and table2_probe share their cells
 
 
@@ -105,7 +129,7 @@ def load_grid_config(configfiles: list[str]) -> dict:
 @dataclass
 class CellStatus:
     cell: Cell
-    state: str  # waiting | running | finished | diverged
+    state: str  # waiting | running | finished | diverged | stale
     images: int = 0
     total: int = 0
     rate: float | None = None  # images/s
@@ -135,19 +159,45 @@ def _age(path: Path, now: float) -> str:
     return f"last update {_duration(now - path.stat().st_mtime)} ago"
 
 
-def cell_status(directory: Path, cell: Cell, total: int, now: float) -> CellStatus:
-    folder = directory / cell.path
+def _read_record(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def spec_changes(record: dict | None, expected: dict) -> list[str]:
+    """What differs between the spec a record (metrics.json, spec.json) was written under and
+    `expected`; [] when it matches, or when there is no record or it records no spec."""
+    spec = recorded_spec(record) if record else None
+    return spec_differences(spec, expected) if spec else []
+
+
+def _stale(cell: Cell, total: int, changes: list[str], how: str) -> CellStatus:
+    """A cell trained (or training) under another spec: all of it is still to do."""
+    return CellStatus(cell, "stale", 0, total, None, f"{how} under another spec: {'; '.join(changes)}")
+
+
+def cell_status(config: dict, directory: Path, cell: Cell, now: float) -> CellStatus:
+    total = config["training"]["total_images"]
+    folder = cell_folder(directory, config, cell)
+    expected = cell_spec(config, cell.dataset, cell.model, cell.dz, cell.seed)
     metrics, evals, state = folder / "metrics.json", folder / "evals.jsonl", folder / "train_state.pt"
+    started = folder / SPEC_FILE
     if metrics.exists():
         record = json.loads(metrics.read_text())
+        changes = spec_changes(record, expected)
+        if changes:
+            return _stale(cell, total, changes, "trained")
         rate = record.get("images_per_s")
         if record.get("status") == "diverged":
             return CellStatus(cell, "diverged", record.get("images", 0), total, rate, record.get("reason") or "")
         return CellStatus(cell, "finished", record.get("images", total), total, rate, _reported(record["reported"]))
-    if not evals.exists() and not state.exists():
+    present = [p for p in (evals, state, started) if p.exists()]
+    if not present:
         return CellStatus(cell, "waiting", 0, total)
+    changes = spec_changes(_read_record(started), expected)
+    if changes:
+        return _stale(cell, total, changes, "started")
     last = last_json_line(evals) if evals.exists() else None  # a run writes the file as it starts
-    newest = max((p for p in (evals, state) if p.exists()), key=lambda p: p.stat().st_mtime)
+    newest = max(present, key=lambda p: p.stat().st_mtime)
     images = last["images"] if last else 0
     rate = last.get("images_per_s") if last else None
     return CellStatus(cell, "running", images, total, rate, _age(newest, now))
@@ -176,11 +226,12 @@ def total_line(statuses: list[CellStatus]) -> str:
     counts = Counter(s.state for s in statuses)
     done = sum(s.images for s in statuses)
     total = sum(s.total for s in statuses)
-    # A diverged cell runs no further: what it did not train is not left to do.
-    remaining = sum(s.total - s.images for s in statuses if s.state in ("waiting", "running"))
+    # A diverged cell runs no further: what it did not train is not left to do. A stale one
+    # is trained again from the start (its images count 0).
+    remaining = sum(s.total - s.images for s in statuses if s.state in ("waiting", "running", "stale"))
     throughput = sum(s.rate or 0 for s in statuses if s.state == "running")
     eta = remaining / throughput if throughput else (0 if not remaining else float("nan"))
-    states = ", ".join(f"{counts[k]} {k}" for k in ("finished", "diverged", "running", "waiting"))
+    states = ", ".join(f"{counts[k]} {k}" for k in ("finished", "diverged", "stale", "running", "waiting"))
     share = 100 * done / total if total else 100
     return (
         f"total: {len(statuses)} cells: {states}; {_kimg(done, total)}/{_kimg(total, total)} kimg ({share:.0f}%); "
@@ -190,8 +241,7 @@ def total_line(statuses: list[CellStatus]) -> str:
 
 def grid_status(config: dict, directory: Path, targets: list[str], now: float | None = None) -> list[str]:
     now = time.time() if now is None else now
-    total = config["training"]["total_images"]
-    statuses = [cell_status(directory, cell, total, now) for cell in target_cells(config, targets)]
+    statuses = [cell_status(config, directory, cell, now) for cell in target_cells(config, targets)]
     width = max((len(s.cell.name) for s in statuses), default=4)
     return [status_line(s, width) for s in statuses] + [total_line(statuses)]
 
@@ -263,8 +313,8 @@ WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
 OUTPUT = re.compile(r"^\s+output: (.*)$")
 
 
-def dry_run(configfiles: list[str], directory: Path, targets: list[str]) -> str:
-    files = [str(t) for t in expand_targets(targets)]
+def dry_run(config: dict, configfiles: list[str], directory: Path, targets: list[str]) -> str:
+    files = expand_targets(config, targets)
     command = [sys.executable, "-m", "snakemake", "--dry-run", "--snakefile", str(ROOT / "Snakefile"),
                "--directory", str(directory), "--cores", "1"]  # fmt: skip
     if configfiles:
@@ -275,9 +325,8 @@ def dry_run(configfiles: list[str], directory: Path, targets: list[str]) -> str:
     return result.stdout + result.stderr
 
 
-def expand_targets(targets: list[str]) -> list[str]:
-    names = TABLES if "all" in targets else [table_name(t) for t in targets]
-    return [f"results/{name}.tex" for name in names]
+def expand_targets(config: dict, targets: list[str]) -> list[str]:
+    return [f"{config['results_dir']}/{name}.tex" for name in table_names(config, targets)]
 
 
 def parse_dry_run(output: str) -> tuple[Counter, dict[str, list[Cell]]]:
@@ -292,7 +341,7 @@ def parse_dry_run(output: str) -> tuple[Counter, dict[str, list[Cell]]]:
         output = OUTPUT.match(line)
         if output and rule and rule.startswith(PACK_RULE_PREFIX):  # a pack: its cells' metrics.json
             paths = [p for p in output.group(1).split(", ") if p.endswith("metrics.json")]
-            cells[rule] = [Cell(*targeted_cell(p)) for p in paths]
+            cells[rule] = [Cell(*cell_of_metrics(p)) for p in paths]
         wildcards = WILDCARDS.match(line)
         if wildcards and rule:
             w = dict(item.split("=", 1) for item in wildcards.group(1).split(", "))
@@ -304,11 +353,15 @@ def parse_dry_run(output: str) -> tuple[Counter, dict[str, list[Cell]]]:
 
 
 # ---- cost --------------------------------------------------------------------------------
-def images_left(directory: Path, cell: Cell, total: int) -> int:
+def images_left(config: dict, directory: Path, cell: Cell) -> int:
     """What a cell still has to train: a resumed cell starts at its last logged evaluation
-    or later (its state file can be ahead of the log; counting from the log is safe)."""
-    folder = directory / cell.path
+    or later (its state file can be ahead of the log; counting from the log is safe); one
+    started under another spec starts again from nothing (its state is not resumed)."""
+    total = config["training"]["total_images"]
+    folder = cell_folder(directory, config, cell)
     if not (folder / "train_state.pt").exists() or not (folder / "evals.jsonl").exists():
+        return total
+    if spec_changes(_read_record(folder / SPEC_FILE), cell_spec(config, cell.dataset, cell.model, cell.dz, cell.seed)):
         return total
     last = last_json_line(folder / "evals.jsonl")
     return total - (last["images"] if last else 0)
@@ -316,11 +369,10 @@ def images_left(directory: Path, cell: Cell, total: int) -> int:
 
 def training_cost(config: dict, directory: Path, cells: list[Cell], card: str, rates: list[dict], step: str = "eager"):
     """Rows (dataset, dz, model, cells, images, rate, hours) and total GPU-hours."""
-    total = config["training"]["total_images"]
     groups: dict = {}
     for cell in cells:
         key = (cell.dataset, cell.dz, cell.model)
-        groups.setdefault(key, []).append(images_left(directory, cell, total))
+        groups.setdefault(key, []).append(images_left(config, directory, cell))
     rows = []
     for (dataset, dz, model), left in sorted(groups.items()):
         rate = train_rate(rates, card, dataset, dz, model, step)
@@ -330,11 +382,11 @@ def training_cost(config: dict, directory: Path, cells: list[Cell], card: str, r
 
 def cost_report(config, configfiles, directory: Path, targets, card: str, rates=None, output=None, step="eager") -> list[str]:
     rates = load_rates() if rates is None else rates
-    output = dry_run(configfiles, directory, targets) if output is None else output
+    output = dry_run(config, configfiles, directory, targets) if output is None else output
     jobs, cells_by_rule = parse_dry_run(output)
     packs = {rule: cells for rule, cells in cells_by_rule.items() if rule.startswith(PACK_RULE_PREFIX)}
     cells = cells_by_rule.get(TRAIN_RULE, []) + [cell for pack in packs.values() for cell in pack]
-    lines = [f"targets: {' '.join(expand_targets(targets))}; directory {directory}; card {card}; {step} step"]
+    lines = [f"targets: {' '.join(expand_targets(config, targets))}; directory {directory}; card {card}; {step} step"]
     lines.append("jobs that would run (snakemake --dry-run):")
     lines += [f"  {rule:<16} {n:>5}" for rule, n in sorted(jobs.items())]
     lines.append(f"  {'total':<16} {sum(jobs.values()):>5}")
@@ -374,12 +426,11 @@ def pack_cost_lines(config, directory: Path, packs: dict, card: str, rates: list
     measured packed rate, else from its cells' solo rates one after another (an upper bound)."""
     if not packs:
         return []
-    total = config["training"]["total_images"]
     lines = [f"training jobs: {len(packs)} packs (rules {PACK_RULE_PREFIX}*, "
              f"{sum(len(c) for c in packs.values())} cells) + {singles} single cells ({TRAIN_RULE})"]  # fmt: skip
     hours_sum = 0.0
     for rule, cells in sorted(packs.items()):
-        left = [images_left(directory, cell, total) for cell in cells]
+        left = [images_left(config, directory, cell) for cell in cells]
         rate = packed_rate(rates, card, cells[0].dataset, len(cells))
         if rate is not None:
             hours, how = sum(left) / rate.value / 3600, f"packed rate {rate.value:.0f} img/s [{rate.source}]"

@@ -14,8 +14,12 @@ import re
 from acai_repro.config import table1_cells
 
 Cell = tuple[str, str, int, int]  # dataset, model, dz, seed
-# A path inside a cell's directory: results/<dataset>/<model>/dz<dz>/seed<seed>[/...]
-CELL_DIRECTORY = re.compile(r"(?:^|/)results/(?P<dataset>[^/]+)/(?P<model>[^/]+)/dz(?P<dz>\d+)/seed(?P<seed>\d+)(?:/|$)")
+_CELL_FOLDERS = r"/(?P<dataset>[^/]+)/(?P<model>[^/]+)/dz(?P<dz>\d+)/seed(?P<seed>\d+)(?:/|$)"
+
+
+def _cell_directory_pattern(root: str) -> re.Pattern:
+    """A path inside a cell's directory under `root`: <root>/<dataset>/<model>/dz<dz>/seed<seed>[/...]."""
+    return re.compile(r"(?:^|/)" + re.escape(root.strip("/")) + _CELL_FOLDERS)
 
 
 def tables_cells(config: dict) -> list[tuple[str, Cell]]:
@@ -50,21 +54,22 @@ def training_packs(config: dict) -> dict[str, list[Cell]]:
     return packs
 
 
-def targeted_cell(target: str) -> Cell | None:
-    """The cell whose directory holds `target` (a file or the directory), else None."""
-    match = CELL_DIRECTORY.search(target.replace("\\", "/"))
+def targeted_cell(target: str, root: str = "results") -> Cell | None:
+    """The cell whose directory under the results root `root` holds `target` (a file or the
+    directory), else None."""
+    match = _cell_directory_pattern(root).search(target.replace("\\", "/"))
     if not match:
         return None
     return (match["dataset"], match["model"], int(match["dz"]), int(match["seed"]))
 
 
-def dissolve_targeted(packs: dict[str, list[Cell]], targets) -> dict[str, list[Cell]]:
+def dissolve_targeted(packs: dict[str, list[Cell]], targets, root: str = "results") -> dict[str, list[Cell]]:
     """`packs` without those holding a cell named by a target: asking for one cell trains
     that cell alone (its pack mates then train alone too, when something asks for them)."""
-    asked = {targeted_cell(str(t)) for t in targets} - {None}
+    asked = {targeted_cell(str(t), root) for t in targets} - {None}
     return {name: cells for name, cells in packs.items() if not asked & set(cells)}
 
 
-def cell_directory(cell: Cell) -> str:
+def cell_directory(cell: Cell, root: str = "results") -> str:
     dataset, model, dz, seed = cell
-    return f"results/{dataset}/{model}/dz{dz}/seed{seed}"
+    return f"{root}/{dataset}/{model}/dz{dz}/seed{seed}"

@@ -21,17 +21,24 @@ DATASET_TITLES = {"mnist": "MNIST", "svhn": "SVHN", "cifar10": "CIFAR-10"}
 TABLE1_METRICS = {"mean_distance": (r"Mean Distance ($\times 10^{-3}$)", 1e3), "smoothness": ("Smoothness", 1.0)}
 UNDEFINED_MARK = r"undef.$^\dagger$"
 UNDEFINED_STD = "undef."  # the spread of too few seeds (a sample std of one seed)
-RECORD_COLUMNS = ["dataset", "dz", "model", "seed", "metric", "value", "status", "source"]
-CSV_COLUMNS = ["mean", "std", "n_seeds", "n_undefined", "status", "paper_mean", "paper_std", "sources"]
+RECORD_COLUMNS = ["dataset", "dz", "model", "seed", "metric", "value", "status", "source", "scale"]
+CSV_COLUMNS = ["mean", "std", "n_seeds", "n_undefined", "status", "paper_mean", "paper_std", "scale", "sources"]
 
 
 class MissingCellError(RuntimeError):
     """A table was asked for a cell whose records are absent or incomplete."""
 
 
+def record_scale(record: dict) -> str | None:
+    """The scale (config key scale_name) a record was made at: a cell's metrics.json carries it
+    in its spec, a probe or K-Means record of a cell at its top level; pixel records have none."""
+    return record.get("scale_name") or (record.get("spec") or {}).get("scale_name")
+
+
 def collect(paths, metrics) -> pd.DataFrame:
     """One row per record and metric (RECORD_COLUMNS). status: the record's own ('ok', 'diverged'),
-    or 'undefined' where an ok record's value is NaN or null. Pixel records: model 'pixels', no dz."""
+    or 'undefined' where an ok record's value is NaN or null. Pixel records: model 'pixels', no dz.
+    scale: the scale_name the record was made at (None where it records none)."""
     rows = []
     for path in paths:
         record = json.loads(Path(path).read_text())
@@ -42,7 +49,8 @@ def collect(paths, metrics) -> pd.DataFrame:
                 raise MissingCellError(f"{path}: no {metric!r} in a finished record")
             value = float(values[metric]) if ok and values[metric] is not None else np.nan
             status = "undefined" if ok and np.isnan(value) else record["status"]
-            rows.append({**cell, "metric": metric, "value": value, "status": status, "source": str(path)})
+            rows.append({**cell, "metric": metric, "value": value, "status": status, "source": str(path),
+                         "scale": record_scale(record)})  # fmt: skip
     return pd.DataFrame(rows, columns=RECORD_COLUMNS).astype({"dz": "Int64"})
 
 
@@ -63,8 +71,9 @@ def summarise(group: pd.DataFrame, ddof: int) -> pd.Series:
     if status == "ok":
         # A sample std (ddof 1) of one seed is undefined: NaN (an empty CSV field), never 0.
         mean, std = values.mean(), np.std(values, ddof=ddof) if len(values) > ddof else np.nan
+    scales = ";".join(sorted(set(group.scale.dropna())))  # one name unless scales were mixed
     return pd.Series({"mean": mean, "std": std, "n_seeds": len(group), "n_undefined": n_undefined,
-                      "status": status, "sources": ";".join(group.source)})  # fmt: skip
+                      "status": status, "sources": ";".join(group.source), "scale": scales})  # fmt: skip
 
 
 def paper_values(table: str) -> pd.DataFrame:
@@ -73,7 +82,7 @@ def paper_values(table: str) -> pd.DataFrame:
 
 def aggregate(frame: pd.DataFrame, keys, table: str, ddof: int) -> pd.DataFrame:
     """One row per `keys` group, in order of appearance: the summary over seeds, the paper's value."""
-    groups = frame.groupby(keys, sort=False, dropna=False)[["value", "status", "source"]]
+    groups = frame.groupby(keys, sort=False, dropna=False)[["value", "status", "source", "scale"]]
     summary = groups.apply(summarise, ddof=ddof).reset_index()
     summary.loc[summary.model == "pixels", "std"] = np.nan  # one measurement: no spread
     paper = paper_values(table).rename(columns={"mean": "paper_mean", "std": "paper_std"})

@@ -48,6 +48,7 @@ from acai_repro.metrics.lines import line_metrics
 from acai_repro.models import build_model
 from acai_repro.nets import Architecture, dense
 from acai_repro.guard import CellLock, ParentWatch
+from acai_repro.results import write_started_spec
 from acai_repro.signals import TrainingInterrupted, stop_requests
 from acai_repro.step import Run, build_run, make_generator, one_step, resolve_device
 
@@ -380,8 +381,9 @@ def train_pack(cells: list[tuple[dict, Path]], log=print) -> list[dict]:
     _check_pack(cells)
     with contextlib.ExitStack() as locks, stop_requests() as stop:
         # Each cell's trainer lock before its state is read: a second trainer refuses at once.
-        for _, outdir in cells:
+        for spec, outdir in cells:
             locks.enter_context(CellLock(outdir))
+            write_started_spec(outdir, spec)  # what `grid status` compares with the config
         parent = ParentWatch()
         # One after another: build_run seeds the global generator before each initialisation.
         trainers = [CellTrainer(spec, outdir, log) for spec, outdir in cells]

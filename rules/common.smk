@@ -14,6 +14,7 @@ from acai_repro.config import (
     validate_config,
 )
 from acai_repro.packs import cell_directory, dissolve_targeted, training_packs
+from acai_repro.results import dataset_pattern
 from acai_repro.targets import WILDCARDS
 
 try:
@@ -21,12 +22,17 @@ try:
 except ConfigError as error:
     raise WorkflowError(f"invalid configuration: {error}") from None
 
+# This scale's outputs (tables, figures, cells, logs, benchmarks): scales coexist side by side.
+RESULTS = config["results_dir"]
+
 
 wildcard_constraints:
-    **WILDCARDS,  # acai_repro.targets explains a target that breaks one of them
+    # acai_repro.targets explains a target that breaks one of them; {dataset} is never another
+    # scale's root folder: results/quick/... is not the dataset 'quick' of results/
+    **{**WILDCARDS, "dataset": dataset_pattern(RESULTS)},
 
 
-CELL = "results/{dataset}/{model}/dz{dz}/seed{seed}"
+CELL = f"{RESULTS}/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}"
 
 
 def target_error(error):
@@ -53,7 +59,7 @@ def table1_files(filename, seeds):
     """A file of every Table 1 cell (each model at its own dz), for the given seeds."""
     dataset = config["table1"]["dataset"]
     return [
-        f"results/{dataset}/{model}/dz{dz}/seed{seed}/{filename}"
+        f"{RESULTS}/{dataset}/{model}/dz{dz}/seed{seed}/{filename}"
         for model, dz in table1_cells(config)
         for seed in seeds
     ]
@@ -113,7 +119,7 @@ def downstream_params(kind):
 def grid_inputs(table, filename):
     """Every cell x model x seed of Table 2 or 3, by explicit expansion."""
     return [
-        f"results/{dataset}/{model}/dz{dz}/seed{seed}/{filename}"
+        f"{RESULTS}/{dataset}/{model}/dz{dz}/seed{seed}/{filename}"
         for dataset, dz in config[table]["cells"]
         for model in config[table]["models"]
         for seed in config["seeds"]
@@ -122,7 +128,7 @@ def grid_inputs(table, filename):
 
 def pixel_inputs(table, filename):
     datasets = dict.fromkeys(dataset for dataset, _ in config[table]["cells"])
-    return [f"results/{dataset}/pixels/{filename}" for dataset in datasets]
+    return [f"{RESULTS}/{dataset}/pixels/{filename}" for dataset in datasets]
 
 
 def grid_params(table, key, title):
@@ -164,7 +170,7 @@ def train_packs():
     --target-jobs and no targets: they define every pack, and run the rule the head process
     chose by its name (a pack, or train_cell for a dissolved pack's cell).
     """
-    return dissolve_targeted(training_packs(config), command_line_targets())
+    return dissolve_targeted(training_packs(config), command_line_targets(), RESULTS)
 
 
 def share_train_cell_resources(rule_names):
@@ -190,7 +196,7 @@ def command_line_targets():
 
 
 def pack_files(cells, filename):
-    return [f"{cell_directory(cell)}/{filename}" for cell in cells]
+    return [f"{cell_directory(cell, RESULTS)}/{filename}" for cell in cells]
 
 
 def pack_specs(cells):

@@ -13,7 +13,7 @@ rule prepare_dataset:
     output:
         f"{DATA_DIR}/{{dataset}}.h5",
     log:
-        "results/logs/data/{dataset}.log",
+        f"{RESULTS}/logs/data/{{dataset}}.log",
     conda:
         "../envs/acai.yaml"
     params:

@@ -9,7 +9,7 @@ rule export_latents:
     output:
         f"{CELL}/latents.h5",
     log:
-        "results/logs/latents/{dataset}/{model}/dz{dz}/seed{seed}.log",
+        f"{RESULTS}/logs/latents/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}.log",
     conda:
         "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]
@@ -28,7 +28,7 @@ rule probe:
     output:
         f"{CELL}/probe.json",
     log:
-        "results/logs/probe/{dataset}/{model}/dz{dz}/seed{seed}.log",
+        f"{RESULTS}/logs/probe/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}.log",
     conda:
         "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]
@@ -47,9 +47,9 @@ rule kmeans:
     output:
         f"{CELL}/kmeans.json",
     log:
-        "results/logs/kmeans/{dataset}/{model}/dz{dz}/seed{seed}.log",
+        f"{RESULTS}/logs/kmeans/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}.log",
     benchmark:
-        "results/benchmarks/kmeans/{dataset}/{model}/dz{dz}/seed{seed}.tsv"
+        f"{RESULTS}/benchmarks/kmeans/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}.tsv"
     conda:
         "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]
@@ -65,9 +65,9 @@ rule pixels_probe:
     input:
         data=lambda w: data_file(w.dataset),
     output:
-        "results/{dataset}/pixels/probe.json",
+        f"{RESULTS}/{{dataset}}/pixels/probe.json",
     log:
-        "results/logs/probe/{dataset}/pixels.log",
+        f"{RESULTS}/logs/probe/{{dataset}}/pixels.log",
     conda:
         "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]
@@ -83,9 +83,9 @@ rule pixels_kmeans:
     input:
         data=lambda w: data_file(w.dataset),
     output:
-        "results/{dataset}/pixels/kmeans.json",
+        f"{RESULTS}/{{dataset}}/pixels/kmeans.json",
     log:
-        "results/logs/kmeans/{dataset}/pixels.log",
+        f"{RESULTS}/logs/kmeans/{{dataset}}/pixels.log",
     conda:
         "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]

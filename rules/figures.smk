@@ -7,12 +7,12 @@ rule fig3_lines_interpolations:
         figure_models,
     output:
         report(
-            "results/figures/fig3_lines_interpolations.png",
+            f"{RESULTS}/figures/fig3_lines_interpolations.png",
             caption="../report/fig3.rst",
             category="Figures",
         ),
     log:
-        "results/logs/figures/fig3.log",
+        f"{RESULTS}/logs/figures/fig3.log",
     conda:
         "../envs/acai.yaml"
     threads: 1
@@ -35,12 +35,12 @@ rule fig5_vae_samples:
         ),
     output:
         report(
-            "results/figures/fig5_vae_samples.png",
+            f"{RESULTS}/figures/fig5_vae_samples.png",
             caption="../report/fig5.rst",
             category="Figures",
         ),
     log:
-        "results/logs/figures/fig5.log",
+        f"{RESULTS}/logs/figures/fig5.log",
     conda:
         "../envs/acai.yaml"
     threads: 1
@@ -64,12 +64,12 @@ rule image_interpolations:
         ),
     output:
         report(
-            "results/figures/interpolations_{dataset}_dz{dz}.png",
+            f"{RESULTS}/figures/interpolations_{{dataset}}_dz{{dz}}.png",
             caption="../report/interpolations.rst",
             category="Figures",
         ),
     log:
-        "results/logs/figures/interpolations_{dataset}_dz{dz}.log",
+        f"{RESULTS}/logs/figures/interpolations_{{dataset}}_dz{{dz}}.log",
     conda:
         "../envs/acai.yaml"
     threads: 1
@@ -86,12 +86,12 @@ rule training_curves:
         curve_inputs,
     output:
         report(
-            "results/figures/training_curves_{dataset}_dz{dz}.png",
+            f"{RESULTS}/figures/training_curves_{{dataset}}_dz{{dz}}.png",
             caption="../report/curves.rst",
             category="Training curves",
         ),
     log:
-        "results/logs/figures/training_curves_{dataset}_dz{dz}.log",
+        f"{RESULTS}/logs/figures/training_curves_{{dataset}}_dz{{dz}}.log",
     conda:
         "../envs/acai.yaml"
     threads: 1

@@ -13,12 +13,12 @@ rule table1:
     input:
         table1_metrics,
     output:
-        tex="results/table1.tex",
+        tex=f"{RESULTS}/table1.tex",
         csv=report(
-            "results/table1.csv", caption="../report/table1.rst", category="Tables"
+            f"{RESULTS}/table1.csv", caption="../report/table1.rst", category="Tables"
         ),
     log:
-        "results/logs/tables/table1.log",
+        f"{RESULTS}/logs/tables/table1.log",
     conda:
         "../envs/acai.yaml"
     params:
@@ -34,12 +34,12 @@ rule table2:
         cells=grid_inputs("table2", "metrics.json"),
         pixels=pixel_inputs("table2", "probe.json"),
     output:
-        tex="results/table2.tex",
+        tex=f"{RESULTS}/table2.tex",
         csv=report(
-            "results/table2.csv", caption="../report/table2.rst", category="Tables"
+            f"{RESULTS}/table2.csv", caption="../report/table2.rst", category="Tables"
         ),
     log:
-        "results/logs/tables/table2.log",
+        f"{RESULTS}/logs/tables/table2.log",
     conda:
         "../envs/acai.yaml"
     params:
@@ -58,14 +58,14 @@ rule table2_probe:
         cells=grid_inputs("table2", "probe.json"),
         pixels=pixel_inputs("table2", "probe.json"),
     output:
-        tex="results/table2_probe.tex",
+        tex=f"{RESULTS}/table2_probe.tex",
         csv=report(
-            "results/table2_probe.csv",
+            f"{RESULTS}/table2_probe.csv",
             caption="../report/table2_probe.rst",
             category="Tables",
         ),
     log:
-        "results/logs/tables/table2_probe.log",
+        f"{RESULTS}/logs/tables/table2_probe.log",
     conda:
         "../envs/acai.yaml"
     params:
@@ -84,12 +84,12 @@ rule table3:
         cells=grid_inputs("table3", "kmeans.json"),
         pixels=pixel_inputs("table3", "kmeans.json"),
     output:
-        tex="results/table3.tex",
+        tex=f"{RESULTS}/table3.tex",
         csv=report(
-            "results/table3.csv", caption="../report/table3.rst", category="Tables"
+            f"{RESULTS}/table3.csv", caption="../report/table3.rst", category="Tables"
         ),
     log:
-        "results/logs/tables/table3.log",
+        f"{RESULTS}/logs/tables/table3.log",
     conda:
         "../envs/acai.yaml"
     params:

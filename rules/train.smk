@@ -9,9 +9,9 @@ rule train_cell:
         metrics=f"{CELL}/metrics.json",
         model=f"{CELL}/model.pt",
     log:
-        "results/logs/train/{dataset}/{model}/dz{dz}/seed{seed}.log",
+        f"{RESULTS}/logs/train/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}.log",
     benchmark:
-        "results/benchmarks/train/{dataset}/{model}/dz{dz}/seed{seed}.tsv"
+        f"{RESULTS}/benchmarks/train/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}.tsv"
     conda:
         "../envs/acai.yaml"
     threads: config["resources"]["train"]["threads"]

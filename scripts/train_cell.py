@@ -1,6 +1,7 @@
 # Snakemake adapter: train one cell (see acai_repro.train.train_cell). The rule's params carry
-# what determines the result; the run settings (device, reporting intervals) come from the
-# config, so changing them reruns nothing.
+# what determines the result; the run settings (device, scale name, reporting intervals) come
+# from the config, so changing them reruns nothing. spec.json beside the outputs says what the
+# cell trains under while it runs (read by `python -m acai_repro.grid status`).
 from pathlib import Path
 
 from acai_repro.config import with_run_settings

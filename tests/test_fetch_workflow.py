@@ -58,7 +58,7 @@ def test_an_idx_dataset_added_by_configuration_alone_trains_one_cell(tmp_path):
     }
     work = tmp_path / "work"
     work.mkdir()
-    target = f"results/{name}/acai/dz32/seed0/metrics.json"
+    target = f"results/smoke/{name}/acai/dz32/seed0/metrics.json"
     result = run_snakemake(work, overlay, target)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     metrics = json.loads((work / target).read_text())
@@ -100,7 +100,7 @@ def test_a_failed_download_stops_the_workflow_with_one_clean_message(tmp_path, s
         f"tried {urls[0]} (HTTP 404 Not Found); {urls[1]} (HTTP 404 Not Found). To use a local copy "
         "instead, put train-images-idx3-ubyte.gz in a folder and set data.sources.tiny.path to that folder"
     )
-    assert expected in (tmp_path / "results/logs/data/tiny.log").read_text().splitlines()
+    assert expected in (tmp_path / "results/smoke/logs/data/tiny.log").read_text().splitlines()
     assert expected in output.splitlines()
     assert "Traceback" not in output and "DataError" not in output
     assert not (tmp_path / "results/data/tiny.h5").exists()

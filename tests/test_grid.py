@@ -5,12 +5,16 @@ import math
 
 import pytest
 
+from acai_repro.config import cell_spec, spec_digest, with_run_settings
 from acai_repro.grid import (
     GridError,
     array_cap,
+    cell_folder,
     check_profile,
     cost_report,
+    expand_targets,
     grid_status,
+    images_left,
     last_json_line,
     load_grid_config,
     load_rates,
@@ -20,9 +24,11 @@ from acai_repro.grid import (
     train_rate,
 )
 from acai_repro.models import MODELS
+from acai_repro.results import write_started_spec
 from tests.conftest import ROOT
 
 SMOKE = [str(ROOT / "config" / "smoke.yaml")]
+QUICK = [str(ROOT / "config" / "quick.yaml")]
 NOW = 1_000_000.0
 
 
@@ -31,23 +37,32 @@ def smoke():
     return load_grid_config(SMOKE)
 
 
-def _finish(directory, cell, reported, images=256, rate=900.0):
-    folder = directory / cell.path
+def _job_spec(config, cell):
+    """The spec a training job of `config` receives for `cell` (run settings included)."""
+    return with_run_settings(cell_spec(config, cell.dataset, cell.model, cell.dz, cell.seed), config)
+
+
+def _metrics(directory, config, cell, record, trained_under=None):
+    """A cell's metrics.json in `config`'s results, trained under `trained_under` (default: `config`)."""
+    folder = cell_folder(directory, config, cell)
     folder.mkdir(parents=True, exist_ok=True)
+    spec = _job_spec(trained_under or config, cell)
+    (folder / "metrics.json").write_text(json.dumps({**record, "spec": spec, "spec_digest": spec_digest(spec)}))
+
+
+def _finish(directory, config, cell, reported, images=256, rate=900.0, trained_under=None):
     record = {"status": "ok", "reason": None, "reported": reported, "images": images, "images_per_s": rate}
-    (folder / "metrics.json").write_text(json.dumps(record))
+    _metrics(directory, config, cell, record, trained_under)
 
 
-def _diverge(directory, cell, reason, images=128):
-    folder = directory / cell.path
-    folder.mkdir(parents=True, exist_ok=True)
+def _diverge(directory, config, cell, reason, images=128):
     record = {"status": "diverged", "reason": reason, "reported": {}, "images": images, "images_per_s": 50.0}
-    (folder / "metrics.json").write_text(json.dumps(record))
+    _metrics(directory, config, cell, record)
 
 
-def _running(directory, cell, evals):
-    folder = directory / cell.path
-    folder.mkdir(parents=True, exist_ok=True)
+def _running(directory, config, cell, evals, started_under=None):
+    folder = cell_folder(directory, config, cell)
+    write_started_spec(folder, _job_spec(started_under or config, cell))
     (folder / "evals.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evals))
 
 
@@ -57,7 +72,7 @@ def _line(lines, cell):
 
 
 def test_table1_cells_are_the_configured_models_with_their_own_dz(smoke):
-    cells = target_cells(smoke, ["results/table1.tex"])
+    cells = target_cells(smoke, ["results/smoke/table1.tex"])
     assert [c.model for c in cells] == smoke["table1"]["models"]
     assert all(c.dataset == "lines" and c.seed == 0 for c in cells)
     assert {c.dz for c in cells if c.model == "vqvae"} == {smoke["table1"]["dz_by_model"]["vqvae"]}
@@ -69,24 +84,36 @@ def test_table2_and_its_probe_share_cells_and_unknown_targets_are_named(smoke):
     lines = len(smoke["table1"]["models"]) * seeds
     grid = {(d, z, m) for table in ("table2", "table3") for d, z in smoke[table]["cells"] for m in smoke[table]["models"]}
     assert len(target_cells(smoke, ["all"])) == lines + len(grid) * seeds  # each cell once
-    with pytest.raises(GridError, match="unknown target 'results/table9.tex'"):
-        target_cells(smoke, ["results/table9.tex"])
+    with pytest.raises(GridError, match="unknown target 'results/smoke/table9.tex'"):
+        target_cells(smoke, ["results/smoke/table9.tex"])
+
+
+def test_a_table_resolves_under_the_configs_results_dir_and_another_scales_is_refused(smoke):
+    paper = load_grid_config([])
+    assert expand_targets(smoke, ["table1", "results/smoke/table3.tex"]) == [
+        "results/smoke/table1.tex", "results/smoke/table3.tex"]  # fmt: skip
+    assert expand_targets(paper, ["table1"]) == ["results/table1.tex"]
+    assert target_cells(smoke, ["results/smoke/table1.tex"]) == target_cells(smoke, ["table1"])
+    with pytest.raises(GridError, match="'results/quick/table1.tex' is not under this config's results_dir 'results'"):
+        target_cells(paper, ["results/quick/table1.tex"])
+    with pytest.raises(GridError, match="not under this config's results_dir 'results/smoke'"):
+        target_cells(smoke, ["results/table1.tex"])
 
 
 def test_status_before_anything_ran(smoke, tmp_path):
     lines = grid_status(smoke, tmp_path, ["all"], now=NOW)
     assert len(lines) == 13
     assert all(" waiting" in line for line in lines[:-1])
-    assert lines[-1].startswith("total: 12 cells: 0 finished, 0 diverged, 0 running, 12 waiting")
+    assert lines[-1].startswith("total: 12 cells: 0 finished, 0 diverged, 0 stale, 0 running, 12 waiting")
     assert "ETA ?" in lines[-1]
 
 
 def test_status_partly_run_with_eta_from_the_running_rates(smoke, tmp_path):
     cells = target_cells(smoke, ["table1"])
-    _finish(tmp_path, cells[0], {"mean_distance": 0.0301, "smoothness": 0.09})
-    _running(tmp_path, cells[1], [{"images": 128, "images_per_s": 64.0}])
-    _running(tmp_path, cells[2], [{"images": 128, "images_per_s": 10.0}, {"images": 192, "images_per_s": 32.0}])
-    _running(tmp_path, cells[3], [])  # started, no evaluation yet
+    _finish(tmp_path, smoke, cells[0], {"mean_distance": 0.0301, "smoothness": 0.09})
+    _running(tmp_path, smoke, cells[1], [{"images": 128, "images_per_s": 64.0}])
+    _running(tmp_path, smoke, cells[2], [{"images": 128, "images_per_s": 10.0}, {"images": 192, "images_per_s": 32.0}])
+    _running(tmp_path, smoke, cells[3], [])  # started, no evaluation yet
     lines = grid_status(smoke, tmp_path, ["table1"], now=NOW)
     assert "finished" in _line(lines, cells[0]) and "mean_distance 0.0301" in _line(lines, cells[0])
     assert "running" in _line(lines, cells[1]) and "0.12/0.25 kimg" in _line(lines, cells[1])
@@ -95,19 +122,67 @@ def test_status_partly_run_with_eta_from_the_running_rates(smoke, tmp_path):
     assert "running" in _line(lines, cells[3]) and "0.00/0.25 kimg" in _line(lines, cells[3])
     assert "waiting" in _line(lines, cells[4])
     # Left: 128 + 64 + 256 images of the running cells and 2 x 256 waiting = 960 at 64 + 32 img/s.
-    assert "1 finished, 0 diverged, 3 running, 2 waiting" in lines[-1]
+    assert "1 finished, 0 diverged, 0 stale, 3 running, 2 waiting" in lines[-1]
     assert "96 img/s" in lines[-1] and "ETA 0m10s" in lines[-1]
 
 
 def test_status_when_done_and_with_one_diverged_cell(smoke, tmp_path):
     cells = target_cells(smoke, ["table1"])
     for cell in cells[1:]:
-        _finish(tmp_path, cell, {"mean_distance": 0.03, "smoothness": 0.1})
-    _diverge(tmp_path, cells[0], "|loss| reached inf (bound 1e+06) by step 2")
+        _finish(tmp_path, smoke, cell, {"mean_distance": 0.03, "smoothness": 0.1})
+    _diverge(tmp_path, smoke, cells[0], "|loss| reached inf (bound 1e+06) by step 2")
     lines = grid_status(smoke, tmp_path, ["table1"], now=NOW)
     assert "diverged" in _line(lines, cells[0]) and "|loss| reached inf" in _line(lines, cells[0])
-    assert "5 finished, 1 diverged, 0 running, 0 waiting" in lines[-1]
+    assert "5 finished, 1 diverged, 0 stale, 0 running, 0 waiting" in lines[-1]
     assert "ETA 0m00s" in lines[-1]  # nothing left to train: the diverged cell stays as it is
+
+
+@pytest.mark.parametrize(
+    "watched,trained,difference",
+    [
+        ([], QUICK, "training.total_images 131072 != 16777216"),  # a quick-scale cell under the paper's config
+        (QUICK, [], "training.total_images 16777216 != 131072"),  # and the reverse
+    ],
+)
+def test_a_cell_trained_under_another_spec_is_stale_and_left_to_do(tmp_path, watched, trained, difference):
+    config, other = load_grid_config(watched), load_grid_config(trained)
+    cells = target_cells(config, ["table1"])
+    total = config["training"]["total_images"]
+    _finish(tmp_path, config, cells[0], {"mean_distance": 0.03, "smoothness": 0.1}, images=other["training"]["total_images"], trained_under=other)
+    _finish(tmp_path, config, cells[1], {"mean_distance": 0.03, "smoothness": 0.1}, images=total)
+    lines = grid_status(config, tmp_path, ["table1"], now=NOW)
+    stale = _line(lines, cells[0])
+    assert " stale " in stale and "finished" not in stale
+    assert "trained under another spec: " in stale and f"; {difference}" in stale
+    assert "finished" in _line(lines, cells[1])
+    assert f"1 finished, 0 diverged, 1 stale, 0 running, {len(cells) - 2} waiting" in lines[-1]
+    # the stale cell is trained again from nothing: one cell's images of them all are done
+    assert f"({100 / len(cells):.0f}%)" in lines[-1]
+
+
+def test_a_cell_started_under_another_spec_is_stale_and_costed_from_nothing(tmp_path, smoke):
+    quick = load_grid_config(QUICK)
+    cells = target_cells(smoke, ["table1"])
+    _running(tmp_path, smoke, cells[0], [{"images": 128, "images_per_s": 64.0}], started_under=quick)
+    _running(tmp_path, smoke, cells[1], [{"images": 128, "images_per_s": 64.0}])
+    for cell in cells[:2]:
+        (cell_folder(tmp_path, smoke, cell) / "train_state.pt").write_bytes(b"")
+    lines = grid_status(smoke, tmp_path, ["table1"], now=NOW)
+    stale = _line(lines, cells[0])
+    assert " stale " in stale and "started under another spec: " in stale and "training.total_images 131072 != 256" in stale
+    assert "running" in _line(lines, cells[1])
+    assert images_left(smoke, tmp_path, cells[0]) == 256  # its state will not be resumed
+    assert images_left(smoke, tmp_path, cells[1]) == 128
+
+
+def test_run_settings_never_make_a_cell_stale(tmp_path, smoke):
+    """device, scale_name, results_dir and the reporting intervals say nothing of the weights."""
+    other = load_grid_config(SMOKE)
+    other.update(device="cuda", scale_name="elsewhere", results_dir="elsewhere")
+    other["training"].update(progress_seconds=1, check_every=7, checkpoint_minutes=1, cuda_graphs="off")
+    [cell] = target_cells(smoke, ["table1"])[:1]
+    _finish(tmp_path, smoke, cell, {"mean_distance": 0.03, "smoothness": 0.1}, trained_under=other)
+    assert "finished" in _line(grid_status(smoke, tmp_path, ["table1"], now=NOW), cell)
 
 
 def test_last_json_line_reads_the_tail_and_skips_a_line_being_written(tmp_path):
@@ -183,7 +258,7 @@ def test_dry_run_jobs_per_rule_and_training_cells():
 def test_cost_counts_resumed_cells_from_their_log_and_names_every_rate(tmp_path):
     paper = load_grid_config([])
     folder = tmp_path / "results/lines/acai/dz64/seed0"
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True)  # no spec.json: a run from before it was recorded still resumes
     (folder / "train_state.pt").write_bytes(b"")
     half = paper["training"]["total_images"] // 2
     (folder / "evals.jsonl").write_text(json.dumps({"images": half}) + "\n")
@@ -200,7 +275,7 @@ def test_cost_counts_resumed_cells_from_their_log_and_names_every_rate(tmp_path)
 
 @pytest.mark.slow
 def test_cost_of_the_smoke_table1_from_a_real_dry_run(smoke, tmp_path):
-    lines = cost_report(smoke, SMOKE, tmp_path, ["results/table1.tex"], "h100")
+    lines = cost_report(smoke, SMOKE, tmp_path, ["results/smoke/table1.tex"], "h100")
     cells = len(smoke["table1"]["models"]) * len(smoke["seeds"])
     assert any(line.split() == ["train_cell", str(cells)] for line in lines), lines
     assert any(line.startswith(f"training cells that would run: {cells}") for line in lines)

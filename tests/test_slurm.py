@@ -55,7 +55,7 @@ def slurm_records(job_id: str) -> str:
 
 
 def test_smoke_grid_through_slurm(tmp_path):
-    targets = ["results/table1.tex", "results/table2.tex", "results/table3.tex"]
+    targets = ["results/smoke/table1.tex", "results/smoke/table2.tex", "results/smoke/table3.tex"]
     result = slurm_snakemake(tmp_path, "--", *targets, limit=900, configs=[mnist_overlay(tmp_path)])
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
@@ -88,7 +88,7 @@ def test_smoke_grid_through_slurm(tmp_path):
 )
 def test_bad_cluster_input_fails_with_slurms_message(tmp_path, override, message):
     result = slurm_snakemake(
-        tmp_path, "--set-resources", override, "--", "results/lines/baseline/dz64/seed0/metrics.json", limit=400
+        tmp_path, "--set-resources", override, "--", "results/smoke/lines/baseline/dz64/seed0/metrics.json", limit=400
     )
     assert result.returncode not in (0, 124, 137), "failed on its own, not by the time limit"
     assert message in (result.stdout + result.stderr).lower()

@@ -236,3 +236,25 @@ def test_grid_table_with_one_seed_at_ddof_1_shows_undefined(study):
     tex = Path("t.tex").read_text()
     assert "$\\pm$ undef." in tex and "$\\pm$ 0.00" not in tex
     assert summary[summary.model != "pixels"]["std"].isna().all()
+
+
+def test_each_row_names_the_scale_its_records_were_made_at(tmp_path):
+    """The scale comes from the records (a cell's spec; a probe or K-Means record's own key), not
+    from the table's caller; records of two scales in one row name both; pixels record none."""
+    def cell(model, seed, scale, where):
+        record = {"status": "ok", "cell": {"dataset": "mnist", "model": model, "dz": 32, "seed": seed}, "accuracy": 0.9}
+        return _write(tmp_path / f"{model}_{seed}.json", {**record, **where(scale)})
+
+    def in_spec(scale):
+        return {"spec": {"scale_name": scale}}
+
+    def top_level(scale):
+        return {"scale_name": scale}
+
+    paths = [cell("baseline", 0, "quick", in_spec), cell("baseline", 1, "quick", top_level),
+             cell("acai", 0, "quick", top_level), cell("acai", 1, "paper", top_level)]  # fmt: skip
+    pixel = _write(tmp_path / "pixels.json", {"dataset": "mnist", "status": "ok", "accuracy": 0.5})
+    csv_path = tmp_path / "t.csv"
+    write_grid_table(paths, [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T", tmp_path / "t.tex", csv_path)
+    scales = pd.read_csv(csv_path, keep_default_na=False).set_index("model")["scale"]
+    assert scales.to_dict() == {"baseline": "quick", "acai": "paper;quick", "pixels": ""}

@@ -16,9 +16,12 @@ from acai_repro.train import STATE_FILE
 from tests.conftest import ROOT, mnist_overlay
 
 
-def snakemake(workdir, *args, configs=(), timeout=600):
-    """Run Snakemake on the smoke scale (plus `configs` overrides) in `workdir`."""
-    configfiles = [str(ROOT / "config" / "smoke.yaml"), *map(str, configs)]
+SMOKE = "results/smoke"  # the smoke scale's results_dir
+
+
+def snakemake(workdir, *args, configs=(), timeout=600, scale="smoke.yaml"):
+    """Run Snakemake on the smoke scale (or another `scale`; plus `configs` overrides) in `workdir`."""
+    configfiles = [str(ROOT / "config" / scale), *map(str, configs)]
     options = [a for a in args if a.startswith("-")]
     targets = [a for a in args if not a.startswith("-")]
     command = [
@@ -42,7 +45,7 @@ def _jobs(dry_run_output: str) -> dict:
 
 
 def test_single_cell_dry_run_builds_only_that_cell(tmp_path):
-    result = snakemake(tmp_path, "-n", "results/lines/acai/dz64/seed0/metrics.json")
+    result = snakemake(tmp_path, "-n", f"{SMOKE}/lines/acai/dz64/seed0/metrics.json")
     assert result.returncode == 0, result.stderr
     assert _jobs(result.stdout) == {"train_cell": 1, "total": 1}
 
@@ -52,7 +55,7 @@ def _smoke():
 
 
 def test_table_dry_run_expands_every_cell(tmp_path):
-    result = snakemake(tmp_path, "-n", "results/table1.tex")
+    result = snakemake(tmp_path, "-n", f"{SMOKE}/table1.tex")
     assert result.returncode == 0, result.stderr
     cells = len(_smoke()["table1"]["models"]) * len(_smoke()["seeds"])
     assert _jobs(result.stdout) == {"table1": 1, "train_cell": cells, "total": cells + 1}
@@ -79,23 +82,23 @@ def _rejected(result, *needles):
 
 
 def test_dz0_is_no_target(tmp_path):
-    _rejected(snakemake(tmp_path, "results/lines/acai/dz0/seed0/metrics.json"), "dz0: dz must be at least 1")
-    assert not (tmp_path / "results" / "lines").exists()
+    _rejected(snakemake(tmp_path, f"{SMOKE}/lines/acai/dz0/seed0/metrics.json"), "dz0: dz must be at least 1")
+    assert not (tmp_path / SMOKE / "lines").exists()
 
 
 def test_dz_with_a_leading_zero_is_no_target(tmp_path):
     # dz064 would otherwise train a second copy of the dz 64 cell in its own directory.
-    _rejected(snakemake(tmp_path, "-n", "results/lines/acai/dz064/seed0/metrics.json"), "dz064: write dz without leading")
-    _rejected(snakemake(tmp_path, "-n", "results/lines/acai/dz64/seed00/metrics.json"), "seed00: write seed without")
+    _rejected(snakemake(tmp_path, "-n", f"{SMOKE}/lines/acai/dz064/seed0/metrics.json"), "dz064: write dz without leading")
+    _rejected(snakemake(tmp_path, "-n", f"{SMOKE}/lines/acai/dz64/seed00/metrics.json"), "seed00: write seed without")
 
 
 def test_kmeans_on_the_lines_is_refused_when_the_dag_is_built(tmp_path):
-    result = snakemake(tmp_path, "-n", "results/lines/acai/dz64/seed0/kmeans.json")
+    result = snakemake(tmp_path, "-n", f"{SMOKE}/lines/acai/dz64/seed0/kmeans.json")
     _rejected(result, "invalid target: dataset 'lines' has no data file")
 
 
 def test_an_unknown_dataset_in_a_target_is_named(tmp_path):
-    result = snakemake(tmp_path, "-n", "results/imagenet/acai/dz32/seed0/metrics.json")
+    result = snakemake(tmp_path, "-n", f"{SMOKE}/imagenet/acai/dz32/seed0/metrics.json")
     _rejected(result, "invalid target: unknown dataset 'imagenet'; configured datasets: ")
 
 
@@ -108,18 +111,77 @@ def test_a_dataset_named_with_underscore_or_hyphen_validates_and_builds(tmp_path
             {"datasets": {name: paper["datasets"]["mnist"]}, "data": {"sources": {name: paper["data"]["sources"]["mnist"]}}}
         ),
     )
-    result = snakemake(tmp_path, "-n", f"results/{name}/acai/dz32/seed0/kmeans.json", configs=[overlay])
+    result = snakemake(tmp_path, "-n", f"{SMOKE}/{name}/acai/dz32/seed0/kmeans.json", configs=[overlay])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert _jobs(result.stdout) == {"prepare_dataset": 1, "train_cell": 1, "export_latents": 1, "kmeans": 1, "total": 4}
     assert f"results/data/{name}.h5" in result.stdout
 
 
+def _dataset_overlay(tmp_path, name):
+    """A config overlay adding a dataset `name` (MNIST's settings and sources)."""
+    paper = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    datasets = {"datasets": {name: paper["datasets"]["mnist"]}, "data": {"sources": {name: paper["data"]["sources"]["mnist"]}}}
+    return _override(tmp_path, yaml.safe_dump(datasets))
+
+
+def test_another_scales_root_is_never_a_dataset_of_the_papers_results(tmp_path):
+    """results/quick/... belongs to the quick scale: under the paper's results/ it is no dataset
+    'quick', even one configured by that name; a name that merely starts so is one."""
+    quick = snakemake(tmp_path, "-n", "results/quick/pixels/probe.json", scale="config.yaml",
+                      configs=[_dataset_overlay(tmp_path, "quick")])  # fmt: skip
+    _rejected(quick, "No rule to produce results/quick/pixels/probe.json")
+    named = snakemake(tmp_path, "-n", "results/quickdraw/pixels/probe.json", scale="config.yaml",
+                      configs=[_dataset_overlay(tmp_path, "quickdraw")])  # fmt: skip
+    assert named.returncode == 0, named.stdout[-3000:] + named.stderr[-3000:]
+    assert _jobs(named.stdout) == {"prepare_dataset": 1, "pixels_probe": 1, "total": 2}
+
+
+def _files(root):
+    """Every file under `root` with its modification time."""
+    return {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+def _summary(result) -> list[str]:
+    """The output files of a `snakemake --summary`."""
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [line.split("\t")[0] for line in result.stdout.splitlines()[1:] if "\t" in line]
+
+
+def _nothing_to_do(result):
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_scales_coexist_quick_then_smoke_then_quick_again_reruns_nothing(tmp_path):
+    # The quick scale's default target (Table 1 and its figures) as if it had run: each output
+    # written, then recorded by --touch with its params and code (no 40-minute training).
+    outputs = _summary(snakemake(tmp_path, "--summary", scale="quick.yaml"))
+    assert outputs and all(path.startswith("results/quick/") for path in outputs), outputs
+    for path in outputs:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).touch()
+    assert snakemake(tmp_path, "--touch", scale="quick.yaml").returncode == 0
+    _nothing_to_do(snakemake(tmp_path, "-n", scale="quick.yaml"))
+    quick_files = _files(tmp_path / "results" / "quick")
+    # The smoke scale for real, in the same directory: its own files only.
+    smoke = snakemake(tmp_path, f"{SMOKE}/table1.tex")
+    assert smoke.returncode == 0, smoke.stderr[-3000:]
+    assert (tmp_path / SMOKE / "table1.tex").exists()
+    assert _files(tmp_path / "results" / "quick") == quick_files, "the smoke run touched the quick scale's files"
+    _nothing_to_do(snakemake(tmp_path, "-n", scale="quick.yaml"))
+    _nothing_to_do(snakemake(tmp_path, "-n", f"{SMOKE}/table1.tex"))
+    # The paper's scale has its own outputs, none of them inside another scale's root.
+    paper = _summary(snakemake(tmp_path, "--summary", scale="config.yaml"))
+    assert paper and not any(path.startswith(("results/quick/", "results/smoke/")) for path in paper), paper
+
+
 TARGETS = [
     "all",
-    "results/table2.tex",
-    "results/table2_probe.tex",
-    "results/table3.tex",
-    "results/figures/interpolations_mnist_dz32.png",
+    f"{SMOKE}/table2.tex",
+    f"{SMOKE}/table2_probe.tex",
+    f"{SMOKE}/table3.tex",
+    f"{SMOKE}/figures/interpolations_mnist_dz32.png",
 ]
 
 
@@ -145,7 +207,7 @@ def _override(tmp_path, text):
 
 @pytest.mark.slow
 def test_smoke_dag_table1_and_figures(smoke_run):
-    tex = (smoke_run / "results" / "table1.tex").read_text()
+    tex = (smoke_run / SMOKE / "table1.tex").read_text()
     smoke = _smoke()
     for model in smoke["table1"]["models"]:
         assert title_of(model) in tex
@@ -153,13 +215,13 @@ def test_smoke_dag_table1_and_figures(smoke_run):
     body = "".join(line for line in tex.splitlines() if not line.startswith("%"))
     assert body.count("$\\pm$") + body.count("undef.") == 2 * 2 * len(smoke["table1"]["models"])
     for model, dz in table1_cells(smoke):  # each model at its own dz (the VQ-VAE: 256)
-        cell = smoke_run / "results" / "lines" / model / f"dz{dz}" / "seed0"
+        cell = smoke_run / SMOKE / "lines" / model / f"dz{dz}" / "seed0"
         assert (cell / "metrics.json").exists() and (cell / "evals.jsonl").exists()
-        assert (smoke_run / "results" / "logs" / "train" / "lines" / model / f"dz{dz}" / "seed0.log").exists()
+        assert (smoke_run / SMOKE / "logs" / "train" / "lines" / model / f"dz{dz}" / "seed0.log").exists()
     figures = ("fig3_lines_interpolations.png", "fig5_vae_samples.png", "training_curves_lines_dz64.png",
                "interpolations_mnist_dz32.png")  # fmt: skip
     for figure in figures:
-        assert (smoke_run / "results" / "figures" / figure).read_bytes()[:4] == b"\x89PNG"
+        assert (smoke_run / SMOKE / "figures" / figure).read_bytes()[:4] == b"\x89PNG"
     again = smoke_again(smoke_run, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
 
@@ -169,24 +231,28 @@ def test_smoke_tables_2_and_3_from_real_mnist(smoke_run):
     for target in TARGETS[1:4]:
         tex = (smoke_run / target).read_text()
         assert "MNIST & 32" in tex and "paper" in tex and "Pixels" in tex
-    assert "53.20" in (smoke_run / "results/table3.tex").read_text()  # the paper's pixel K-Means
-    with open(smoke_run / "results/table3.csv") as f:
+    assert "53.20" in (smoke_run / f"{SMOKE}/table3.tex").read_text()  # the paper's pixel K-Means
+    with open(smoke_run / f"{SMOKE}/table3.csv") as f:
         rows = [line.split(",") for line in f.read().splitlines()[1:]]
     assert {r[2] for r in rows} == set(_smoke()["table3"]["models"]) | {"pixels"}
     assert all(0.0 <= float(r[3]) <= 100.0 for r in rows)
     assert all(r[-1].endswith("kmeans.json") for r in rows), "every row names its source files"
+    assert {r[-2] for r in rows if r[2] != "pixels"} == {"smoke"}, "and the scale they were made at"
 
 
 @pytest.mark.slow
 def test_provenance_of_every_cell(smoke_run):
     for name in ("metrics.json", "kmeans.json", "probe.json"):
-        record = json.loads((smoke_run / "results/mnist/acai/dz32/seed0" / name).read_text())
+        record = json.loads((smoke_run / f"{SMOKE}/mnist/acai/dz32/seed0" / name).read_text())
         prov = record["provenance"]
         for key in ("code_version", "torch", "cuda", "device", "device_name"):
             assert key in prov
-    metrics = json.loads((smoke_run / "results/mnist/acai/dz32/seed0/metrics.json").read_text())
+    metrics = json.loads((smoke_run / f"{SMOKE}/mnist/acai/dz32/seed0/metrics.json").read_text())
     assert metrics["spec"]["model_options"] == {"lambda": 0.5, "gamma": 0.2}
     assert metrics["train_seconds"] > 0
+    assert metrics["spec"]["scale_name"] == "smoke"  # the scale travels with every number
+    for name in ("kmeans.json", "probe.json"):
+        assert json.loads((smoke_run / f"{SMOKE}/mnist/acai/dz32/seed0" / name).read_text())["scale_name"] == "smoke"
 
 
 @pytest.mark.slow
@@ -223,13 +289,14 @@ def test_report_builds(smoke_run):
 
 
 def test_single_kmeans_cell_builds_exactly_its_chain(tmp_path):
-    result = snakemake(tmp_path, "-n", "results/mnist/acai/dz32/seed1/kmeans.json")
+    result = snakemake(tmp_path, "-n", f"{SMOKE}/mnist/acai/dz32/seed1/kmeans.json")
     assert result.returncode == 0, result.stderr
     assert _jobs(result.stdout) == {"prepare_dataset": 1, "train_cell": 1, "export_latents": 1, "kmeans": 1, "total": 4}
 
 
 RUN_SETTINGS_CHANGES = [
     "device: auto",
+    "scale_name: renamed",
     "training: {progress_seconds: 1}",
     "training: {checkpoint_minutes: 1}",
     "training: {check_every: 4}",
@@ -251,13 +318,13 @@ def test_a_killed_snakemake_leaves_a_lock_that_unlock_clears(tmp_path):
     """kill -9 of Snakemake's process group: the next run stops on the stale lock and says
     --unlock; after `--unlock` the rerun resumes the cell from its last checkpoint."""
     slow = _override(tmp_path, "training: {total_images: 16384, eval_every: 8192, checkpoint_minutes: 0.001}")
-    target = "results/lines/baseline/dz64/seed0/metrics.json"
+    target = f"{SMOKE}/lines/baseline/dz64/seed0/metrics.json"
     command = [sys.executable, "-m", "snakemake", "--cores", "1", "--snakefile", str(ROOT / "Snakefile"),
                "--directory", str(tmp_path), "--configfile", str(ROOT / "config" / "smoke.yaml"), str(slow),
                "--", target]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)  # fmt: skip
-    state = tmp_path / "results/lines/baseline/dz64/seed0" / STATE_FILE
+    state = tmp_path / f"{SMOKE}/lines/baseline/dz64/seed0" / STATE_FILE
     deadline = time.monotonic() + 300
     while not state.exists() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.5)
@@ -269,5 +336,5 @@ def test_a_killed_snakemake_leaves_a_lock_that_unlock_clears(tmp_path):
     assert snakemake(tmp_path, "--unlock", target, configs=[slow]).returncode == 0
     rerun = snakemake(tmp_path, target, configs=[slow])
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    log = (tmp_path / "results/logs/train/lines/baseline/dz64/seed0.log").read_text()
+    log = (tmp_path / f"{SMOKE}/logs/train/lines/baseline/dz64/seed0.log").read_text()
     assert "resumed from" in log

@@ -1,0 +1,102 @@
+"""Where a scale's results live, and which spec each training cell was trained under.
+
+Each scale (the paper's protocol, quick, smoke, ...) writes under its own `results_dir`, so
+the paper's `results/` holds the other shipped scales' roots (`results/quick/`, ...) beside
+its own dataset folders: `dataset_pattern` keeps a nested root from ever being read as a
+dataset of the enclosing scale.
+
+A cell's recorded spec says what it was trained under: `metrics.json` once finished, and
+`spec.json` (written as a job starts, `write_started_spec`) while it runs. `spec_differences`
+compares a recorded spec with the one a config resolves to, run settings excluded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from acai_repro.config import DATASET_NAME, ConfigError, read_yaml, spec_core, spec_digest
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+SPEC_FILE = "spec.json"
+DEFAULT_RESULTS_DIR = "results"
+
+
+def _normal(path: str) -> str:
+    return os.path.normpath(path)
+
+
+def scale_roots(config_dir: Path = CONFIG_DIR) -> list[str]:
+    """The results_dir of every shipped scale (config/*.yaml; the default where unset)."""
+    roots = []
+    for path in sorted(Path(config_dir).glob("*.yaml")):
+        if path.name == "schema.yaml":
+            continue
+        try:
+            roots.append(read_yaml(path).get("results_dir", DEFAULT_RESULTS_DIR))
+        except ConfigError:
+            continue  # a broken file beside the scales is no scale; the run using it says why
+    return roots
+
+
+def nested_roots(results_dir: str, roots: list[str]) -> list[str]:
+    """The first folder, under `results_dir`, of each root that lies strictly inside it."""
+    base = _normal(results_dir)
+    names = []
+    for root in map(_normal, roots):
+        relative = os.path.relpath(root, base)
+        if root != base and not relative.startswith(".."):
+            names.append(relative.split(os.sep)[0])
+    return sorted(set(names))
+
+
+def dataset_pattern(results_dir: str, roots: list[str] | None = None) -> str:
+    """The {dataset} wildcard's constraint: a dataset name that is not another scale's root
+    folder under `results_dir` (results/quick/... is never the dataset 'quick' of the paper)."""
+    nested = nested_roots(results_dir, scale_roots() if roots is None else roots)
+    if not nested:
+        return DATASET_NAME
+    return f"(?!(?:{'|'.join(map(re.escape, nested))})/){DATASET_NAME}"
+
+
+# ---- the spec a cell was trained under ---------------------------------------------------
+def write_started_spec(outdir, spec: dict) -> None:
+    """Record, as a training job starts, the spec it trains under (run settings included):
+    `grid status` compares it with the config's without loading the torch state."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    record = {"spec": spec, "spec_digest": spec_digest(spec)}
+    temporary = outdir / f".{SPEC_FILE}.tmp"
+    temporary.write_text(json.dumps(record, indent=2) + "\n")
+    temporary.replace(outdir / SPEC_FILE)
+
+
+def recorded_spec(record: dict) -> dict | None:
+    """The spec in a metrics.json or spec.json record (None when it has none)."""
+    return record.get("spec")
+
+
+def _flatten(value, prefix: str = "") -> dict:
+    if isinstance(value, dict) and value:
+        flat = {}
+        for key, sub in value.items():
+            flat.update(_flatten(sub, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: value}
+
+
+_ABSENT = object()
+
+
+def _shown(value) -> str:
+    return "(absent)" if value is _ABSENT else json.dumps(value)
+
+
+def spec_differences(recorded: dict, expected: dict) -> list[str]:
+    """'key recorded != expected' for each result setting that differs (run settings ignored),
+    e.g. 'training.total_images 131072 != 16777216'."""
+    old, new = _flatten(spec_core(recorded)), _flatten(spec_core(expected))
+    differing = [key for key in sorted(old.keys() | new.keys()) if old.get(key, _ABSENT) != new.get(key, _ABSENT)]
+    return [f"{key} {_shown(old.get(key, _ABSENT))} != {_shown(new.get(key, _ABSENT))}" for key in differing]
