@@ -10,7 +10,8 @@
 #   bash benchmarks/gpu_session.sh [OUT_FOLDER]   (T_TESTS, T_PACK, T_TABLE: step timeouts, s)
 # Raw outputs, with card, driver, torch, the commit and the commands, land in OUT_FOLDER
 # (default $OUT when set, else benchmarks/results/<card>); the table's results root is
-# results/gpu-quick (rerunning the script resumes the pack from its train_state.pt files).
+# results/gpu-quick, the config's results_dir (rerunning the script resumes the pack from its
+# train_state.pt files).
 # The folder is meant to be committed as benchmarks/results/<card>/ (session.txt names it).
 set -u -o pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
@@ -49,12 +50,12 @@ step pytest_cuda "${T_TESTS:-200}" $py -m pytest -q -p no:cacheprovider -rs test
 step pack_bench "${T_PACK:-150}" $py benchmarks/pack.py --device cuda --warmup 50 --rounds 200 --repeats 3
 
 # Table 1 from one pack; the time limit leaves room to copy what exists.
-step table1_gpu_quick "${T_TABLE:-100000}" $py -m snakemake --cores all --configfile "$PWD/config/gpu-quick.yaml" \
-  --directory "$table_dir" --snakefile "$PWD/Snakefile" -- results/table1.tex
+step table1_gpu_quick "${T_TABLE:-100000}" $py -m snakemake --cores all --configfile config/gpu-quick.yaml \
+  -- "$table_dir/table1.tex"
 mkdir -p "$out/gpu_quick"
-cp "$table_dir"/results/table1.{tex,csv} "$out/gpu_quick/" 2>/dev/null
-for f in "$table_dir"/results/lines/*/dz*/seed*/{evals.jsonl,metrics.json}; do
-  [ -f "$f" ] && cp "$f" "$out/gpu_quick/$(echo "${f#"$table_dir"/results/lines/}" | tr / _)"
+cp "$table_dir"/table1.{tex,csv} "$out/gpu_quick/" 2>/dev/null
+for f in "$table_dir"/lines/*/dz*/seed*/{evals.jsonl,metrics.json}; do
+  [ -f "$f" ] && cp "$f" "$out/gpu_quick/$(echo "${f#"$table_dir"/lines/}" | tr / _)"
 done
-cp "$table_dir"/results/logs/train/packs/*.log "$table_dir"/results/benchmarks/train/packs/*.tsv "$out/gpu_quick/" 2>/dev/null
+cp "$table_dir"/logs/train/packs/*.log "$table_dir"/benchmarks/train/packs/*.tsv "$out/gpu_quick/" 2>/dev/null
 echo "done after $SECONDS s" | tee -a "$out/session.txt"
