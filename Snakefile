@@ -33,6 +33,13 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+
+
+# The training packs, before the first rule: Snakemake reads the profile's set-resources then.
+PACKS = train_packs()
+share_train_cell_resources(PACKS)
+
+
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/downstream.smk"

@@ -36,18 +36,21 @@ import numpy as np
 import pandas as pd
 
 from acai_repro.config import load_config, load_schema, table1_cells
+from acai_repro.models import MODELS
 from acai_repro.tables import (
     DATASET_TITLES,
-    MODEL_TITLES,
     PAPER_VALUES,
     TABLE1_METRICS,
     collect,
+    column_title,
     grid_summary,
     table1_summary,
 )
 
 PROTOCOL_IMAGES = load_schema()["properties"]["training"]["properties"]["total_images"]["default"]
-AUTOENCODERS = [m for m in MODEL_TITLES if m != "pixels"]
+# Every registered model, in the tables' order, then the raw pixels: name -> column title.
+MODEL_TITLES = {name: column_title(name) for name in [*MODELS, "pixels"]}
+AUTOENCODERS = list(MODELS)
 TABLES = ("table1", "table2", "table3")
 TABLE_TITLES = {"table1": "Table 1 (lines)", "table2": "Table 2 (single-layer classifier, in tandem)",
                 "table3": "Table 3 (K-Means)"}  # fmt: skip

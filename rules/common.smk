@@ -211,8 +211,3 @@ def pack_data(cells):
     """The prepared HDF5 files the pack's cells train on (the lines: none)."""
     datasets = dict.fromkeys(dataset for dataset, *_ in cells if dataset != "lines")
     return [data_file(dataset) for dataset in datasets]
-
-
-# Before the first rule is defined: Snakemake reads the profile's set-resources once, then.
-PACKS = train_packs()
-share_train_cell_resources(PACKS)

@@ -110,18 +110,18 @@ rule reproduction:
         table3_training=grid_inputs("table3", "metrics.json"),
     output:
         csv=report(
-            "results/reproduction.csv",
+            f"{RESULTS}/reproduction.csv",
             caption="../report/reproduction.rst",
             category="Reproduction",
         ),
         md=report(
-            "results/reproduction.md",
+            f"{RESULTS}/reproduction.md",
             caption="../report/reproduction.rst",
             category="Reproduction",
         ),
-        tex="results/reproduction.tex",
+        tex=f"{RESULTS}/reproduction.tex",
     log:
-        "results/logs/tables/reproduction.log",
+        f"{RESULTS}/logs/tables/reproduction.log",
     conda:
         "../envs/acai.yaml"
     params:

@@ -43,9 +43,9 @@ for pack_name, pack_cells in PACKS.items():
             metrics=pack_files(pack_cells, "metrics.json"),
             model=pack_files(pack_cells, "model.pt"),
         log:
-            f"results/logs/train/packs/{pack_name}.log",
+            f"{RESULTS}/logs/train/packs/{pack_name}.log",
         benchmark:
-            f"results/benchmarks/train/packs/{pack_name}.tsv"
+            f"{RESULTS}/benchmarks/train/packs/{pack_name}.tsv"
         conda:
             "../envs/acai.yaml"
         threads: config["resources"]["train"]["threads"]

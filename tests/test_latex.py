@@ -5,15 +5,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from acai_repro.scorecard import write_scorecard
 from acai_repro.tables import write_grid_table, write_table1
-from tests.conftest import ROOT, mnist_overlay
 
 PDFLATEX = shutil.which("pdflatex")
 NO_ENGINE = "needs pdflatex: apt-get install texlive-latex-base texlive-latex-recommended (as .ci/run does)"
@@ -98,21 +95,3 @@ def test_a_table_that_does_not_compile_fails(tmp_path):
     broken.write_text("\\begin{tabular}{ll}\n a & b & c \\\\\n\\end{tabular}\n")  # three cells in two columns
     with pytest.raises(AssertionError, match="Extra alignment tab"):
         compile_tables([broken], tmp_path)
-
-
-@pytest.mark.slow
-def test_smoke_scale_tables_and_scorecard_compile(tmp_path):
-    """The workflow at the smoke scale with two models: every table, the scorecard, one document."""
-    overlay = tmp_path / "two_models.yaml"
-    grid = {"cells": [["mnist", 32]], "models": ["baseline", "acai"]}
-    overlay.write_text(yaml.safe_dump({"table1": {"models": ["baseline", "acai"]}, "table2": grid, "table3": grid}))
-    targets = [f"results/{name}.tex" for name in ("table1", "table2", "table2_probe", "table3", "reproduction")]
-    configs = [str(ROOT / "config" / "smoke.yaml"), str(mnist_overlay(tmp_path)), str(overlay)]
-    run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--snakefile", str(ROOT / "Snakefile"),
-                          "--directory", str(tmp_path), *targets, "--configfile", *configs],
-                         capture_output=True, text=True, timeout=1200)  # fmt: skip
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    compile_tables([tmp_path / t for t in targets], tmp_path)
-    md = (tmp_path / "results" / "reproduction.md").read_text()
-    assert "reduced: 2^8 images per cell" in md and "numbers: 0 of 72 at protocol scale" in md
-    assert "MNIST dz 32: Denoising, VAE, AAE, VQ-VAE" in md  # the models this config does not run

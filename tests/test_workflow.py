@@ -14,6 +14,7 @@ from acai_repro.config import load_config, table1_cells
 from acai_repro.models import title_of
 from acai_repro.train import STATE_FILE
 from tests.conftest import ROOT, mnist_overlay
+from tests.test_latex import compile_tables
 
 
 SMOKE = "results/smoke"  # the smoke scale's results_dir
@@ -182,6 +183,7 @@ TARGETS = [
     f"{SMOKE}/table2_probe.tex",
     f"{SMOKE}/table3.tex",
     f"{SMOKE}/figures/interpolations_mnist_dz32.png",
+    f"{SMOKE}/reproduction.md",
 ]
 
 
@@ -338,3 +340,12 @@ def test_a_killed_snakemake_leaves_a_lock_that_unlock_clears(tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     log = (tmp_path / f"{SMOKE}/logs/train/lines/baseline/dz64/seed0.log").read_text()
     assert "resumed from" in log
+
+
+@pytest.mark.slow
+def test_smoke_tables_and_scorecard_compile(smoke_run):
+    """Every table the smoke run wrote, and the scorecard's, in one LaTeX document (pdflatex)."""
+    tables = [smoke_run / SMOKE / f"{name}.tex" for name in ("table1", "table2", "table2_probe", "table3", "reproduction")]
+    compile_tables(tables, smoke_run)
+    md = (smoke_run / SMOKE / "reproduction.md").read_text()
+    assert "reduced: 2^8 images per cell" in md and "numbers: 0 of 72 at protocol scale" in md
