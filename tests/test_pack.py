@@ -134,10 +134,10 @@ def test_a_table_trains_in_packs_and_one_asked_for_cell_trains_alone(tmp_path):
     from tests.test_workflow import _jobs, snakemake
 
     overlay = _pack3_overlay(tmp_path)
-    table = snakemake(tmp_path / "w", "-n", "results/table1.tex", configs=[overlay])
+    table = snakemake(tmp_path / "w", "-n", "results/smoke/table1.tex", configs=[overlay])
     assert table.returncode == 0, table.stderr
     assert _jobs(table.stdout) == {"train_pack_table1_lines_0": 1, "train_pack_table1_lines_1": 1, "table1": 1, "total": 3}
-    one = snakemake(tmp_path / "w", "-n", "results/lines/acai/dz64/seed0/metrics.json", "results/table1.tex", configs=[overlay])
+    one = snakemake(tmp_path / "w", "-n", "results/smoke/lines/acai/dz64/seed0/metrics.json", "results/smoke/table1.tex", configs=[overlay])
     assert one.returncode == 0, one.stderr
     # acai's pack is dissolved (its three cells train alone); the other pack stays.
     assert _jobs(one.stdout) == {"train_cell": 3, "train_pack_table1_lines_0": 1, "table1": 1, "total": 5}
@@ -154,7 +154,7 @@ def test_a_pack_job_gets_the_resources_a_profile_sets_for_train_cell(tmp_path):
     from tests.test_workflow import snakemake
 
     overlay = _pack3_overlay(tmp_path)
-    dry = snakemake(tmp_path / "w", "-n", "--set-resources=train_cell:slurm_partition=gpu", "results/table1.tex",
+    dry = snakemake(tmp_path / "w", "-n", "--set-resources=train_cell:slurm_partition=gpu", "results/smoke/table1.tex",
                     configs=[overlay])  # fmt: skip
     assert dry.returncode == 0, dry.stderr
     packs = dry.stdout.split("rule train_pack_")[1:]
@@ -175,6 +175,8 @@ def test_packs_come_from_the_config_in_table_order_never_mixing_tables(smoke_con
     assert targeted_cell("results/lines/vae/dz64/seed0/kmeans.json") == ("lines", "vae", 64, 0)
     assert targeted_cell("results/table1.tex") is None
     left = dissolve_targeted(packs, ["results/lines/vae/dz64/seed0"])
+    assert targeted_cell("results/quick/lines/vae/dz64/seed0/metrics.json", "results/quick") == ("lines", "vae", 64, 0)
+    assert targeted_cell("results/quick/lines/vae/dz64/seed0/metrics.json") is None  # another scale's cell
     assert "train_pack_table1_lines_0" not in left and len(left) == 3
 
 
@@ -183,7 +185,7 @@ def test_grid_cost_counts_packs_with_solo_rates_until_packed_rates_are_measured(
 
     overlay = _pack3_overlay(tmp_path)
     files = [str(ROOT / "config" / "smoke.yaml"), str(overlay)]
-    lines = cost_report(load_grid_config(files), files, tmp_path, ["results/table1.tex"], "h100")
+    lines = cost_report(load_grid_config(files), files, tmp_path, ["results/smoke/table1.tex"], "h100")
     assert "training jobs: 2 packs (rules train_pack_*, 6 cells) + 0 single cells (train_cell)" in lines, lines
     packs = [line for line in lines if line.startswith("  train_pack_") and "GPU-h" in line]
     assert len(packs) == 2 and all("3 cells" in p and "solo rate, packed rate not measured" in p for p in packs)
