@@ -148,7 +148,7 @@ def training_curves_figure(metrics_paths, out_path) -> None:
 
 def _no_curve_label(record) -> str:
     cell = record["cell"]
-    return f"{cell['model']} s{cell['seed']} ({record['status']} before its first evaluation: no curve)"
+    return f"{title_of(cell['model'])} s{cell['seed']} ({record['status']} before its first evaluation: no curve)"
 
 
 def _nothing_to_plot(records, out_path) -> None:

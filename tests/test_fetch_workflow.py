@@ -120,15 +120,15 @@ def test_the_docs_fashion_mnist_example_reaches_a_table(tmp_path):
     """A dry run of the documented command: the quick scale, every job from download to Table 2."""
     command, block = docs_overlay()
     (tmp_path / "fashion.yaml").write_text(block)
-    assert command == "snakemake --cores all --configfile config/quick.yaml fashion.yaml -- results/table2.tex"
+    assert command == "snakemake --cores all --configfile config/quick.yaml fashion.yaml -- results/quick/table2.tex"
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--snakefile", str(ROOT / "Snakefile"),
          "--directory", str(tmp_path / "work"), "--configfile", str(ROOT / "config" / "quick.yaml"),
-         str(tmp_path / "fashion.yaml"), "--", "results/table2.tex"],
+         str(tmp_path / "fashion.yaml"), "--", "results/quick/table2.tex"],
         capture_output=True, text=True, cwd=ROOT, timeout=300,
     )  # fmt: skip
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     for job in ("prepare_dataset", "train_cell", "pixels_probe", "table2"):
         assert f"rule {job}:" in output or f"\n{job} " in output, job
-    assert "results/data/fashion-mnist.h5" in output and "results/table2.tex" in output
+    assert "results/data/fashion-mnist.h5" in output and "results/quick/table2.tex" in output

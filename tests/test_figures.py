@@ -75,4 +75,4 @@ def test_a_cell_that_diverged_before_its_first_evaluation_is_named_in_the_legend
     paths = [_record(tmp_path / "a.json", "baseline", "ok", evals), _record(tmp_path / "b.json", "acai", "diverged", [])]
     figures.training_curves_figure(paths, tmp_path / "curves.png")
     legend = [t.get_text() for t in drawn[0].axes[-1].get_legend().get_texts()]
-    assert legend == ["baseline s0", "acai s0 (diverged before its first evaluation: no curve)"]
+    assert legend == ["Baseline s0", "ACAI s0 (diverged before its first evaluation: no curve)"]

@@ -27,7 +27,7 @@ BAD = [
 
 def test_every_bad_target_is_refused_before_the_dag_saying_why(tmp_path):
     command = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--directory", str(tmp_path / "work"),
-               "--configfile", str(ROOT / "config" / "smoke.yaml"), "--", CELL, "all",
+               "--configfile", str(ROOT / "config" / "config.yaml"), "--", CELL, "all",
                *(target for target, _ in BAD)]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
     output = result.stdout + result.stderr
