@@ -126,6 +126,5 @@ rule reproduction:
         "../envs/acai.yaml"
     params:
         std_ddof=config["tables"]["std_ddof"],
-        scale={k: config[k] for k in ("scale_name", "results_dir") if k in config},
     script:
         "../scripts/reproduction.py"

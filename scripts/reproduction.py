@@ -1,4 +1,5 @@
-# Snakemake adapter: rule reproduction (acai_repro.scorecard.write_scorecard).
+# Snakemake adapter: rule reproduction (acai_repro.scorecard.write_scorecard). The scale's name
+# is a run setting: read from the config, never a param (renaming a scale reruns nothing).
 from acai_repro.scorecard import write_scorecard
 from acai_repro.snakemake_io import logged
 
@@ -7,4 +8,5 @@ with logged(snakemake) as log:
     records = {"table1": list(i.table1), "table2": (list(i.table2), list(i.table2_pixels)),
                "table3": (list(i.table3), list(i.table3_pixels))}  # fmt: skip
     out = snakemake.output
-    log(write_scorecard(records, out.csv, out.md, out.tex, p.std_ddof, p.scale))
+    scale = {k: snakemake.config[k] for k in ("scale_name", "results_dir") if k in snakemake.config}
+    log(write_scorecard(records, out.csv, out.md, out.tex, p.std_ddof, scale))

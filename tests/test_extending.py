@@ -104,17 +104,17 @@ def test_grid_cost_estimates_it_from_its_rate_like_model_and_the_audit_captures_
 def test_it_trains_at_smoke_scale_into_table1_and_the_figures(sparse, drawn):
     overlay = sparse / "two_models.yaml"  # Table 1 with the new model beside the Baseline only (time)
     overlay.write_text(yaml.safe_dump({"table1": {"models": ["baseline", "sparse"]}}))
-    targets = ["results/table1.tex", "results/figures/fig3_lines_interpolations.png",
-               "results/figures/training_curves_lines_dz64.png"]  # fmt: skip
+    targets = ["results/smoke/table1.tex", "results/smoke/figures/fig3_lines_interpolations.png",
+               "results/smoke/figures/training_curves_lines_dz64.png"]  # fmt: skip
     result = snakemake(sparse, *targets, configs=[overlay])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    cell = sparse / "results/lines/sparse/dz64/seed0"
+    cell = sparse / "results/smoke/lines/sparse/dz64/seed0"
     assert yaml.safe_load((cell / "metrics.json").read_text())["spec"]["model_options"] == {"weight": 0.01}
-    assert "Sparse AE" in (sparse / "results/table1.tex").read_text()
+    assert "Sparse AE" in (sparse / "results/smoke/table1.tex").read_text()
     for figure in targets[1:]:
         assert (sparse / figure).read_bytes()[:4] == b"\x89PNG"
     # The figures label it with its title (redrawn here to read the labels back).
-    models = [sparse / f"results/lines/{m}/dz64/seed0/model.pt" for m in ("baseline", "sparse")]
+    models = [sparse / f"results/smoke/lines/{m}/dz64/seed0/model.pt" for m in ("baseline", "sparse")]
     figures.lines_interpolation_figure(models, sparse / "fig3.png", load_config(PAPER)["figures"]["lines_endpoints"])
     figures.training_curves_figure([m.with_name("metrics.json") for m in models], sparse / "curves.png")
     assert "Sparse AE" in _texts(drawn[0]) and "Sparse AE s0" in _texts(drawn[1])
