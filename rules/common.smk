@@ -1,8 +1,5 @@
 # Configuration checks, wildcard constraints and input helpers shared by every rule.
 import sys
-from pathlib import Path
-
-from snakemake.cli import get_argument_parser
 
 sys.path.insert(0, workflow.basedir)  # the acai_repro package beside this Snakefile
 
@@ -15,7 +12,7 @@ from acai_repro.config import (
 )
 from acai_repro.packs import cell_directory, dissolve_targeted, training_packs
 from acai_repro.results import dataset_pattern
-from acai_repro.targets import WILDCARDS
+from acai_repro.targets import WILDCARDS, command_line_targets
 
 try:
     validate_config(config)
@@ -181,18 +178,6 @@ def share_train_cell_resources(rule_names):
     if "train_cell" in overrides:
         for name in rule_names:
             overrides.setdefault(name, overrides["train_cell"])
-
-
-def command_line_targets():
-    """The targets of this Snakemake run. The workflow's DAG settings are set only after the
-    Snakefile is read, so the command line is read here (a run driven by the API, not the
-    command line, packs every table's cells)."""
-    if workflow.dag_settings is not None:
-        return list(workflow.dag_settings.targets)
-    if "snakemake" not in Path(sys.argv[0]).parts[-2:]:
-        return []
-    args, _ = get_argument_parser().parse_known_args(sys.argv[1:])
-    return list(args.targets or [])
 
 
 def pack_files(cells, filename):
