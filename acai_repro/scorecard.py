@@ -89,9 +89,17 @@ def with_images(summary: pd.DataFrame) -> pd.DataFrame:
     return summary.assign(images=images)
 
 
+def recorded_scale(frames: dict) -> str | None:
+    """The scale names the records carry (each cell's `spec.scale_name`, the tables' `scale`
+    column), joined when several; None for records written before cells recorded one."""
+    names = {name for frame in frames.values() if "scale" in frame
+             for joined in frame.scale.dropna() for name in str(joined).split(";") if name}  # fmt: skip
+    return "; ".join(sorted(names)) if names else None
+
+
 def scale_name(config: dict, images) -> str:
-    """The scale's name: the config's `scale_name`, else the last folder of its `results_dir`, else
-    derived from the images per cell against the protocol's."""
+    """The scale's name for records that carry none: the config's `scale_name`, else the last
+    folder of its `results_dir`, else derived from the images per cell against the protocol's."""
     if config.get("scale_name"):
         return str(config["scale_name"])
     if config.get("results_dir") and Path(config["results_dir"]).name not in ("", "results"):
@@ -540,7 +548,8 @@ def write_scorecard(records: dict, csv_path, md_path, tex_path=None, std_ddof: i
     """Every output of the scorecard from the record files; returns the summary line."""
     frames = summaries(records, std_ddof)
     images = [i for s in frames.values() for i in s.images]
-    scale = scale_name(config or {}, images)
+    # read from the results themselves; the config names it only for records that do not
+    scale = recorded_scale(frames) or scale_name(config or {}, images)
     rows = number_rows(frames, scale)
     findings = finding_rows(rows)
     rows.to_csv(csv_path, index=False)

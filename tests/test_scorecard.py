@@ -203,9 +203,9 @@ def test_the_page_puts_findings_first_and_marks_every_verdict_with_a_word():
     assert "✓ holds" in md and '"On the lines task, we found that this procedure produced poor interpolations."' in md
 
 
-def _record(path, cell, reported, images):
+def _record(path, cell, reported, images, scale=None):
     path.parent.mkdir(parents=True, exist_ok=True)
-    spec = {"training": {"total_images": images}}
+    spec = {"training": {"total_images": images}, **({"scale_name": scale} if scale else {})}
     path.write_text(json.dumps({"status": "ok", "cell": cell, "reported": reported, "spec": spec}))
     return str(path)
 
@@ -223,6 +223,15 @@ def test_from_records_images_come_from_each_cells_spec(tmp_path):
     assert (rows.scale == "reduced: 2^17, 2^24 images per cell").all()
     assert "numbers: 2 of 72 at protocol scale (2 agree, 0 differ), 2 at a reduced scale" in line
     assert "\\toprule" in out.with_suffix(".tex").read_text()
+
+
+def test_the_scale_is_read_from_the_records_before_the_config(tmp_path):
+    paths = [_record(tmp_path / f"lines/{m}/dz64/seed0/metrics.json", {"dataset": "lines", "model": m, "dz": 64, "seed": 0},
+                     {"mean_distance": 1e-3, "smoothness": 0.1}, 2**20, "gpu-quick") for m in ("baseline", "acai")]  # fmt: skip
+    out = tmp_path / "out"
+    write_scorecard({"table1": paths}, out.with_suffix(".csv"), out.with_suffix(".md"), config={"scale_name": "quick"})
+    assert (pd.read_csv(out.with_suffix(".csv")).dropna(subset=["mean"]).scale == "gpu-quick").all()
+    assert "Scale: **gpu-quick**" in out.with_suffix(".md").read_text()
 
 
 def test_the_committed_quick_scale_scorecard_is_what_the_command_gives(tmp_path):
