@@ -1,4 +1,4 @@
-"""Images/s of one training step per model: eager vs the captured CUDA graph (issue 8), and
+"""Images/s of one training step per model: eager vs the captured CUDA graph, and
 the library vs a minimal hand-written loop (--reference).
 
 Each model trains on a batch drawn every step on the device (lines: the renderer; MNIST and
