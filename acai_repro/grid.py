@@ -44,6 +44,7 @@ import yaml
 
 from acai_repro.config import cell_spec, evaluations, load_config, table1_cells
 from acai_repro.models import MODELS
+from acai_repro.packs import cell_of_path
 from acai_repro.results import SPEC_FILE, recorded_spec, spec_differences
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,15 +75,6 @@ class Cell:
 def cell_folder(directory: Path, config: dict, cell: Cell) -> Path:
     """Where a cell's files are: under the working directory and the config's results_dir."""
     return Path(directory) / config["results_dir"] / cell.name
-
-
-PACKED_METRICS = re.compile(r"(?P<dataset>[^/]+)/(?P<model>[^/]+)/dz(?P<dz>\d+)/seed(?P<seed>\d+)/metrics\.json$")
-
-
-def cell_of_metrics(path: str) -> tuple[str, str, int, int]:
-    """The cell of a `<results_dir>/<dataset>/<model>/dz<dz>/seed<seed>/metrics.json` path."""
-    match = PACKED_METRICS.search(path)
-    return match["dataset"], match["model"], int(match["dz"]), int(match["seed"])
 
 
 def table_name(target: str, results_dir: str) -> str:
@@ -341,7 +333,7 @@ def parse_dry_run(output: str) -> tuple[Counter, dict[str, list[Cell]]]:
         output = OUTPUT.match(line)
         if output and rule and rule.startswith(PACK_RULE_PREFIX):  # a pack: its cells' metrics.json
             paths = [p for p in output.group(1).split(", ") if p.endswith("metrics.json")]
-            cells[rule] = [Cell(*cell_of_metrics(p)) for p in paths]
+            cells[rule] = [Cell(*cell_of_path(p)) for p in paths]
         wildcards = WILDCARDS.match(line)
         if wildcards and rule:
             w = dict(item.split("=", 1) for item in wildcards.group(1).split(", "))

@@ -63,6 +63,13 @@ def targeted_cell(target: str, root: str = "results") -> Cell | None:
     return (match["dataset"], match["model"], int(match["dz"]), int(match["seed"]))
 
 
+def cell_of_path(path: str) -> Cell:
+    """The cell of a file in a cell's directory, whatever the results root
+    (`<root>/<dataset>/<model>/dz<dz>/seed<seed>/<file>`: the last folders name it)."""
+    match = list(re.finditer(_CELL_FOLDERS, "/" + path.replace("\\", "/")))[-1]
+    return (match["dataset"], match["model"], int(match["dz"]), int(match["seed"]))
+
+
 def dissolve_targeted(packs: dict[str, list[Cell]], targets, root: str = "results") -> dict[str, list[Cell]]:
     """`packs` without those holding a cell named by a target: asking for one cell trains
     that cell alone (its pack mates then train alone too, when something asks for them)."""
