@@ -40,7 +40,9 @@ step() {
 
 {
   date -u +"%Y-%m-%dT%H:%M:%SZ"
-  echo "commit $(git rev-parse HEAD 2>/dev/null) $(git status --porcelain 2>/dev/null | wc -l) changed files"
+  # The device copy's .git may lag the working tree it carries: MEASURED_COMMIT names the
+  # commit the working tree was (set it from the sending checkout's `git rev-parse HEAD`).
+  echo "commit ${MEASURED_COMMIT:-$(git rev-parse HEAD 2>/dev/null)} (device copy's git: $(git rev-parse --short HEAD 2>/dev/null), $(git status --porcelain 2>/dev/null | wc -l) changed files)"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
   $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())"
   echo "command: bash benchmarks/gpu_session.sh $*  (BUDGET=$budget); copy to benchmarks/results/${short:-gpu}/"
