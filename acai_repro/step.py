@@ -88,9 +88,18 @@ def _deterministic_cuda() -> None:
     torch.use_deterministic_algorithms(True)
 
 
+def set_conv_precision(conv_tf32: bool) -> None:
+    """cuDNN convolutions in float32 (the protocol) or TF32. PyTorch's own default lets cuDNN
+    use TF32 on Ampere and newer GPUs, which rounds every convolution's inputs to a 10-bit
+    mantissa; matrix products stay float32 either way (torch's default). Process-wide: the
+    cells of a pack share one setting (acai_repro.train refuses a mixed pack)."""
+    torch.backends.cudnn.allow_tf32 = conv_tf32
+
+
 def build_run(spec: dict, device: torch.device) -> Run:
     if device.type == "cuda":
         _deterministic_cuda()
+        set_conv_precision(spec["training"]["conv_tf32"])
     torch.manual_seed(spec["seed"])  # weight initialisation
     arch = Architecture(**spec["architecture"])
     model = build_model(spec["model"], arch, spec["model_options"]).to(device)

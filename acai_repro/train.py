@@ -410,6 +410,9 @@ def _check_pack(cells) -> None:
     devices = {str(resolve_device(spec["device"])) for spec, _ in cells}
     if len(devices) > 1:
         raise ValueError(f"train_pack: the cells of a pack share one device, got {sorted(devices)}")
+    precisions = {spec["training"]["conv_tf32"] for spec, _ in cells}
+    if len(precisions) > 1:
+        raise ValueError("train_pack: the cells of a pack share one training.conv_tf32 setting (it is process-wide)")
 
 
 def _save_and_stop(trainers: list[CellTrainer], signum: int, log) -> None:

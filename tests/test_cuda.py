@@ -21,6 +21,7 @@ from acai_repro.downstream import export_latents, read_latents
 from acai_repro.metrics.clustering import kmeans
 from acai_repro.metrics.lines import nearest_lines
 from acai_repro.models import MODELS
+from acai_repro.step import build_run
 from acai_repro.train import train_cell, train_pack
 from tests.conftest import LINES_REFERENCE, tiny_spec
 from tests.test_clustering import _blobs
@@ -138,6 +139,15 @@ def test_dense_kmeans_on_cuda_matches_elkan_on_cpu():
     assert gpu.backend == "torch" and cpu.backend == "elkan"
     np.testing.assert_allclose(gpu.inertias, cpu.inertias, rtol=1e-5)
     np.testing.assert_array_equal(gpu.iterations, cpu.iterations)
+
+
+@pytest.mark.parametrize("conv_tf32", [False, True])
+def test_the_convolution_precision_follows_the_spec(smoke_config, conv_tf32):
+    """float32 convolutions unless the spec asks for TF32 (PyTorch's own default is TF32)."""
+    torch.backends.cudnn.allow_tf32 = not conv_tf32
+    build_run(tiny_spec(smoke_config, "acai", conv_tf32=conv_tf32), torch.device("cuda"))
+    assert torch.backends.cudnn.allow_tf32 is conv_tf32
+    assert not torch.backends.cuda.matmul.allow_tf32  # matrix products stay float32 either way
 
 
 def test_a_mixed_pack_on_cuda_equals_each_model_trained_alone_graphed(smoke_config, tmp_path):

@@ -79,6 +79,16 @@ def test_a_pack_rejects_no_cells_and_two_cells_in_one_folder(smoke_config, tmp_p
         train_pack([(spec, tmp_path / "a"), (dict(spec, seed=1), tmp_path / "a")], QUIET)
 
 
+def test_a_pack_refuses_cells_of_different_convolution_precision(smoke_config, tmp_path):
+    # cuDNN's TF32 switch is process-wide: one pack cannot honour two settings.
+    fp32 = tiny_spec(smoke_config, "baseline")
+    tf32 = tiny_spec(smoke_config, "baseline", conv_tf32=True)
+    with pytest.raises(ValueError, match="conv_tf32"):
+        train_pack([(fp32, tmp_path / "a"), (dict(tf32, seed=1), tmp_path / "b")], QUIET)
+    assert not (tmp_path / "a").exists(), "refused before any cell started"
+    assert fp32["training"]["conv_tf32"] is False, "float32 convolutions by default, as the protocol"
+
+
 def _start_pack(cells):
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, PYTHONPATH=path)
