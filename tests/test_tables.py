@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from acai_repro.tables import PAPER_VALUES, MissingCellError, write_grid_table, write_table1
+from acai_repro.tables import main as tables_main
 
 MODELS = ["baseline", "acai"]
 MODELS6 = ["baseline", "denoising", "vae", "aae", "vqvae", "acai"]
@@ -159,6 +160,45 @@ def test_one_undefined_seed_leaves_the_mean_undefined(tmp_path):
     assert csv.loc[("smoothness", "acai")].status == "undefined" and csv.loc[("smoothness", "acai")].n_undefined == 1
     assert math.isnan(csv.loc[("smoothness", "acai"), "mean"])
     assert "ACAI, Smoothness: 1 of 2 seeds" in (tmp_path / "t.tex").read_text()
+
+
+def _history_cell(root, model, seed, smoothness_by_evaluation):
+    """A cell as training leaves it: reported = median of all its evaluations (NaN ones too)."""
+    evals = [{"mean_distance": 0.01 * (i + 1), "smoothness": s} for i, s in enumerate(smoothness_by_evaluation)]
+    cell = {"dataset": "lines", "model": model, "dz": 64, "seed": seed}
+    reported = {"mean_distance": float(np.median([e["mean_distance"] for e in evals])), "smoothness": float("nan")}
+    path = root / "lines" / model / "dz64" / f"seed{seed}" / "metrics.json"
+    return _write(path, {"status": "ok", "cell": cell, "reported": reported, "evals": evals})
+
+
+def test_another_report_rule_is_recomputed_from_the_histories(tmp_path):
+    # Early evaluations of an untrained model are undefined (NaN): the median of every
+    # evaluation is undefined, the median of the last two is a number.
+    paths = [_history_cell(tmp_path, m, s, [float("nan"), float("nan"), 0.3 + s, 0.5 + s]) for m in MODELS for s in (0, 1)]
+    write_table1(paths, MODELS, [0, 1], tmp_path / "as.tex", tmp_path / "as.csv")
+    write_table1(paths, MODELS, [0, 1], tmp_path / "last2.tex", tmp_path / "last2.csv", report_last=2)
+    as_trained = pd.read_csv(tmp_path / "as.csv").set_index(["metric", "model"])
+    last2 = pd.read_csv(tmp_path / "last2.csv").set_index(["metric", "model"])
+    assert as_trained.loc[("smoothness", "acai")].status == "undefined"
+    assert last2.loc[("smoothness", "acai"), "mean"] == pytest.approx(np.mean([0.4, 1.4]))
+    assert last2.loc[("mean_distance", "acai"), "mean"] == pytest.approx(35.0)  # (0.03 + 0.04) / 2, x 10^3
+    assert "median of its last 2 evaluations, recomputed from its history" in (tmp_path / "last2.tex").read_text()
+    with pytest.raises(MissingCellError, match="4 evaluations, fewer than the last 5"):
+        write_table1(paths, MODELS, [0, 1], tmp_path / "x.tex", tmp_path / "x.csv", report_last=5)
+
+
+def test_the_report_rule_command_line_writes_the_table_or_says_what_is_missing(tmp_path, capsys):
+    overlay = tmp_path / "two.yaml"
+    overlay.write_text("seeds: [0, 1]\ntable1: {models: [baseline, acai]}\n")
+    for m in MODELS:
+        for s in (0, 1):
+            _history_cell(tmp_path / "results", m, s, [float("nan"), 0.2, 0.3])
+    out = tmp_path / "t_last2"
+    tables_main(["--configfile", str(overlay), "--results", str(tmp_path / "results"), "--report-last", "2", "--out", str(out)])
+    assert "ACAI" in out.with_suffix(".tex").read_text() and out.with_suffix(".csv").exists()
+    with pytest.raises(SystemExit) as stop:
+        tables_main(["--configfile", str(overlay), "--results", str(tmp_path / "none"), "--report-last", "2", "--out", str(out)])
+    assert stop.value.code == 2 and "metrics.json" in capsys.readouterr().err
 
 
 def test_missing_cell_fails_loudly(tmp_path):
