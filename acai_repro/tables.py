@@ -211,6 +211,43 @@ def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title
 
 
 # ---- Table 1 under another reporting rule, from the evaluation histories (no retraining) ----
+# ---- Table 1 as Markdown, from its CSV (what the README quotes) ------------------------------
+MARKDOWN_METRICS = {"mean_distance": "Mean Distance ×10⁻³", "smoothness": "Smoothness"}
+
+
+def markdown_table1(csv_path) -> str:
+    """Table 1's CSV as a Markdown table: ours (mean ± std over seeds; the mean alone for one
+    seed; best in bold) and the paper's, each row naming the scale the CSV records for it, so a
+    README quoting it says where each number came from by reading the results, never by prose."""
+    frame = pd.read_csv(csv_path, dtype={"dz": "Int64"})
+    models = list(dict.fromkeys(frame.model))
+    dz = frame.drop_duplicates("model").set_index("model")["dz"]
+    usual = dz.mode().iloc[0]
+    titles = [column_title(m) + (f" (dz {dz[m]})" if dz[m] != usual else "") for m in models]
+    lines = ["| | " + " | ".join(titles) + " |", "|---" * (len(models) + 1) + "|"]
+    for metric, title in MARKDOWN_METRICS.items():
+        rows = frame[frame.metric == metric].set_index("model").loc[models]
+        scales = ", ".join(sorted(set(rows.scale.dropna()))) or "scale not recorded"
+        best = rows[rows.status == "ok"]["mean"].min()
+        ours = [_markdown_cell(r, r.mean == best) for r in rows.itertuples()]
+        paper = [f"{r.paper_mean:.2f} ± {r.paper_std:.2f}" for r in rows.itertuples()]
+        lines.append(f"| {title}, ours ({scales}, {_seeds_text(rows)}) | " + " | ".join(ours) + " |")
+        lines.append(f"| {title}, paper (2^24 images, 3 seeds) | " + " | ".join(paper) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _seeds_text(rows: pd.DataFrame) -> str:
+    seeds = set(rows.n_seeds)
+    return f"{seeds.pop()} seed{'s' if max(rows.n_seeds) > 1 else ''}" if len(seeds) == 1 else "seeds vary"
+
+
+def _markdown_cell(row, bold: bool) -> str:
+    if row.status != "ok":
+        return "undef." if row.status == "undefined" else row.status
+    text = f"{row.mean:.2f}" + (f" ± {row.std:.2f}" if row.n_seeds > 1 and not pd.isna(row.std) else "")
+    return f"**{text}**" if bold else text
+
+
 def table1_cell_paths(config: dict, root) -> list[Path]:
     """Each Table 1 cell's metrics.json under a results root (`results_dir`), in table order."""
     return [Path(root, "lines", model, f"dz{dz}", f"seed{seed}", "metrics.json")
@@ -221,13 +258,19 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m acai_repro.tables",
         description="Table 1 again from trained cells, each seed's value the median of its last N evaluations "
-        "(recomputed from the histories its metrics.json holds; nothing retrains).",
+        "(recomputed from the histories its metrics.json holds; nothing retrains); or a Table 1 CSV as Markdown.",
     )
     parser.add_argument("--configfile", nargs="*", default=[], help="overlays on config/config.yaml (models, seeds)")
-    parser.add_argument("--results", required=True, help="the results root holding lines/<model>/dz<dz>/seed<seed>/")
-    parser.add_argument("--report-last", type=int, required=True, help="N: the last N evaluations of each cell")
-    parser.add_argument("--out", required=True, help="writes OUT.tex and OUT.csv")
+    parser.add_argument("--results", help="the results root holding lines/<model>/dz<dz>/seed<seed>/")
+    parser.add_argument("--report-last", type=int, help="N: the last N evaluations of each cell")
+    parser.add_argument("--out", help="writes OUT.tex and OUT.csv")
+    parser.add_argument("--markdown", metavar="CSV", help="instead: print a Table 1 CSV as Markdown (as the README quotes it)")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown_table1(args.markdown), end="")
+        return
+    if not (args.results and args.report_last and args.out):
+        parser.error("--results, --report-last and --out are needed (or --markdown CSV)")
     config = load_config(Path(__file__).resolve().parent.parent / "config" / "config.yaml", *args.configfile)
     out = Path(args.out)
     models = [model for model, _ in table1_cells(config)]
