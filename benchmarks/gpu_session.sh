@@ -61,3 +61,5 @@ for f in "$table_dir"/lines/*/dz*/seed*/{evals.jsonl,metrics.json}; do
 done
 cp "$table_dir"/logs/train/packs/*.log "$table_dir"/benchmarks/train/packs/*.tsv "$out/gpu_quick/" 2>/dev/null
 echo "done after $SECONDS s" | tee -a "$out/session.txt"
+# One archive of everything (a machine that returns only a few files from $OUT can send this).
+tar czf "$out.tgz" -C "$(dirname "$out")" "$(basename "$out")" && echo "archive: $out.tgz"
