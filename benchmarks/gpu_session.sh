@@ -13,6 +13,10 @@
 # results/gpu-quick, the config's results_dir (rerunning the script resumes the pack from its
 # train_state.pt files).
 # The folder is meant to be committed as benchmarks/results/<card>/ (session.txt names it).
+# As it ran on a lent machine with no package registry (benchmarks/results/h100/README.md):
+#   pip install --target /tmp/site <carried wheels of snakemake, jsonschema, pooch and their needs>
+#   PYTHONPATH=/tmp/site MEASURED_COMMIT=$(commit) BUDGET=540 bash benchmarks/gpu_session.sh /tmp/gs/h100
+#   cp /tmp/gs/h100.tgz "$OUT"/
 set -u -o pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 py=${PYTHON:-python3}
