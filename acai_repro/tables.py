@@ -230,10 +230,48 @@ def markdown_table1(csv_path) -> str:
         scales = ", ".join(sorted(set(rows.scale.dropna()))) or "scale not recorded"
         best = rows[rows.status == "ok"]["mean"].min()
         ours = [_markdown_cell(r, r.mean == best) for r in rows.itertuples()]
-        paper = [f"{r.paper_mean:.2f} ± {r.paper_std:.2f}" for r in rows.itertuples()]
+        paper = [_paper_markdown(r) for r in rows.itertuples()]
         lines.append(f"| {title}, ours ({scales}, {_seeds_text(rows)}) | " + " | ".join(ours) + " |")
         lines.append(f"| {title}, paper (2^24 images, 3 seeds) | " + " | ".join(paper) + " |")
     return "\n".join(lines) + "\n"
+
+
+GRID_TITLES = {"table2": "Table 2, in-tandem classifier", "table2_probe": "Table 2, post-hoc probe",
+               "table3": "Table 3, K-Means"}  # fmt: skip
+
+
+def markdown_grid_tables(csv_paths) -> str:
+    """Tables 2-3 CSVs (accuracy, %) as one Markdown table: per table and (dataset, dz), a row of
+    ours (naming the scale its CSV records) and a row of the paper's; raw pixels in the last column."""
+    frames = [(Path(p).stem, pd.read_csv(p, dtype={"dz": "Int64"})) for p in csv_paths]
+    models = list(dict.fromkeys(m for _, f in frames for m in f.model if m != "pixels"))
+    lines = ["| | dataset | dz | " + " | ".join(column_title(m) for m in [*models, "pixels"]) + " |",
+             "|---" * (len(models) + 4) + "|"]  # fmt: skip
+    for stem, frame in frames:
+        pixels = frame[frame.model == "pixels"].drop_duplicates("dataset").set_index("dataset")
+        cells = frame[frame.model != "pixels"]
+        for (dataset, dz), rows in cells.groupby(["dataset", "dz"], sort=False):
+            rows = pd.concat([rows.set_index("model").reindex(models), pixels.loc[[dataset]].rename(index={dataset: "pixels"})])
+            scales = ", ".join(sorted(set(rows.scale.dropna()))) or "scale not recorded"
+            best = rows.drop(index="pixels")[rows.drop(index="pixels").status == "ok"]["mean"].max()
+            ours = [_markdown_cell(r, r.Index != "pixels" and r.mean == best) for r in rows.itertuples()]
+            paper = [_paper_markdown(r) for r in rows.itertuples()]
+            place = f"{DATASET_TITLES.get(dataset, dataset)} | {dz}"
+            lines.append(f"| {GRID_TITLES.get(stem, stem)}, ours ({scales}, {_seeds_text(rows)}) | {place} | " + " | ".join(ours) + " |")
+            lines.append(f"| paper (2^24 images, 3 seeds) | {place} | " + " | ".join(paper) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _paper_markdown(row) -> str:
+    if pd.isna(row.paper_mean):
+        return "--"
+    return f"{row.paper_mean:.2f}" + ("" if pd.isna(row.paper_std) else f" ± {row.paper_std:.2f}")
+
+
+def markdown_tables(csv_paths) -> str:
+    """Table 1's CSV (it has a `metric` column) or Tables 2-3 CSVs, as Markdown."""
+    first = pd.read_csv(csv_paths[0], nrows=1)
+    return markdown_table1(csv_paths[0]) if "metric" in first.columns else markdown_grid_tables(csv_paths)
 
 
 def _seeds_text(rows: pd.DataFrame) -> str:
@@ -264,10 +302,11 @@ def main(argv=None) -> None:
     parser.add_argument("--results", help="the results root holding lines/<model>/dz<dz>/seed<seed>/")
     parser.add_argument("--report-last", type=int, help="N: the last N evaluations of each cell")
     parser.add_argument("--out", help="writes OUT.tex and OUT.csv")
-    parser.add_argument("--markdown", metavar="CSV", help="instead: print a Table 1 CSV as Markdown (as the README quotes it)")
+    parser.add_argument("--markdown", metavar="CSV", nargs="+",
+                        help="instead: print a Table 1 CSV, or Tables 2-3 CSVs, as Markdown (as the README quotes them)")
     args = parser.parse_args(argv)
     if args.markdown:
-        print(markdown_table1(args.markdown), end="")
+        print(markdown_tables(args.markdown), end="")
         return
     if not (args.results and args.report_last and args.out):
         parser.error("--results, --report-last and --out are needed (or --markdown CSV)")

@@ -1,9 +1,9 @@
 """The tables the README quotes are rendered from committed results, scale included.
 
-Each quoted Table 1 sits between `<!-- table1 from CSV (python -m acai_repro.tables --markdown) -->`
-and `<!-- end -->`, and must be exactly what `acai_repro.tables.markdown_table1` renders from
-that CSV: a number or a scale edited by hand in the README, or a CSV regenerated without the
-README, fails here.
+Each quoted table sits between `<!-- rendered from CSV [CSV ...] by python -m acai_repro.tables
+--markdown -->` and `<!-- end -->`, and must be exactly what `acai_repro.tables.markdown_tables`
+renders from those CSVs: a number or a scale edited by hand in the README, or a CSV regenerated
+without the README, fails here.
 """
 
 import re
@@ -11,45 +11,60 @@ from pathlib import Path
 
 import pandas as pd
 
-from acai_repro.tables import markdown_table1
+from acai_repro.tables import markdown_tables
 
 ROOT = Path(__file__).resolve().parent.parent
-QUOTE = re.compile(r"<!-- table1 from (\S+) \(python -m acai_repro\.tables --markdown\) -->\n(.*?)<!-- end -->", re.S)
+QUOTE = re.compile(r"<!-- rendered from (.+?) by python -m acai_repro\.tables --markdown -->\n(.*?)<!-- end -->", re.S)
 
 
 def quoted_table_problems(readme: str, root: Path) -> list[str]:
     problems = []
-    for csv, text in QUOTE.findall(readme):
-        if not (root / csv).exists():
-            problems.append(f"{csv}: quoted, but not committed")
-        elif text != markdown_table1(root / csv):
-            problems.append(f"{csv}: the quoted table differs from its rendering (python -m acai_repro.tables --markdown {csv})")
+    for csvs, text in QUOTE.findall(readme):
+        paths = [root / csv for csv in csvs.split()]
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            problems.append(f"{csvs}: quoted, but {missing} not committed")
+        elif text != markdown_tables(paths):
+            problems.append(f"{csvs}: the quoted table differs from python -m acai_repro.tables --markdown {csvs}")
     return problems
 
 
-def test_the_readme_quotes_tables_only_as_rendered_from_their_csv():
+def test_the_readme_quotes_tables_only_as_rendered_from_their_csvs():
     readme = (ROOT / "README.md").read_text()
-    quoted = QUOTE.findall(readme)
-    assert len(quoted) >= 2, "the README quotes the GPU and the quick-scale Table 1"
+    assert len(QUOTE.findall(readme)) >= 2, "the README quotes the GPU and the quick-scale tables"
     assert not quoted_table_problems(readme, ROOT)
 
 
-def test_every_quoted_row_names_the_scale_its_csv_records():
-    for csv, text in QUOTE.findall((ROOT / "README.md").read_text()):
-        scales = set(pd.read_csv(ROOT / csv).scale.dropna())
-        assert scales, f"{csv} records no scale"
+def test_every_quoted_row_of_ours_names_the_scale_its_csv_records():
+    for csvs, text in QUOTE.findall((ROOT / "README.md").read_text()):
+        scales = set().union(*(set(pd.read_csv(ROOT / csv).scale.dropna()) for csv in csvs.split()))
+        assert scales, f"{csvs} record no scale"
         ours = [line for line in text.splitlines() if ", ours (" in line]
-        assert ours and all(any(f"ours ({s}," in line for s in scales) for line in ours), (csv, ours)
+        assert ours and all(any(f"ours ({s}," in line for s in scales) for line in ours), (csvs, ours)
 
 
 def test_a_number_edited_by_hand_is_caught(tmp_path):
     csv = "docs/gpu-quick-results/table1_last4.csv"
     (tmp_path / "docs/gpu-quick-results").mkdir(parents=True)
     (tmp_path / csv).write_text((ROOT / csv).read_text())
-    rendered = markdown_table1(ROOT / csv)
-    header = f"<!-- table1 from {csv} (python -m acai_repro.tables --markdown) -->\n"
+    rendered = markdown_tables([ROOT / csv])
+    header = f"<!-- rendered from {csv} by python -m acai_repro.tables --markdown -->\n"
     assert quoted_table_problems(f"{header}{rendered}<!-- end -->", tmp_path) == []
     edited = rendered.replace("**1.28 ± 0.08**", "**1.20 ± 0.08**")
     assert edited != rendered
     assert quoted_table_problems(f"{header}{edited}<!-- end -->", tmp_path)
     assert quoted_table_problems(f"{header}{rendered}<!-- end -->".replace("table1_last4", "gone"), tmp_path)
+
+
+def test_tables_2_and_3_render_a_row_of_ours_and_one_of_the_paper_per_dz(tmp_path):
+    rows = []
+    for dz, base, acai in ((32, 40.0, 45.0), (256, 80.0, 83.0)):
+        rows += [("mnist", dz, "baseline", base, 0.0, 1, 0, "ok", 94.9, 0.14, "quick", "x"),
+                 ("mnist", dz, "acai", acai, 0.0, 1, 0, "ok", 98.25, 0.11, "quick", "y")]  # fmt: skip
+    rows.append(("mnist", None, "pixels", 91.9, None, 1, 0, "ok", 92.31, None, None, "z"))
+    columns = ["dataset", "dz", "model", "mean", "std", "n_seeds", "n_undefined", "status", "paper_mean", "paper_std",
+               "scale", "sources"]  # fmt: skip
+    pd.DataFrame(rows, columns=columns).to_csv(tmp_path / "table2.csv", index=False)
+    text = markdown_tables([tmp_path / "table2.csv"])
+    assert "| Table 2, in-tandem classifier, ours (quick, 1 seed) | MNIST | 32 | 40.00 | **45.00** | 91.90 |" in text
+    assert "| paper (2^24 images, 3 seeds) | MNIST | 256 | 94.90 ± 0.14 | 98.25 ± 0.11 | 92.31 |" in text
