@@ -118,10 +118,10 @@ def _ours(row, bold: bool) -> str:
     return f"\\textbf{{{text}}}" if bold else text
 
 
-def _paper(row) -> str:
+def _paper(row, pm: str = "$\\pm$") -> str:
     if pd.isna(row.paper_mean):
         return "--"
-    return f"{row.paper_mean:.2f}" + ("" if pd.isna(row.paper_std) else f" $\\pm$ {row.paper_std:.2f}")
+    return f"{row.paper_mean:.2f}" + ("" if pd.isna(row.paper_std) else f" {pm} {row.paper_std:.2f}")
 
 
 def to_latex(summary, row_keys, labels: dict, columns, lower_is_better: bool, comments, titles=None) -> str:
@@ -181,11 +181,16 @@ def grid_summary(frame: pd.DataFrame, pixel_paths, key: str, table: str, std_ddo
     return aggregate(both, ["dataset", "dz", "model"], table, std_ddof)
 
 
-def _own_dz_titles(summary: pd.DataFrame) -> dict:
-    """Column titles naming the dz of a model that runs at another dz than most (the VQ-VAE: 256)."""
+def _own_dz(summary: pd.DataFrame) -> dict:
+    """Model -> dz, for the models that run at another dz than most (the VQ-VAE: 256)."""
     dz = summary.drop_duplicates("model").set_index("model")["dz"]
     usual = dz.mode().iloc[0]
-    return {m: f"{column_title(m)} ($d_z$ {z})" for m, z in dz.items() if z != usual}
+    return {m: z for m, z in dz.items() if z != usual}
+
+
+def _own_dz_titles(summary: pd.DataFrame) -> dict:
+    """Column titles naming the dz of a model that runs at another dz than most."""
+    return {m: f"{column_title(m)} ($d_z$ {z})" for m, z in _own_dz(summary).items()}
 
 
 def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title, tex_path, csv_path,
@@ -210,8 +215,7 @@ def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title
     return summary
 
 
-# ---- Table 1 under another reporting rule, from the evaluation histories (no retraining) ----
-# ---- Table 1 as Markdown, from its CSV (what the README quotes) ------------------------------
+# ---- Tables as Markdown, from their CSVs (what the README quotes) ----------------------------
 MARKDOWN_METRICS = {"mean_distance": "Mean Distance ×10⁻³", "smoothness": "Smoothness"}
 
 
@@ -221,16 +225,15 @@ def markdown_table1(csv_path) -> str:
     README quoting it says where each number came from by reading the results, never by prose."""
     frame = pd.read_csv(csv_path, dtype={"dz": "Int64"})
     models = list(dict.fromkeys(frame.model))
-    dz = frame.drop_duplicates("model").set_index("model")["dz"]
-    usual = dz.mode().iloc[0]
-    titles = [column_title(m) + (f" (dz {dz[m]})" if dz[m] != usual else "") for m in models]
+    own = _own_dz(frame)
+    titles = [column_title(m) + (f" (dz {own[m]})" if m in own else "") for m in models]
     lines = ["| | " + " | ".join(titles) + " |", "|---" * (len(models) + 1) + "|"]
     for metric, title in MARKDOWN_METRICS.items():
         rows = frame[frame.metric == metric].set_index("model").loc[models]
         scales = ", ".join(sorted(set(rows.scale.dropna()))) or "scale not recorded"
         best = rows[rows.status == "ok"]["mean"].min()
         ours = [_markdown_cell(r, r.mean == best) for r in rows.itertuples()]
-        paper = [_paper_markdown(r) for r in rows.itertuples()]
+        paper = [_paper(r, "±") for r in rows.itertuples()]
         lines.append(f"| {title}, ours ({scales}, {_seeds_text(rows)}) | " + " | ".join(ours) + " |")
         lines.append(f"| {title}, paper (2^24 images, 3 seeds) | " + " | ".join(paper) + " |")
     return "\n".join(lines) + "\n"
@@ -255,17 +258,11 @@ def markdown_grid_tables(csv_paths) -> str:
             scales = ", ".join(sorted(set(rows.scale.dropna()))) or "scale not recorded"
             best = rows.drop(index="pixels")[rows.drop(index="pixels").status == "ok"]["mean"].max()
             ours = [_markdown_cell(r, r.Index != "pixels" and r.mean == best) for r in rows.itertuples()]
-            paper = [_paper_markdown(r) for r in rows.itertuples()]
+            paper = [_paper(r, "±") for r in rows.itertuples()]
             place = f"{DATASET_TITLES.get(dataset, dataset)} | {dz}"
             lines.append(f"| {GRID_TITLES.get(stem, stem)}, ours ({scales}, {_seeds_text(rows)}) | {place} | " + " | ".join(ours) + " |")
             lines.append(f"| paper (2^24 images, 3 seeds) | {place} | " + " | ".join(paper) + " |")
     return "\n".join(lines) + "\n"
-
-
-def _paper_markdown(row) -> str:
-    if pd.isna(row.paper_mean):
-        return "--"
-    return f"{row.paper_mean:.2f}" + ("" if pd.isna(row.paper_std) else f" ± {row.paper_std:.2f}")
 
 
 def markdown_tables(csv_paths) -> str:
@@ -286,6 +283,7 @@ def _markdown_cell(row, bold: bool) -> str:
     return f"**{text}**" if bold else text
 
 
+# ---- Table 1 under another reporting rule, from the evaluation histories (no retraining) ----
 def table1_cell_paths(config: dict, root) -> list[Path]:
     """Each Table 1 cell's metrics.json under a results root (`results_dir`), in table order."""
     return [Path(root, "lines", model, f"dz{dz}", f"seed{seed}", "metrics.json")
