@@ -16,6 +16,7 @@ import pandas as pd
 
 from acai_repro.config import load_config, table1_cells
 from acai_repro.models import MODELS, title_of
+from acai_repro.packs import cell_directory
 from acai_repro.train import summarise as median_of_last
 
 PAPER_VALUES = Path(__file__).with_name("paper_values.csv")
@@ -256,7 +257,8 @@ def markdown_grid_tables(csv_paths) -> str:
         for (dataset, dz), rows in cells.groupby(["dataset", "dz"], sort=False):
             rows = pd.concat([rows.set_index("model").reindex(models), pixels.loc[[dataset]].rename(index={dataset: "pixels"})])
             scales = ", ".join(sorted(set(rows.scale.dropna()))) or "scale not recorded"
-            best = rows.drop(index="pixels")[rows.drop(index="pixels").status == "ok"]["mean"].max()
+            models_only = rows.drop(index="pixels")
+            best = models_only[models_only.status == "ok"]["mean"].max()
             ours = [_markdown_cell(r, r.Index != "pixels" and r.mean == best) for r in rows.itertuples()]
             paper = [_paper(r, "±") for r in rows.itertuples()]
             place = f"{DATASET_TITLES.get(dataset, dataset)} | {dz}"
@@ -286,7 +288,7 @@ def _markdown_cell(row, bold: bool) -> str:
 # ---- Table 1 under another reporting rule, from the evaluation histories (no retraining) ----
 def table1_cell_paths(config: dict, root) -> list[Path]:
     """Each Table 1 cell's metrics.json under a results root (`results_dir`), in table order."""
-    return [Path(root, "lines", model, f"dz{dz}", f"seed{seed}", "metrics.json")
+    return [Path(cell_directory(("lines", model, dz, seed), str(root)), "metrics.json")
             for model, dz in table1_cells(config) for seed in config["seeds"]]  # fmt: skip
 
 
