@@ -584,14 +584,35 @@ def record_paths(config: dict, root) -> dict:
     return records
 
 
+def merged_record_paths(config: dict, roots: list) -> dict:
+    """record_paths over several results folders, merged per table. A cell (the same record path
+    below its root) in two folders raises: which of the two a table would show is not ours to pick."""
+    merged = {"table1": [], **{table: ([], []) for table in TABLE_RECORDS}}
+    seen = {}
+    for root in roots:
+        found = record_paths(config, root)
+        paths = found["table1"] + [p for table in TABLE_RECORDS for part in found[table] for p in part]
+        for path in paths:
+            cell = Path(path).relative_to(root).as_posix()
+            if cell in seen:
+                raise ValueError(f"{cell} is in two results folders ({seen[cell]} and {root}): pass one of them")
+            seen[cell] = root
+        merged["table1"] += found["table1"]
+        for table in TABLE_RECORDS:
+            merged[table] = tuple(a + b for a, b in zip(merged[table], found[table]))
+    return merged
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--results", required=True, help="a results folder (its cells: DATASET/MODEL/dzDZ/seedSEED)")
+    parser.add_argument("--results", required=True, nargs="+",
+                        help="results folders (cells: DATASET/MODEL/dzDZ/seedSEED), e.g. one run's Table 1 and "
+                             "another's Tables 2-3; a cell found in two of them is an error")  # fmt: skip
     parser.add_argument("--configfile", nargs="+", default=[], help="config overlays on config/config.yaml")
     parser.add_argument("--out", required=True, help="output prefix: writes PREFIX.csv, PREFIX.md, PREFIX.tex")
     args = parser.parse_args(argv)
     config = load_config(Path(__file__).resolve().parent.parent / "config" / "config.yaml", *args.configfile)
-    records = record_paths(config, args.results)
+    records = merged_record_paths(config, args.results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     print(write_scorecard(records, out.with_suffix(".csv"), out.with_suffix(".md"), out.with_suffix(".tex"),

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from acai_repro import scorecard
+from acai_repro.config import load_config
 from acai_repro.scorecard import (
     FINDINGS,
     PROTOCOL_IMAGES,
@@ -245,3 +246,29 @@ def test_the_committed_quick_scale_scorecard_is_what_the_command_gives(tmp_path)
 def test_the_readme_quotes_the_committed_summary_line():
     summary = (QUICK / "reproduction.md").read_text().splitlines()[2].strip("*")
     assert f'"{summary}"' in (ROOT / "README.md").read_text()
+
+
+def _quick_config():
+    return load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "quick.yaml")
+
+
+def test_records_of_two_results_folders_are_merged(tmp_path):
+    lines = tmp_path / "table1-run"
+    mnist = tmp_path / "tables23-run"
+    _record(lines / "lines/acai/dz64/seed0/metrics.json", {"dataset": "lines", "model": "acai", "dz": 64, "seed": 0},
+            {"mean_distance": 1e-3, "smoothness": 0.1}, 2**17, "quick")  # fmt: skip
+    _record(mnist / "mnist/acai/dz32/seed0/metrics.json", {"dataset": "mnist", "model": "acai", "dz": 32, "seed": 0},
+            {"classifier_accuracy": 90.0}, 2**17, "quick")  # fmt: skip
+    records = scorecard.merged_record_paths(_quick_config(), [lines, mnist])
+    assert records["table1"] == [str(lines / "lines/acai/dz64/seed0/metrics.json")]
+    assert records["table2"][0] == [str(mnist / "mnist/acai/dz32/seed0/metrics.json")]
+    alone = scorecard.record_paths(_quick_config(), lines)
+    assert alone["table1"] == records["table1"] and alone["table2"] == ([], [])
+
+
+def test_a_cell_in_two_results_folders_is_refused(tmp_path):
+    for run in ("first", "second"):
+        _record(tmp_path / run / "lines/acai/dz64/seed0/metrics.json",
+                {"dataset": "lines", "model": "acai", "dz": 64, "seed": 0}, {"mean_distance": 1e-3}, 2**17)  # fmt: skip
+    with pytest.raises(ValueError, match="lines/acai/dz64/seed0/metrics.json is in two results folders"):
+        scorecard.merged_record_paths(_quick_config(), [tmp_path / "first", tmp_path / "second"])
