@@ -231,7 +231,7 @@ def markdown_table1(csv_path) -> str:
     lines = ["| | " + " | ".join(titles) + " |", "|---" * (len(models) + 1) + "|"]
     for metric, title in MARKDOWN_METRICS.items():
         rows = frame[frame.metric == metric].set_index("model").loc[models]
-        scales = ", ".join(sorted(set(rows.scale.dropna()))) or "scale not recorded"
+        scales = _scales_text(rows)
         best = rows[rows.status == "ok"]["mean"].min()
         ours = [_markdown_cell(r, r.mean == best) for r in rows.itertuples()]
         paper = [_paper(r, "±") for r in rows.itertuples()]
@@ -256,7 +256,7 @@ def markdown_grid_tables(csv_paths) -> str:
         cells = frame[frame.model != "pixels"]
         for (dataset, dz), rows in cells.groupby(["dataset", "dz"], sort=False):
             rows = pd.concat([rows.set_index("model").reindex(models), pixels.loc[[dataset]].rename(index={dataset: "pixels"})])
-            scales = ", ".join(sorted(set(rows.scale.dropna()))) or "scale not recorded"
+            scales = _scales_text(rows)
             models_only = rows.drop(index="pixels")
             best = models_only[models_only.status == "ok"]["mean"].max()
             ours = [_markdown_cell(r, r.Index != "pixels" and r.mean == best) for r in rows.itertuples()]
@@ -271,6 +271,12 @@ def markdown_tables(csv_paths) -> str:
     """Table 1's CSV (it has a `metric` column) or Tables 2-3 CSVs, as Markdown."""
     first = pd.read_csv(csv_paths[0], nrows=1)
     return markdown_table1(csv_paths[0]) if "metric" in first.columns else markdown_grid_tables(csv_paths)
+
+
+def _scales_text(rows: pd.DataFrame) -> str:
+    """The scales the rows' records name; CSVs written before scales were recorded have no column."""
+    recorded = rows["scale"].dropna() if "scale" in rows.columns else []
+    return ", ".join(sorted(set(recorded))) or "scale not recorded"
 
 
 def _seeds_text(rows: pd.DataFrame) -> str:

@@ -68,3 +68,12 @@ def test_tables_2_and_3_render_a_row_of_ours_and_one_of_the_paper_per_dz(tmp_pat
     text = markdown_tables([tmp_path / "table2.csv"])
     assert "| Table 2, in-tandem classifier, ours (quick, 1 seed) | MNIST | 32 | 40.00 | **45.00** | 91.90 |" in text
     assert "| paper (2^24 images, 3 seeds) | MNIST | 256 | 94.90 ± 0.14 | 98.25 ± 0.11 | 92.31 |" in text
+
+
+def test_a_csv_written_before_scales_were_recorded_says_so(tmp_path):
+    columns = ["dataset", "dz", "model", "mean", "std", "n_seeds", "status", "paper_mean", "paper_std", "sources"]
+    rows = [("mnist", 32, "acai", 35.58, 0.0, 1, "ok", 98.25, 0.11, "x"),
+            ("mnist", None, "pixels", 91.9, None, 1, "ok", 92.31, None, "z")]  # fmt: skip
+    pd.DataFrame(rows, columns=columns).to_csv(tmp_path / "table2.csv", index=False)
+    text = markdown_tables([tmp_path / "table2.csv"])
+    assert "| Table 2, in-tandem classifier, ours (scale not recorded, 1 seed) | MNIST | 32 | **35.58** | 91.90 |" in text
