@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from acai_repro.tables import markdown_tables
 
@@ -29,14 +30,23 @@ def quoted_table_problems(readme: str, root: Path) -> list[str]:
     return problems
 
 
+QUOTING = ["README.md", "docs/quick-scale.md"]  # the pages that quote measured tables
+
+
 def test_the_readme_quotes_tables_only_as_rendered_from_their_csvs():
     readme = (ROOT / "README.md").read_text()
     assert len(QUOTE.findall(readme)) >= 2, "the README quotes the GPU and the quick-scale tables"
-    assert not quoted_table_problems(readme, ROOT)
+    for page in QUOTING:
+        assert not quoted_table_problems((ROOT / page).read_text(), ROOT), page
 
 
-def test_every_quoted_row_of_ours_names_the_scale_its_csv_records():
-    for csvs, text in QUOTE.findall((ROOT / "README.md").read_text()):
+def test_the_quick_scale_page_quotes_its_tables_from_their_csvs():
+    assert len(QUOTE.findall((ROOT / "docs/quick-scale.md").read_text())) >= 1
+
+
+@pytest.mark.parametrize("page", QUOTING)
+def test_every_quoted_row_of_ours_names_the_scale_its_csv_records(page):
+    for csvs, text in QUOTE.findall((ROOT / page).read_text()):
         scales = set().union(*(set(pd.read_csv(ROOT / csv).scale.dropna()) for csv in csvs.split()))
         assert scales, f"{csvs} record no scale"
         ours = [line for line in text.splitlines() if ", ours (" in line]
