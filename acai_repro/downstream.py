@@ -98,16 +98,18 @@ def linear_probe(train_z, train_y, test_z, test_y, classes: int, max_iter: int =
         return loss
 
     start = time.perf_counter()
-    loss = optimizer.step(closure)
+    optimizer.step(closure)  # returns the loss of its first evaluation (here the untrained ln(classes))
     with torch.no_grad():
-        train_acc = (layer((x - shift) / scale).argmax(1) == y).float().mean().item()
+        train_logits = layer((x - shift) / scale)
+        final_loss = F.cross_entropy(train_logits, y).item()
+        train_acc = (train_logits.argmax(1) == y).float().mean().item()
         test_x = torch.as_tensor(test_z, dtype=torch.float32)
         test_acc = (layer((test_x - shift) / scale).argmax(1) == torch.as_tensor(test_y)).float().mean().item()
     state = optimizer.state[optimizer._params[0]]
     return {
         "accuracy": test_acc,
         "train_accuracy": train_acc,
-        "final_loss": float(loss.detach()),
+        "final_loss": final_loss,
         "iterations": int(state.get("n_iter", 0)),
         "seconds": time.perf_counter() - start,
     }

@@ -17,6 +17,15 @@ def test_linear_probe_on_separable_latents_scores_one():
     z[np.arange(400), labels] += 3.0  # one informative direction per class
     result = linear_probe(z[:300], labels[:300], z[300:], labels[300:], classes=4)
     assert result["accuracy"] == 1.0 and result["train_accuracy"] == 1.0
+    # the loss after training, not the untrained ln(4) = 1.386 the optimiser's first evaluation saw
+    assert result["final_loss"] < 0.01
+
+
+def test_linear_probe_on_noise_keeps_its_loss_near_chance_too():
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(1000, 8)).astype(np.float32)
+    result = linear_probe(z, rng.integers(0, 10, 1000), z, rng.integers(0, 10, 1000), classes=10)
+    assert 1.9 < result["final_loss"] < np.log(10)
 
 
 def test_linear_probe_on_noise_is_near_chance():
