@@ -35,8 +35,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from acai_repro.config import load_config, load_schema, table1_cells
+from acai_repro.config import load_config, load_schema
 from acai_repro.models import MODELS
+from acai_repro.packs import cell_directory
 from acai_repro.tables import (
     DATASET_TITLES,
     PAPER_VALUES,
@@ -44,6 +45,7 @@ from acai_repro.tables import (
     collect,
     column_title,
     grid_summary,
+    table1_cell_paths,
     table1_summary,
 )
 
@@ -572,12 +574,10 @@ def record_paths(config: dict, root) -> dict:
     def existing(paths):
         return [str(p) for p in paths if p.exists()]
 
-    lines = config["table1"]["dataset"]
-    records = {"table1": existing(root / lines / m / f"dz{z}" / f"seed{s}" / "metrics.json"
-                                  for m, z in table1_cells(config) for s in seeds)}  # fmt: skip
+    records = {"table1": existing(table1_cell_paths(config, root))}
     for table, (filename, _, pixel_file) in TABLE_RECORDS.items():
         cells = config[table]["cells"]
-        paths = existing(root / d / m / f"dz{z}" / f"seed{s}" / filename
+        paths = existing(Path(cell_directory((d, m, z, s), str(root)), filename)
                          for d, z in cells for m in config[table]["models"] for s in seeds)  # fmt: skip
         pixels = existing(root / d / "pixels" / pixel_file for d in dict.fromkeys(d for d, _ in cells))
         records[table] = (paths, pixels)

@@ -294,7 +294,8 @@ def _markdown_cell(row, bold: bool) -> str:
 # ---- Table 1 under another reporting rule, from the evaluation histories (no retraining) ----
 def table1_cell_paths(config: dict, root) -> list[Path]:
     """Each Table 1 cell's metrics.json under a results root (`results_dir`), in table order."""
-    return [Path(cell_directory(("lines", model, dz, seed), str(root)), "metrics.json")
+    dataset = config["table1"]["dataset"]
+    return [Path(cell_directory((dataset, model, dz, seed), str(root)), "metrics.json")
             for model, dz in table1_cells(config) for seed in config["seeds"]]  # fmt: skip
 
 
