@@ -456,6 +456,10 @@ def cell_spec(config: dict, dataset: str, model: str, dz: int, seed: int) -> dic
     ds = config["datasets"][dataset]
     width = latent_width(config, dataset, model)
     training = {k: v for k, v in config["training"].items() if k not in RUN_SETTINGS}
+    if not training.get("fast_path"):
+        # the exact path is named by the key's absence: its specs (and resume digests) stay
+        # those of every cell trained before the fast path existed
+        training.pop("fast_path", None)
     return {
         "dataset": dataset,
         "model": model,

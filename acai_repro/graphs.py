@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from acai_repro import fastpath
 from acai_repro.config import cell_spec, load_config
 from acai_repro.data import build_source
 from acai_repro.models import MODELS
@@ -121,8 +122,10 @@ class CaptureAudit(TorchDispatchMode):
 
 
 def capture_blockers(fn: Callable[[], object]) -> list[str]:
-    """Run `fn` once and name every op in it that stops a CUDA graph capture (empty: none)."""
-    with CaptureAudit() as audit:
+    """Run `fn` once and name every op in it that stops a CUDA graph capture (empty: none).
+    Compiled networks (the fast path) run their eager code here: the audit reads the ops the
+    Python code calls, and a compilation under a dispatch mode would see that mode's ops."""
+    with fastpath.eager(), CaptureAudit() as audit:
         fn()
     return audit.blockers
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from acai_repro import fastpath
 from acai_repro.config import spec_digest
 from acai_repro.models import build_model
 from acai_repro.nets import Architecture, dense
@@ -104,15 +105,12 @@ def build_run(spec: dict, device: torch.device) -> Run:
     arch = Architecture(**spec["architecture"])
     model = build_model(spec["model"], arch, spec["model_options"]).to(device)
     classifier = dense(arch.dz, spec["classes"]).to(device)
+    fast = fastpath.is_fast(spec)
+    if fast:
+        fastpath.accelerate(model, classifier)
     groups = dict(model.param_groups(), classifier=list(classifier.parameters()))
     lr = spec["training"]["learning_rate"]
-    # capturable on CUDA, graphed or not: its update keeps the step count on the device (so a
-    # graph can hold it) and rounds differently from the host-side update, so eager and graphed
-    # CUDA runs must both use it to agree bit for bit. The CPU keeps the default update.
-    optimizers = {
-        name: torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, capturable=device.type == "cuda")
-        for name, params in groups.items()
-    }
+    optimizers = {name: fastpath.adam(params, lr, device, fast) for name, params in groups.items()}
     return Run(
         spec, device, model, classifier, groups, optimizers,
         data_generator=make_generator(device, 2 * spec["seed"]),
@@ -134,6 +132,7 @@ def _adam_on(opt: torch.optim.Optimizer, device: torch.device) -> None:
 
 def compute_gradients(run: Run, x: torch.Tensor, y: torch.Tensor) -> dict:
     """Every loss from a single forward pass, and each parameter group's gradient of its own."""
+    x = fastpath.step_input(x, fastpath.is_fast(run.spec))
     losses, features = run.model.training_losses(x, run.model_generator)
     losses["classifier"] = F.cross_entropy(run.classifier(features.detach()), y)
     for name, params in run.groups.items():

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from acai_repro import fastpath
 from acai_repro.config import spec_digest
 from acai_repro.data import build_source
 from acai_repro.graphs import build_stepper, resolve_cuda_graphs
@@ -58,8 +59,10 @@ REPORTED = ("mean_distance", "smoothness", "classifier_accuracy", "test_recon_ms
 
 
 @torch.no_grad()
+@fastpath.eager()
 def evaluate(run: Run, source, index: int) -> dict:
-    """Classifier accuracy and reconstruction on a fresh test set; lines metrics on lines."""
+    """Classifier accuracy and reconstruction on a fresh test set; lines metrics on lines.
+    Compiled networks (the fast path) evaluate eagerly: evaluation batches have other sizes."""
     model, spec = run.model, run.spec
     model.eval()
     x, y = source.test_set(index)
@@ -341,6 +344,7 @@ class CellTrainer:
             "cell": {k: spec[k] for k in ("dataset", "model", "dz", "seed")},
             "reported": summarise(run.evals, tr["report_last"]) if status == "ok" else {},
             "report_rule": f"median of the last {tr['report_last']} evaluations",
+            "path": fastpath.path_name(spec),
             "steps": run.step,
             "images": images,
             "train_seconds": run.train_seconds,

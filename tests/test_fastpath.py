@@ -1,0 +1,166 @@
+"""The fast training path (training.fast_path) on the CPU, and the exact 2x nearest upsampling
+that both paths use. The CUDA side (graphed = eager on the fast path, packed = solo) is in
+tests/test_cuda.py."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from acai_repro import fastpath
+from acai_repro.config import cell_spec, spec_digest
+from acai_repro.graphs import step_blockers
+from acai_repro.nets import NearestUpsample2x
+from acai_repro.signals import TrainingInterrupted
+from acai_repro.step import build_run
+from acai_repro.train import train_cell, train_pack
+from tests.conftest import ROOT, tiny_spec
+
+QUIET = lambda message: None  # noqa: E731
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().contiguous().view(torch.int32)
+
+
+def _upsample_both(x: torch.Tensor, grad: torch.Tensor):
+    """(PyTorch's output, input gradient), (ours) for the same input and output gradient."""
+    results = []
+    for up in (lambda t: F.interpolate(t, scale_factor=2, mode="nearest"), NearestUpsample2x()):
+        leaf = x.detach().clone().requires_grad_()
+        out = up(leaf)
+        out.backward(grad)
+        results.append((out, leaf.grad))
+    return results
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("shape", [(64, 16, 8, 8), (3, 5, 4, 2), (2, 128, 16, 16)])
+def test_upsample_equals_pytorch_bit_for_bit(shape, memory_format):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=generator).contiguous(memory_format=memory_format)
+    n, c, h, w = shape
+    # Gradients over 60 orders of magnitude (rounding differs with the order of the sum),
+    # and one all -0.0 channel (0 + -0 is +0: the sum starts from a zero accumulator).
+    scale = torch.logspace(-30, 30, 2 * w)
+    grad = torch.randn(n, c, 2 * h, 2 * w, generator=generator) * scale
+    grad[0, 0] = -0.0
+    grad = grad.contiguous(memory_format=memory_format)
+    (ref_out, ref_grad), (out, ours_grad) = _upsample_both(x, grad)
+    assert torch.equal(_bits(out), _bits(ref_out)), "forward differs from F.interpolate(nearest)"
+    differing = (_bits(ours_grad) != _bits(ref_grad)).sum().item()
+    assert differing == 0, f"{differing} of {ref_grad.numel()} input-gradient values differ in their bits"
+    assert out.is_contiguous(memory_format=memory_format), f"output lost the input's {memory_format}"
+
+
+def test_a_reordered_sum_would_be_caught():
+    """Known-bad: summing the four gradients in another order moves bits on these inputs, so the
+    test above can fail."""
+    generator = torch.Generator().manual_seed(0)
+    grad = torch.randn(64, 16, 16, 16, generator=generator) * torch.logspace(-30, 30, 16)
+    g = grad.reshape(64, 16, 8, 2, 8, 2)
+    pytorch_order = (((g[:, :, :, 0, :, 0] + 0.0) + g[:, :, :, 0, :, 1]) + g[:, :, :, 1, :, 0]) + g[:, :, :, 1, :, 1]
+    other_order = (((g[:, :, :, 1, :, 1] + 0.0) + g[:, :, :, 1, :, 0]) + g[:, :, :, 0, :, 1]) + g[:, :, :, 0, :, 0]
+    assert not torch.equal(_bits(pytorch_order), _bits(other_order)), "the inputs do not tell sum orders apart"
+
+
+def test_exact_path_spec_is_unchanged_and_fast_path_is_part_of_the_spec(smoke_config):
+    exact = cell_spec(smoke_config, "lines", "acai", 64, 0)
+    assert "fast_path" not in exact["training"], "the exact path must keep every earlier cell's spec"
+    fast_config = dict(smoke_config, training=dict(smoke_config["training"], fast_path=True))
+    fast = cell_spec(fast_config, "lines", "acai", 64, 0)
+    assert fast["training"]["fast_path"] is True, "a fast cell's spec must name its path"
+    assert spec_digest(fast) != spec_digest(exact), "a fast cell must not resume from an exact checkpoint"
+    assert (fastpath.path_name(exact), fastpath.path_name(fast)) == ("exact", "fast")
+
+
+def test_fast_path_compiles_every_network_and_fuses_adam(smoke_config):
+    run = build_run(tiny_spec(smoke_config, "acai", fast_path=True), torch.device("cpu"))
+    networks = [m for m in run.model.modules() if isinstance(m, torch.nn.Sequential)]
+    assert len(networks) == 3, f"ACAI has an encoder, a decoder and a critic, found {len(networks)} networks"
+    uncompiled = [type(m).__name__ for m in networks if getattr(m, "_compiled_call_impl", None) is None]
+    assert not uncompiled, f"networks left uncompiled: {uncompiled}"
+    convs = [m for m in run.model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs), "weights not channels-last"
+    assert all(o.param_groups[0]["fused"] for o in run.optimizers.values()), "Adam not fused"
+    exact = build_run(tiny_spec(smoke_config, "acai"), torch.device("cpu"))
+    assert not any(o.param_groups[0].get("fused") for o in exact.optimizers.values()), "exact path's Adam fused"
+
+
+def test_fast_step_has_no_capture_blockers(smoke_config):
+    spec = tiny_spec(smoke_config, "acai", fast_path=True, batch_size=4)
+    assert step_blockers(spec) == [], "the fast step must capture in a CUDA graph as the exact one does"
+
+
+def _weights(path):
+    return torch.load(path, weights_only=False)["model"]
+
+
+def _evals(record):
+    return json.dumps([{k: v for k, v in e.items() if k != "images_per_s"} for e in record["evals"]], sort_keys=True)
+
+
+def _assert_same_weights(a, b, what):
+    differing = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not differing, f"{what}: tensors differ: {differing}"
+
+
+RUN_SCRIPT = """
+import json, sys, torch
+torch.set_num_threads(1)
+from acai_repro.train import train_cell
+record = train_cell(json.loads(sys.argv[1]), sys.argv[2], lambda m: None)
+print(json.dumps(record["evals"]))
+"""
+
+
+@pytest.mark.slow
+def test_fast_path_gives_the_same_bits_in_two_processes(smoke_config, tmp_path):
+    """The same command gives the same bits: two fresh processes (each compiling), same cell."""
+    spec = tiny_spec(smoke_config, "acai", total_images=64 * 6, eval_every=64 * 3, fast_path=True)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    for name in ("a", "b"):
+        subprocess.run([sys.executable, "-c", RUN_SCRIPT, json.dumps(spec), str(tmp_path / name)], env=env, check=True)
+    _assert_same_weights(_weights(tmp_path / "a/model.pt"), _weights(tmp_path / "b/model.pt"), "two runs")
+    first, second = (json.loads((tmp_path / n / "metrics.json").read_text()) for n in ("a", "b"))
+    assert _evals(first) == _evals(second), "evaluation histories differ between two runs"
+    assert first["path"] == "fast" and first["spec"]["training"]["fast_path"] is True, "metrics.json must name the path"
+
+
+@pytest.mark.slow
+def test_fast_path_differs_from_exact_but_trains_the_same_method(smoke_config, tmp_path):
+    """Other bits, same method: after a few steps the losses agree to float32 rounding."""
+    exact = train_cell(tiny_spec(smoke_config, "acai", total_images=128, eval_every=128), tmp_path / "e", QUIET)
+    fast = train_cell(tiny_spec(smoke_config, "acai", total_images=128, eval_every=128, fast_path=True), tmp_path / "f", QUIET)
+    assert exact["path"] == "exact" and fast["path"] == "fast"
+    for key in ("loss_ae", "loss_critic", "test_recon_mse"):
+        a, b = exact["evals"][-1][key], fast["evals"][-1][key]
+        assert abs(a - b) <= 1e-4 * abs(a), f"{key}: exact {a} vs fast {b}: not the same method"
+
+
+@pytest.mark.slow
+def test_fast_pack_equals_each_cell_alone_and_resumes_exactly(smoke_config, tmp_path):
+    """Two seeds of a fast ACAI cell in one pack (sharing compiled code) equal each trained
+    alone; a pack stopped by SIGTERM at its first evaluation resumes to the same bits."""
+    specs = [tiny_spec(smoke_config, "acai", total_images=64 * 8, eval_every=64 * 4, fast_path=True)]
+    specs.append(dict(specs[0], seed=1))
+    solo = [train_cell(spec, tmp_path / f"solo{spec['seed']}", QUIET) for spec in specs]
+
+    def stop_at_first_evaluation(message):
+        if "kimg" in message:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    cells = [(spec, tmp_path / f"pack{spec['seed']}") for spec in specs]
+    with pytest.raises(TrainingInterrupted):
+        train_pack(cells, stop_at_first_evaluation)
+    packed = train_pack(cells, QUIET)
+    for spec, alone, together in zip(specs, solo, packed):
+        seed = spec["seed"]
+        what = f"seed {seed} packed and resumed vs alone"
+        _assert_same_weights(_weights(tmp_path / f"solo{seed}/model.pt"), _weights(tmp_path / f"pack{seed}/model.pt"), what)
+        assert _evals(alone) == _evals(together), f"{what}: evaluation histories differ"
