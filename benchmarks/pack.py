@@ -1,12 +1,20 @@
 """Aggregate images/s of packed training (acai_repro.train.train_pack's cells, one process),
-beside each model's solo rate, and a torch.profiler summary of one packed round.
+beside each model's solo rate, on the exact and the fast path (training.fast_path), with the
+FLOPs they reach and a torch.profiler summary of packed rounds.
 
 Pack sizes 1, 2, 4 and 8 are lines ACAI cells (seeds 0..K-1, the slowest model); 18 is Table
 1's six models x seeds 0-2 (each model at its Table 1 dz). Each cell is a `CellTrainer` with
 its own captured graph and CUDA stream, exactly as in training; evaluations and checkpoints
 are pushed out of the timed window. The timed window is bracketed by device syncs.
 
-    python benchmarks/pack.py --device cuda                 # the measurement (a GPU session)
+FLOPs: one training step of each model counted by `torch.utils.flop_counter` (forward and
+backward of every loss; the convolutions and matrix products, which is what the card's FP32
+peak counts); TFLOP/s = images/s x FLOP per image, beside the card's FP32 peak (PEAK_TFLOPS).
+The profile counts kernels per cell-step and the share of device time in convolution or GEMM
+kernels (by kernel name: cuDNN/cuBLAS/CUTLASS math, not their layout conversions).
+
+    python benchmarks/pack.py --device cuda                 # both paths (a GPU session)
+    python benchmarks/pack.py --device cuda --paths fast --sizes 1 18
     python benchmarks/pack.py --smoke                       # tiny sizes on the CPU (CI check)
 """
 
@@ -20,27 +28,63 @@ from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
 
 from acai_repro.config import cell_spec, load_config, table1_cells, with_run_settings
+from acai_repro.data import build_source
+from acai_repro.step import build_run, compute_gradients
 from acai_repro.train import CellTrainer
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIET = lambda message: None  # noqa: E731
+# Dense FP32 peak (no tensor cores), TFLOP/s, from NVIDIA's data sheets (SXM boards).
+PEAK_TFLOPS = {"H100": 67.0, "H200": 67.0, "A100": 19.5}
+# Kernel-name fragments of convolution and matrix-product math (cuDNN, cuBLAS, CUTLASS).
+MATH_KERNELS = ("gemm", "conv", "fprop", "dgrad", "wgrad", "xmma", "cutlass", "winograd", "fft")
+LAYOUT_KERNELS = ("nchwtonhwc", "nhwctonchw", "transpose")
 
 
-def cell(config: dict, model: str, seed: int, device: str) -> dict:
+def cell(config: dict, model: str, seed: int, device: str, path: str = "exact", conv_tf32: bool = False) -> dict:
     """A lines cell at the model's Table 1 dz, with nothing but steps in the timed window."""
     spec = with_run_settings(cell_spec(config, "lines", model, dict(table1_cells(config))[model], seed), config)
     spec["device"] = device
     spec["training"].update(total_images=2**40, eval_every=2**40, checkpoint_minutes=1e9, progress_seconds=1e9)
+    spec["training"].update(conv_tf32=conv_tf32)
+    if path == "fast":
+        spec["training"]["fast_path"] = True
     return spec
 
 
-def pack_specs(config: dict, size: int, device: str) -> list[dict]:
+def pack_specs(config: dict, size: int, device: str, path: str = "exact", conv_tf32: bool = False) -> list[dict]:
     """`size` lines ACAI cells, or Table 1's 18 cells (6 models x seeds 0-2) for 18."""
     if size == 18:
-        return [cell(config, model, seed, device) for model, _ in table1_cells(config) for seed in (0, 1, 2)]
-    return [cell(config, "acai", seed, device) for seed in range(size)]
+        return [cell(config, model, seed, device, path, conv_tf32) for model, _ in table1_cells(config) for seed in (0, 1, 2)]
+    return [cell(config, "acai", seed, device, path, conv_tf32) for seed in range(size)]
+
+
+def flops_per_image(spec: dict) -> float:
+    """FLOPs of one training step of `spec`'s cell (every forward and backward, eagerly on the
+    CPU: the count depends on the shapes, not the device), per image."""
+    spec = dict(spec, device="cpu", training=dict(spec["training"], fast_path=False))
+    device = torch.device("cpu")
+    run, source = build_run(spec, device), build_source(spec, device)
+    batch = spec["training"]["batch_size"]
+    x, y = source.train_batch(batch, run.data_generator)
+    with FlopCounterMode(display=False) as counter:
+        compute_gradients(run, x, y)
+    return counter.get_total_flops() / batch
+
+
+def card_peak(device: str) -> float | None:
+    if device != "cuda":
+        return None
+    name = torch.cuda.get_device_name()
+    return next((peak for card, peak in PEAK_TFLOPS.items() if card in name), None)
+
+
+def tflops_text(rate: float, flops: float, peak: float | None) -> str:
+    achieved = rate * flops / 1e12
+    return f"{achieved:7.2f}" + (f" ({100 * achieved / peak:4.1f}% of {peak:.0f})" if peak else "")
 
 
 def build(specs: list[dict], folder: Path) -> list[CellTrainer]:
@@ -63,8 +107,8 @@ def rounds_rate(trainers: list[CellTrainer], rounds: int, device: str) -> float:
     return rounds * sum(t.batch for t in trainers) / (time.perf_counter() - start)
 
 
-def measure(config, size: int, device: str, warmup: int, rounds: int, repeats: int, folder: Path) -> tuple[float, list]:
-    trainers = build(pack_specs(config, size, device), folder / f"pack{size}")
+def measure(config, size, device, warmup, rounds, repeats, folder: Path, path="exact", conv_tf32=False) -> tuple[float, list]:
+    trainers = build(pack_specs(config, size, device, path, conv_tf32), folder / f"{path}_pack{size}")
     rounds_rate(trainers, warmup, device)
     rates = [rounds_rate(trainers, rounds, device) for _ in range(repeats)]
     return statistics.median(rates), trainers
@@ -86,17 +130,27 @@ def profile_round(trainers: list[CellTrainer], device: str, rounds: int, top: in
     sort = "self_cuda_time_total" if device == "cuda" else "self_cpu_time_total"
     lines = [prof.key_averages().table(sort_by=sort, row_limit=top)]
     if device == "cuda":
-        kernels = sorted((e.time_range.start, e.time_range.end) for e in prof.events()
-                         if e.device_type == torch.autograd.DeviceType.CUDA)  # fmt: skip
+        events = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+        kernels = sorted((e.time_range.start, e.time_range.end) for e in events)
         busy, end = 0.0, float("-inf")
         for a, b in kernels:
             if b > end:
                 busy += b - max(a, end)
                 end = b
-        lines.append(f"{len(kernels)} device kernels in {rounds} rounds of {len(trainers)} cells; "
+        total = sum(b - a for a, b in kernels)
+        math_time = sum(e.time_range.end - e.time_range.start for e in events if is_math_kernel(e.name))
+        cell_steps = rounds * len(trainers)
+        lines.append(f"{len(kernels)} device kernels in {rounds} rounds of {len(trainers)} cells: "
+                     f"{len(kernels) / cell_steps:.0f} kernels per cell-step, {total / max(len(kernels), 1):.1f} us each on average; "
+                     f"convolution/GEMM kernels {100 * math_time / max(total, 1e-9):.1f}% of kernel time; "
                      f"device busy (some kernel running) {100 * busy / window_us:.1f}% of {window_us / 1e3:.1f} ms, "
-                     f"fully idle {100 - 100 * busy / window_us:.1f}%")  # fmt: skip
+                     f"fully idle {100 - 100 * busy / window_us:.1f}%; kernels overlap {total / max(busy, 1e-9):.1f}-fold")  # fmt: skip
     return lines
+
+
+def is_math_kernel(name: str) -> bool:
+    lower = name.lower()
+    return any(k in lower for k in MATH_KERNELS) and not any(k in lower for k in LAYOUT_KERNELS)
 
 
 def main() -> None:
@@ -107,6 +161,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=300, help="timed rounds per repeat")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile-rounds", type=int, default=5)
+    parser.add_argument("--paths", nargs="+", choices=["exact", "fast"], default=["fast", "exact"],
+                        help="training paths to measure, in this order (training.fast_path)")  # fmt: skip
+    parser.add_argument("--conv-tf32", action="store_true", help="TF32 convolutions (default float32, the protocol)")
+    parser.add_argument("--no-solo", action="store_true", help="skip the per-model solo rates")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU: checks the script runs")
     args = parser.parse_args()
     files = [ROOT / "config" / "config.yaml"]
@@ -116,27 +174,38 @@ def main() -> None:
     config = load_config(*files)
     print(f"device {args.device}" + (f" ({torch.cuda.get_device_name()})" if args.device == "cuda" else "")
           + f", torch {torch.__version__}, batch {config['training']['batch_size']}, {args.rounds} rounds x "
-          f"{args.repeats} repeats (median)")  # fmt: skip
+          f"{args.repeats} repeats (median), convolutions in {'TF32' if args.conv_tf32 else 'float32'}")  # fmt: skip
+    flops = {model: flops_per_image(cell(config, model, 0, "cpu")) for model, _ in table1_cells(config)}
+    peak = card_peak(args.device)
+    print("FLOP per image of one training step: " + ", ".join(f"{m} {f / 1e6:.0f} M" for m, f in flops.items())
+          + (f"; card FP32 peak {peak:.0f} TFLOP/s" if peak else ""))  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        print("\nsolo rate of each model (a pack of one; graphed on CUDA):")
-        print(f"  {'model':<10} {'dz':>4} {'img/s':>9}")
+        for path in args.paths:
+            measure_path(config, args, path, flops, peak, Path(tmp))
+
+
+def measure_path(config: dict, args, path: str, flops: dict, peak: float | None, folder: Path) -> None:
+    """Solo rates, packed rates and a profile of the last pack, on one training path."""
+    if not args.no_solo:
+        print(f"\n[{path} path] solo rate of each model (a pack of one; graphed on CUDA):")
+        print(f"  {'model':<10} {'dz':>4} {'img/s':>9} {'TFLOP/s':>22}")
         for model, dz in table1_cells(config):
-            trainers = build([cell(config, model, 0, args.device)], folder / f"solo_{model}")
+            trainers = build([cell(config, model, 0, args.device, path, args.conv_tf32)], folder / f"{path}_solo_{model}")
             rounds_rate(trainers, args.warmup, args.device)
             rate = statistics.median(rounds_rate(trainers, args.rounds, args.device) for _ in range(args.repeats))
-            print(f"  {model:<10} {dz:>4} {rate:>9.0f}")
+            print(f"  {model:<10} {dz:>4} {rate:>9.0f} {tflops_text(rate, flops[model], peak):>22}")
             del trainers
-        print("\npacked (one process, a stream per cell on CUDA):")
-        print(f"  {'cells':>5} {'what':<28} {'aggregate img/s':>16} {'per cell':>9}")
-        last = None
-        for size in args.sizes:
-            rate, trainers = measure(config, size, args.device, args.warmup, args.rounds, args.repeats, folder)
-            what = "Table 1: 6 models x 3 seeds" if size == 18 else f"lines ACAI x {size}"
-            print(f"  {size:>5} {what:<28} {rate:>16.0f} {rate / size:>9.0f}")
-            last = trainers
-        print(f"\nprofile of {args.profile_rounds} rounds of the {args.sizes[-1]}-cell pack:")
-        print("\n".join(profile_round(last, args.device, args.profile_rounds, 15)))
+    print(f"\n[{path} path] packed (one process, a stream per cell on CUDA):")
+    print(f"  {'cells':>5} {'what':<28} {'aggregate img/s':>16} {'per cell':>9} {'TFLOP/s':>22}")
+    last = None
+    for size in args.sizes:
+        rate, trainers = measure(config, size, args.device, args.warmup, args.rounds, args.repeats, folder, path, args.conv_tf32)
+        what = "Table 1: 6 models x 3 seeds" if size == 18 else f"lines ACAI x {size}"
+        mean_flops = statistics.mean(flops[t.spec["model"]] for t in trainers)
+        print(f"  {size:>5} {what:<28} {rate:>16.0f} {rate / size:>9.0f} {tflops_text(rate, mean_flops, peak):>22}")
+        last = trainers
+    print(f"\n[{path} path] profile of {args.profile_rounds} rounds of the {args.sizes[-1]}-cell pack:")
+    print("\n".join(profile_round(last, args.device, args.profile_rounds, 15)))
 
 
 if __name__ == "__main__":

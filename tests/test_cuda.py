@@ -168,3 +168,37 @@ def test_a_mixed_pack_on_cuda_equals_each_model_trained_alone_graphed(smoke_conf
         assert _evals_without_timing(metrics) == _evals_without_timing(solo)
         folder = spec["model"]
         _assert_same_weights(_weights(tmp_path / "pack" / folder / "model.pt"), _weights(tmp_path / "solo" / folder / "model.pt"))
+
+
+# ---- the fast path (training.fast_path) on CUDA ------------------------------------------
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_fast_path_graphed_equals_fast_eager_bit_for_bit(smoke_config, tmp_path, model):
+    """The compiled step in the project's own CUDA graph replays what it computes eagerly."""
+    graphed, messages = _cuda_run(smoke_config, tmp_path, model, "auto", "graphed", fast_path=True)
+    eager, _ = _cuda_run(smoke_config, tmp_path, model, "off", "eager", fast_path=True)
+    assert any("CUDA graph: the training step is captured" in m for m in messages), messages
+    assert graphed["path"] == "fast", graphed["path"]
+    assert _evals_without_timing(graphed) == _evals_without_timing(eager)
+    _assert_same_weights(_weights(tmp_path / "graphed/model.pt"), _weights(tmp_path / "eager/model.pt"))
+
+
+def test_fast_path_resumes_exactly_after_a_kill(smoke_config, tmp_path):
+    spec = tiny_spec(smoke_config, "acai", total_images=64 * 30, eval_every=64 * 10, checkpoint_minutes=1e-6, fast_path=True)
+    spec.update(device="cuda")
+    spec["training"]["cuda_graphs"] = "auto"
+    assert_kill_and_resume_is_exact(spec, tmp_path)
+
+
+def test_a_fast_mixed_pack_on_cuda_equals_each_model_trained_alone(smoke_config, tmp_path):
+    specs = []
+    for model in sorted(MODELS):
+        spec = tiny_spec(smoke_config, model, total_images=64 * 12, eval_every=64 * 4, fast_path=True)
+        spec["device"] = "cuda"
+        spec["training"]["cuda_graphs"] = "auto"
+        specs.append(spec)
+    solos = [train_cell(spec, tmp_path / "solo" / spec["model"], QUIET) for spec in specs]
+    packed = train_pack([(spec, tmp_path / "pack" / spec["model"]) for spec in specs], QUIET)
+    for spec, metrics, solo in zip(specs, packed, solos):
+        assert _evals_without_timing(metrics) == _evals_without_timing(solo), spec["model"]
+        folder = spec["model"]
+        _assert_same_weights(_weights(tmp_path / "pack" / folder / "model.pt"), _weights(tmp_path / "solo" / folder / "model.pt"))
