@@ -239,6 +239,16 @@ def grid_status(config: dict, directory: Path, targets: list[str], now: float | 
 
 
 # ---- rates -------------------------------------------------------------------------------
+# --step -> the kinds of benchmarks/rates.csv that measure it, the asked one first; a step not
+# measured for a setting is costed at the next kind, and the estimate says so.
+STEP_KINDS = {
+    "fast": ("train_fast", "train_graphed", "train"),
+    "graphed": ("train_graphed", "train"),
+    "eager": ("train",),
+}
+KIND_STEPS = {"train_fast": "fast-path", "train_graphed": "graphed", "train": "eager"}
+
+
 @dataclass(frozen=True)
 class Rate:
     value: float
@@ -246,13 +256,23 @@ class Rate:
     extrapolated_from: str | None = None
     estimate_for: str | None = None  # a model never measured, costed at the rate of ...
     estimated_like: str | None = None  # ... the model its class names in `rate_like`
+    kind: str = "train"  # the measurement used (rates.csv kind) ...
+    asked: str = "train"  # ... and the one the step needs
+    precision: str = ""  # the convolution precision of the measurement (tf32 / fp32)
+    asked_precision: str = ""
 
     def note(self, sources: list[str]) -> str:
-        """'measured [n]', 'EXTRAPOLATED ...' or 'ESTIMATE ...', n indexing `sources` (appended when new)."""
+        """'measured <step> [n]', 'EXTRAPOLATED ...', 'ESTIMATE ...', and what stands in for what
+        was asked, n indexing `sources` (appended when new)."""
         if self.source not in sources:
             sources.append(self.source)
         ref = f"[{sources.index(self.source) + 1}]"
-        note = f"EXTRAPOLATED: not measured; the rate of {self.extrapolated_from} {ref}" if self.extrapolated_from else f"measured {ref}"
+        what = " ".join(filter(None, [KIND_STEPS.get(self.kind, self.kind), self.precision]))
+        note = f"EXTRAPOLATED: not measured; the {what} rate of {self.extrapolated_from} {ref}" if self.extrapolated_from else f"measured {what} {ref}"
+        if self.kind != self.asked:
+            note += f"; STAND-IN: {KIND_STEPS.get(self.asked, self.asked)} step not measured here"
+        if self.asked_precision and self.precision and self.precision != self.asked_precision:
+            note += f"; STAND-IN: {self.asked_precision} convolutions not measured here"
         if self.estimate_for:
             return f"ESTIMATE: {self.estimate_for} never measured; costed as {self.estimated_like}, {note}"
         return note
@@ -263,31 +283,53 @@ def load_rates(path: Path = RATES) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def train_rate(rates: list[dict], card: str, dataset: str, dz: int, model: str, step: str = "eager") -> Rate:
-    """Measured images/s of a training step (eager, or the captured CUDA graph where measured);
-    else the nearest measured setting, marked."""
-    if step == "graphed":
-        graphed = [r for r in rates if r["card"] == card and r["kind"] == "train_graphed" and r["model"] == model
-                   and r["dataset"] == dataset and int(r["dz"]) == dz]  # fmt: skip
-        if graphed:
-            return Rate(float(graphed[0]["value"]), graphed[0]["source"])
-    rows = [r for r in rates if r["card"] == card and r["kind"] == "train" and r["model"] == model]
+def config_step(config: dict) -> tuple[str, str]:
+    """(step, precision) a config trains with on a GPU: the fast path, the captured graph or
+    eager steps; TF32 or float32 convolutions."""
+    training = config["training"]
+    if config.get("device") == "cpu":
+        step = "eager"
+    elif training.get("fast_path"):
+        step = "fast"
+    else:
+        step = "eager" if training.get("cuda_graphs") in ("off", False) else "graphed"
+    return step, "tf32" if training.get("conv_tf32") else "fp32"
+
+
+def _measured(rows: list[dict], precision: str) -> dict | None:
+    """The row of the asked precision, else any (marked by the caller)."""
+    return next((r for r in rows if r.get("precision") == precision), rows[0] if rows else None)
+
+
+def train_rate(rates: list[dict], card: str, dataset: str, dz: int, model: str, step: str = "eager", precision: str = "") -> Rate:
+    """Measured images/s of a training step (`step`: eager, graphed or fast, where measured,
+    else the next of STEP_KINDS, named); else the nearest measured eager setting, marked."""
+    asked = STEP_KINDS[step][0]
+    for kind in STEP_KINDS[step]:
+        rows = [r for r in rates if r["card"] == card and r["kind"] == kind and r["model"] == model
+                and r["dataset"] == dataset and int(r["dz"]) == dz]  # fmt: skip
+        row = _measured(rows, precision)
+        if row is not None:
+            return Rate(float(row["value"]), row["source"], kind=kind, asked=asked,
+                        precision=row.get("precision", ""), asked_precision=precision)  # fmt: skip
+    measured = [[r for r in rates if r["card"] == card and r["kind"] == kind and r["model"] == model] for kind in STEP_KINDS[step]]
     stand_in = getattr(MODELS.get(model), "rate_like", None)
-    if not rows and stand_in and stand_in != model:
-        return replace(train_rate(rates, card, dataset, dz, stand_in, step), estimate_for=model, estimated_like=stand_in)
-    if not rows:
+    if not any(measured) and stand_in and stand_in != model:
+        rate = train_rate(rates, card, dataset, dz, stand_in, step, precision)
+        return replace(rate, estimate_for=model, estimated_like=stand_in)
+    if not any(measured):
         cards = sorted({r["card"] for r in rates if r["kind"] == "train"})
         raise GridError(f"no measured training rate for model {model!r} on card {card!r}; cards: {', '.join(cards)}")
-    exact = [r for r in rows if r["dataset"] == dataset and int(r["dz"]) == dz]
-    if exact:
-        return Rate(float(exact[0]["value"]), exact[0]["source"])
-    # Same dataset first, then the image dataset measured (never the synthetic lines for images).
+
+    # The asked step's nearest setting: same dataset first, then the image dataset measured
+    # (never the synthetic lines for images), then the nearest dz.
     def distance(r):
         other_kind = (r["dataset"] == "lines") != (dataset == "lines")
         return (r["dataset"] != dataset, other_kind, abs(math.log2(int(r["dz"]) / dz)))
 
-    nearest = min(rows, key=distance)
-    return Rate(float(nearest["value"]), nearest["source"], f"{nearest['dataset']} dz{nearest['dz']} {model}")
+    nearest = min(next(rows for rows in measured if rows), key=distance)
+    return Rate(float(nearest["value"]), nearest["source"], f"{nearest['dataset']} dz{nearest['dz']} {model}",
+                kind=nearest["kind"], asked=asked, precision=nearest.get("precision", ""), asked_precision=precision)  # fmt: skip
 
 
 def kmeans_seconds(rates: list[dict], card: str, dz: int, restarts: int) -> tuple[float, int, str] | None:
@@ -359,7 +401,7 @@ def images_left(config: dict, directory: Path, cell: Cell) -> int:
     return total - (last["images"] if last else 0)
 
 
-def training_cost(config: dict, directory: Path, cells: list[Cell], card: str, rates: list[dict], step: str = "eager"):
+def training_cost(config: dict, directory: Path, cells: list[Cell], card: str, rates: list[dict], step: str = "eager", precision: str = ""):
     """Rows (dataset, dz, model, cells, images, rate, hours) and total GPU-hours."""
     groups: dict = {}
     for cell in cells:
@@ -367,22 +409,26 @@ def training_cost(config: dict, directory: Path, cells: list[Cell], card: str, r
         groups.setdefault(key, []).append(images_left(config, directory, cell))
     rows = []
     for (dataset, dz, model), left in sorted(groups.items()):
-        rate = train_rate(rates, card, dataset, dz, model, step)
+        rate = train_rate(rates, card, dataset, dz, model, step, precision)
         rows.append((dataset, dz, model, len(left), sum(left), rate, sum(left) / rate.value / 3600))
     return rows, sum(r[-1] for r in rows)
 
 
-def cost_report(config, configfiles, directory: Path, targets, card: str, rates=None, output=None, step="eager") -> list[str]:
+def cost_report(config, configfiles, directory: Path, targets, card: str, rates=None, output=None, step="eager",
+                precision: str = "") -> list[str]:  # fmt: skip
+    """The dry run's jobs and the GPU-hours of its training at measured rates, each rate named
+    with its source (and what stands in where the step or precision was not measured)."""
     rates = load_rates() if rates is None else rates
     output = dry_run(config, configfiles, directory, targets) if output is None else output
     jobs, cells_by_rule = parse_dry_run(output)
     packs = {rule: cells for rule, cells in cells_by_rule.items() if rule.startswith(PACK_RULE_PREFIX)}
     cells = cells_by_rule.get(TRAIN_RULE, []) + [cell for pack in packs.values() for cell in pack]
-    lines = [f"targets: {' '.join(expand_targets(config, targets))}; directory {directory}; card {card}; {step} step"]
+    lines = [f"targets: {' '.join(expand_targets(config, targets))}; directory {directory}; card {card}; {step} step"
+             + (f", {precision} convolutions" if precision else "")]  # fmt: skip
     lines.append("jobs that would run (snakemake --dry-run):")
     lines += [f"  {rule:<16} {n:>5}" for rule, n in sorted(jobs.items())]
     lines.append(f"  {'total':<16} {sum(jobs.values()):>5}")
-    rows, gpu_hours = training_cost(config, directory, cells, card, rates, step)
+    rows, gpu_hours = training_cost(config, directory, cells, card, rates, step, precision)
     lines.append(f"training cells that would run: {len(cells)}")
     lines.append(f"  {'dataset':<8} {'dz':>5} {'model':<10} {'cells':>5} {'kimg':>9} {'img/s':>6} {'GPU-h':>7}  rate")
     sources: list[str] = []
@@ -393,41 +439,52 @@ def cost_report(config, configfiles, directory: Path, targets, card: str, rates=
         )
     extrapolated = sum(1 for r in rows if r[5].extrapolated_from)
     estimated = sum(1 for r in rows if r[5].estimate_for)
+    stand_ins = sum(1 for r in rows if r[5].kind != r[5].asked or (precision and r[5].precision not in ("", precision)))
     lines.append(
         f"GPU-hours of training steps on {card} ({step}): {gpu_hours:.1f} "
-        f"({extrapolated} of {len(rows)} settings extrapolated, {estimated} estimated from another model; "
+        f"({extrapolated} of {len(rows)} settings extrapolated, {estimated} estimated from another model, "
+        f"{stand_ins} at a stand-in step or precision; "
         "evaluations not included: "
         f"{evaluations(config['training'])} per cell)"
     )
-    lines += pack_cost_lines(config, directory, packs, card, rates, step, len(cells_by_rule.get(TRAIN_RULE, [])))
+    lines += pack_cost_lines(config, directory, packs, card, rates, step, len(cells_by_rule.get(TRAIN_RULE, [])), precision, sources)
     lines += kmeans_cost_lines(config, jobs, cells_by_rule.get("kmeans", []), card, rates)
     lines += [f"[{i}] {source}" for i, source in enumerate(sources, 1)]
     return lines
 
 
-def packed_rate(rates: list[dict], card: str, dataset: str, size: int) -> Rate | None:
+def packed_rate(rates: list[dict], card: str, dataset: str, size: int, step: str = "graphed", precision: str = "") -> Rate | None:
     """Measured aggregate images/s of a pack of `size` cells on `dataset` (rows of kind
-    train_packed, model "pack<size>"), or None where never measured."""
-    rows = [r for r in rates if r["card"] == card and r["kind"] == "train_packed"
-            and r["dataset"] == dataset and r["model"] == f"pack{size}"]  # fmt: skip
-    return Rate(float(rows[0]["value"]), rows[0]["source"]) if rows else None
+    train_packed, or train_packed_fast on the fast path; model "pack<size>"), or None where
+    never measured. The fast path falls back to the exact path's packed rate, named."""
+    kinds = ("train_packed_fast", "train_packed") if step == "fast" else ("train_packed",)
+    for kind in kinds:
+        rows = [r for r in rates if r["card"] == card and r["kind"] == kind
+                and r["dataset"] == dataset and r["model"] == f"pack{size}"]  # fmt: skip
+        row = _measured(rows, precision)
+        if row is not None:
+            return Rate(float(row["value"]), row["source"], kind=kind, asked=kinds[0],
+                        precision=row.get("precision", ""), asked_precision=precision)  # fmt: skip
+    return None
 
 
-def pack_cost_lines(config, directory: Path, packs: dict, card: str, rates: list[dict], step: str, singles: int) -> list[str]:
+def pack_cost_lines(config, directory: Path, packs: dict, card: str, rates: list[dict], step: str, singles: int,
+                    precision: str = "", sources: list[str] | None = None) -> list[str]:  # fmt: skip
     """Training jobs: packs (one job each) and single cells; each pack's GPU-hours from its
     measured packed rate, else from its cells' solo rates one after another (an upper bound)."""
     if not packs:
         return []
+    sources = [] if sources is None else sources
     lines = [f"training jobs: {len(packs)} packs (rules {PACK_RULE_PREFIX}*, "
              f"{sum(len(c) for c in packs.values())} cells) + {singles} single cells ({TRAIN_RULE})"]  # fmt: skip
     hours_sum = 0.0
     for rule, cells in sorted(packs.items()):
         left = [images_left(config, directory, cell) for cell in cells]
-        rate = packed_rate(rates, card, cells[0].dataset, len(cells))
+        rate = packed_rate(rates, card, cells[0].dataset, len(cells), step, precision)
         if rate is not None:
-            hours, how = sum(left) / rate.value / 3600, f"packed rate {rate.value:.0f} img/s [{rate.source}]"
+            hours, how = sum(left) / rate.value / 3600, f"packed rate {rate.value:.0f} img/s, {rate.note(sources)}"
         else:
-            solo = [train_rate(rates, card, c.dataset, c.dz, c.model, step).value for c in cells]
+            solo = [train_rate(rates, card, c.dataset, c.dz, c.model, step, precision).value for c in cells]
             hours, how = sum(n / r for n, r in zip(left, solo)) / 3600, "solo rate, packed rate not measured"
         hours_sum += hours
         lines.append(f"  {rule:<28} {len(cells):>3} cells {sum(left) / 1024:>9.0f} kimg {hours:>7.2f} GPU-h  {how}")
@@ -520,8 +577,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--card", default="h100", help="the rates of which card (benchmarks/rates.csv)")
         p.add_argument("--profile", type=Path, default=ROOT / "profiles" / "slurm")
         p.add_argument("--margin", type=float, default=1.5)
-        p.add_argument("--step", choices=("eager", "graphed"), default="eager",
-                       help="rates of the eager step (measured everywhere) or of the CUDA graph (where measured)")
+        p.add_argument("--step", choices=("auto", *STEP_KINDS), default="auto",
+                       help="rates of the eager step (measured everywhere), the CUDA graph or the fast path "
+                            "(where measured; else the next, named); auto: the config's (device, fast_path, cuda_graphs)")  # fmt: skip
         if name in ("status", "cost"):
             p.add_argument("targets", nargs="+")
     return parser
@@ -535,7 +593,9 @@ def main(argv=None) -> int:
         if args.command == "status":
             lines = grid_status(config, args.directory, args.targets)
         elif args.command == "cost":
-            lines = cost_report(config, args.configfile, args.directory, args.targets, args.card, rates, step=args.step)
+            step, precision = config_step(config)
+            step = step if args.step == "auto" else args.step
+            lines = cost_report(config, args.configfile, args.directory, args.targets, args.card, rates, step=step, precision=precision)
         elif args.command == "check":
             lines = check_profile(args.profile, config, args.card, rates)
         else:

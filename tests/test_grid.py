@@ -12,6 +12,7 @@ from acai_repro.grid import (
     cell_folder,
     check_profile,
     cost_report,
+    config_step,
     expand_targets,
     grid_status,
     images_left,
@@ -211,6 +212,39 @@ def test_measured_rates_come_with_their_source_and_the_rest_is_marked_extrapolat
         train_rate(rates, "tpu", "lines", 64, "acai")
 
 
+def test_every_rate_names_the_step_and_precision_it_stands_in_for():
+    """An estimate at a step or a precision that was not measured says so, naming the one used."""
+    rates = load_rates()
+    graphed = train_rate(rates, "h100", "lines", 64, "acai", step="graphed", precision="tf32")
+    assert (graphed.kind, graphed.note([])) == ("train_graphed", "measured graphed tf32 [1]"), graphed.note([])
+    images = train_rate(rates, "h100", "mnist", 32, "acai", step="graphed", precision="tf32")
+    assert images.kind == "train" and "STAND-IN: graphed step not measured here" in images.note([]), images.note([])
+    fp32 = train_rate(rates, "h100", "lines", 64, "acai", step="graphed", precision="fp32")
+    assert "STAND-IN: fp32 convolutions not measured here" in fp32.note([]), fp32.note([])
+    fast = train_rate(rates + [dict(card="h100", kind="train_fast", dataset="lines", dz="64", model="acai",
+                                    value="30000", precision="fp32", source="test row")],
+                      "h100", "lines", 64, "acai", step="fast", precision="fp32")  # fmt: skip
+    assert (fast.value, fast.note([])) == (30000.0, "measured fast-path fp32 [1]"), fast.note([])
+    no_fast = train_rate(rates, "h100", "lines", 64, "acai", step="fast", precision="fp32")
+    assert no_fast.kind == "train_graphed" and "STAND-IN: fast-path step not measured here" in no_fast.note([])
+
+
+@pytest.mark.parametrize(
+    "overlay, expected",
+    [
+        ({"device": "cpu"}, ("eager", "fp32")),
+        ({"device": "cuda"}, ("graphed", "fp32")),
+        ({"device": "cuda", "training": {"cuda_graphs": "off"}}, ("eager", "fp32")),
+        ({"device": "cuda", "training": {"fast_path": True, "conv_tf32": True}}, ("fast", "tf32")),
+    ],
+)
+def test_cost_takes_the_step_and_precision_from_the_config(overlay, expected):
+    config = load_grid_config([])
+    config = dict(config, **{k: v for k, v in overlay.items() if k != "training"})
+    config["training"] = dict(config["training"], **overlay.get("training", {}))
+    assert config_step(config) == expected, f"{overlay}: {config_step(config)} != {expected}"
+
+
 class NeverMeasured:
     rate_like = "acai"
 
@@ -221,9 +255,9 @@ def test_a_model_never_measured_is_costed_at_its_rate_like_models_rate_marked_es
     estimate = train_rate(rates, "h100", "lines", 64, "newmodel")
     assert estimate.value == _measured("train", "lines", 64, "acai")
     assert estimate.estimate_for == "newmodel" and estimate.estimated_like == "acai"
-    assert estimate.note([]).startswith("ESTIMATE: newmodel never measured; costed as acai, measured [1]")
+    assert estimate.note([]).startswith("ESTIMATE: newmodel never measured; costed as acai, measured eager tf32 [1]")
     far = train_rate(rates, "h100", "svhn", 1024, "newmodel")  # the stand-in's rate, itself extrapolated
-    assert "ESTIMATE" in far.note([]) and "EXTRAPOLATED: not measured; the rate of svhn dz256 acai" in far.note([])
+    assert "ESTIMATE" in far.note([]) and "EXTRAPOLATED: not measured; the eager tf32 rate of svhn dz256 acai" in far.note([])
     with pytest.raises(GridError, match="no measured training rate for model 'unregistered'"):
         train_rate(rates, "h100", "lines", 64, "unregistered")  # no class, no stand-in: refused
 
