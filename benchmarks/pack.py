@@ -149,7 +149,12 @@ def profile_round(trainers: list[CellTrainer], device: str, rounds: int, top: in
 
 
 def is_math_kernel(name: str) -> bool:
+    """Convolution or matrix-product math, by kernel name. Inductor's kernels are named after
+    the ops they fuse ("triton_red_fused_convolution_backward_sum": a bias gradient's sum), so a
+    Triton kernel counts only when it is a GEMM/convolution template ("triton_tem_...")."""
     lower = name.lower()
+    if lower.startswith("triton_"):
+        return lower.startswith("triton_tem")
     return any(k in lower for k in MATH_KERNELS) and not any(k in lower for k in LAYOUT_KERNELS)
 
 

@@ -1,0 +1,71 @@
+"""The CPU parts of the GPU measurements: benchmarks/pack.py on both training paths (its smoke
+run), its FLOP count and kernel classification, and benchmarks/gpu_session.sh's skeleton (a
+stub nvidia-smi, every step skipped: the header, the step log and the archive)."""
+
+import os
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import pack  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+
+
+@pytest.mark.parametrize(
+    "name, math",
+    [
+        ("sm90_xmma_fprop_implicit_gemm_f32f32_f32f32_f32_nhwckrsc_nhwc_tilesize64x64x8", True),
+        ("sm80_xmma_dgrad_implicit_gemm_tf32f32_tf32f32_f32_nhwckrsc_nchw", True),
+        ("void cutlass::Kernel<cutlass_80_tensorop_s1688gemm_64x64_32x6_nn_align4>", True),
+        ("void cudnn::engines_precompiled::nchwToNhwcKernel<float, float, float, false, true>", False),
+        ("void at::native::vectorized_elementwise_kernel<4, at::native::FillFunctor<float>>", False),
+        ("triton_poi_fused_leaky_relu_0", False),
+        ("triton_red_fused_convolution_backward_sum_3", False),  # a conv bias gradient's sum: a reduction
+        ("triton_tem_fused_mm_0", True),  # inductor's GEMM template
+    ],
+)
+def test_kernels_are_classified_by_name(name, math):
+    assert pack.is_math_kernel(name) is math, f"{name}: expected {'math' if math else 'not math'}"
+
+
+def test_flops_per_image_count_the_step_of_each_model(smoke_config):
+    """ACAI's step runs the critic twice and the decoder on the mixes: ~3x the Baseline's."""
+    baseline = pack.flops_per_image(pack.cell(smoke_config, "baseline", 0, "cpu"))
+    acai = pack.flops_per_image(pack.cell(smoke_config, "acai", 0, "cpu"))
+    fast = pack.flops_per_image(pack.cell(smoke_config, "acai", 0, "cpu", path="fast"))
+    assert 100e6 < baseline < 200e6, f"Baseline {baseline / 1e6:.0f} MFLOP per image, expected 100-200"
+    assert 2.5 < acai / baseline < 3.5, f"ACAI / Baseline = {acai / baseline:.2f}, expected ~3"
+    assert fast == acai, "the fast path computes the same arithmetic: its FLOPs are counted on the exact step"
+
+
+@pytest.mark.slow
+def test_pack_benchmark_smoke_run_measures_both_paths():
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "benchmarks/pack.py", "--smoke", "--no-solo"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    for path in ("fast", "exact"):
+        assert f"[{path} path] packed" in out.stdout, f"no packed rates of the {path} path:\n{out.stdout[-2000:]}"
+    assert "FLOP per image of one training step: baseline" in out.stdout, out.stdout[:500]
+
+
+def test_gpu_session_script_skeleton_runs_with_every_step_skipped(tmp_path):
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "nvidia-smi").write_text('#!/bin/sh\necho "NVIDIA H200"\n')
+    (stub / "nvidia-smi").chmod(0o755)
+    env = dict(os.environ, PATH=f"{stub}:{os.environ['PATH']}", PYTHON=sys.executable, BUDGET="60",
+               SKIP="pack protocol tests science alltests figures", MEASURED_COMMIT="abc1234")  # fmt: skip
+    folder = tmp_path / "gs"
+    out = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(folder)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    session = (folder / "session.txt").read_text()
+    assert "commit abc1234" in session and "NVIDIA H200" in session, session
+    assert "done after" in session, session
+    with tarfile.open(f"{folder}.tgz") as archive:
+        assert "gs/session.txt" in archive.getnames(), archive.getnames()
