@@ -13,6 +13,7 @@ from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import pack  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+import rates_from_pack  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -69,3 +70,34 @@ def test_gpu_session_script_skeleton_runs_with_every_step_skipped(tmp_path):
     assert "done after" in session, session
     with tarfile.open(f"{folder}.tgz") as archive:
         assert "gs/session.txt" in archive.getnames(), archive.getnames()
+
+
+PACK_OUTPUT = """device cuda (NVIDIA H200), torch 2.13.0, batch 64, 100 rounds x 3 repeats (median), convolutions in float32
+FLOP per image of one training step: baseline 151 M, acai 469 M
+
+[fast path] solo rate of each model (a pack of one; graphed on CUDA):
+  model        dz     img/s                TFLOP/s
+  baseline     64     61000    9.21 (13.7% of 67)
+  vqvae       256     52000    11.28 (16.8% of 67)
+
+[fast path] packed (one process, a stream per cell on CUDA):
+  cells what                          aggregate img/s  per cell                TFLOP/s
+      1 lines ACAI x 1                          29000     29000   13.60 (20.3% of 67)
+     18 Table 1: 6 models x 3 seeds            151000      8389   35.33 (52.7% of 67)
+"""
+
+
+def test_rates_rows_are_read_from_a_pack_output():
+    rows = rates_from_pack.rate_rows(PACK_OUTPUT, "h200", "raw.txt: note")
+    got = [(r["kind"], r["dz"], r["model"], r["value"], r["precision"]) for r in rows]
+    assert got == [
+        ("train_fast", "64", "baseline", "61000", "fp32"),
+        ("train_fast", "256", "vqvae", "52000", "fp32"),
+        ("train_packed_fast", "64", "pack1", "29000", "fp32"),
+        ("train_packed_fast", "", "pack18", "151000", "fp32"),
+    ], got
+    assert rows[0]["source"] == "raw.txt: note (fast path, solo)", rows[0]["source"]
+    with pytest.raises(ValueError, match="no convolution precision"):
+        rates_from_pack.rate_rows(PACK_OUTPUT.replace("convolutions in float32", ""), "h200", "x")
+    with pytest.raises(ValueError, match="no rates found"):
+        rates_from_pack.rate_rows("convolutions in TF32\nnothing else", "h200", "x")
