@@ -240,11 +240,13 @@ def paper_references(records) -> dict:
 
 
 def _curve(record, key: str):
-    """(kimg, values) of the evaluations that define `key`, and the kimg of those where it is undefined."""
+    """(kimg, value) of every evaluation of `key`, NaN where undefined (the line breaks there:
+    nothing is drawn between two defined values across an undefined one), and the kimg of the
+    undefined ones."""
     factor = PANELS[key][1]
     points = [(e["kimg"], e[key]) for e in record["evals"] if key in e]
-    defined = [(k, v * factor) for k, v in points if not is_undefined(v)]
-    return defined, [k for k, v in points if is_undefined(v)]
+    curve = [(k, math.nan if is_undefined(v) else v * factor) for k, v in points]
+    return curve, [k for k, v in points if is_undefined(v)]
 
 
 def _panel(ax, key: str, records, seed_styles: dict, references: dict) -> bool:
@@ -254,9 +256,10 @@ def _panel(ax, key: str, records, seed_styles: dict, references: dict) -> bool:
     for record in records:
         cell = record["cell"]
         colour = model_colour(cell["model"])
-        defined, undefined[id(record)] = _curve(record, key)
-        if defined:
-            ax.plot(*zip(*defined), color=colour, ls=seed_styles[cell["seed"]], lw=1.2)
+        curve, undefined[id(record)] = _curve(record, key)
+        defined = [point for point in curve if not math.isnan(point[1])]
+        if defined:  # dots: a value between two undefined ones has no line to show it
+            ax.plot(*zip(*curve), color=colour, ls=seed_styles[cell["seed"]], lw=1.2, marker=".", ms=3)
             if record["status"] != "ok":  # where it stopped: the last evaluation before it diverged
                 ax.plot(*defined[-1], color=colour, marker="X", ms=8, ls="none")
     for (model, metric), value in references.items():
@@ -289,8 +292,8 @@ def _undefined_strip(ax, records, undefined: dict):
 
 
 def _all_positive(ax) -> bool:
-    values = [y for line in ax.get_lines() for y in np.atleast_1d(line.get_ydata())]
-    return all(float(y) > 0 for y in values)
+    values = [float(y) for line in ax.get_lines() for y in np.atleast_1d(line.get_ydata())]
+    return all(y > 0 for y in values if not math.isnan(y))
 
 
 def _legend(ax, records, seed_styles: dict, references: dict, any_undefined: bool) -> None:
@@ -335,7 +338,7 @@ def training_curves_figure(metrics_paths, out_path) -> None:
     seeds = sorted({r["cell"]["seed"] for r in records})
     seed_styles = {seed: SEED_STYLES[i % len(SEED_STYLES)] for i, seed in enumerate(seeds)}
     references = paper_references(records)
-    cols = 3
+    cols = min(len(keys) + 1, 4) if len(keys) < 4 else 3  # the panels and the legend: one row, or rows of 3
     rows = math.ceil((len(keys) + 1) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.0 * cols, 3.0 * rows), squeeze=False)
     panels = list(axes.flat)
