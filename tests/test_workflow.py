@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 import pytest
 import yaml
 
+from acai_repro import figure_sets
 from acai_repro.config import load_config, table1_cells
 from acai_repro.models import title_of
 from acai_repro.train import STATE_FILE
@@ -384,3 +386,26 @@ def test_smoke_tables_and_scorecard_compile(smoke_run):
     compile_tables(tables, smoke_run)
     md = (smoke_run / SMOKE / "reproduction.md").read_text()
     assert "Scale: **smoke**" in md and "numbers: 0 of 72 at protocol scale" in md
+
+
+@pytest.mark.slow
+def test_a_result_sets_figures_render_from_trained_cells_and_carry_its_provenance(smoke_run, tmp_path):
+    """python -m acai_repro.figure_sets on a copy of the smoke run's cells (its figures removed):
+    the figure rules alone render Fig. 3, Fig. 5, the image interpolations and the curves."""
+    shutil.copytree(smoke_run / "results", tmp_path / "results", ignore=shutil.ignore_patterns("figures", "*.lock"))
+    set_dir = tmp_path / "docs" / "smoke-results"
+    set_dir.mkdir(parents=True)
+    for table in ("table1", "table2"):
+        shutil.copy2(smoke_run / SMOKE / f"{table}.csv", set_dir)
+    provenance = {"commit": "abc1234", "fingerprint": "unknown", "depends_on_training": True, "command": "smoke",
+                  "date": "2026-01-01", "machine": "test"}  # fmt: skip
+    (set_dir / "provenance.json").write_text(json.dumps(provenance))
+    configs = [ROOT / "config" / "smoke.yaml", smoke_run / "mnist_local.yaml"]
+    written = figure_sets.refresh(set_dir, configs, workdir=tmp_path, rendered_by="test")
+    expected = ["fig3_lines_interpolations.png", "fig5_vae_samples.png", "training_curves_lines_dz64.png",
+                "interpolations_mnist_dz32.png", "training_curves_mnist_dz32.png"]  # fmt: skip
+    assert [p.name for p in written] == expected
+    assert all(figure_sets.read_stamp(p)["commit"] == "abc1234" for p in written)
+    weights = sorted((smoke_run / SMOKE).glob("*/*/dz*/seed*/model.pt"))
+    retrained = [w for w in weights if (tmp_path / w.relative_to(smoke_run)).stat().st_mtime != w.stat().st_mtime]
+    assert weights and not retrained, f"rendering the figures trained {retrained}"
