@@ -109,3 +109,25 @@ skipped alltests || step pytest_cuda "${T_TESTS:-300}" $py -m pytest -q -p no:ca
 echo "done after $SECONDS s" | tee -a "$out/session.txt"
 # One archive of everything (a device call returns at most 8 files).
 tar czf "$out.tgz" -C "$(dirname "$out")" "$(basename "$out")" && echo "archive: $out.tgz"
+
+# ==== Figures of the gpu-quick run (an appended block; seconds on the trained cells) ====
+# The workflow's own figure rules (--allowed-rules: never training) render Fig. 3, Fig. 5 and
+# the training curves from results/gpu-quick; the PNGs come back in $out/gpu_quick/figures/ and
+# in the archive, written again. Commit them into a result set, stamped with its provenance:
+#   python -m acai_repro.figure_sets docs/<set> --configfile config/gpu-quick.yaml --rendered <out>/gpu_quick/figures
+# Its own timeout (T_FIGURES, default 90 s) rather than the budget's remainder, which the Table 1
+# step may have used up.
+figures=(fig3_lines_interpolations.png fig5_vae_samples.png training_curves_lines_dz64.png)
+mkdir -p "$out/gpu_quick/figures"
+{
+  echo "\$ snakemake (figure rules) -- ${figures[*]}"
+  timeout --signal=TERM --kill-after=10 "${T_FIGURES:-90}" $py -m snakemake --cores all \
+    --configfile config/gpu-quick.yaml \
+    --allowed-rules fig3_lines_interpolations fig5_vae_samples training_curves \
+    -- "${figures[@]/#/$table_dir/figures/}"
+  echo "exit status $?"
+} 2>&1 | tee "$out/figures_gpu_quick.txt"
+for f in "${figures[@]}"; do
+  cp "$table_dir/figures/$f" "$out/gpu_quick/figures/" 2>/dev/null || echo "no $f" | tee -a "$out/session.txt"
+done
+tar czf "$out.tgz" -C "$(dirname "$out")" "$(basename "$out")" && echo "archive with figures: $out.tgz"

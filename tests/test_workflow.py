@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,9 +11,11 @@ import time
 import pytest
 import yaml
 
+from acai_repro import figure_sets
 from acai_repro.config import load_config, table1_cells
 from acai_repro.models import title_of
 from acai_repro.train import STATE_FILE
+from tests.browser import INSTALL_HINT, caption_problems, find_browser, rendered_views
 from tests.conftest import ROOT, mnist_overlay
 from tests.test_latex import compile_tables
 
@@ -183,6 +186,7 @@ TARGETS = [
     f"{SMOKE}/table2_probe.tex",
     f"{SMOKE}/table3.tex",
     f"{SMOKE}/figures/interpolations_mnist_dz32.png",
+    f"{SMOKE}/figures/training_curves_mnist_dz32.png",
     f"{SMOKE}/reproduction.md",
 ]
 
@@ -292,6 +296,37 @@ def test_report_builds(smoke_run):
     assert "table1.csv" in html and "fig3_lines_interpolations.png" in html and "training_curves" in html
 
 
+# Every table and figure of the smoke targets: the report holds each with a caption.
+REPORTED = [f"{SMOKE}/{name}" for name in (
+    "table1.csv", "table2.csv", "table2_probe.csv", "table3.csv", "reproduction.csv", "reproduction.md",
+    "figures/fig3_lines_interpolations.png", "figures/fig5_vae_samples.png", "figures/interpolations_mnist_dz32.png",
+    "figures/training_curves_lines_dz64.png", "figures/training_curves_mnist_dz32.png")]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_report_in_a_browser_captions_every_table_and_figure_with_scale_seeds_and_rule(smoke_run, tmp_path):
+    browser = find_browser()
+    if browser is None:  # CI installs one: a missing browser is a failure there
+        missing = f"no headless browser to open the report: {INSTALL_HINT}"
+        pytest.fail(missing) if os.environ.get("ACAI_REQUIRE_BROWSER") else pytest.skip(missing)
+    report = smoke_run / "report_browser.html"
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(smoke_run),
+         "--configfile", str(ROOT / "config" / "smoke.yaml"), str(smoke_run / "mnist_local.yaml"),
+         "--report", report.name, "--", *TARGETS],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    smoke = _smoke()
+    views = rendered_views(report, browser, tmp_path)
+    assert caption_problems(views, REPORTED, smoke["scale_name"], smoke["seeds"]) == []
+    # Known bad: one caption without its reporting rule is caught (the check can fail).
+    bad = tmp_path / "bad.html"
+    bad.write_text(report.read_text().replace("Reporting rule:", "Rule:", 1))
+    problems = caption_problems(rendered_views(bad, browser, tmp_path), REPORTED, smoke["scale_name"], smoke["seeds"])
+    assert len(problems) == 1 and "Reporting rule:" in problems[0], problems
+
+
 def test_single_kmeans_cell_builds_exactly_its_chain(tmp_path):
     result = snakemake(tmp_path, "-n", f"{SMOKE}/mnist/acai/dz32/seed1/kmeans.json")
     assert result.returncode == 0, result.stderr
@@ -351,3 +386,26 @@ def test_smoke_tables_and_scorecard_compile(smoke_run):
     compile_tables(tables, smoke_run)
     md = (smoke_run / SMOKE / "reproduction.md").read_text()
     assert "Scale: **smoke**" in md and "numbers: 0 of 72 at protocol scale" in md
+
+
+@pytest.mark.slow
+def test_a_result_sets_figures_render_from_trained_cells_and_carry_its_provenance(smoke_run, tmp_path):
+    """python -m acai_repro.figure_sets on a copy of the smoke run's cells (its figures removed):
+    the figure rules alone render Fig. 3, Fig. 5, the image interpolations and the curves."""
+    shutil.copytree(smoke_run / "results", tmp_path / "results", ignore=shutil.ignore_patterns("figures", "*.lock"))
+    set_dir = tmp_path / "docs" / "smoke-results"
+    set_dir.mkdir(parents=True)
+    for table in ("table1", "table2"):
+        shutil.copy2(smoke_run / SMOKE / f"{table}.csv", set_dir)
+    provenance = {"commit": "abc1234", "fingerprint": "unknown", "depends_on_training": True, "command": "smoke",
+                  "date": "2026-01-01", "machine": "test"}  # fmt: skip
+    (set_dir / "provenance.json").write_text(json.dumps(provenance))
+    configs = [ROOT / "config" / "smoke.yaml", smoke_run / "mnist_local.yaml"]
+    written = figure_sets.refresh(set_dir, configs, workdir=tmp_path, rendered_by="test")
+    expected = ["fig3_lines_interpolations.png", "fig5_vae_samples.png", "training_curves_lines_dz64.png",
+                "interpolations_mnist_dz32.png", "training_curves_mnist_dz32.png"]  # fmt: skip
+    assert [p.name for p in written] == expected
+    assert all(figure_sets.read_stamp(p)["commit"] == "abc1234" for p in written)
+    weights = sorted((smoke_run / SMOKE).glob("*/*/dz*/seed*/model.pt"))
+    retrained = [w for w in weights if (tmp_path / w.relative_to(smoke_run)).stat().st_mtime != w.stat().st_mtime]
+    assert weights and not retrained, f"rendering the figures trained {retrained}"
