@@ -16,7 +16,10 @@
 #      Table 1 with 3 seeds at 2^20 images: the fast path against the exact one, TF32 against
 #      float32 (docs/gpu.md)
 #   5. pytest_cuda: the whole of tests/test_cuda.py
-# SKIP="pack tests" (names: pack protocol tests science alltests) leaves steps out, e.g. on a
+# After each finished table its figures (Fig. 3, Fig. 5, training curves) are rendered by the
+# figure rules alone and brought back. RESERVE seconds (default 45) are kept free of the tables
+# for that and the archive.
+# SKIP="pack tests" (names: pack protocol tests science alltests figures) leaves steps out, e.g. on a
 # second call to the same warm machine that only continues the protocol table:
 #   SKIP="pack tests" BUDGET=300 bash benchmarks/gpu_session.sh "$OUT/gs2"
 # Step timeouts: T_PACK (each path), T_PROTOCOL, T_TESTS, T_SCIENCE (each config), seconds.
@@ -65,12 +68,35 @@ records() {
   cp "$root"/logs/train/packs/*.log "$root"/benchmarks/train/packs/*.tsv "$dest/" 2>/dev/null
   return 0
 }
-# table CONFIG NAME SECONDS: Table 1 of a config through Snakemake, then its records.
+results_root() {
+  $py -c "from acai_repro.config import load_config; print(load_config('config/config.yaml', '$1')['results_dir'])"
+}
+# table CONFIG NAME SECONDS: Table 1 of a config through Snakemake (leaving RESERVE seconds for
+# the rest), then its records and figures.
 table() {
-  local config=$1 name=$2 want=$3 root
-  root=$($py -c "from acai_repro.config import load_config; print(load_config('config/config.yaml', '$config')['results_dir'])")
-  step "$name" "$want" $py -m snakemake --cores all --configfile "$config" -- "$root/table1.tex"
+  local config=$1 name=$2 want=$3 root t
+  root=$(results_root "$config")
+  t=$(($(left) - ${RESERVE:-45}))
+  ((want < t)) && t=$want
+  step "$name" "$t" $py -m snakemake --cores all --configfile "$config" -- "$root/table1.tex"
   records "$root" "$name"
+  figures "$config" "$root" "$name"
+}
+# figures CONFIG ROOT NAME: Fig. 3, Fig. 5 and the training curves of a finished Table 1, by the
+# workflow's own figure rules only (--allowed-rules: never training; seconds), into
+# $out/NAME/figures. Commit them into the set, stamped with its provenance:
+#   python -m acai_repro.figure_sets docs/<set> --configfile CONFIG --rendered <out>/NAME/figures
+figures() {
+  local config=$1 root=$2 name=$3 f
+  local pngs=(fig3_lines_interpolations.png fig5_vae_samples.png training_curves_lines_dz64.png)
+  skipped figures && return 0
+  [ -f "$root/table1.csv" ] || return 0 # a table not finished: no weights to draw from
+  step "${name}_figures" "${T_FIGURES:-60}" $py -m snakemake --cores all --configfile "$config" \
+    --allowed-rules fig3_lines_interpolations fig5_vae_samples training_curves -- "${pngs[@]/#/$root/figures/}"
+  mkdir -p "$out/$name/figures"
+  for f in "${pngs[@]}"; do
+    cp "$root/figures/$f" "$out/$name/figures/" 2>/dev/null || echo "no $f for $name" | tee -a "$out/session.txt"
+  done
 }
 
 {
@@ -109,25 +135,3 @@ skipped alltests || step pytest_cuda "${T_TESTS:-300}" $py -m pytest -q -p no:ca
 echo "done after $SECONDS s" | tee -a "$out/session.txt"
 # One archive of everything (a device call returns at most 8 files).
 tar czf "$out.tgz" -C "$(dirname "$out")" "$(basename "$out")" && echo "archive: $out.tgz"
-
-# ==== Figures of the gpu-quick run (an appended block; seconds on the trained cells) ====
-# The workflow's own figure rules (--allowed-rules: never training) render Fig. 3, Fig. 5 and
-# the training curves from results/gpu-quick; the PNGs come back in $out/gpu_quick/figures/ and
-# in the archive, written again. Commit them into a result set, stamped with its provenance:
-#   python -m acai_repro.figure_sets docs/<set> --configfile config/gpu-quick.yaml --rendered <out>/gpu_quick/figures
-# Its own timeout (T_FIGURES, default 90 s) rather than the budget's remainder, which the Table 1
-# step may have used up.
-figures=(fig3_lines_interpolations.png fig5_vae_samples.png training_curves_lines_dz64.png)
-mkdir -p "$out/gpu_quick/figures"
-{
-  echo "\$ snakemake (figure rules) -- ${figures[*]}"
-  timeout --signal=TERM --kill-after=10 "${T_FIGURES:-90}" $py -m snakemake --cores all \
-    --configfile config/gpu-quick.yaml \
-    --allowed-rules fig3_lines_interpolations fig5_vae_samples training_curves \
-    -- "${figures[@]/#/$table_dir/figures/}"
-  echo "exit status $?"
-} 2>&1 | tee "$out/figures_gpu_quick.txt"
-for f in "${figures[@]}"; do
-  cp "$table_dir/figures/$f" "$out/gpu_quick/figures/" 2>/dev/null || echo "no $f" | tee -a "$out/session.txt"
-done
-tar czf "$out.tgz" -C "$(dirname "$out")" "$(basename "$out")" && echo "archive with figures: $out.tgz"
