@@ -237,9 +237,9 @@ def _sourced_paper(summary: pd.DataFrame) -> tuple[list[str], list[str]]:
     notes = []
     for source in sources:
         row = summary[summary.paper_source == source].iloc[0]
-        what = latex_text(source_text(source, row.model))
-        notes.append(f"$^{{{letters[source]}}}$ {what}." if source == "text" else
-                     f"$^{{{letters[source]}}}$ {what}: quoted by the paper, not its own measurement.")  # fmt: skip
+        what = source_text(source, row.model) if source == "text" else \
+            f"{'Data' if row.model == 'pixels' else row.model}: quoted by the paper from {source}, not its own measurement"
+        notes.append(f"$^{{{letters[source]}}}$ {latex_text(what)}.")
     return texts, notes
 
 
@@ -286,13 +286,16 @@ def _std_text(ddof: int, seeds) -> str:
     return f"mean $\\pm$ {kind} over seeds {', '.join(map(str, seeds))}"
 
 
+FINAL_WEIGHTS = "read on its final weights"
+
+
 def rule_text(summary: pd.DataFrame) -> str:
     """The reporting rule the cells of a summary were read under, with its N: 'the median of its last
-    1 of 8 evaluations'; 'the final weights' where no cell has an evaluation history (probe, K-Means)."""
+    1 of 8 evaluations'; FINAL_WEIGHTS where no cell has an evaluation history (probe, K-Means)."""
     pairs = {(n, m) for n, m in zip(summary.get("report_last", []), summary.get("evaluations", []))
              if isinstance(n, str) and n}  # fmt: skip
     if not pairs:
-        return "the final weights"
+        return FINAL_WEIGHTS
     return "the median of its last " + " or ".join(f"{n} of {m}" for n, m in sorted(pairs)) + " evaluations"
 
 
@@ -303,10 +306,8 @@ def _scale_text(summary: pd.DataFrame) -> str:
 
 def caption_text(title: str, summary: pd.DataFrame, seeds, ddof: int, what: str) -> str:
     """One caption: what the table shows, its scale, seeds and reporting rule (with N)."""
-    rule = rule_text(summary)
-    made = "read on " if rule == "the final weights" else ""
     return f"{latex_text(title)}, scale {latex_text(_scale_text(summary))}: {what}; {_std_text(ddof, seeds)}, " \
-        f"each seed {made}{rule}. The paper's values under ours."  # fmt: skip
+        f"each seed {rule_text(summary)}. The paper's values under ours."  # fmt: skip
 
 
 def write_table1(paths, models, seeds, tex_path, csv_path, std_ddof: int = 0, rule: ReportRule = PAPER_RULE,
@@ -371,7 +372,7 @@ def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title
                   f"({r.source})" for r in quoted.itertuples())]  # fmt: skip
     shown = pd.concat([models_only, pixel_rows], ignore_index=True)
     columns = [*models, "pixels"] if len(pixel_rows) else models
-    caption = caption_text(title, models_only, seeds, std_ddof, "accuracy (%), higher is better")
+    caption = caption_text(title, models_only, seeds, std_ddof, r"accuracy (\%), higher is better")
     Path(tex_path).write_text(to_latex(shown, ["dataset", "dz"], labels, columns, False, comments, caption))
     return summary
 
@@ -447,7 +448,7 @@ def _rule_text(rows: pd.DataFrame) -> str:
         return "rule not recorded"  # a CSV written before the rule was recorded
     frame = rows.astype({"report_last": str, "evaluations": str}).replace({"nan": "", "<NA>": ""})
     text = rule_text(frame)
-    return "final weights" if text == "the final weights" else text.replace("the median of its ", "median of ")
+    return "final weights" if text == FINAL_WEIGHTS else text.replace("the median of its ", "median of ")
 
 
 def _markdown_paper(row) -> str:
