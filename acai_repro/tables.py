@@ -455,7 +455,7 @@ def _markdown_paper(row) -> str:
     """The paper's value, its source named where it is not the paper's tables."""
     source = getattr(row, "paper_source", "")
     source = "" if pd.isna(source) else source
-    return _paper(row, "±") + (f" ({source_text(source, row.Index)})" if source and not pd.isna(row.paper_mean) else "")
+    return _paper(row, "±") + (f", {source_text(source, row.Index)}" if source and not pd.isna(row.paper_mean) else "")
 
 
 def _seeds_text(rows: pd.DataFrame) -> str:
