@@ -2,9 +2,12 @@
 them, against our cells, with one verdict each.
 
 Numbers. One row per value of acai_repro/paper_values.csv (the only copy of the paper's values),
-with ours from the same summary frames the tables print (acai_repro.tables). The verdict:
+with ours from the same summary frames the tables print (acai_repro.tables), under the same
+reporting rule (`tables.report_rule`, from each cell's evaluation history). The verdict:
 
-- `not run`: the config has no such cell (or the row is a prior method the workflow never runs);
+- `quoted`: a value the paper quotes from other work (Table 3's pixels and prior methods): shown
+  with its source, never judged;
+- `not run`: the config has no such cell;
 - `diverged` / `undefined`: a seed diverged / the value is undefined (every evaluation collapsed);
 - `reduced scale`: the cell trained on fewer images than the protocol (2^24, the schema's default
   `training.total_images`), or on a number its records do not say: our number is shown, with no
@@ -17,10 +20,13 @@ with ours from the same summary frames the tables print (acai_repro.tables). The
   the data cannot say whether the difference is within the spread.
 
 Findings. Each claim the paper draws from its tables is a check with the sentence quoted and its
-place in the paper, evaluated on whatever cells exist: `holds`, `fails`, `partly` (some settings
-hold, some fail) or `not enough cells`. A check ranks our means (defined cells only: an undefined
-or diverged cell cannot be ranked), whatever the scale; `below_protocol` says whether such a
-verdict at a reduced scale says anything about the claim.
+place in the paper, judged as it is worded: `holds`, `fails`, `partly` or `not enough cells`. A
+check ranks our means (defined cells only: an undefined or diverged cell cannot be ranked),
+whatever the scale. Every setting the claim names counts: one not run is `not enough cells`
+there. "Significantly higher" is each named model above each other one; "very good / very poor"
+is measured against the Baseline first. `below_protocol` says whether a verdict at a reduced
+scale says anything about the claim; where it does not, the page marks the verdict `(not
+meaningful at this scale)` and the summary line counts it apart.
 """
 
 from __future__ import annotations
