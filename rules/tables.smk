@@ -69,7 +69,6 @@ rule table2_probe:
     params:
         **grid_params("table2_probe"),
         std_ddof=config["tables"]["std_ddof"],
-        report_rule=config["tables"]["report_rule"],
     script:
         "../scripts/grid_table.py"
 
@@ -90,7 +89,6 @@ rule table3:
     params:
         **grid_params("table3"),
         std_ddof=config["tables"]["std_ddof"],
-        report_rule=config["tables"]["report_rule"],
     script:
         "../scripts/grid_table.py"
 
