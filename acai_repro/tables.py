@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,9 +192,16 @@ _TEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", 
 _GREEK_CAPITALS = {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega"}
 
 
+_POWER = re.compile(r"(\d+)\^(\d+)")  # "2^17" images
+
+
 def latex_text(text: str) -> str:
-    """`text` as LaTeX that pdflatex typesets as it reads: specials escaped, Greek letters as math."""
-    return "".join(_TEX_SPECIALS.get(char) or _greek(char) or char for char in str(text))
+    """`text` as LaTeX that pdflatex typesets as it reads: specials escaped, Greek letters and
+    powers ("2^17") as math."""
+    parts = _POWER.split(str(text))  # text, base, exponent, text, ...
+    out = ["".join(_TEX_SPECIALS.get(char) or _greek(char) or char for char in part) if i % 3 == 0 else
+           (f"${part}" if i % 3 == 1 else f"^{{{part}}}$") for i, part in enumerate(parts)]  # fmt: skip
+    return "".join(out)
 
 
 def _greek(char: str) -> str | None:

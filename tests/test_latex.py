@@ -130,7 +130,8 @@ def test_a_table_wider_than_the_text_fails(tmp_path):
 
 
 @pytest.mark.parametrize("title, latex", [("β-VAE", "$\\beta$-VAE"), ("Δ & 50%", "$\\Delta$ \\& 50\\%"),
-                                          ("Ω_ΑE", "$\\Omega$\\_AE"), ("Café", "Café")])  # fmt: skip
+                                          ("Ω_ΑE", "$\\Omega$\\_AE"), ("Café", "Café"),
+                                          ("2^17 images, x^2", "$2^{17}$ images, x\\^{}2")])  # fmt: skip
 def test_titles_are_escaped_for_pdflatex(title, latex):
     assert latex_text(title) == latex
 
