@@ -274,7 +274,8 @@ def test_changing_the_reporting_rule_reruns_the_tables_that_read_histories_only(
     result = smoke_again(smoke_run, "-n", configs=[_override(tmp_path, "tables: {report_rule: {last: 40, of: 256}}")])
     assert result.returncode == 0, result.stderr
     # no cell, probe or K-Means: Table 1, Table 2 (in tandem) and the scorecard read the histories again
-    assert _jobs(result.stdout) == {"table1": 1, "table2": 1, "reproduction": 1, "total": 3}, result.stdout[-2000:]
+    jobs = {"table1": 1, "table2": 1, "reproduction": 1, "all": 1, "total": 4}  # all: the default target
+    assert _jobs(result.stdout) == jobs, result.stdout[-2000:]
 
 
 @pytest.mark.slow
