@@ -20,6 +20,7 @@ import torch  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from acai_repro.data import read_split, to_float  # noqa: E402
+from acai_repro.tables import PAPER_RULE, ReportRule, median_of_last  # noqa: E402
 from acai_repro.data.lines import render_lines  # noqa: E402
 from acai_repro.models import MODELS, title_of  # noqa: E402
 from acai_repro.tables import paper_values  # noqa: E402
@@ -50,9 +51,16 @@ def cell_label(model_path, name: str) -> str:
     return name if record["status"] == "ok" else f"{name} ({record['status']})"
 
 
-def reported_text(record: dict) -> str:
-    """A Table 1 cell's reported Mean Distance and Smoothness, as the tables print them."""
-    reported = record.get("reported") or {}
+def reported_values(record: dict, rule: ReportRule = PAPER_RULE) -> dict:
+    """A trained cell's values under the tables' reporting rule, read from its history (the
+    `reported` values it stored itself where a record holds no history)."""
+    evals = record.get("evals") or []
+    return median_of_last(evals, rule.count(len(evals))) if evals else (record.get("reported") or {})
+
+
+def reported_text(record: dict, rule: ReportRule = PAPER_RULE) -> str:
+    """A Table 1 cell's Mean Distance and Smoothness, as the tables print them."""
+    reported = reported_values(record, rule)
     values = []
     for key, title, scale, unit in (("mean_distance", "Mean Distance", 1e3, "×10⁻³"), ("smoothness", "Smoothness", 1, "")):
         value = reported.get(key)
@@ -67,7 +75,8 @@ def provenance_text(records) -> str:
 
     scales = joined((r.get("spec") or {}).get("scale_name") for r in records)
     seeds = joined(r["cell"]["seed"] for r in records)
-    rules = joined(r.get("report_rule") for r in records)
+    rules = joined(f"median of the last {PAPER_RULE.count(len(r['evals']))} of {len(r['evals'])} evaluations"
+                   for r in records if r.get("evals") and r.get("status") == "ok")  # fmt: skip
     commits = joined((r.get("provenance") or {}).get("code_version") for r in records)
     return f"scale {scales}; seeds {seeds}; a cell's value: {rules}; trained by commit {commits}"
 

@@ -12,6 +12,7 @@ from acai_repro.config import (
 )
 from acai_repro.packs import cell_directory, dissolve_targeted, training_packs
 from acai_repro.results import dataset_pattern
+from acai_repro.tables import GRID_TABLES
 from acai_repro.targets import WILDCARDS, command_line_targets
 
 try:
@@ -128,13 +129,15 @@ def pixel_inputs(table, filename):
     return [f"{RESULTS}/{dataset}/pixels/{filename}" for dataset in datasets]
 
 
-def grid_params(table, key, title):
+def grid_params(name):
+    """A Table 2-3 output's params: its paper table, record key and title (tables.GRID_TABLES)."""
+    table, _, key, _, title = GRID_TABLES[name]
     return {
         "cells": config[table]["cells"],
         "models": config[table]["models"],
         "seeds": config["seeds"],
         "key": key,
-        "table": "table3" if table == "table3" else "table2",
+        "table": table,
         "title": title,
     }
 

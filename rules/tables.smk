@@ -25,6 +25,7 @@ rule table1:
         models=config["table1"]["models"],
         seeds=config["seeds"],
         std_ddof=config["tables"]["std_ddof"],
+        report_rule=config["tables"]["report_rule"],
     script:
         "../scripts/table1.py"
 
@@ -43,12 +44,9 @@ rule table2:
     conda:
         "../envs/acai.yaml"
     params:
-        **grid_params(
-            "table2",
-            "classifier_accuracy",
-            "Table 2: single-layer classifier trained in tandem (paper protocol)",
-        ),
+        **grid_params("table2"),
         std_ddof=config["tables"]["std_ddof"],
+        report_rule=config["tables"]["report_rule"],
     script:
         "../scripts/grid_table.py"
 
@@ -69,11 +67,7 @@ rule table2_probe:
     conda:
         "../envs/acai.yaml"
     params:
-        **grid_params(
-            "table2",
-            "accuracy",
-            "Table 2 (post hoc): linear probe on exported latents",
-        ),
+        **grid_params("table2_probe"),
         std_ddof=config["tables"]["std_ddof"],
     script:
         "../scripts/grid_table.py"
@@ -93,7 +87,7 @@ rule table3:
     conda:
         "../envs/acai.yaml"
     params:
-        **grid_params("table3", "accuracy", "Table 3: K-Means clustering accuracy"),
+        **grid_params("table3"),
         std_ddof=config["tables"]["std_ddof"],
     script:
         "../scripts/grid_table.py"
@@ -126,5 +120,6 @@ rule reproduction:
         "../envs/acai.yaml"
     params:
         std_ddof=config["tables"]["std_ddof"],
+        report_rule=config["tables"]["report_rule"],
     script:
         "../scripts/reproduction.py"

@@ -1,11 +1,14 @@
 # Snakemake adapter: rules table2, table2_probe and table3 (acai_repro.tables.write_grid_table);
-# the rule's params say which table, which record key and which paper values.
+# the rule's params say which table, which record key and which paper values; the reporting rule
+# only where a table reads trained cells' histories (the in-tandem classifier): the probe and
+# K-Means read the final weights, so changing the rule does not rerun them.
 from acai_repro.snakemake_io import logged
-from acai_repro.tables import write_grid_table
+from acai_repro.tables import PAPER_RULE, ReportRule, write_grid_table
 
 with logged(snakemake) as log:
     p = snakemake.params
+    rule = ReportRule(**p.report_rule) if hasattr(p, "report_rule") else PAPER_RULE
     write_grid_table(
         list(snakemake.input.cells), list(snakemake.input.pixels), p.cells, p.models, p.seeds,
-        p.key, p.table, p.title, snakemake.output.tex, snakemake.output.csv, p.std_ddof,
+        p.key, p.table, p.title, snakemake.output.tex, snakemake.output.csv, p.std_ddof, rule,
     )  # fmt: skip

@@ -2,6 +2,7 @@
 # is a run setting: read from the config, never a param (renaming a scale reruns nothing).
 from acai_repro.scorecard import write_scorecard
 from acai_repro.snakemake_io import logged
+from acai_repro.tables import ReportRule
 
 with logged(snakemake) as log:
     i, p = snakemake.input, snakemake.params
@@ -9,4 +10,4 @@ with logged(snakemake) as log:
                "table3": (list(i.table3), list(i.table3_pixels))}  # fmt: skip
     out = snakemake.output
     scale = {k: snakemake.config[k] for k in ("scale_name", "results_dir") if k in snakemake.config}
-    log(write_scorecard(records, out.csv, out.md, out.tex, p.std_ddof, scale))
+    log(write_scorecard(records, out.csv, out.md, out.tex, p.std_ddof, scale, ReportRule(**p.report_rule)))

@@ -145,7 +145,8 @@ def test_an_undefined_evaluation_is_marked_in_a_strip_never_drawn_as_a_value(cur
 
 def test_the_figure_names_scale_seeds_reporting_rule_and_commit(curves):
     footer = "\n".join(t.get_text() for t in curves.texts)
-    expected = "scale quick; seeds 0; a cell's value: median of the last 2 evaluations; trained by commit abc1234"
+    # the tables' rule (the paper's last 20 of 256, as a fraction) on the trained cell's 3 evaluations
+    expected = "scale quick; seeds 0; a cell's value: median of the last 1 of 3 evaluations; trained by commit abc1234"
     assert expected in footer.splitlines(), footer
 
 

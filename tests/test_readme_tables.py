@@ -51,33 +51,40 @@ def test_every_quoted_row_of_ours_names_the_scale_its_csv_records(page):
         assert scales, f"{csvs} record no scale"
         ours = [line for line in text.splitlines() if ", ours (" in line]
         assert ours and all(any(f"ours ({s}," in line for s in scales) for line in ours), (csvs, ours)
+        # and the reporting rule with its N, or that the value was read on the final weights
+        assert all(re.search(r"median of last \d+ of \d+ evaluations\)|final weights\)", line) for line in ours), ours
 
 
 def test_a_number_edited_by_hand_is_caught(tmp_path):
-    csv = "docs/gpu-quick-results/table1_last4.csv"
+    csv = "docs/gpu-quick-results/table1.csv"
     (tmp_path / "docs/gpu-quick-results").mkdir(parents=True)
     (tmp_path / csv).write_text((ROOT / csv).read_text())
     rendered = markdown_tables([ROOT / csv])
     header = f"<!-- rendered from {csv} by python -m acai_repro.tables --markdown -->\n"
     assert quoted_table_problems(f"{header}{rendered}<!-- end -->", tmp_path) == []
-    edited = rendered.replace("**1.28 ± 0.08**", "**1.20 ± 0.08**")
+    best = re.search(r"\*\*\d+\.\d\d ± \d+\.\d\d\*\*", rendered).group()  # ACAI's bold Mean Distance
+    edited = rendered.replace(best, best.replace("**", "**1", 1))
     assert edited != rendered
     assert quoted_table_problems(f"{header}{edited}<!-- end -->", tmp_path)
-    assert quoted_table_problems(f"{header}{rendered}<!-- end -->".replace("table1_last4", "gone"), tmp_path)
+    assert quoted_table_problems(f"{header}{rendered}<!-- end -->".replace("table1.csv", "gone.csv"), tmp_path)
 
 
 def test_tables_2_and_3_render_a_row_of_ours_and_one_of_the_paper_per_dz(tmp_path):
     rows = []
     for dz, base, acai in ((32, 40.0, 45.0), (256, 80.0, 83.0)):
-        rows += [("mnist", dz, "baseline", base, 0.0, 1, 0, "ok", 94.9, 0.14, "quick", "x"),
-                 ("mnist", dz, "acai", acai, 0.0, 1, 0, "ok", 98.25, 0.11, "quick", "y")]  # fmt: skip
-    rows.append(("mnist", None, "pixels", 91.9, None, 1, 0, "ok", 92.31, None, None, "z"))
+        rows += [("mnist", dz, "baseline", base, None, 1, 0, "ok", 94.9, 0.14, "", "1", "8", "quick", "x"),
+                 ("mnist", dz, "acai", acai, None, 1, 0, "ok", 98.25, 0.11, "", "1", "8", "quick", "y")]  # fmt: skip
+    rows.append(("mnist", None, "pixels", 91.9, None, 1, 0, "ok", 92.31, None, "text", "", "", None, "z"))
     columns = ["dataset", "dz", "model", "mean", "std", "n_seeds", "n_undefined", "status", "paper_mean", "paper_std",
-               "scale", "sources"]  # fmt: skip
+               "paper_source", "report_last", "evaluations", "scale", "sources"]  # fmt: skip
     pd.DataFrame(rows, columns=columns).to_csv(tmp_path / "table2.csv", index=False)
     text = markdown_tables([tmp_path / "table2.csv"])
-    assert "| Table 2, in-tandem classifier, ours (quick, 1 seed) | MNIST | 32 | 40.00 | **45.00** | 91.90 |" in text
-    assert "| paper (2^24 images, 3 seeds) | MNIST | 256 | 94.90 ± 0.14 | 98.25 ± 0.11 | 92.31 |" in text
+    assert "| Table 2, in-tandem classifier, ours (quick, 1 seed, median of last 1 of 8 evaluations) | MNIST | 32 | " \
+           "40.00 | **45.00** | 91.90 |" in text, text
+    assert "| paper (2^24 images, 3 seeds) | MNIST | 256 | 94.90 ± 0.14 | 98.25 ± 0.11 | 92.31, the paper's Section 4 " \
+           "text, one measurement |" in text, text
+    pd.DataFrame(rows, columns=columns).assign(report_last="", evaluations="").to_csv(tmp_path / "table3.csv", index=False)
+    assert "ours (quick, 1 seed, final weights)" in markdown_tables([tmp_path / "table3.csv"])
 
 
 def test_a_csv_written_before_scales_were_recorded_says_so(tmp_path):
@@ -86,4 +93,5 @@ def test_a_csv_written_before_scales_were_recorded_says_so(tmp_path):
             ("mnist", None, "pixels", 91.9, None, 1, "ok", 92.31, None, "z")]  # fmt: skip
     pd.DataFrame(rows, columns=columns).to_csv(tmp_path / "table2.csv", index=False)
     text = markdown_tables([tmp_path / "table2.csv"])
-    assert "| Table 2, in-tandem classifier, ours (scale not recorded, 1 seed) | MNIST | 32 | **35.58** | 91.90 |" in text
+    assert "| Table 2, in-tandem classifier, ours (scale not recorded, 1 seed, rule not recorded) | MNIST | 32 | " \
+           "**35.58** | 91.90 |" in text, text

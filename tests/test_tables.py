@@ -1,5 +1,6 @@
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from acai_repro.tables import PAPER_VALUES, MissingCellError, write_grid_table, write_table1
+from acai_repro.tables import PAPER_VALUES, MissingCellError, ReportRule, write_grid_table, write_table1
 from acai_repro.tables import main as tables_main
 
 MODELS = ["baseline", "acai"]
@@ -25,7 +26,8 @@ def _write(path, record):
 def _cell(tmp_path, model, seed, status="ok", md=0.001, sm=0.1):
     reported = {"mean_distance": md, "smoothness": sm} if status == "ok" else {}
     cell = {"dataset": "lines", "model": model, "dz": 64, "seed": seed}
-    return _write(tmp_path / f"{model}_{seed}.json", {"status": status, "cell": cell, "reported": reported})
+    record = {"status": status, "cell": cell, "reported": reported, "evals": [reported]}  # one evaluation
+    return _write(tmp_path / f"{model}_{seed}.json", record)
 
 
 def fabricate_study(root):
@@ -38,13 +40,14 @@ def fabricate_study(root):
             cell = {"dataset": "lines", "model": model, "dz": 64, "seed": seed}
             reported = {"mean_distance": md, "smoothness": sm} if status == "ok" else {}
             t1.append(_write(root / f"lines/{model}/dz64/seed{seed}/metrics.json",
-                             {"status": status, "cell": cell, "reported": reported}))  # fmt: skip
+                             {"status": status, "cell": cell, "reported": reported, "evals": [reported]}))  # fmt: skip
             for dz in (32, 256):
                 acc = 0.5 + 0.07 * i + 0.01 * seed + dz / 10000
                 cell = {"dataset": "mnist", "model": model, "dz": dz, "seed": seed}
                 folder = root / f"mnist/{model}/dz{dz}/seed{seed}"
                 reported = {"classifier_accuracy": acc - 0.05} if status == "ok" else {}
-                t2.append(_write(folder / "metrics.json", {"status": status, "cell": cell, "reported": reported}))
+                t2.append(_write(folder / "metrics.json",
+                                 {"status": status, "cell": cell, "reported": reported, "evals": [reported]}))
                 t3.append(_write(folder / "kmeans.json", {"status": status, "cell": cell, "accuracy": acc}))
     pixels = {name: _write(root / f"mnist/pixels/{name}.json", {"dataset": "mnist", "status": "ok", "accuracy": acc})
               for name, acc in (("probe", 0.9123), ("kmeans", 0.5321))}  # fmt: skip
@@ -52,10 +55,11 @@ def fabricate_study(root):
 
 
 def _body_cells(tex: str) -> list[list[str]]:
-    """The tabular's rows as lists of stripped cells (no comments, rules or spacing)."""
+    """The tabular's rows as lists of stripped cells (no comments, rules or spacing; a paper value's
+    source letter, which the hand-written tables did not have, left out)."""
     rows = [line.removesuffix("\\\\").strip() for line in tex.splitlines()
             if "&" in line and not line.startswith("%")]  # fmt: skip
-    return [[cell.strip() for cell in row.split("&")] for row in rows]
+    return [[re.sub(r"\$\^\{[a-h]\}\$$", "", cell.strip()) for cell in row.split("&")] for row in rows]
 
 
 @pytest.fixture
@@ -140,7 +144,7 @@ def test_collapsed_model_is_undefined_from_the_metric_to_the_table(tmp_path):
         for seed in SEEDS:
             cell = {"dataset": "lines", "model": model, "dz": 64, "seed": seed}
             paths.append(tmp_path / f"{model}{seed}.json")
-            save_json(paths[-1], {"status": "ok", "cell": cell, "reported": summarise(evals, 2)})
+            save_json(paths[-1], {"status": "ok", "cell": cell, "reported": summarise(evals, 2), "evals": evals})
     write_table1(paths, MODELS, SEEDS, tmp_path / "t.tex", tmp_path / "t.csv")
     tex = (tmp_path / "t.tex").read_text()
     assert "undef.$^\\dagger$" in tex and "ACAI, Smoothness: 3 of 3 seeds" in tex
@@ -153,8 +157,9 @@ def test_one_undefined_seed_leaves_the_mean_undefined(tmp_path):
     # null is accepted as well as NaN for an undefined value
     paths = [_cell(tmp_path, "baseline", s) for s in (0, 1)] + [_cell(tmp_path, "acai", 0, sm=0.2)]
     path = tmp_path / "acai_1.json"
+    reported = {"mean_distance": 0.001, "smoothness": None}
     path.write_text(json.dumps({"status": "ok", "cell": {"dataset": "lines", "model": "acai", "dz": 64, "seed": 1},
-                                "reported": {"mean_distance": 0.001, "smoothness": None}}))  # fmt: skip
+                                "reported": reported, "evals": [reported]}))  # fmt: skip
     write_table1([*paths, path], MODELS, [0, 1], tmp_path / "t.tex", tmp_path / "t.csv")
     csv = pd.read_csv(tmp_path / "t.csv").set_index(["metric", "model"])
     assert csv.loc[("smoothness", "acai")].status == "undefined" and csv.loc[("smoothness", "acai")].n_undefined == 1
@@ -171,33 +176,52 @@ def _history_cell(root, model, seed, smoothness_by_evaluation):
     return _write(path, {"status": "ok", "cell": cell, "reported": reported, "evals": evals})
 
 
-def test_another_report_rule_is_recomputed_from_the_histories(tmp_path):
-    # Early evaluations of an untrained model are undefined (NaN): the median of every
-    # evaluation is undefined, the median of the last two is a number.
+def test_the_papers_rule_is_read_from_the_histories_not_the_stored_values(tmp_path):
+    # Early evaluations of an untrained model are undefined (NaN): the values the cell stored (the
+    # median of every evaluation) are undefined, the paper's rule (last 20/256 of 4: one) is a number.
     paths = [_history_cell(tmp_path, m, s, [float("nan"), float("nan"), 0.3 + s, 0.5 + s]) for m in MODELS for s in (0, 1)]
-    write_table1(paths, MODELS, [0, 1], tmp_path / "as.tex", tmp_path / "as.csv")
-    write_table1(paths, MODELS, [0, 1], tmp_path / "last2.tex", tmp_path / "last2.csv", report_last=2)
-    as_trained = pd.read_csv(tmp_path / "as.csv").set_index(["metric", "model"])
+    write_table1(paths, MODELS, [0, 1], tmp_path / "paper.tex", tmp_path / "paper.csv")
+    write_table1(paths, MODELS, [0, 1], tmp_path / "last2.tex", tmp_path / "last2.csv", rule=ReportRule(2, None))
+    paper = pd.read_csv(tmp_path / "paper.csv").set_index(["metric", "model"])
     last2 = pd.read_csv(tmp_path / "last2.csv").set_index(["metric", "model"])
-    assert as_trained.loc[("smoothness", "acai")].status == "undefined"
+    assert paper.loc[("smoothness", "acai"), "mean"] == pytest.approx(np.mean([0.5, 1.5]))  # the last evaluation
+    assert (paper.report_last == 1).all() and (paper.evaluations == 4).all(), paper[["report_last", "evaluations"]]
     assert last2.loc[("smoothness", "acai"), "mean"] == pytest.approx(np.mean([0.4, 1.4]))
     assert last2.loc[("mean_distance", "acai"), "mean"] == pytest.approx(35.0)  # (0.03 + 0.04) / 2, x 10^3
-    assert "median of its last 2 evaluations, recomputed from its history" in (tmp_path / "last2.tex").read_text()
+    assert "the median of its last 1 of 4 evaluations" in (tmp_path / "paper.tex").read_text()
+    assert "the median of its last 2 of 4 evaluations" in (tmp_path / "last2.tex").read_text()
     with pytest.raises(MissingCellError, match="4 evaluations, fewer than the last 5"):
-        write_table1(paths, MODELS, [0, 1], tmp_path / "x.tex", tmp_path / "x.csv", report_last=5)
+        write_table1(paths, MODELS, [0, 1], tmp_path / "x.tex", tmp_path / "x.csv", rule=ReportRule(5, None))
 
 
-def test_the_report_rule_command_line_writes_the_table_or_says_what_is_missing(tmp_path, capsys):
+@pytest.mark.parametrize("evaluations, expected", [(8, 1), (16, 1), (256, 20), (2, 1), (1, 1), (26, 2), (32, 3),
+                                                    (1024, 80)])  # fmt: skip
+def test_the_papers_rule_at_every_scale_is_the_same_fraction_of_training(evaluations, expected):
+    """quick: 1 of 8, gpu-quick: 1 of 16, the protocol: 20 of 256; 26 x 20/256 = 2.03 rounds to 2, 32 x 20/256 = 2.5 up to 3."""
+    assert ReportRule().count(evaluations) == expected, ReportRule().count(evaluations)
+    assert ReportRule(4, None).count(evaluations) == 4  # a fixed rule whatever the history
+
+
+def test_a_record_without_its_evaluation_history_is_refused(tmp_path):
+    cell = {"dataset": "lines", "model": "acai", "dz": 64, "seed": 0}
+    path = _write(tmp_path / "acai.json", {"status": "ok", "cell": cell, "reported": {"mean_distance": 0.1, "smoothness": 0.1}})
+    with pytest.raises(MissingCellError, match="acai.json: no evaluation history"):
+        write_table1([path], ["acai"], [0], tmp_path / "t.tex", tmp_path / "t.csv")
+
+
+def test_the_tables_command_line_writes_every_table_or_says_what_is_missing(tmp_path, capsys):
     overlay = tmp_path / "two.yaml"
     overlay.write_text("seeds: [0, 1]\ntable1: {models: [baseline, acai]}\n")
     for m in MODELS:
         for s in (0, 1):
             _history_cell(tmp_path / "results", m, s, [float("nan"), 0.2, 0.3])
-    out = tmp_path / "t_last2"
+    out = tmp_path / "tables"
+    tables_main(["--configfile", str(overlay), "--results", str(tmp_path / "results"), "--out", str(out)])
+    assert "ACAI" in (out / "table1.tex").read_text() and (out / "table1.csv").exists()
     tables_main(["--configfile", str(overlay), "--results", str(tmp_path / "results"), "--report-last", "2", "--out", str(out)])
-    assert "ACAI" in out.with_suffix(".tex").read_text() and out.with_suffix(".csv").exists()
+    assert "last 2 of 3 evaluations" in (out / "table1_last2.tex").read_text()
     with pytest.raises(SystemExit) as stop:
-        tables_main(["--configfile", str(overlay), "--results", str(tmp_path / "none"), "--report-last", "2", "--out", str(out)])
+        tables_main(["--configfile", str(overlay), "--results", str(tmp_path / "none"), "--out", str(out)])
     assert stop.value.code == 2 and "metrics.json" in capsys.readouterr().err
 
 
@@ -248,33 +272,34 @@ def test_a_model_at_its_own_dz_is_named_in_its_column(tmp_path):
     assert pd.read_csv(tmp_path / "t.csv").set_index(["metric", "model"]).loc[("smoothness", "vqvae"), "dz"] == 256
 
 
-def test_a_sample_std_of_one_seed_is_undefined_never_zero(tmp_path):
-    """tables.std_ddof: 1 with one seed: the mean is shown, the spread is 'undef.', the CSV's std empty."""
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_one_seed_shows_no_std_never_zero(tmp_path, ddof):
+    """One seed has no spread at either ddof: the mean alone in the .tex, an empty std in the CSV."""
     paths = [_cell(tmp_path, "baseline", 0, md=0.006), _cell(tmp_path, "acai", 0, md=0.0002)]
-    summary = write_table1(paths, MODELS, [0], tmp_path / "t.tex", tmp_path / "t.csv", std_ddof=1)
+    summary = write_table1(paths, MODELS, [0], tmp_path / "t.tex", tmp_path / "t.csv", std_ddof=ddof)
     tex = (tmp_path / "t.tex").read_text()
-    assert "6.00 $\\pm$ undef." in tex and "\\textbf{0.20 $\\pm$ undef.}" in tex
-    assert "$\\pm$ 0.00" not in tex
-    assert "sample std (ddof 1) (undef.: it needs more than 1 seed) over seeds [0]" in tex
+    cells = dict((row[0], row[1:]) for row in _body_cells(tex))
+    assert cells["Mean Distance ($\\times 10^{-3}$)"] == ["6.00", "\\textbf{0.20}"], cells
+    assert "$\\pm$ 0.00" not in tex and "undef.}" not in tex and "one seed (0): its value, no std" in tex
     csv = pd.read_csv(tmp_path / "t.csv", keep_default_na=False)
     assert (csv["std"] == "").all() and (csv["status"] == "ok").all() and (csv["mean"] != "").all()
     assert summary["std"].isna().all()
 
 
-def test_a_population_std_of_one_seed_is_zero(tmp_path):
-    paths = [_cell(tmp_path, "baseline", 0, md=0.006), _cell(tmp_path, "acai", 0, md=0.0002)]
-    summary = write_table1(paths, MODELS, [0], tmp_path / "t.tex", tmp_path / "t.csv", std_ddof=0)
-    assert "6.00 $\\pm$ 0.00" in (tmp_path / "t.tex").read_text()
-    assert summary["std"].tolist() == [0.0] * 4
+def test_two_seeds_with_one_value_show_a_std_of_zero(tmp_path):
+    paths = [_cell(tmp_path, m, s, md=0.006) for m in MODELS for s in (0, 1)]
+    write_table1(paths, MODELS, [0, 1], tmp_path / "t.tex", tmp_path / "t.csv")
+    assert "6.00 $\\pm$ 0.00" in (tmp_path / "t.tex").read_text()  # measured: two seeds that agree
 
 
-def test_grid_table_with_one_seed_at_ddof_1_shows_undefined(study):
+def test_grid_table_with_one_seed_shows_no_std(study):
     t1, t2, t3, pixels = study
     one_seed = [p for p in t2 if "/seed0/" in str(p)]
     summary = write_grid_table(one_seed, [pixels["probe"]], [["mnist", 32], ["mnist", 256]], MODELS6, [0],
                                "classifier_accuracy", "table2", "T", "t.tex", "t.csv", std_ddof=1)  # fmt: skip
     tex = Path("t.tex").read_text()
-    assert "$\\pm$ undef." in tex and "$\\pm$ 0.00" not in tex
+    ours = [row for row in _body_cells(tex) if row[0] == "MNIST"]
+    assert ours and not any("pm" in cell for row in ours for cell in row), ours
     assert summary[summary.model != "pixels"]["std"].isna().all()
 
 

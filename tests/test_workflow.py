@@ -274,6 +274,15 @@ def test_changing_a_kmeans_parameter_reruns_kmeans_and_tables_only(smoke_run, tm
 
 
 @pytest.mark.slow
+def test_changing_the_reporting_rule_reruns_the_tables_that_read_histories_only(smoke_run, tmp_path):
+    result = smoke_again(smoke_run, "-n", configs=[_override(tmp_path, "tables: {report_rule: {last: 40, of: 256}}")])
+    assert result.returncode == 0, result.stderr
+    # no cell, probe or K-Means: Table 1, Table 2 (in tandem) and the scorecard read the histories again
+    jobs = {"table1": 1, "table2": 1, "reproduction": 1, "all": 1, "total": 4}  # all: the default target
+    assert _jobs(result.stdout) == jobs, result.stdout[-2000:]
+
+
+@pytest.mark.slow
 def test_changing_a_training_hyperparameter_reruns_affected_cells_only(smoke_run, tmp_path):
     override = _override(tmp_path, "models: {acai: {lambda: 0.25}}")
     jobs = _jobs(smoke_again(smoke_run, "-n", configs=[override]).stdout)
