@@ -80,7 +80,7 @@ NUMBER_VERDICTS = ["agrees", "differs", "reduced scale", "undefined", "diverged"
 FINDING_VERDICTS = ["holds", "fails", "partly", "not enough cells"]
 NOT_MEANINGFUL = "not meaningful at this scale"
 ROW_COLUMNS = ["table", "dataset", "dz", "model", "metric", "mean", "std", "n_seeds", "images", "scale",
-               "report_last", "evaluations", "paper_mean", "paper_std", "paper_source", "diff", "diff_paper_std",
+               "path", "report_last", "evaluations", "paper_mean", "paper_std", "paper_source", "diff", "diff_paper_std",
                "combined_std", "diff_combined_std", "verdict", "note"]  # fmt: skip
 SENSITIVITY_LAST = (1, 2, 4, 8)  # the fixed rules the Table 1 sensitivity lines read
 
@@ -141,11 +141,11 @@ def _paper_rows() -> pd.DataFrame:
 
 def _ours(table: str, summary: pd.DataFrame | None) -> pd.DataFrame:
     columns = ["dataset", "dz", "model", "metric", "mean", "std", "n_seeds", "n_undefined", "status", "images",
-               "report_last", "evaluations"]  # fmt: skip
+               "path", "report_last", "evaluations"]  # fmt: skip
     if summary is None or summary.empty:
         return pd.DataFrame(columns=columns).astype({"dz": "Int64"})
     ours = summary.assign(dataset=summary.get("dataset", "lines"))
-    for column in ("report_last", "evaluations"):  # summaries made without a rule (hand-made frames)
+    for column in ("path", "report_last", "evaluations"):  # summaries made without them (hand-made frames)
         ours[column] = ours.get(column, "")
     if table != "table1":
         ours = ours.drop(columns="metric", errors="ignore").assign(metric="accuracy")
@@ -751,6 +751,12 @@ def kmeans_restarts(sources) -> list[int]:
     return sorted(r for r in found if r is not None)
 
 
+def _path_text(frame: pd.DataFrame) -> str:
+    """The training paths (training.fast_path) the frame's cells were trained on."""
+    paths = sorted({p for joined in frame.get("path", pd.Series(dtype=str)).dropna() for p in str(joined).split(";") if p})
+    return f"the {' and '.join(paths)} path{'s' if len(paths) > 1 else ''}" if paths else "path not recorded"
+
+
 def run_size_line(frames: dict, rule: ReportRule) -> str:
     """This run's size in one line: per table run, the datasets and dz, images per cell, seeds, the
     reporting rule with its N, K-Means restarts; the VQ-VAE's dz where it differs; against the protocol's."""
@@ -760,7 +766,7 @@ def run_size_line(frames: dict, rule: ReportRule) -> str:
         own = {m: z for m, z in t1.drop_duplicates("model").set_index("model").dz.items() if z != t1.dz.mode().iloc[0]}
         dz = "".join(f", {MODEL_TITLES.get(m, m)} at dz {z}" for m, z in own.items())
         parts.append(f"Table 1 on lines ({_power_text(t1.images)} images per cell, {_seed_count(t1)}, "
-                     f"each seed the median of its {_rule_pairs(t1)} evaluations{dz})")  # fmt: skip
+                     f"{_path_text(t1)}, each seed the median of its {_rule_pairs(t1)} evaluations{dz})")  # fmt: skip
     for table in ("table2", "table3"):
         if table not in frames:
             continue
@@ -769,7 +775,7 @@ def run_size_line(frames: dict, rule: ReportRule) -> str:
         what = f"each seed the median of its {_rule_pairs(grid)} evaluations" if table == "table2" else \
             f"K-Means with {', '.join(map(str, kmeans_restarts(grid.sources))) or 'unrecorded'} restarts"  # fmt: skip
         parts.append(f"{TABLE_TITLES[table].split(' (')[0]} on {settings} ({_power_text(grid.images)} images per "
-                     f"cell, {_seed_count(grid)}, {what})")  # fmt: skip
+                     f"cell, {_seed_count(grid)}, {_path_text(grid)}, {what})")  # fmt: skip
     protocol = (f"the protocol: {_power_of_two(PROTOCOL_IMAGES)} images per cell, 3 seeds, the last 20 of 256 "
                 "evaluations, 1,000 K-Means restarts, lines, MNIST, SVHN and CIFAR-10")
     return f"This run: {'; '.join(parts) or 'nothing'} ({rule.describe()}; {protocol})."

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from acai_repro import fastpath
 from acai_repro.config import load_config, table1_cells
 from acai_repro.models import MODELS, title_of
 from acai_repro.packs import cell_directory
@@ -34,9 +35,9 @@ DATASET_TITLES = {"mnist": "MNIST", "svhn": "SVHN", "cifar10": "CIFAR-10"}
 TABLE1_METRICS = {"mean_distance": (r"Mean Distance ($\times 10^{-3}$)", 1e3), "smoothness": ("Smoothness", 1.0)}
 UNDEFINED_MARK = r"undef.$^\dagger$"
 RECORD_COLUMNS = ["dataset", "dz", "model", "seed", "metric", "value", "status", "source", "scale", "report_last",
-                  "evaluations"]  # fmt: skip
+                  "evaluations", "path"]  # fmt: skip
 CSV_COLUMNS = ["mean", "std", "n_seeds", "n_undefined", "status", "paper_mean", "paper_std", "paper_source",
-               "report_last", "evaluations", "scale", "sources"]  # fmt: skip
+               "report_last", "evaluations", "scale", "path", "sources"]  # fmt: skip
 # paper_values.csv `source`: empty for the paper's own tables, "text" for its Section 4 text, else the
 # work the paper quotes the value from.
 OWN_SOURCES = ("", "text")
@@ -87,6 +88,18 @@ def record_scale(record: dict) -> str | None:
     return record.get("scale_name") or (record.get("spec") or {}).get("scale_name")
 
 
+def record_training_path(record: dict, path) -> str | None:
+    """The training path (exact / fast, training.fast_path) of the cell a record comes from: a
+    cell's metrics.json says it in its spec; a probe or K-Means record is its cell's, read from the
+    metrics.json beside it; pixel records have none."""
+    if "training" in (record.get("spec") or {}):
+        return fastpath.path_name(record["spec"])
+    beside = Path(path).with_name("metrics.json")
+    if "spec" not in record and record.get("cell") and beside != Path(path) and beside.is_file():
+        return record_training_path(json.loads(beside.read_text()), beside)
+    return None
+
+
 def collect(paths, metrics, rule: ReportRule = PAPER_RULE) -> pd.DataFrame:
     """One row per record and metric (RECORD_COLUMNS). status: the record's own ('ok', 'diverged'),
     or 'undefined' where an ok record's value is NaN or null. Pixel records: model 'pixels', no dz.
@@ -106,7 +119,8 @@ def collect(paths, metrics, rule: ReportRule = PAPER_RULE) -> pd.DataFrame:
             value = float(values[metric]) if ok and values[metric] is not None else np.nan
             status = "undefined" if ok and np.isnan(value) else record["status"]
             rows.append({**cell, "metric": metric, "value": value, "status": status, "source": str(path),
-                         "scale": record_scale(record), "report_last": n, "evaluations": made})  # fmt: skip
+                         "scale": record_scale(record), "report_last": n, "evaluations": made,
+                         "path": record_training_path(record, path)})  # fmt: skip
     frame = pd.DataFrame(rows, columns=RECORD_COLUMNS)
     return frame.astype({"dz": "Int64", "report_last": "Int64", "evaluations": "Int64"})
 
@@ -152,8 +166,9 @@ def summarise(group: pd.DataFrame, ddof: int) -> pd.Series:
         # One seed has no spread (and a sample std of one is undefined): NaN, an empty CSV field, never 0.
         mean, std = values.mean(), np.std(values, ddof=ddof) if len(values) > max(ddof, 1) else np.nan
     scales = ";".join(sorted(set(group.scale.dropna())))  # one name unless scales were mixed
+    paths = ";".join(sorted(set(group.path.dropna())))  # exact, fast, or both where mixed
     return pd.Series({"mean": mean, "std": std, "n_seeds": len(group), "n_undefined": n_undefined,
-                      "status": status, "sources": ";".join(group.source), "scale": scales,
+                      "status": status, "sources": ";".join(group.source), "scale": scales, "path": paths,
                       "report_last": _joined(group.report_last), "evaluations": _joined(group.evaluations)})  # fmt: skip
 
 
@@ -170,7 +185,7 @@ def paper_values(table: str) -> pd.DataFrame:
 
 def aggregate(frame: pd.DataFrame, keys, table: str, ddof: int) -> pd.DataFrame:
     """One row per `keys` group, in order of appearance: the summary over seeds, the paper's value."""
-    columns = ["value", "status", "source", "scale", "report_last", "evaluations"]
+    columns = ["value", "status", "source", "scale", "report_last", "evaluations", "path"]
     summary = frame.groupby(keys, sort=False, dropna=False)[columns].apply(summarise, ddof=ddof).reset_index()
     summary.loc[summary.model == "pixels", "std"] = np.nan  # one measurement: no spread
     paper = paper_values(table).rename(columns={"mean": "paper_mean", "std": "paper_std", "source": "paper_source"})
@@ -445,9 +460,12 @@ def markdown_tables(csv_paths) -> str:
 
 
 def _scales_text(rows: pd.DataFrame) -> str:
-    """The scales the rows' records name; CSVs written before scales were recorded have no column."""
+    """The scales the rows' records name, and the fast path where a record trained on it (the
+    exact path goes unsaid); CSVs written before scales were recorded have no column."""
     recorded = rows["scale"].dropna() if "scale" in rows.columns else []
-    return ", ".join(sorted(set(recorded))) or "scale not recorded"
+    text = ", ".join(sorted(set(recorded))) or "scale not recorded"
+    paths = {p for joined in rows["path"].dropna() for p in str(joined).split(";")} if "path" in rows.columns else set()
+    return text + (", fast path" if fastpath.FAST in paths else "")
 
 
 def _rule_text(rows: pd.DataFrame) -> str:

@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from acai_repro import fastpath
+from acai_repro import fastpath, tables
 from acai_repro.config import cell_spec, spec_digest
 from acai_repro.graphs import step_blockers
 from acai_repro.nets import NearestUpsample2x
@@ -164,3 +164,28 @@ def test_fast_pack_equals_each_cell_alone_and_resumes_exactly(smoke_config, tmp_
         what = f"seed {seed} packed and resumed vs alone"
         _assert_same_weights(_weights(tmp_path / f"solo{seed}/model.pt"), _weights(tmp_path / f"pack{seed}/model.pt"), what)
         assert _evals(alone) == _evals(together), f"{what}: evaluation histories differ"
+
+
+def _cell_record(folder, fast: bool):
+    folder.mkdir(parents=True)
+    spec = {"training": {"fast_path": True} if fast else {}, "scale_name": "gpu-quick-fast"}
+    evals = [{"mean_distance": 0.002, "smoothness": 0.1}]
+    record = {"status": "ok", "cell": {"dataset": "lines", "model": "acai", "dz": 64, "seed": 0}, "spec": spec,
+              "evals": evals, "reported": evals[0]}  # fmt: skip
+    (folder / "metrics.json").write_text(json.dumps(record))
+    probe = {"status": "ok", "cell": record["cell"], "accuracy": 90.0, "scale_name": "gpu-quick-fast"}
+    (folder / "probe.json").write_text(json.dumps(probe))
+    return folder
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_tables_and_their_csv_name_the_training_path(tmp_path, fast):
+    cell = _cell_record(tmp_path / "lines/acai/dz64/seed0", fast)
+    frame = tables.collect([cell / "metrics.json"], ["mean_distance"])
+    assert list(frame.path) == ["fast" if fast else "exact"], list(frame.path)
+    probe = tables.collect([cell / "probe.json"], ["accuracy"])
+    assert list(probe.path) == ["fast" if fast else "exact"], "a probe record is its cell's path"
+    rows = tables.aggregate(frame, ["model", "metric"], "table1", 0)
+    assert list(rows.path) == ["fast" if fast else "exact"], list(rows.path)
+    label = tables._scales_text(rows)
+    assert ("fast path" in label) is fast, f"the Markdown row label {label!r} must name the fast path only"

@@ -452,7 +452,7 @@ def test_the_scorecard_reads_the_reporting_rule_and_shows_its_sensitivity(tmp_pa
     assert "| Mean Distance ×10⁻³, ACAI | 16.00 ↓ | 24.50 ↓ | 31.00 ↓ | 31.00 ↓ |" in md
     assert "| finding `acai_best_on_lines` | ✓ holds | ◐ partly | ◐ partly | ◐ partly |" in md  # ahead only at the end
     assert "VQ-VAE (dz 256)" in md  # its own dz, wherever it differs
-    assert "This run: Table 1 on lines (2^17 images per cell, 1 seed, each seed the median of its last 1 of 8 " \
+    assert "This run: Table 1 on lines (2^17 images per cell, 1 seed, the exact path, each seed the median of its last 1 of 8 " \
            "evaluations, VQ-VAE at dz 256)" in md
     assert "What this page compares:" in md and md.startswith("# Reproduction scorecard: the paper against our quick")
 
