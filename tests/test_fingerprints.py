@@ -22,7 +22,7 @@ def committed():
 
 @pytest.fixture(scope="module")
 def computed():
-    """Every registered model's fingerprint, trained once for the module (~3 s a model on one core)."""
+    """Every registered model's fingerprint, trained once for the module."""
     return fp.compute_fingerprints()
 
 
