@@ -44,10 +44,11 @@ def _repository_state() -> str:
 
 
 class Placed:
-    """Where the model lives for one test: the tree commands run in and their environment."""
+    """Where the model lives for one test: the tree commands run in, their environment, the
+    model's module and name."""
 
-    def __init__(self, root, env, module, tmp):
-        self.root, self.env, self.module, self.tmp = root, env, module, tmp
+    def __init__(self, root, env, module, tmp, name=NAME):
+        self.root, self.env, self.module, self.tmp, self.name = root, env, module, tmp, name
 
     def run(self, *args, timeout=300):
         return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=self.root,
@@ -79,15 +80,17 @@ def _in_the_package(tmp_path) -> Placed:
 
 def _outside(tmp_path, monkeypatch) -> Placed:
     """The doc's module in tmp_path/researcher_models/, named by ACAI_EXTRA_MODELS, here and in
-    every process the test starts."""
+    every process the test starts. Once the example is in the product (the doc's first way),
+    its name is taken: the copy kept apart is then renamed."""
+    name = NAME if NAME not in MODELS else f"{NAME}_apart"
     package = tmp_path / "researcher_models"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / f"{NAME}.py").write_text(doc_example())
+    (package / f"{NAME}.py").write_text(doc_example().replace(f'name = "{NAME}"', f'name = "{name}"'))
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv(EXTRA_MODELS_ENV, MODULE)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), str(ROOT)]))
-    return Placed(ROOT, dict(os.environ), MODULE, tmp_path)
+    return Placed(ROOT, dict(os.environ), MODULE, tmp_path, name)
 
 
 @pytest.fixture(params=["package", "extra"])
@@ -100,7 +103,7 @@ def placed(request, tmp_path, monkeypatch):
         yield _in_the_package(tmp_path)
     else:
         where = _outside(tmp_path, monkeypatch)
-        assert register(MODULE) == [NAME]
+        assert register(MODULE) == [where.name]
         yield where
     MODELS.clear()
     MODELS.update(registry)
@@ -115,8 +118,8 @@ def outside(tmp_path, monkeypatch):
     before = _repository_state()
     registry = dict(MODELS)
     where = _outside(tmp_path, monkeypatch)
-    assert register(MODULE) == [NAME]
-    yield where.tmp
+    assert register(MODULE) == [where.name]
+    yield where
     MODELS.clear()
     MODELS.update(registry)
     for name in [m for m in sys.modules if m.split(".")[0] == "researcher_models"]:
@@ -127,31 +130,31 @@ def outside(tmp_path, monkeypatch):
 def test_it_is_listed_with_its_title_and_options(placed):
     listing = placed.run("-m", "acai_repro.models")  # a new process: the registry of that tree
     assert listing.returncode == 0, listing.stderr
-    assert f"{NAME}: {TITLE} ({placed.module})" in listing.stdout, listing.stdout
-    row = f"| `{NAME}.beta` | `4.0` | weight of the KL term (number ≥ 0) |"
+    assert f"{placed.name}: {TITLE} ({placed.module})" in listing.stdout, listing.stdout
+    row = f"| `{placed.name}.beta` | `4.0` | weight of the KL term (number ≥ 0) |"
     assert row in listing.stdout, f"{row!r} not in:\n{listing.stdout}"
-    assert f"| `{NAME}.latent` | `sample` |" in listing.stdout, "the VAE's other option is inherited"
+    assert f"| `{placed.name}.latent` | `sample` |" in listing.stdout, "the VAE's other option is inherited"
 
 
 def test_it_joins_every_table_after_the_papers_models_and_validates_as_strictly(placed):
     config = placed.config(placed.root / "config" / "smoke.yaml")
-    assert config["models"][NAME] == {"beta": 4.0, "latent": "sample"}, config["models"][NAME]
+    assert config["models"][placed.name] == {"beta": 4.0, "latent": "sample"}, config["models"][placed.name]
     for table in ("table1", "table2", "table3"):
         models = config[table]["models"]  # every registered model by default
-        assert models[: len(PAPER_MODELS)] == PAPER_MODELS and NAME in models, f"{table}: {models}"
-    bad = {"{btea: 1}": [f"'models.{NAME}.btea' is unknown", f"valid keys under 'models.{NAME}': beta, latent"],
-           "{beta: -1}": [f"'models.{NAME}.beta'", "less than the minimum of 0"],
-           "{latent: median}": [f"'models.{NAME}.latent': unknown value 'median'; valid: sample, mean"]}  # fmt: skip
+        assert models[: len(PAPER_MODELS)] == PAPER_MODELS and placed.name in models, f"{table}: {models}"
+    bad = {"{btea: 1}": [f"'models.{placed.name}.btea' is unknown", f"valid keys under 'models.{placed.name}': beta, latent"],
+           "{beta: -1}": [f"'models.{placed.name}.beta'", "less than the minimum of 0"],
+           "{latent: median}": [f"'models.{placed.name}.latent': unknown value 'median'; valid: sample, mean"]}  # fmt: skip
     for text, needles in bad.items():
         overlay = placed.tmp / "bad.yaml"
-        overlay.write_text(f"models: {{{NAME}: {text}}}")
+        overlay.write_text(f"models: {{{placed.name}: {text}}}")
         checked = placed.run("-m", "acai_repro.config", str(overlay))  # the check command
         assert checked.returncode == 1, checked.stdout
         assert all(needle in checked.stderr for needle in needles), f"{needles} not all in: {checked.stderr}"
 
 
 def test_it_inherits_the_vaes_behaviour_not_its_identity(placed):
-    code = (f"from acai_repro.models import MODELS; m = MODELS[{NAME!r}]; "
+    code = (f"from acai_repro.models import MODELS; m = MODELS[{placed.name!r}]; "
             "print(m.title, m.order, m.rate_like, m.latent_kind.fget.__qualname__)")  # fmt: skip
     shown = placed.run("-c", code)
     assert shown.returncode == 0, shown.stderr
@@ -166,31 +169,31 @@ def test_grid_cost_estimates_it_from_its_parents_rate_and_the_audit_captures_it(
     assert cost.returncode == 0, cost.stderr
     cells = len(config["table1"]["models"]) * len(config["seeds"])
     assert f"training cells that would run: {cells}" in cost.stdout, cost.stdout
-    [line] = [line for line in cost.stdout.splitlines() if line.split()[:3] == ["lines", "64", NAME]]
-    assert f"ESTIMATE: {NAME} never measured; costed as vae, measured [" in line, line
+    [line] = [line for line in cost.stdout.splitlines() if line.split()[:3] == ["lines", "64", placed.name]]
+    assert f"ESTIMATE: {placed.name} never measured; costed as vae, measured [" in line, line
     audit = placed.run("-m", "acai_repro.graphs")
     assert audit.returncode == 0, audit.stderr
-    assert re.search(rf"^{NAME}\s+captures$", audit.stdout, re.M), audit.stdout
+    assert re.search(rf"^{placed.name}\s+captures$", audit.stdout, re.M), audit.stdout
 
 
 @pytest.mark.slow
 def test_it_trains_at_smoke_scale_into_table1_and_the_figures(outside, drawn):
-    overlay = outside / "two_models.yaml"  # Table 1 with the new model beside the Baseline only (time)
-    overlay.write_text(yaml.safe_dump({"table1": {"models": ["baseline", NAME]}}))
+    overlay = outside.tmp / "two_models.yaml"  # Table 1 with the new model beside the Baseline only (time)
+    overlay.write_text(yaml.safe_dump({"table1": {"models": ["baseline", outside.name]}}))
     targets = ["results/smoke/table1.tex", "results/smoke/figures/fig3_lines_interpolations.png",
                "results/smoke/figures/training_curves_lines_dz64.png"]  # fmt: skip
-    result = snakemake(outside, *targets, configs=[overlay])
+    result = snakemake(outside.tmp, *targets, configs=[overlay])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    cell = outside / f"results/smoke/lines/{NAME}/dz64/seed0"
+    cell = outside.tmp / f"results/smoke/lines/{outside.name}/dz64/seed0"
     options = yaml.safe_load((cell / "metrics.json").read_text())["spec"]["model_options"]
     assert options == {"beta": 4.0, "latent": "sample"}, options
-    assert TITLE in (outside / "results/smoke/table1.tex").read_text()
+    assert TITLE in (outside.tmp / "results/smoke/table1.tex").read_text()
     for figure in targets[1:]:
-        assert (outside / figure).read_bytes()[:4] == b"\x89PNG", figure
+        assert (outside.tmp / figure).read_bytes()[:4] == b"\x89PNG", figure
     # The figures label it with its title (redrawn here to read the labels back).
-    models = [outside / f"results/smoke/lines/{m}/dz64/seed0/model.pt" for m in ("baseline", NAME)]
-    figures.lines_interpolation_figure(models, outside / "fig3.png", load_config(PAPER)["figures"]["lines_endpoints"])
-    figures.training_curves_figure([m.with_name("metrics.json") for m in models], outside / "curves.png")
+    models = [outside.tmp / f"results/smoke/lines/{m}/dz64/seed0/model.pt" for m in ("baseline", outside.name)]
+    figures.lines_interpolation_figure(models, outside.tmp / "fig3.png", load_config(PAPER)["figures"]["lines_endpoints"])
+    figures.training_curves_figure([m.with_name("metrics.json") for m in models], outside.tmp / "curves.png")
     assert TITLE in _texts(drawn[0]) and f"{TITLE} s0" in _texts(drawn[1]), (_texts(drawn[0]), _texts(drawn[1]))
 
 
