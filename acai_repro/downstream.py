@@ -1,7 +1,8 @@
 """Downstream evaluations on latents (Tables 2-3): export, linear probe, clustering.
 
 `latents.h5` schema (one per cell): for each split a group with `z` (float32, N×dz, the
-flattened latent that interpolation uses; for the VAE the configured mean or sample) and
+flattened latent that interpolation uses; as the model's `latent_kind` says: the code, the VAE's
+configured sample or mean, the VQ-VAE's pre-quantisation map) and
 `labels` (int64); file attributes `model`, `dataset`, `dz`, `seed`, `latent` (which latent
 was exported), `code_version`. Written chunk by chunk, so a split never sits in memory twice.
 """
@@ -22,12 +23,6 @@ from acai_repro.data import read_split, to_float
 from acai_repro.metrics.clustering import cluster_accuracy, kmeans, predict, whiten
 from acai_repro.step import resolve_device
 from acai_repro.train import code_version, load_trained, provenance
-
-
-def latent_kind(spec: dict) -> str:
-    if spec["model"] == "vae":
-        return spec["model_options"].get("latent", "sample")
-    return "continuous (pre-quantisation)" if spec["model"] == "vqvae" else "code"
 
 
 @torch.no_grad()
@@ -56,7 +51,7 @@ def export_latents(model_path, splits, out_path, chunk: int = 2048, device: str 
                     z[start : start + len(batch)] = model.encode(batch, generator).flatten(1).cpu().numpy()
             f.attrs.update(
                 model=spec["model"], dataset=spec["dataset"], dz=spec["dz"], seed=spec["seed"],
-                latent=latent_kind(spec), code_version=code_version(),
+                latent=model.latent_kind, code_version=code_version(),
             )  # fmt: skip
         os.replace(tmp, out_path)
     finally:

@@ -34,9 +34,9 @@ from acai_repro.fingerprint import (
     OLDER_MARKER,
     PROVENANCE_FILE,
     ROOT,
-    current_set_fingerprint,
     paragraphs,
     quote_problems,
+    read_committed,
     read_provenance,
 )
 
@@ -152,21 +152,22 @@ def _result_set_of(png: Path) -> Path | None:
     return next((folder for folder in png.parents if (folder / PROVENANCE_FILE).exists()), None)
 
 
-def linked_figure_problems(page: Path, root: Path = ROOT, current: str | None = None) -> list[str]:
+def linked_figure_problems(page: Path, root: Path = ROOT, committed: dict | None = None) -> list[str]:
     """Every figure `page` links that is missing, too large, outside a result set, not stamped
-    with its set's provenance, or from a set whose fingerprint is not the code's while the
-    paragraph does not say 'produced by commit X (older code)'."""
-    current = current or current_set_fingerprint()
+    with its set's provenance, or from a set the code no longer computes (`committed`: the
+    code's fingerprints, default acai_repro/fingerprints.json) while the paragraph does not say
+    'produced by commit X (older code)'."""
+    committed = committed or read_committed()
     where = page.relative_to(root).as_posix()
     problems = []
     for block in paragraphs(page.read_text()):
         marked = OLDER_MARKER.findall(block)
         for link in IMAGE_LINK.findall(block):
-            problems += _figure_problems(where, (page.parent / link).resolve(), link, root.resolve(), current, marked)
+            problems += _figure_problems(where, (page.parent / link).resolve(), link, root.resolve(), committed, marked)
     return problems
 
 
-def _figure_problems(where: str, png: Path, link: str, root: Path, current: str, marked: list) -> list[str]:
+def _figure_problems(where: str, png: Path, link: str, root: Path, committed: dict, marked: list) -> list[str]:
     if not png.exists():
         return [f"{where}: links {link}, which is not committed"]
     if png.stat().st_size > MAX_BYTES:
@@ -184,7 +185,7 @@ def _figure_problems(where: str, png: Path, link: str, root: Path, current: str,
     if wrong:
         return [f"{where}: {link} is stamped {[found.get(k) for k in wrong]} for {wrong}, its set {name} records "
                 f"{[provenance[k] for k in wrong]}: render it again with python -m acai_repro.figure_sets {name}"]
-    return quote_problems(f"{where} ({link})", name, provenance, current, marked)
+    return quote_problems(f"{where} ({link})", name, provenance, committed, marked)
 
 
 def main(argv=None) -> int:

@@ -189,7 +189,8 @@ def vae_samples(model, n: int, seed: int) -> np.ndarray:
 
 
 def vae_sample_figure(model_path, out_path, n: int, seed: int) -> None:
-    """Paper Fig. 5: a grid of samples of the VAE's prior; a note instead if the cell diverged."""
+    """Paper Fig. 5: a grid of samples of the model's N(0, I) prior (the VAE's in the paper),
+    titled with the model's title; a note instead if the cell diverged."""
     record = read_record(model_path)
     cols = int(math.ceil(math.sqrt(n)))
     rows = int(math.ceil(n / cols))
@@ -202,7 +203,7 @@ def vae_sample_figure(model_path, out_path, n: int, seed: int) -> None:
             _show(ax, image)
     else:
         fig.text(0.5, 0.5, stopped_text(record), ha="center", va="center", fontsize=8, color="firebrick", wrap=True)
-    fig.suptitle(cell_label(model_path, "VAE samples on lines (paper Fig. 5)"), fontsize=9)
+    fig.suptitle(cell_label(model_path, f"{title_of(record['cell']['model'])} samples on lines (paper Fig. 5)"), fontsize=9)
     fig.text(0.5, 0.0, provenance_text([record]).replace("; a cell", ";\na cell"), ha="center", va="top", fontsize=6,
              color="dimgray")  # fmt: skip
     fig.savefig(out_path, dpi=DPI, bbox_inches="tight")

@@ -3,10 +3,11 @@
 Each registered model trains a few steps of the lines benchmark on the CPU, on one thread,
 through the library's own `train_cell`, and is evaluated once. Its fingerprint hashes the
 final weights (every tensor of the autoencoder's and the classifier's state, buffers such as
-the VQ-VAE's EMA codebook included) and the reported values of that evaluation. The set's
-fingerprint hashes every model's. `acai_repro/fingerprints.json` holds the committed values;
-tests/test_fingerprints.py recomputes them, and every committed result set records the set
-fingerprint of the code that produced it (docs/fingerprints.md).
+the VQ-VAE's EMA codebook included) and the reported values of that evaluation.
+`acai_repro/fingerprints.json` holds the committed values; tests/test_fingerprints.py
+recomputes them. Every committed result set records the fingerprints of the models it used,
+and is stale only when one of those moved: a new model leaves every set current
+(docs/fingerprints.md).
 
     python -m acai_repro.fingerprint           # print the fingerprints, say which moved (exit 1)
     python -m acai_repro.fingerprint --write   # rewrite acai_repro/fingerprints.json
@@ -112,7 +113,8 @@ def model_fingerprint(spec: dict) -> str:
 
 
 def set_fingerprint(fingerprints: dict) -> str:
-    """One fingerprint for the whole model set: what a result set records."""
+    """One fingerprint for a set of models: a result set's `fingerprint`, over the models it
+    records (before per-model records: over every model registered then)."""
     lines = sorted(f"{model} {value}" for model, value in fingerprints.items())
     return _digest("\n".join(lines).encode())[:LENGTH]
 
@@ -151,15 +153,20 @@ def read_committed(path: Path = FINGERPRINTS_PATH) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def current_set_fingerprint(path: Path = FINGERPRINTS_PATH) -> str:
-    """The set fingerprint of the code as committed (the test of this module keeps it true)."""
-    return read_committed(path)["set"]
-
-
 def moved_models(committed: dict, computed: dict) -> list[str]:
-    """Models whose fingerprint differs, or that one side lacks."""
-    names = sorted(set(committed) | set(computed))
-    return [name for name in names if committed.get(name) != computed.get(name)]
+    """Models of both whose fingerprint differs."""
+    return sorted(name for name in set(committed) & set(computed) if committed[name] != computed[name])
+
+
+def new_models(committed: dict, computed: dict) -> list[str]:
+    """Models computed here that the committed file does not record yet (`--write` adds them;
+    no result set used them, so none goes stale)."""
+    return sorted(set(computed) - set(committed))
+
+
+def retired_models(committed: dict) -> list[str]:
+    """Models the committed file records that are no longer registered (`--write` drops them)."""
+    return sorted(set(committed) - set(MODELS))
 
 
 def write_fingerprints(fingerprints: dict, path: Path = FINGERPRINTS_PATH) -> dict:
@@ -193,8 +200,12 @@ PROVENANCE_KEYS = {
     "date": str,
     "machine": str,
 }
+# Optional: {model: fingerprint} of the models the set used; `fingerprint` is then their set
+# fingerprint. A record without it (older) holds the set fingerprint of every model registered then.
+MODELS_KEY = "models"
 COMMIT = re.compile(r"[0-9a-f]{7,40}")
-FINGERPRINT = re.compile(rf"[0-9a-f]{{{LENGTH}}}|{UNKNOWN}")
+MODEL_FINGERPRINT = re.compile(rf"[0-9a-f]{{{LENGTH}}}")
+FINGERPRINT = re.compile(rf"{MODEL_FINGERPRINT.pattern}|{UNKNOWN}")
 # What a doc writes next to numbers it quotes from a set that the current code no longer
 # reproduces bit for bit; the same paragraph names the set's folder.
 OLDER_MARKER = re.compile(r"produced by commit ([0-9a-f]{7,40}) \(older code\)", re.IGNORECASE)
@@ -221,7 +232,46 @@ def read_provenance(set_dir: Path) -> dict:
         raise ValueError(
             f"{path}: fingerprint {record['fingerprint']!r} is neither {LENGTH} hex digits nor {UNKNOWN!r}"
         )
+    if MODELS_KEY in record:
+        _check_models(path, record)
     return record
+
+
+def _check_models(path: Path, record: dict) -> None:
+    models = record[MODELS_KEY]
+    if not isinstance(models, dict) or not models:
+        raise ValueError(f"{path}: {MODELS_KEY!r} must map each model the set used to its fingerprint, got {models!r}")
+    bad = {name: value for name, value in models.items() if not MODEL_FINGERPRINT.fullmatch(str(value))}
+    if bad:
+        raise ValueError(f"{path}: {MODELS_KEY!r}: fingerprints of {sorted(bad)} are not {LENGTH} hex digits")
+    if record["fingerprint"] != set_fingerprint(models):
+        raise ValueError(
+            f"{path}: fingerprint {record['fingerprint']!r} is not the set fingerprint of its {MODELS_KEY!r} "
+            f"({set_fingerprint(models)})"
+        )
+
+
+def staleness(provenance: dict, committed: dict) -> str | None:
+    """Why the code no longer computes what a result set holds, or None when it does.
+    `committed`: acai_repro/fingerprints.json's record. A set that records its models is stale
+    only when one of them moved; an older record, when the set of every model moved."""
+    if provenance["fingerprint"] == UNKNOWN:
+        return "its fingerprint is unknown (produced before fingerprints existed)"
+    recorded = provenance.get(MODELS_KEY)
+    if recorded is None:
+        if provenance["fingerprint"] == committed["set"]:
+            return None
+        return f"its set fingerprint is {provenance['fingerprint']}, the code's is {committed['set']}"
+    now = committed["models"]
+    moved = [f"{model} {value} then, {now.get(model, 'none committed')} now"
+             for model, value in sorted(recorded.items()) if now.get(model) != value]  # fmt: skip
+    return ("fingerprints moved: " + "; ".join(moved)) if moved else None
+
+
+def models_in_records(set_dir: Path) -> list[str]:
+    """The models whose cell records (metrics.json) a result set holds."""
+    found = {json.loads(path.read_text())["cell"]["model"] for path in Path(set_dir).rglob("metrics.json")}
+    return sorted(found)
 
 
 def same_commit(a: str, b: str) -> bool:
@@ -257,8 +307,9 @@ def older_markers(text: str, spellings: dict) -> dict:
     return marks
 
 
-def quote_problems(where: str, name: str, provenance: dict, current: str, marked: list) -> list[str]:
-    """What is wrong with how the doc `where` quotes the set `name` (it names its folder)."""
+def quote_problems(where: str, name: str, provenance: dict, committed: dict, marked: list) -> list[str]:
+    """What is wrong with how the doc `where` quotes the set `name` (it names its folder).
+    `committed`: acai_repro/fingerprints.json's record."""
     commit = provenance["commit"]
     problems = [
         f"{where}: marks {name} as produced by commit {other}, but its {PROVENANCE_FILE} names commit {commit}"
@@ -267,20 +318,21 @@ def quote_problems(where: str, name: str, provenance: dict, current: str, marked
     ]
     if not provenance["depends_on_training"]:
         return problems
-    if provenance["fingerprint"] == current and marked:
+    stale = staleness(provenance, committed)
+    if stale is None and marked:
         problems.append(
-            f"{where}: marks {name} as older code, but its fingerprint is the current one ({current}): drop the marker"
+            f"{where}: marks {name} as older code, but the code computes it still (its fingerprints are the "
+            f"current ones): drop the marker"
         )
-    if provenance["fingerprint"] != current and not any(same_commit(m, commit) for m in marked):
+    if stale is not None and not any(same_commit(m, commit) for m in marked):
         problems.append(
-            f"{where} quotes {name}, produced by commit {commit} with fingerprint {provenance['fingerprint']}, "
-            f"but the code's fingerprint is {current}: rerun the set, or write 'produced by commit {commit} "
-            f"(older code)' in the paragraph that names {name}"
+            f"{where} quotes {name}, produced by commit {commit}, but {stale}: rerun the set, or write "
+            f"'produced by commit {commit} (older code)' in the paragraph that names {name}"
         )
     return problems
 
 
-def doc_problems(doc: Path, provenances: dict, current: str, root: Path = ROOT) -> list[str]:
+def doc_problems(doc: Path, provenances: dict, committed: dict, root: Path = ROOT) -> list[str]:
     """Problems of every set that `doc` names (a set's own README, inside it, describes it)."""
     spellings = {
         set_dir: _set_spelling(set_dir, doc, root) for set_dir in provenances if not doc.is_relative_to(set_dir)
@@ -293,14 +345,15 @@ def doc_problems(doc: Path, provenances: dict, current: str, root: Path = ROOT) 
         for set_dir, spelling in spellings.items()
         if spelling.search(text)
         for problem in quote_problems(
-            where, set_dir.relative_to(root).as_posix(), provenances[set_dir], current, marks.get(set_dir, [])
+            where, set_dir.relative_to(root).as_posix(), provenances[set_dir], committed, marks.get(set_dir, [])
         )
     ]
 
 
-def result_set_problems(root: Path = ROOT, current: str | None = None) -> list[str]:
-    """Every result set without a valid provenance, and every stale quote left unmarked."""
-    current = current or current_set_fingerprint(root / FINGERPRINTS_PATH.relative_to(ROOT))
+def result_set_problems(root: Path = ROOT, committed: dict | None = None) -> list[str]:
+    """Every result set without a valid provenance, and every stale quote left unmarked.
+    `committed`: the fingerprints the code has (default: root's acai_repro/fingerprints.json)."""
+    committed = committed or read_committed(root / FINGERPRINTS_PATH.relative_to(ROOT))
     problems, provenances = [], {}
     for set_dir in result_sets(root):
         try:
@@ -308,15 +361,26 @@ def result_set_problems(root: Path = ROOT, current: str | None = None) -> list[s
         except ValueError as error:
             problems.append(str(error))
     for doc in docs(root):
-        problems.extend(doc_problems(doc, provenances, current, root))
+        problems.extend(doc_problems(doc, provenances, committed, root))
     return problems
 
 
-def write_provenance(set_dir: Path, command: str, commit: str, machine: str, depends_on_training: bool) -> dict:
-    """Record how a result set was produced, with the fingerprint of the code at hand."""
+def write_provenance(
+    set_dir: Path, command: str, commit: str, machine: str, depends_on_training: bool, models: list | None = None
+) -> dict:
+    """Record how a result set was produced, with the fingerprints of the models it used
+    (`models`; default: those of its cell records) in the code at hand."""
+    models = models or models_in_records(set_dir)
+    if not models:
+        raise ValueError(f"{set_dir}: holds no metrics.json: name the models it used with --models")
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        raise ValueError(f"{set_dir}: models {unknown} are not registered; registered: {', '.join(MODELS)}")
+    fingerprints = compute_fingerprints(models)
     record = {
         "commit": commit,
-        "fingerprint": set_fingerprint(compute_fingerprints()),
+        "fingerprint": set_fingerprint(fingerprints),
+        MODELS_KEY: dict(sorted(fingerprints.items())),
         "depends_on_training": depends_on_training,
         "command": command,
         "date": datetime.date.today().isoformat(),
@@ -337,9 +401,14 @@ def _provenance_main(args) -> int:
         where = "--commit" if args.commit else "this checkout"
         print(f"{where}: {commit!r} is not a clean commit's hash: commit first, or pass --commit HASH", file=sys.stderr)
         return 2
-    record = write_provenance(
-        args.provenance, args.command, commit, args.machine or default_machine(), not args.timings_only
-    )
+    models = [name.strip() for name in args.models.split(",") if name.strip()] if args.models else None
+    try:
+        record = write_provenance(
+            args.provenance, args.command, commit, args.machine or default_machine(), not args.timings_only, models
+        )
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
     print(json.dumps(record, indent=2))
     return 0
 
@@ -357,6 +426,10 @@ def main(argv=None) -> int:
     parser.add_argument("--commit", help="with --provenance: the commit that produced it (default: this checkout's)")
     parser.add_argument("--machine", help="with --provenance: where it ran (default: this machine)")
     parser.add_argument(
+        "--models",
+        help="with --provenance: the models the set used, comma-separated (default: those of its metrics.json files)",
+    )
+    parser.add_argument(
         "--timings-only",
         action="store_true",
         help="with --provenance: the set holds timings only, no value that training bits decide",
@@ -367,21 +440,27 @@ def main(argv=None) -> int:
             parser.error("--provenance needs --command")
         return _provenance_main(args)
     computed = compute_fingerprints()
-    committed = read_committed() if FINGERPRINTS_PATH.exists() else None
-    moved = set(moved_models(committed["models"], computed)) if committed else set(computed)
+    committed = read_committed()["models"] if FINGERPRINTS_PATH.exists() else {}
+    moved, new = set(moved_models(committed, computed)), set(new_models(committed, computed))
     for model, value in computed.items():
-        print(f"{model:12s} {value}{'  (moved)' if model in moved else ''}")
+        print(f"{model:12s} {value}{'  (moved)' if model in moved else ''}{'  (new)' if model in new else ''}")
+    retired = retired_models(committed)
+    for model in retired:
+        print(f"{model:12s} recorded, no longer registered")
     print(f"{'set':12s} {set_fingerprint(computed)}")
     if args.write:
         write_fingerprints(computed)
         print(f"wrote {FINGERPRINTS_PATH}")
-    elif committed is None:
+    elif not committed:
         print(f"no {FINGERPRINTS_PATH} yet: write it with `{WRITE_COMMAND}`")
         return 1
-    elif moved:
-        reason = platform_mismatch(committed) or "same platform: the code moved these bits"
+    elif moved or retired:
+        reason = platform_mismatch(read_committed()) or "same platform: the code moved these bits"
         print(f"differs from {FINGERPRINTS_PATH}: {reason}")
         return 1
+    elif new:
+        print(f"new models, not in {FINGERPRINTS_PATH} yet: {', '.join(sorted(new))} (`{WRITE_COMMAND}` records them; "
+              "no result set goes stale)")
     return 0
 
 

@@ -9,7 +9,9 @@ import torch
 from acai_repro import fingerprint as fp
 from acai_repro.models import MODELS
 
-CURRENT = "0123456789abcdef"
+CURRENT_MODELS = {"a": "1" * 16, "b": "2" * 16}  # the code's fingerprints in the small trees below
+CURRENT = fp.set_fingerprint(CURRENT_MODELS)
+COMMITTED = {"set": CURRENT, "models": CURRENT_MODELS}
 OLDER = "fedcba9876543210"
 
 
@@ -20,7 +22,7 @@ def committed():
 
 @pytest.fixture(scope="module")
 def computed():
-    """Every model's fingerprint, trained once for the module (~20 s on one core)."""
+    """Every registered model's fingerprint, trained once for the module."""
     return fp.compute_fingerprints()
 
 
@@ -34,6 +36,7 @@ def _same_platform(committed):
 
 
 def test_committed_fingerprints_match_the_code(committed, computed):
+    # A model the file does not record yet (a new one) has nothing to match: `--write` adds it.
     _same_platform(committed)
     moved = fp.moved_models(committed["models"], computed)
     assert not moved, (
@@ -44,11 +47,13 @@ def test_committed_fingerprints_match_the_code(committed, computed):
     )
 
 
-def test_committed_file_covers_every_model_and_holds_their_set_fingerprint(committed):
-    assert sorted(committed["models"]) == sorted(MODELS), f"rewrite it with `{fp.WRITE_COMMAND}`"
-    assert committed["set"] == fp.set_fingerprint(committed["models"])
+def test_committed_file_records_registered_models_and_their_set_fingerprint(committed):
+    retired = fp.retired_models(committed["models"])
+    assert not retired, f"{fp.FINGERPRINTS_PATH} records unregistered models {retired}: `{fp.WRITE_COMMAND}`"
+    assert {"baseline", "denoising", "vae", "aae", "vqvae", "acai"} <= set(committed["models"]), committed["models"]
+    assert committed["set"] == fp.set_fingerprint(committed["models"]), "'set' is not the set of 'models'"
     assert committed["command"] == fp.WRITE_COMMAND
-    assert {"torch", "machine", "cpu_capability"} <= set(committed)
+    assert {"torch", "machine", "cpu_capability"} <= set(committed), sorted(committed)
 
 
 def test_fingerprint_moves_when_training_changes(computed):
@@ -93,10 +98,13 @@ def test_evaluation_text_keeps_full_precision_and_only_reported_values():
     assert "smoothness=nan" in fp.evaluation_text(record)
 
 
-def test_moved_models_names_changed_added_and_removed_models():
+def test_moved_new_and_retired_models_are_told_apart():
     committed = {"a": "1", "b": "2", "c": "3"}
     assert fp.moved_models(committed, dict(committed)) == []
-    assert fp.moved_models(committed, {"a": "1", "b": "X", "d": "4"}) == ["b", "c", "d"]
+    computed = {"a": "1", "b": "X", "d": "4"}
+    assert fp.moved_models(committed, computed) == ["b"]
+    assert fp.new_models(committed, computed) == ["d"]
+    assert fp.retired_models({"baseline": "1", "no_such_model": "2"}) == ["no_such_model"]
 
 
 def test_one_thread_is_restored_afterwards():
@@ -130,12 +138,15 @@ def test_the_known_result_sets_are_found():
 # --- result-set checks on a small tree: known-good and known-bad quotes ---
 
 
-def _tree(tmp_path, readme: str, fingerprint=OLDER, commit="abc1234", depends_on_training=True):
+def _tree(tmp_path, readme: str, fingerprint=OLDER, commit="abc1234", depends_on_training=True, models=None):
+    """docs/run-results with its provenance (`models`: per-model fingerprints, else an older
+    record with the set fingerprint only) and a README."""
     results = tmp_path / "docs" / "run-results"
     results.mkdir(parents=True)
     provenance = {
         "commit": commit,
-        "fingerprint": fingerprint,
+        "fingerprint": fp.set_fingerprint(models) if models else fingerprint,
+        **({"models": models} if models else {}),
         "depends_on_training": depends_on_training,
         "command": "snakemake ...",
         "date": "2026-11-26",
@@ -146,8 +157,8 @@ def _tree(tmp_path, readme: str, fingerprint=OLDER, commit="abc1234", depends_on
     return tmp_path
 
 
-def _problems(root):
-    return fp.result_set_problems(root, current=CURRENT)
+def _problems(root, committed=COMMITTED):
+    return fp.result_set_problems(root, committed)
 
 
 QUOTE = "Mean Distance 12.3e-3, from [docs/run-results/](docs/run-results/)."
@@ -155,8 +166,8 @@ QUOTE = "Mean Distance 12.3e-3, from [docs/run-results/](docs/run-results/)."
 
 def test_a_stale_unmarked_quote_fails_saying_what_to_write(tmp_path):
     (problem,) = _problems(_tree(tmp_path, QUOTE))
-    assert problem.startswith("README.md quotes docs/run-results, produced by commit abc1234")
-    assert "'produced by commit abc1234 (older code)'" in problem and CURRENT in problem
+    assert problem.startswith("README.md quotes docs/run-results, produced by commit abc1234"), problem
+    assert "'produced by commit abc1234 (older code)'" in problem and CURRENT in problem, problem
 
 
 def test_a_stale_quote_marked_with_its_commit_passes(tmp_path):
@@ -184,7 +195,53 @@ def test_a_current_set_passes_and_a_marker_on_it_fails(tmp_path):
 
 
 def test_an_unknown_fingerprint_is_stale(tmp_path):
-    assert len(_problems(_tree(tmp_path, QUOTE, fingerprint=fp.UNKNOWN))) == 1
+    (problem,) = _problems(_tree(tmp_path, QUOTE, fingerprint=fp.UNKNOWN))
+    assert "fingerprint is unknown" in problem, problem
+
+
+# --- per-model records: a set is stale only when a model it used moved ---
+
+
+def test_a_set_stays_current_when_a_model_it_did_not_use_moves_or_a_new_one_comes(tmp_path):
+    used_a = _tree(tmp_path, QUOTE, models={"a": CURRENT_MODELS["a"]})
+    assert _problems(used_a) == []
+    b_moved_and_c_new = {"set": OLDER, "models": {"a": CURRENT_MODELS["a"], "b": "9" * 16, "c": "3" * 16}}
+    assert _problems(used_a, b_moved_and_c_new) == []
+
+
+def test_a_set_is_stale_when_a_model_it_used_moved_naming_it(tmp_path):
+    root = _tree(tmp_path, QUOTE, models=dict(CURRENT_MODELS))
+    (problem,) = _problems(root, {"set": OLDER, "models": dict(CURRENT_MODELS, b="9" * 16)})
+    assert f"fingerprints moved: b {'2' * 16} then, {'9' * 16} now" in problem and "older code" in problem, problem
+    (gone,) = _problems(root, {"set": OLDER, "models": {"a": CURRENT_MODELS["a"]}})
+    assert "b " + "2" * 16 + " then, none committed now" in gone, gone
+
+
+def test_an_older_record_without_models_compares_the_set_fingerprint(tmp_path):
+    assert _problems(_tree(tmp_path / "same", QUOTE, fingerprint=CURRENT)) == []
+    (problem,) = _problems(_tree(tmp_path / "other", QUOTE, fingerprint=OLDER))
+    assert f"set fingerprint is {OLDER}, the code's is {CURRENT}" in problem, problem
+
+
+def test_a_models_record_that_disagrees_with_its_set_fingerprint_is_refused(tmp_path):
+    root = _tree(tmp_path, QUOTE, models=dict(CURRENT_MODELS))
+    path = root / "docs" / "run-results" / fp.PROVENANCE_FILE
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps(dict(record, models={"a": CURRENT_MODELS["a"]})))
+    (problem,) = _problems(root)
+    assert "is not the set fingerprint of its 'models'" in problem, problem
+    path.write_text(json.dumps(dict(record, models={"a": "xyz"})))
+    (problem,) = _problems(root)
+    assert "fingerprints of ['a'] are not 16 hex digits" in problem, problem
+
+
+def test_the_committed_sets_of_known_fingerprint_record_the_models_they_used():
+    for set_dir in fp.result_sets():
+        record = fp.read_provenance(set_dir)
+        if record["fingerprint"] != fp.UNKNOWN:
+            assert "models" in record, f"{set_dir}/provenance.json records no per-model fingerprints"
+            used = fp.models_in_records(set_dir)
+            assert not used or sorted(record["models"]) == used, f"{set_dir}: records {sorted(record['models'])}, its cells used {used}"
 
 
 def test_timings_only_sets_need_no_marker(tmp_path):
@@ -241,11 +298,31 @@ def test_a_malformed_provenance_fails_naming_the_key(tmp_path, key, value, messa
     assert message in problem and "provenance.json" in problem
 
 
-def test_write_provenance_records_the_set_fingerprint_of_the_code(tmp_path, monkeypatch):
-    monkeypatch.setattr(fp, "compute_fingerprints", lambda: {"a": "1" * 16, "b": "2" * 16})
+def _cell_record(set_dir, model):
+    folder = set_dir / "lines" / model / "dz64" / "seed0"
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({"cell": {"dataset": "lines", "model": model, "dz": 64, "seed": 0}}))
+
+
+def test_write_provenance_records_the_fingerprints_of_the_models_the_set_used(tmp_path, monkeypatch):
+    trained = []
+    monkeypatch.setattr(fp, "compute_fingerprints", lambda models: trained.append(models) or {m: "1" * 16 for m in models})
+    for model in ("vae", "baseline"):
+        _cell_record(tmp_path, model)
     record = fp.write_provenance(tmp_path, "snakemake x", "abc1234", "here", depends_on_training=True)
-    assert record["fingerprint"] == fp.set_fingerprint({"a": "1" * 16, "b": "2" * 16})
+    assert trained == [["baseline", "vae"]], f"fingerprinted {trained}, the set's cells used baseline and vae"
+    assert record["models"] == {"baseline": "1" * 16, "vae": "1" * 16}
+    assert record["fingerprint"] == fp.set_fingerprint(record["models"])
     assert fp.read_provenance(tmp_path) == record
+    named = fp.write_provenance(tmp_path, "x", "abc1234", "here", True, models=["acai"])
+    assert list(named["models"]) == ["acai"], named
+
+
+def test_write_provenance_without_records_or_with_an_unknown_model_says_what_to_pass(tmp_path):
+    with pytest.raises(ValueError, match="holds no metrics.json: name the models it used with --models"):
+        fp.write_provenance(tmp_path, "x", "abc1234", "here", True)
+    with pytest.raises(ValueError, match=r"models \['nope'\] are not registered"):
+        fp.write_provenance(tmp_path, "x", "abc1234", "here", True, models=["nope"])
 
 
 def test_a_set_named_at_the_end_of_a_sentence_is_quoted(tmp_path):

@@ -102,11 +102,16 @@ def test_a_table_resolves_under_the_configs_results_dir_and_another_scales_is_re
 
 
 def test_status_before_anything_ran(smoke, tmp_path):
+    cells = target_cells(smoke, ["all"])  # every model of the config, each table's cells
     lines = grid_status(smoke, tmp_path, ["all"], now=NOW)
-    assert len(lines) == 13
-    assert all(" waiting" in line for line in lines[:-1])
-    assert lines[-1].startswith("total: 12 cells: 0 finished, 0 diverged, 0 stale, 0 running, 12 waiting")
-    assert "ETA ?" in lines[-1]
+    assert len(lines) == len(cells) + 1, f"one line per cell and a total expected:\n" + "\n".join(lines)
+    assert all(" waiting" in line for line in lines[:-1]), lines
+    total = f"total: {len(cells)} cells: 0 finished, 0 diverged, 0 stale, 0 running, {len(cells)} waiting"
+    assert lines[-1].startswith(total) and "ETA ?" in lines[-1], lines[-1]
+
+
+def _eta(seconds: float) -> str:
+    return f"ETA {int(seconds) // 60}m{int(seconds) % 60:02d}s"
 
 
 def test_status_partly_run_with_eta_from_the_running_rates(smoke, tmp_path):
@@ -122,9 +127,11 @@ def test_status_partly_run_with_eta_from_the_running_rates(smoke, tmp_path):
     assert "0.19/0.25 kimg" in _line(lines, cells[2]) and "32 img/s" in _line(lines, cells[2])
     assert "running" in _line(lines, cells[3]) and "0.00/0.25 kimg" in _line(lines, cells[3])
     assert "waiting" in _line(lines, cells[4])
-    # Left: 128 + 64 + 256 images of the running cells and 2 x 256 waiting = 960 at 64 + 32 img/s.
-    assert "1 finished, 0 diverged, 0 stale, 3 running, 2 waiting" in lines[-1]
-    assert "96 img/s" in lines[-1] and "ETA 0m10s" in lines[-1]
+    # Left: 128 + 64 + 256 images of the running cells and 256 per waiting cell, at 64 + 32 img/s.
+    waiting = len(cells) - 4
+    left = 128 + 64 + smoke["training"]["total_images"] * (1 + waiting)
+    assert f"1 finished, 0 diverged, 0 stale, 3 running, {waiting} waiting" in lines[-1], lines[-1]
+    assert "96 img/s" in lines[-1] and _eta(left / 96) in lines[-1], f"{_eta(left / 96)} expected: {lines[-1]}"
 
 
 def test_status_when_done_and_with_one_diverged_cell(smoke, tmp_path):
@@ -134,8 +141,8 @@ def test_status_when_done_and_with_one_diverged_cell(smoke, tmp_path):
     _diverge(tmp_path, smoke, cells[0], "|loss| reached inf (bound 1e+06) by step 2")
     lines = grid_status(smoke, tmp_path, ["table1"], now=NOW)
     assert "diverged" in _line(lines, cells[0]) and "|loss| reached inf" in _line(lines, cells[0])
-    assert "5 finished, 1 diverged, 0 stale, 0 running, 0 waiting" in lines[-1]
-    assert "ETA 0m00s" in lines[-1]  # nothing left to train: the diverged cell stays as it is
+    assert f"{len(cells) - 1} finished, 1 diverged, 0 stale, 0 running, 0 waiting" in lines[-1], lines[-1]
+    assert "ETA 0m00s" in lines[-1], lines[-1]  # nothing left to train: the diverged cell stays as it is
 
 
 @pytest.mark.parametrize(

@@ -140,23 +140,43 @@ def _pack3_overlay(tmp_path):
     return path
 
 
+def _table1_jobs(overlay, asked=()) -> dict:
+    """The jobs a dry run of the smoke Table 1 (with `overlay`) should count, from the config:
+    its packs (those holding an `asked` cell dissolved), every other cell alone, the table."""
+    from acai_repro.config import load_config
+    from acai_repro.packs import dissolve_targeted, tables_cells, training_packs
+
+    config = load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "smoke.yaml", overlay)
+    packs = {name: cells for name, cells in training_packs(config).items() if name.startswith("train_pack_table1_")}
+    packs = dissolve_targeted(packs, asked, config["results_dir"])
+    packed = {cell for cells in packs.values() for cell in cells}
+    alone = [cell for table, cell in tables_cells(config) if table == "table1" and cell not in packed]
+    jobs = {"train_cell": len(alone)} if alone else {}
+    jobs.update({name: 1 for name in packs}, table1=1)
+    return {**jobs, "total": sum(jobs.values())}
+
+
 def test_a_table_trains_in_packs_and_one_asked_for_cell_trains_alone(tmp_path):
     from tests.test_workflow import _jobs, snakemake
 
     overlay = _pack3_overlay(tmp_path)
     table = snakemake(tmp_path / "w", "-n", "results/smoke/table1.tex", configs=[overlay])
     assert table.returncode == 0, table.stderr
-    assert _jobs(table.stdout) == {"train_pack_table1_lines_0": 1, "train_pack_table1_lines_1": 1, "table1": 1, "total": 3}
-    one = snakemake(tmp_path / "w", "-n", "results/smoke/lines/acai/dz64/seed0/metrics.json", "results/smoke/table1.tex", configs=[overlay])
+    expected = _table1_jobs(overlay)
+    assert "train_pack_table1_lines_1" in expected, f"the smoke Table 1 should fill two packs of 3: {expected}"
+    assert _jobs(table.stdout) == expected, f"jobs of the dry run, then those the config makes: {expected}"
+    acai = "results/smoke/lines/acai/dz64/seed0/metrics.json"
+    one = snakemake(tmp_path / "w", "-n", acai, "results/smoke/table1.tex", configs=[overlay])
     assert one.returncode == 0, one.stderr
-    # acai's pack is dissolved (its three cells train alone); the other pack stays.
-    assert _jobs(one.stdout) == {"train_cell": 3, "train_pack_table1_lines_0": 1, "table1": 1, "total": 5}
+    # acai's pack is dissolved (its cells train alone); the other packs stay.
+    expected = _table1_jobs(overlay, asked=[acai])
+    assert _jobs(one.stdout) == expected, f"jobs of the dry run, then those the config makes: {expected}"
     # A SLURM job: --target-jobs, no targets; it finds the rule its head process chose.
     for job, rule in (("train_pack_table1_lines_1:", "train_pack_table1_lines_1"),
                       ("train_cell:dataset=lines,model=acai,dz=64,seed=0", "train_cell")):  # fmt: skip
         remote = snakemake(tmp_path / "w", "-n", f"--target-jobs={job}", configs=[overlay])
         assert remote.returncode == 0, remote.stderr
-        assert _jobs(remote.stdout) == {rule: 1, "total": 1}
+        assert _jobs(remote.stdout) == {rule: 1, "total": 1}, remote.stdout[-2000:]
 
 
 def test_a_pack_job_gets_the_resources_a_profile_sets_for_train_cell(tmp_path):
@@ -171,15 +191,27 @@ def test_a_pack_job_gets_the_resources_a_profile_sets_for_train_cell(tmp_path):
     assert len(packs) == 2 and all("slurm_partition=gpu" in p.split("rule ")[0] for p in packs)
 
 
+def _chunks(count: int, size: int) -> list[int]:
+    """Sizes of the packs `count` cells fill `size` at a time (a last chunk of one trains alone)."""
+    sizes = [min(size, count - start) for start in range(0, count, size)]
+    return [n for n in sizes if n > 1]
+
+
 def test_packs_come_from_the_config_in_table_order_never_mixing_tables(smoke_config):
     from acai_repro.packs import dissolve_targeted, targeted_cell, training_packs
 
     assert training_packs(smoke_config) == {}  # pack 1: every cell its own job
     smoke_config["resources"]["train"]["pack"] = 4
     packs = training_packs(smoke_config)
-    assert list(packs) == ["train_pack_table1_lines_0", "train_pack_table1_lines_1", "train_pack_table2_mnist_0",
-                           "train_pack_table2_mnist_1"]  # fmt: skip
-    assert [len(c) for c in packs.values()] == [4, 2, 4, 2]
+    seeds = len(smoke_config["seeds"])
+    table1 = _chunks(len(smoke_config["table1"]["models"]) * seeds, 4)
+    table2 = smoke_config["table2"]
+    assert {dataset for dataset, _ in table2["cells"]} == {"mnist"}, "the smoke Table 2 is MNIST's"
+    table2 = _chunks(len(table2["cells"]) * len(table2["models"]) * seeds, 4)
+    expected = [f"train_pack_table1_lines_{i}" for i in range(len(table1))]
+    expected += [f"train_pack_table2_mnist_{i}" for i in range(len(table2))]
+    assert list(packs) == expected, f"packs {list(packs)}, expected from the config {expected}"
+    assert [len(c) for c in packs.values()] == table1 + table2, {name: len(c) for name, c in packs.items()}
     assert packs["train_pack_table1_lines_0"][0] == ("lines", "baseline", 64, 0)
     assert all(not name.startswith("train_pack_table3") for name in packs), "Table 3 shares Table 2's cells"
     assert targeted_cell("results/lines/vae/dz64/seed0/kmeans.json") == ("lines", "vae", 64, 0)
@@ -187,16 +219,25 @@ def test_packs_come_from_the_config_in_table_order_never_mixing_tables(smoke_con
     left = dissolve_targeted(packs, ["results/lines/vae/dz64/seed0"])
     assert targeted_cell("results/quick/lines/vae/dz64/seed0/metrics.json", "results/quick") == ("lines", "vae", 64, 0)
     assert targeted_cell("results/quick/lines/vae/dz64/seed0/metrics.json") is None  # another scale's cell
-    assert "train_pack_table1_lines_0" not in left and len(left) == 3
+    [holding_vae] = [name for name, cells in packs.items() if ("lines", "vae", 64, 0) in cells]
+    assert set(left) == set(packs) - {holding_vae}, f"only {holding_vae} should be dissolved: {sorted(left)}"
 
 
 def test_grid_cost_counts_packs_with_solo_rates_until_packed_rates_are_measured(smoke_config, tmp_path):
     from acai_repro.grid import cost_report, load_grid_config
+    from acai_repro.packs import training_packs
 
     overlay = _pack3_overlay(tmp_path)
     files = [str(ROOT / "config" / "smoke.yaml"), str(overlay)]
-    lines = cost_report(load_grid_config(files), files, tmp_path, ["results/smoke/table1.tex"], "h100")
-    assert "training jobs: 2 packs (rules train_pack_*, 6 cells) + 0 single cells (train_cell)" in lines, lines
-    packs = [line for line in lines if line.startswith("  train_pack_") and "GPU-h" in line]
-    assert len(packs) == 2 and all("3 cells" in p and "solo rate, packed rate not measured" in p for p in packs)
-    assert any(line.startswith("training cells that would run: 6") for line in lines)
+    config = load_grid_config(files)
+    lines = cost_report(config, files, tmp_path, ["results/smoke/table1.tex"], "h100")
+    packs = [cells for name, cells in training_packs(config).items() if name.startswith("train_pack_table1_")]
+    cells = len(config["table1"]["models"]) * len(config["seeds"])
+    packed = sum(len(c) for c in packs)
+    jobs = f"training jobs: {len(packs)} packs (rules train_pack_*, {packed} cells) + {cells - packed} single cells (train_cell)"
+    assert jobs in lines, f"{jobs!r} expected in:\n" + "\n".join(lines)
+    pack_lines = [line for line in lines if line.startswith("  train_pack_") and "GPU-h" in line]
+    assert len(pack_lines) == len(packs), pack_lines
+    for line, pack in zip(pack_lines, packs):
+        assert f"{len(pack)} cells" in line and "solo rate, packed rate not measured" in line, line
+    assert any(line.startswith(f"training cells that would run: {cells}") for line in lines), lines

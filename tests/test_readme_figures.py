@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from acai_repro import figure_sets
-from acai_repro.fingerprint import current_set_fingerprint, docs
+from acai_repro.fingerprint import docs, read_committed
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWN = {  # the figures the README must show, each beside its table
@@ -51,8 +51,11 @@ def _page(root, text):
     return page
 
 
-def _problems(root, text, current=None):
-    return figure_sets.linked_figure_problems(_page(root, text), root, current or current_set_fingerprint())
+def _problems(root, text, committed=None):
+    return figure_sets.linked_figure_problems(_page(root, text), root, committed or read_committed())
+
+
+MOVED = {"set": "0" * 16, "models": {}}  # fingerprints of code that computes none of the set's models as it did
 
 
 def test_a_stamped_figure_of_a_current_set_passes(repo):
@@ -79,10 +82,10 @@ def test_a_figure_stamped_by_another_run_fails(repo):
 
 def test_a_figure_of_a_set_from_older_code_needs_the_marker(repo):
     commit = json.loads((repo / SET / "provenance.json").read_text())["commit"]
-    stale = _problems(repo, f"![curves]({FIGURE})\n", current="0" * 16)
+    stale = _problems(repo, f"![curves]({FIGURE})\n", committed=MOVED)
     assert len(stale) == 1 and "older code" in stale[0], stale
     marked = f"Produced by commit {commit} (older code):\n![curves]({FIGURE})\n"
-    assert _problems(repo, marked, current="0" * 16) == []
+    assert _problems(repo, marked, committed=MOVED) == []
     assert _problems(repo, marked), "a marker on a current set is not flagged"
 
 

@@ -7,6 +7,12 @@ training rate `grid cost` borrows while this one has none) and `OPTIONS`, its op
 `Option`s with the paper's defaults: the configuration's `models.<name>` section, its
 validation and its documentation are built from them (acai_repro.config).
 
+Who a model is (`name`, `title`, `order`) belongs to the class that declares it: a subclass
+that does not set its own title or order gets the defaults, not its parent's (a β-VAE is not
+titled "VAE", nor placed in the VAE's column). What a model does is inherited: its methods,
+`OPTIONS`, `latent_kind`, and `rate_like`, which defaults to the parent model's name (a
+subclass trains at its parent's rate until it is measured itself).
+
 A model owns its networks and computes its own training losses. The trainer only sees:
 - `training_losses(x, generator)` -> (losses, features): `losses["ae"]` (and, for
   adversarial models, `losses["critic"]`) are the objectives of the parameter groups in
@@ -40,12 +46,31 @@ class Option:
     choices: tuple | None = None
 
 
+DEFAULT_ORDER = 1000  # after the paper's six (10-60) unless a model says otherwise
+DEFAULT_RATE_LIKE = "baseline"
+
+
 class AutoEncoder(nn.Module):
     name = "base"
     title: str | None = None  # None: the name
-    order = 1000  # after the paper's six (10-60) unless a model says otherwise
-    rate_like = "baseline"
+    order = DEFAULT_ORDER
+    rate_like = DEFAULT_RATE_LIKE
+    # What `encode` returns, recorded with exported latents (latents.h5's `latent`): "code" (the
+    # encoder's output), or what a model says instead ("sample", "continuous (pre-quantisation)").
+    latent_kind = "code"
     OPTIONS: dict[str, Option] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own = vars(cls)
+        if "title" not in own:
+            cls.title = None
+        if "order" not in own:
+            cls.order = DEFAULT_ORDER
+        if "rate_like" not in own:
+            parent = cls.__mro__[1]
+            is_model = parent is not AutoEncoder and "name" in vars(parent)
+            cls.rate_like = parent.name if is_model else DEFAULT_RATE_LIKE
 
     def __init__(self, arch: Architecture, options: dict | None = None):
         super().__init__()

@@ -32,6 +32,11 @@ class VAE(AutoEncoder):
         self.head_mean = dense(arch.dz, arch.dz)
         self.head_logvar = dense(arch.dz, arch.dz)
 
+    @property
+    def latent_kind(self) -> str:
+        """The option `latent`: `encode` returns a sample of q(z|x), or its mean."""
+        return self.latent
+
     def _posterior(self, x):
         h = self.encoder(x).flatten(1)
         return h, self.head_mean(h), self.head_logvar(h)

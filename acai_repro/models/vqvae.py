@@ -31,6 +31,7 @@ class VQVAE(AutoEncoder):
     name = "vqvae"
     title = "VQ-VAE"
     order = 50
+    latent_kind = "continuous (pre-quantisation)"  # `encode` is the encoder's map; `decode` quantises
     OPTIONS = {  # this order is the order of a cell spec's model_options (its resume digest ignores it)
         "variant": Option(
             str, "slices", "`slices`: the authors' code (`slices` parts, one shared codebook); "
