@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from acai_repro import scorecard
+from acai_repro.models import MODELS
 from acai_repro.config import load_config
 from acai_repro.scorecard import (
     FINDINGS,
@@ -476,3 +477,11 @@ def test_one_seed_shows_no_std_on_the_page(tmp_path):
     ours = rows[rows["mean"] != ""]
     assert len(ours) == 4 and (ours["std"] == "").all(), ours[["model", "metric", "std"]]
     assert "± 0.00" not in out.with_suffix(".md").read_text()
+
+
+def test_the_paper_models_are_those_of_paper_values_never_a_new_model(monkeypatch):
+    """A registered model the paper does not report is shown beside the paper's, never judged with them."""
+    monkeypatch.setitem(MODELS, "newmodel", object)
+    paper = scorecard.paper_models()
+    assert "newmodel" not in paper, paper
+    assert paper == ["baseline", "denoising", "vae", "aae", "vqvae", "acai"], f"the paper's six, in order: {paper}"
