@@ -62,15 +62,58 @@ def dataset_pattern(results_dir: str, roots: list[str] | None = None) -> str:
 
 
 # ---- the spec a cell was trained under ---------------------------------------------------
+class DamagedRecordError(ValueError):
+    """A record file that cannot be read as what it should be (named, with what is wrong)."""
+
+
+def _spec_record(spec: dict) -> str:
+    return json.dumps({"spec": spec, "spec_digest": spec_digest(spec)}, indent=2) + "\n"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        temporary.write_text(text)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_cell_spec(path, spec: dict) -> None:
+    """A cell's spec.json: what determines its result (rule cell_spec; training reads it)."""
+    _write_atomically(Path(path), _spec_record(spec_core(spec)))
+
+
+def read_cell_spec(path) -> dict:
+    """The spec in a cell's spec.json, run settings excluded; DamagedRecordError naming the file
+    when it is not such a record."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DamagedRecordError(f"{path}: not a readable spec record ({error}); delete it to have it written again") from None
+    spec = record.get("spec") if isinstance(record, dict) else None
+    if not isinstance(spec, dict) or not isinstance(spec.get("training"), dict):
+        raise DamagedRecordError(f"{path}: no 'spec' object with a 'training' section; delete it to have it written again")
+    return spec_core(spec)
+
+
 def write_started_spec(outdir, spec: dict) -> None:
-    """Record, as a training job starts, the spec it trains under (run settings included):
-    `grid status` compares it with the config's without loading the torch state."""
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    record = {"spec": spec, "spec_digest": spec_digest(spec)}
-    temporary = outdir / f".{SPEC_FILE}.tmp"
-    temporary.write_text(json.dumps(record, indent=2) + "\n")
-    temporary.replace(outdir / SPEC_FILE)
+    """Record, as a training job starts, the spec it trains under: `grid status` compares it
+    with the config's without loading the torch state. A spec.json already recording the same
+    spec (rule cell_spec wrote it) is left as it is: its time is what reruns training."""
+    path = Path(outdir) / SPEC_FILE
+    if _records_spec(path, spec):
+        return
+    _write_atomically(path, _spec_record(spec))
+
+
+def _records_spec(path: Path, spec: dict) -> bool:
+    try:
+        return read_cell_spec(path) == spec_core(spec)
+    except DamagedRecordError:
+        return False
 
 
 def recorded_spec(record: dict) -> dict | None:

@@ -11,13 +11,14 @@ from acai_repro.config import (
     validate_config,
 )
 from acai_repro.packs import cell_directory, dissolve_targeted, training_packs
-from acai_repro.results import dataset_pattern
+from acai_repro.results import SPEC_FILE, dataset_pattern, write_cell_spec
 from acai_repro.targets import WILDCARDS, command_line_targets
 
 try:
     validate_config(config)
 except ConfigError as error:
     raise WorkflowError(f"invalid configuration: {error}") from None
+
 
 # This scale's outputs (tables, figures, cells, logs, benchmarks): scales coexist side by side.
 RESULTS = config["results_dir"]
@@ -69,6 +70,23 @@ def table1_metrics(wildcards):
 
 def figure_models(wildcards):
     return table1_files("model.pt", [config["figures"]["seed"]])
+
+
+def vae_model(wildcards):
+    """The VAE of Table 1 whose samples make Fig. 5."""
+    table = config["table1"]
+    return f"{RESULTS}/{table['dataset']}/vae/dz{table['dz']}/seed{config['figures']['seed']}/model.pt"
+
+
+def interpolation_models(wildcards):
+    """The model.pt of every Table 2 model of one (dataset, dz), at the figures' seed."""
+    return expand(
+        f"{CELL}/model.pt",
+        dataset=wildcards.dataset,
+        model=config["table2"]["models"],
+        dz=wildcards.dz,
+        seed=config["figures"]["seed"],
+    )
 
 
 DATA_DIR = config["data"]["data_dir"]
@@ -128,6 +146,17 @@ def pixel_inputs(table, filename):
     return [f"{RESULTS}/{dataset}/pixels/{filename}" for dataset in datasets]
 
 
+def scorecard_sources(wildcards):
+    """Every record the scorecard reads (rule reproduction's inputs)."""
+    return [
+        *table1_metrics(wildcards),
+        *grid_inputs("table2", "metrics.json"),
+        *pixel_inputs("table2", "probe.json"),
+        *grid_inputs("table3", "kmeans.json"),
+        *pixel_inputs("table3", "kmeans.json"),
+    ]
+
+
 def grid_params(table, key, title):
     return {
         "cells": config[table]["cells"],
@@ -180,19 +209,29 @@ def share_train_cell_resources(rule_names):
             overrides.setdefault(name, overrides["train_cell"])
 
 
-def pack_files(cells, filename):
+def training_rules(packs):
+    """Rule name -> cells of every training rule: train_cell (None: any one cell, by its
+    wildcards) and each pack's."""
+    return {"train_cell": None, **packs}
+
+
+def training_files(cells, filename):
+    """A file of each cell a training rule trains (None: the one cell of the wildcards)."""
+    if cells is None:
+        return [f"{CELL}/{filename}"]
     return [f"{cell_directory(cell, RESULTS)}/{filename}" for cell in cells]
 
 
-def pack_specs(cells):
-    """What determines each cell's result, in the pack's order (run settings excluded)."""
-    try:
-        return [cell_spec(config, *cell) for cell in cells]
-    except ConfigError as error:
-        raise target_error(error) from None
-
-
-def pack_data(cells):
-    """The prepared HDF5 files the pack's cells train on (the lines: none)."""
+def training_data(cells):
+    """The prepared HDF5 files a training rule's cells train on (the lines: none)."""
+    if cells is None:
+        return train_data
     datasets = dict.fromkeys(dataset for dataset, *_ in cells if dataset != "lines")
     return [data_file(dataset) for dataset in datasets]
+
+
+def training_record(kind, rule_name, cells, suffix):
+    """The log or benchmark file of a training job: per cell, or per pack."""
+    if cells is None:
+        return f"{RESULTS}/{kind}/train/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}.{suffix}"
+    return f"{RESULTS}/{kind}/train/packs/{rule_name}.{suffix}"

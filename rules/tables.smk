@@ -24,6 +24,7 @@ rule table1:
     params:
         models=config["table1"]["models"],
         seeds=config["seeds"],
+        sources=table1_metrics,
         std_ddof=config["tables"]["std_ddof"],
     script:
         "../scripts/table1.py"
@@ -126,5 +127,6 @@ rule reproduction:
         "../envs/acai.yaml"
     params:
         std_ddof=config["tables"]["std_ddof"],
+        sources=scorecard_sources,
     script:
         "../scripts/reproduction.py"
