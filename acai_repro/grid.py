@@ -182,7 +182,8 @@ def cell_status(config: dict, directory: Path, cell: Cell, now: float) -> CellSt
         if record.get("status") == "diverged":
             return CellStatus(cell, "diverged", record.get("images", 0), total, rate, record.get("reason") or "")
         return CellStatus(cell, "finished", record.get("images", total), total, rate, _reported(record["reported"]))
-    present = [p for p in (evals, state, started) if p.exists()]
+    # spec.json alone is no start: rule cell_spec writes it before the training job is queued
+    present = [p for p in (evals, state) if p.exists()]
     if not present:
         return CellStatus(cell, "waiting", 0, total)
     changes = spec_changes(_read_record(started), expected)

@@ -210,20 +210,20 @@ def share_train_cell_resources(rule_names):
 
 
 def training_rules(packs):
-    """Rule name -> cells of every training rule: train_cell (None: any one cell, by its
-    wildcards) and each pack's."""
+    """Name -> cells of each training rule, train_cell's being None (any one cell, by its
+    wildcards), then each pack's."""
     return {"train_cell": None, **packs}
 
 
 def training_files(cells, filename):
-    """A file of each cell a training rule trains (None: the one cell of the wildcards)."""
+    """A file of each cell that a training job trains; cells None means the wildcards' cell."""
     if cells is None:
         return [f"{CELL}/{filename}"]
     return [f"{cell_directory(cell, RESULTS)}/{filename}" for cell in cells]
 
 
 def training_data(cells):
-    """The prepared HDF5 files a training rule's cells train on (the lines: none)."""
+    """The prepared HDF5 files the cells train on (the lines: none)."""
     if cells is None:
         return train_data
     datasets = dict.fromkeys(dataset for dataset, *_ in cells if dataset != "lines")

@@ -12,6 +12,8 @@ localrules:
 rule cell_spec:
     output:
         f"{CELL}/{SPEC_FILE}",
+    log:
+        f"{RESULTS}/logs/specs/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}.log",
     params:
         spec=train_spec,
     run:

@@ -146,17 +146,19 @@ def test_a_table_trains_in_packs_and_one_asked_for_cell_trains_alone(tmp_path):
     overlay = _pack3_overlay(tmp_path)
     table = snakemake(tmp_path / "w", "-n", "results/smoke/table1.tex", configs=[overlay])
     assert table.returncode == 0, table.stderr
-    assert _jobs(table.stdout) == {"train_pack_table1_lines_0": 1, "train_pack_table1_lines_1": 1, "table1": 1, "total": 3}
+    assert _jobs(table.stdout) == {"cell_spec": 6, "train_pack_table1_lines_0": 1, "train_pack_table1_lines_1": 1,
+                                   "table1": 1, "total": 9}  # fmt: skip
     one = snakemake(tmp_path / "w", "-n", "results/smoke/lines/acai/dz64/seed0/metrics.json", "results/smoke/table1.tex", configs=[overlay])
     assert one.returncode == 0, one.stderr
     # acai's pack is dissolved (its three cells train alone); the other pack stays.
-    assert _jobs(one.stdout) == {"train_cell": 3, "train_pack_table1_lines_0": 1, "table1": 1, "total": 5}
+    assert _jobs(one.stdout) == {"cell_spec": 6, "train_cell": 3, "train_pack_table1_lines_0": 1, "table1": 1, "total": 11}
     # A SLURM job: --target-jobs, no targets; it finds the rule its head process chose.
-    for job, rule in (("train_pack_table1_lines_1:", "train_pack_table1_lines_1"),
-                      ("train_cell:dataset=lines,model=acai,dz=64,seed=0", "train_cell")):  # fmt: skip
+    # (Here in an empty folder with the cells' spec.json files, which the head process writes first.)
+    for job, rule, cells in (("train_pack_table1_lines_1:", "train_pack_table1_lines_1", 3),
+                             ("train_cell:dataset=lines,model=acai,dz=64,seed=0", "train_cell", 1)):  # fmt: skip
         remote = snakemake(tmp_path / "w", "-n", f"--target-jobs={job}", configs=[overlay])
         assert remote.returncode == 0, remote.stderr
-        assert _jobs(remote.stdout) == {rule: 1, "total": 1}
+        assert _jobs(remote.stdout) == {"cell_spec": cells, rule: 1, "total": cells + 1}
 
 
 def test_a_pack_job_gets_the_resources_a_profile_sets_for_train_cell(tmp_path):
