@@ -1,6 +1,8 @@
 # Configuration checks, wildcard constraints and input helpers shared by every rule.
 import sys
 
+import torch
+
 sys.path.insert(0, workflow.basedir)  # the acai_repro package beside this Snakefile
 
 from acai_repro.config import (
@@ -18,6 +20,21 @@ try:
     validate_config(config)
 except ConfigError as error:
     raise WorkflowError(f"invalid configuration: {error}") from None
+
+
+def check_local_device(local_exec):
+    """`device: cuda` where jobs run here (not on cluster nodes) needs CUDA here: refused as
+    the run starts, before any job, not by the first training job."""
+    if local_exec and config["device"] == "cuda" and not torch.cuda.is_available():
+        raise WorkflowError(
+            "invalid configuration: config key 'device': cuda, but this machine has no CUDA "
+            "device (torch.cuda.is_available() is false): set device: cpu, or auto (CUDA where "
+            "present), or run where a GPU is"
+        )
+
+
+onstart:
+    check_local_device(workflow.local_exec)
 
 
 # This scale's outputs (tables, figures, cells, logs, benchmarks): scales coexist side by side.

@@ -5,12 +5,13 @@
 from pathlib import Path
 
 from acai_repro.config import with_run_settings
+from acai_repro.data import LabelError
 from acai_repro.guard import CellBusyError
-from acai_repro.results import read_cell_spec
+from acai_repro.results import DamagedRecordError, read_cell_spec
 from acai_repro.snakemake_io import logged
 from acai_repro.train import train_pack
 
-with logged(snakemake, expected=(CellBusyError,)) as log:
+with logged(snakemake, expected=(CellBusyError, LabelError, DamagedRecordError)) as log:
     specs = [with_run_settings(read_cell_spec(path), snakemake.config) for path in snakemake.input.specs]
     folders = [Path(path).parent for path in snakemake.output.metrics]
     train_pack(list(zip(specs, folders)), log)
