@@ -13,6 +13,7 @@ compares a recorded spec with the one a config resolves to, run settings exclude
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -66,6 +67,48 @@ class DamagedRecordError(ValueError):
     """A record file that cannot be read as what it should be (named, with what is wrong)."""
 
 
+def read_record(path) -> dict:
+    """A JSON record (metrics.json, kmeans.json, probe.json, spec.json) as a dict;
+    DamagedRecordError naming the file and what is wrong (empty, cut short, not JSON, not an
+    object, unreadable) instead of a JSONDecodeError traceback."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DamagedRecordError(f"{path}: damaged record: not text (UTF-8)") from None
+    except IsADirectoryError:
+        raise DamagedRecordError(f"{path}: damaged record: a folder, not a file") from None
+    if not text.strip():
+        raise DamagedRecordError(f"{path}: damaged record: the file is empty")
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DamagedRecordError(
+            f"{path}: damaged record: not valid JSON at line {error.lineno}, column {error.colno} ({error.msg}); "
+            "cut short or overwritten: rerun the job that writes it"
+        ) from None
+    if not isinstance(record, dict):
+        raise DamagedRecordError(f"{path}: damaged record: a JSON {type(record).__name__}, not an object")
+    return record
+
+
+def record_number(record: dict, key: str, path, may_be_undefined: bool = False) -> float:
+    """`record[key]` as a float; DamagedRecordError naming the file where it is not a number
+    (a string, a list...), or NaN/null where the value can never be undefined."""
+    value = record.get(key)
+    if value is None and may_be_undefined:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        shown = "missing" if key not in record else f"{value!r}, a {type(value).__name__}, not a number"
+        raise DamagedRecordError(f"{path}: damaged record: {key!r} is {shown}")
+    if math.isnan(value) and not may_be_undefined:
+        raise DamagedRecordError(
+            f"{path}: damaged record: {key!r} is NaN, a value that is never undefined (only a collapsed "
+            "model's Smoothness is); restore the file or rerun the job that writes it"
+        )
+    return float(value)
+
+
 def _spec_record(spec: dict) -> str:
     return json.dumps({"spec": spec, "spec_digest": spec_digest(spec)}, indent=2) + "\n"
 
@@ -90,10 +133,10 @@ def read_cell_spec(path) -> dict:
     when it is not such a record."""
     path = Path(path)
     try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DamagedRecordError(f"{path}: not a readable spec record ({error}); delete it to have it written again") from None
-    spec = record.get("spec") if isinstance(record, dict) else None
+        record = read_record(path)
+    except (DamagedRecordError, OSError) as error:
+        raise DamagedRecordError(f"{error}; delete it to have it written again") from None
+    spec = record.get("spec")
     if not isinstance(spec, dict) or not isinstance(spec.get("training"), dict):
         raise DamagedRecordError(f"{path}: no 'spec' object with a 'training' section; delete it to have it written again")
     return spec_core(spec)

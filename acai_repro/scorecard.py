@@ -26,8 +26,8 @@ verdict at a reduced scale says anything about the claim.
 from __future__ import annotations
 
 import argparse
-import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -38,8 +38,10 @@ import pandas as pd
 from acai_repro.config import load_config, load_schema
 from acai_repro.models import MODELS
 from acai_repro.packs import cell_directory
+from acai_repro.results import DamagedRecordError, read_record
 from acai_repro.tables import (
     DATASET_TITLES,
+    MissingCellError,
     PAPER_VALUES,
     TABLE1_METRICS,
     collect,
@@ -79,9 +81,16 @@ def cell_images(sources: str) -> float:
     images = []
     for source in str(sources).split(";"):
         metrics = Path(source).with_name("metrics.json")
-        spec = json.loads(metrics.read_text()).get("spec") if metrics.exists() else None
-        images.append(spec["training"]["total_images"] if spec else np.nan)
+        spec = read_record(metrics).get("spec") if metrics.exists() else None
+        images.append(_spec_images(spec, metrics) if spec is not None else np.nan)
     return float(min(images))
+
+
+def _spec_images(spec, path) -> int:
+    images = spec.get("training", {}).get("total_images") if isinstance(spec, dict) else None
+    if isinstance(images, bool) or not isinstance(images, int):
+        raise DamagedRecordError(f"{path}: damaged record: 'spec.training.total_images' is {images!r}, not an integer")
+    return images
 
 
 def with_images(summary: pd.DataFrame) -> pd.DataFrame:
@@ -615,8 +624,12 @@ def main(argv=None) -> int:
     records = merged_record_paths(config, args.results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    print(write_scorecard(records, out.with_suffix(".csv"), out.with_suffix(".md"), out.with_suffix(".tex"),
-                          config["tables"]["std_ddof"], config))  # fmt: skip
+    try:
+        print(write_scorecard(records, out.with_suffix(".csv"), out.with_suffix(".md"), out.with_suffix(".tex"),
+                              config["tables"]["std_ddof"], config))  # fmt: skip
+    except (DamagedRecordError, MissingCellError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -8,7 +8,6 @@ interpolation collapses to one line), never becomes a number: the cell shows its
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import pandas as pd
 from acai_repro.config import load_config, table1_cells
 from acai_repro.models import MODELS, title_of
 from acai_repro.packs import cell_directory
+from acai_repro.results import DamagedRecordError, read_record, record_number
 from acai_repro.train import summarise as median_of_last
 
 PAPER_VALUES = Path(__file__).with_name("paper_values.csv")
@@ -25,6 +25,8 @@ DATASET_TITLES = {"mnist": "MNIST", "svhn": "SVHN", "cifar10": "CIFAR-10"}
 TABLE1_METRICS = {"mean_distance": (r"Mean Distance ($\times 10^{-3}$)", 1e3), "smoothness": ("Smoothness", 1.0)}
 UNDEFINED_MARK = r"undef.$^\dagger$"
 UNDEFINED_STD = "undef."  # the spread of too few seeds (a sample std of one seed)
+# The only value a finished record may leave undefined (NaN or null): elsewhere NaN is damage.
+UNDEFINABLE = {"smoothness"}
 RECORD_COLUMNS = ["dataset", "dz", "model", "seed", "metric", "value", "status", "source", "scale"]
 CSV_COLUMNS = ["mean", "std", "n_seeds", "n_undefined", "status", "paper_mean", "paper_std", "scale", "sources"]
 
@@ -49,22 +51,42 @@ def collect(paths, metrics, report_last: int | None = None) -> pd.DataFrame:
     (a reduced scale with few evaluations read without its first, untrained ones)."""
     rows = []
     for path in paths:
-        record = json.loads(Path(path).read_text())
-        cell = record.get("cell") or {"dataset": record["dataset"], "model": "pixels", "dz": None, "seed": 0}
-        values, ok = _reported(record, report_last, path), record["status"] == "ok"
+        record = read_record(path)
+        cell, ok = _record_cell(record, path), _record_status(record, path) == "ok"
+        values = _reported(record, report_last, path)
         for metric in metrics:
             if ok and metric not in values:
                 raise MissingCellError(f"{path}: no {metric!r} in a finished record")
-            value = float(values[metric]) if ok and values[metric] is not None else np.nan
+            value = record_number(values, metric, path, metric in UNDEFINABLE) if ok else np.nan
             status = "undefined" if ok and np.isnan(value) else record["status"]
             rows.append({**cell, "metric": metric, "value": value, "status": status, "source": str(path),
                          "scale": record_scale(record)})  # fmt: skip
     return pd.DataFrame(rows, columns=RECORD_COLUMNS).astype({"dz": "Int64"})
 
 
+def _record_cell(record: dict, path) -> dict:
+    """The cell a record belongs to (a pixel record: its dataset, model 'pixels')."""
+    cell = record.get("cell") or ({"dataset": record["dataset"], "model": "pixels", "dz": None, "seed": 0}
+                                  if isinstance(record.get("dataset"), str) else None)  # fmt: skip
+    if not isinstance(cell, dict) or not {"dataset", "model", "dz", "seed"} <= cell.keys():
+        raise DamagedRecordError(f"{path}: damaged record: no 'cell' (dataset, model, dz, seed) nor a pixel record's 'dataset'")
+    return cell
+
+
+def _record_status(record: dict, path) -> str:
+    if record.get("status") not in ("ok", "diverged"):
+        raise DamagedRecordError(f"{path}: damaged record: 'status' is {record.get('status')!r}, not 'ok' or 'diverged'")
+    return record["status"]
+
+
 def _reported(record: dict, report_last: int | None, path) -> dict:
     if report_last is None or record["status"] != "ok":
-        return record.get("reported", record)
+        values = record.get("reported", record)
+        if not isinstance(values, dict):
+            raise DamagedRecordError(f"{path}: damaged record: 'reported' is {values!r}, not an object of values")
+        return values
+    if not isinstance(record.get("evals"), list):
+        raise DamagedRecordError(f"{path}: damaged record: no list of 'evals' to take the last {report_last} of")
     if report_last > len(record["evals"]):
         raise MissingCellError(f"{path}: {len(record['evals'])} evaluations, fewer than the last {report_last} asked for")
     return median_of_last(record["evals"], report_last)
@@ -220,11 +242,30 @@ def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title
 MARKDOWN_METRICS = {"mean_distance": "Mean Distance ×10⁻³", "smoothness": "Smoothness"}
 
 
+CSV_NEEDED = ["model", "mean", "std", "n_seeds", "status"]
+
+
+def read_table_csv(path) -> pd.DataFrame:
+    """A table's CSV as written by write_table1 / write_grid_table; DamagedRecordError naming the
+    file and what is wrong (empty, not CSV, a column missing, a mean that is no number)."""
+    try:
+        frame = pd.read_csv(path, dtype={"dz": "Int64"})
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError, TypeError) as error:
+        raise DamagedRecordError(f"{path}: damaged table CSV: {str(error).splitlines()[0]}") from None
+    missing = [column for column in CSV_NEEDED if column not in frame.columns]
+    if missing:
+        raise DamagedRecordError(f"{path}: damaged table CSV: no column {', '.join(missing)} (it has: {', '.join(map(str, frame.columns))})")
+    for column in ("mean", "std"):
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            raise DamagedRecordError(f"{path}: damaged table CSV: column {column!r} holds values that are not numbers")
+    return frame
+
+
 def markdown_table1(csv_path) -> str:
     """Table 1's CSV as a Markdown table: ours (mean ± std over seeds; the mean alone for one
     seed; best in bold) and the paper's, each row naming the scale the CSV records for it, so a
     README quoting it says where each number came from by reading the results, never by prose."""
-    frame = pd.read_csv(csv_path, dtype={"dz": "Int64"})
+    frame = read_table_csv(csv_path)
     models = list(dict.fromkeys(frame.model))
     own = _own_dz(frame)
     titles = [column_title(m) + (f" (dz {own[m]})" if m in own else "") for m in models]
@@ -247,7 +288,7 @@ GRID_TITLES = {"table2": "Table 2, in-tandem classifier", "table2_probe": "Table
 def markdown_grid_tables(csv_paths) -> str:
     """Tables 2-3 CSVs (accuracy, %) as one Markdown table: per table and (dataset, dz), a row of
     ours (naming the scale its CSV records) and a row of the paper's; raw pixels in the last column."""
-    frames = [(Path(p).stem, pd.read_csv(p, dtype={"dz": "Int64"})) for p in csv_paths]
+    frames = [(Path(p).stem, read_table_csv(p)) for p in csv_paths]
     models = list(dict.fromkeys(m for _, f in frames for m in f.model if m != "pixels"))
     lines = ["| | dataset | dz | " + " | ".join(column_title(m) for m in [*models, "pixels"]) + " |",
              "|---" * (len(models) + 4) + "|"]  # fmt: skip
@@ -269,7 +310,7 @@ def markdown_grid_tables(csv_paths) -> str:
 
 def markdown_tables(csv_paths) -> str:
     """Table 1's CSV (it has a `metric` column) or Tables 2-3 CSVs, as Markdown."""
-    first = pd.read_csv(csv_paths[0], nrows=1)
+    first = read_table_csv(csv_paths[0])
     return markdown_table1(csv_paths[0]) if "metric" in first.columns else markdown_grid_tables(csv_paths)
 
 
@@ -313,7 +354,10 @@ def main(argv=None) -> None:
                         help="instead: print a Table 1 CSV, or Tables 2-3 CSVs, as Markdown (as the README quotes them)")
     args = parser.parse_args(argv)
     if args.markdown:
-        print(markdown_tables(args.markdown), end="")
+        try:
+            print(markdown_tables(args.markdown), end="")
+        except (DamagedRecordError, FileNotFoundError) as error:
+            parser.exit(2, f"error: {error}\n")
         return
     if not (args.results and args.report_last and args.out):
         parser.error("--results, --report-last and --out are needed (or --markdown CSV)")
@@ -324,7 +368,7 @@ def main(argv=None) -> None:
         write_table1(table1_cell_paths(config, args.results), models, config["seeds"], out.with_suffix(".tex"),
                      out.with_suffix(".csv"), config["tables"]["std_ddof"], args.report_last,
                      f"python -m acai_repro.tables --report-last {args.report_last}")  # fmt: skip
-    except (MissingCellError, FileNotFoundError) as error:
+    except (MissingCellError, FileNotFoundError, DamagedRecordError) as error:
         parser.exit(2, f"error: {error}\n")
     print(f"wrote {out.with_suffix('.tex')} and {out.with_suffix('.csv')}")
 
