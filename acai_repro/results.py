@@ -29,6 +29,26 @@ def _normal(path: str) -> str:
     return os.path.normpath(path)
 
 
+def workflow_path(path: str) -> str:
+    """One spelling of a path for the workflow's patterns and targets: normalised
+    (./results/smoke and results/../results/smoke are results/smoke), absolute where written so
+    (Snakemake matches an absolute target against absolute patterns only)."""
+    return os.path.normpath(path)
+
+
+def other_spelling(path: str, cwd: str | None = None) -> str:
+    """`path` relative to the working directory if it is absolute, absolute if it is relative."""
+    cwd = os.path.abspath(cwd or os.getcwd())
+    return os.path.relpath(path, cwd) if os.path.isabs(path) else os.path.normpath(os.path.join(cwd, path))
+
+
+def normalise_paths(config: dict) -> dict:
+    """`results_dir` and `data.data_dir` in their one spelling (workflow_path), in place."""
+    config["results_dir"] = workflow_path(config["results_dir"])
+    config["data"]["data_dir"] = workflow_path(config["data"]["data_dir"])
+    return config
+
+
 def scale_roots(config_dir: Path = CONFIG_DIR) -> list[str]:
     """The results_dir of every shipped scale (config/*.yaml; the default where unset)."""
     roots = []

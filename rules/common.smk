@@ -13,13 +13,20 @@ from acai_repro.config import (
     validate_config,
 )
 from acai_repro.packs import cell_directory, dissolve_targeted, training_packs
-from acai_repro.results import SPEC_FILE, dataset_pattern, write_cell_spec
+from acai_repro.results import (
+    SPEC_FILE,
+    dataset_pattern,
+    normalise_paths,
+    write_cell_spec,
+)
 from acai_repro.targets import WILDCARDS, command_line_targets
 
 try:
     validate_config(config)
 except ConfigError as error:
     raise WorkflowError(f"invalid configuration: {error}") from None
+# ./results/smoke, results/../results/smoke or an absolute path to the same folder: one root
+normalise_paths(config)
 
 
 def check_local_device(local_exec):

@@ -2,6 +2,7 @@
 pack sizes and other run settings schedule no training job, for a table and a cell target."""
 
 import json
+import re
 
 import pytest
 
@@ -23,12 +24,14 @@ RUN_SETTINGS = {
     "check_every": "training: {check_every: 4}",
     "scale_name": "scale_name: renamed",
     "device": "device: auto",
+    "results_dir ./": "results_dir: ./results/smoke",
+    "results_dir ..": "results_dir: results/../results/smoke",
 }
 TARGETS = {"table": [TABLE], "cell": [f"{CELL}/metrics.json"], "cell model": [f"{CELL}/model.pt"]}
 
 
 def _overlay(directory, name, text):
-    path = directory / f"{name.replace(' ', '_').replace(',', '')}.yaml"
+    path = directory / f"{re.sub(r'[^a-z0-9]+', '_', name)}.yaml"
     path.write_text(text + "\n")
     return path
 
@@ -74,3 +77,12 @@ def test_packed_and_solo_cells_record_their_spec_in_spec_json(packed_table1):
     assert record["spec"]["model"] == "acai" and "device" not in record["spec"], record
     metrics = json.loads((packed_table1 / CELL / "metrics.json").read_text())
     assert metrics["spec_digest"] == record["spec_digest"], "the cell trained under its spec.json"
+
+
+@pytest.mark.slow
+def test_an_absolute_results_dir_to_the_same_folder_reruns_nothing(packed_table1, tmp_path):
+    overlay = _overlay(tmp_path, "absolute", f"results_dir: {packed_table1 / SMOKE}")
+    for target in (packed_table1 / TABLE, packed_table1 / CELL / "metrics.json"):
+        result = snakemake(packed_table1, "-n", str(target), configs=[overlay])
+        output = result.stdout + result.stderr
+        assert result.returncode == 0 and "Nothing to be done" in output, output[-3000:]
