@@ -9,9 +9,9 @@ from acai_repro.data import LabelError
 from acai_repro.guard import CellBusyError
 from acai_repro.results import DamagedRecordError, read_cell_spec
 from acai_repro.snakemake_io import logged
-from acai_repro.train import train_pack
+from acai_repro.train import WriteFailedError, train_pack
 
-with logged(snakemake, expected=(CellBusyError, LabelError, DamagedRecordError)) as log:
+with logged(snakemake, expected=(CellBusyError, LabelError, DamagedRecordError, WriteFailedError)) as log:
     specs = [with_run_settings(read_cell_spec(path), snakemake.config) for path in snakemake.input.specs]
     folders = [Path(path).parent for path in snakemake.output.metrics]
     train_pack(list(zip(specs, folders)), log)
