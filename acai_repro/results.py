@@ -18,7 +18,8 @@ import os
 import re
 from pathlib import Path
 
-from acai_repro.config import DATASET_NAME, ConfigError, read_yaml, spec_core, spec_digest
+from acai_repro.config import DATASET_NAME, ConfigError, cell_spec, read_yaml, spec_core, spec_digest
+from acai_repro.packs import cell_of_path
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 SPEC_FILE = "spec.json"
@@ -206,3 +207,72 @@ def spec_differences(recorded: dict, expected: dict) -> list[str]:
     old, new = _flatten(spec_core(recorded)), _flatten(spec_core(expected))
     differing = [key for key in sorted(old.keys() | new.keys()) if old.get(key, _ABSENT) != new.get(key, _ABSENT)]
     return [f"{key} {_shown(old.get(key, _ABSENT))} != {_shown(new.get(key, _ABSENT))}" for key in differing]
+
+
+# ---- one results root per scale ------------------------------------------------------------
+def shipped_scales(config_dir: Path = CONFIG_DIR) -> dict[Path, tuple[str, str]]:
+    """Each shipped config file -> (scale_name, results_dir) of its scale (defaults where unset)."""
+    scales = {}
+    for path in sorted(Path(config_dir).glob("*.yaml")):
+        if path.name == "schema.yaml":
+            continue
+        try:
+            data = read_yaml(path)
+        except ConfigError:
+            continue
+        scales[path.resolve()] = (str(data.get("scale_name", "paper")), str(data.get("results_dir", DEFAULT_RESULTS_DIR)))
+    return scales
+
+
+def own_scale_file(configfiles, config_dir: Path = CONFIG_DIR) -> Path:
+    """The shipped config whose scale this run is: the last shipped file layered (config.yaml,
+    the paper's, when no other is)."""
+    shipped = shipped_scales(config_dir)
+    layered = [Path(f).resolve() for f in configfiles if Path(f).resolve() in shipped]
+    return layered[-1] if layered else (Path(config_dir) / "config.yaml").resolve()
+
+
+def check_scale_root(config: dict, configfiles=(), config_dir: Path = CONFIG_DIR) -> None:
+    """One results root per scale, before any job (ConfigError naming both): the scale name of
+    another shipped config (smoke numbers labelled quick), or a root whose finished cells belong
+    to another scale (recorded under another scale_name *and* trained under another spec: this
+    config's jobs would retrain and overwrite them). A new name for the same cells, or the own
+    scale's root moved elsewhere, is a run setting."""
+    name, root = config["scale_name"], config["results_dir"]
+    own = own_scale_file(configfiles, config_dir)
+    for path, (shipped_name, shipped_root) in shipped_scales(config_dir).items():
+        if name == shipped_name and path != own:
+            raise ConfigError(
+                f"config key 'scale_name': {name!r} is the scale of config/{path.name} (results_dir {shipped_root}), "
+                f"but this run is config/{own.name}'s scale (results_dir {root}): its numbers would be labelled "
+                f"{name}; give this scale its own name"
+            )
+    foreign = foreign_cell(config)
+    if foreign:
+        metrics, recorded, changes = foreign
+        raise ConfigError(
+            f"config key 'results_dir': {root} holds cells of scale {recorded!r} ({metrics} was trained under "
+            f"another spec: {'; '.join(changes[:3])}), and this config is scale {name!r}: its jobs would retrain "
+            f"and overwrite them; give scale {name!r} its own results_dir"
+        )
+
+
+def foreign_cell(config: dict):
+    """(metrics.json, its scale_name, spec differences) of the first finished cell under the
+    results root recorded by another scale under another spec; None when there is none."""
+    from_config = config["scale_name"]
+    for metrics in sorted(Path(config["results_dir"]).glob("*/*/dz*/seed*/metrics.json")):
+        try:
+            spec = read_record(metrics).get("spec")
+        except (DamagedRecordError, OSError):
+            continue  # grid status and the tables name a damaged record
+        recorded = spec.get("scale_name") if isinstance(spec, dict) else None
+        if recorded in (None, from_config):
+            continue
+        try:
+            changes = spec_differences(spec, cell_spec(config, *cell_of_path(str(metrics))))
+        except (ConfigError, KeyError, TypeError):
+            continue  # a cell this config does not define: none of its jobs writes there
+        if changes:
+            return metrics, recorded, changes
+    return None

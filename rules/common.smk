@@ -15,6 +15,7 @@ from acai_repro.config import (
 from acai_repro.packs import cell_directory, dissolve_targeted, training_packs
 from acai_repro.results import (
     SPEC_FILE,
+    check_scale_root,
     dataset_pattern,
     normalise_paths,
     write_cell_spec,
@@ -27,6 +28,10 @@ except ConfigError as error:
     raise WorkflowError(f"invalid configuration: {error}") from None
 # ./results/smoke, results/../results/smoke or an absolute path to the same folder: one root
 normalise_paths(config)
+try:
+    check_scale_root(config, workflow.overwrite_configfiles)
+except ConfigError as error:
+    raise WorkflowError(f"invalid configuration: {error}") from None
 
 
 def check_local_device(local_exec):

@@ -86,3 +86,28 @@ def test_an_absolute_results_dir_to_the_same_folder_reruns_nothing(packed_table1
         result = snakemake(packed_table1, "-n", str(target), configs=[overlay])
         output = result.stdout + result.stderr
         assert result.returncode == 0 and "Nothing to be done" in output, output[-3000:]
+
+
+@pytest.mark.slow
+def test_another_scale_in_the_finished_root_is_refused_naming_both(packed_table1, tmp_path):
+    """The quick config pointed at the smoke cells would retrain and overwrite them."""
+    into_smoke = _overlay(tmp_path, "into smoke", f"results_dir: {SMOKE}\nscale_name: mine")
+    result = snakemake(packed_table1, "-n", TABLE, configs=[into_smoke], scale="quick.yaml")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert (f"invalid configuration: config key 'results_dir': {SMOKE} holds cells of scale 'smoke' (" in output
+            and "was trained under another spec: " in output and "this config is scale 'mine'" in output), output[-3000:]  # fmt: skip
+    assert "rule train" not in output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scale,overlay,message", [
+    ("smoke.yaml", "scale_name: quick", "'scale_name': 'quick' is the scale of config/quick.yaml (results_dir results/quick), "
+                                       "but this run is config/smoke.yaml's scale (results_dir results/smoke)"),
+    # quick.yaml's own scale in another root: refused there by the cells it holds
+    ("quick.yaml", f"results_dir: {SMOKE}", f"'results_dir': {SMOKE} holds cells of scale 'smoke'"),
+])  # fmt: skip
+def test_a_shipped_scales_name_or_root_is_refused_to_another_scale(packed_table1, tmp_path, scale, overlay, message):
+    result = snakemake(packed_table1, "-n", TABLE, configs=[_overlay(tmp_path, "name", overlay)], scale=scale)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and f"invalid configuration: config key {message}" in output, output[-3000:]
