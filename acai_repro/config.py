@@ -234,10 +234,23 @@ def _messages(error: jsonschema.ValidationError) -> list[str]:
         wanted = error.validator_value
         wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
         note = " (finite)" if "number" in wanted else " (written without a decimal point)" if wanted == "integer" else ""
-        return [f"config key '{key}': {error.instance!r} is not of type {wanted}{note}"]
+        return [f"config key '{key}': {error.instance!r} is not of type {wanted}{note}{_yaml11_note(error.instance, wanted)}"]
     if "propertyNames" in error.schema_path:
         return [f"config key '{key}': name {error.instance!r} is not allowed: {error.message}"]
     return [f"config key '{key}': {error.message}"]
+
+
+def _yaml11_note(value, wanted: str) -> str:
+    """YAML 1.1 (PyYAML, Snakemake) reads 1e-4 as a string: a number needs a decimal point."""
+    if "number" not in wanted or not isinstance(value, str):
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    mantissa, _, exponent = value.lower().partition("e")
+    spelt = f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent}" if exponent else repr(number)
+    return f"; YAML 1.1 reads {value} as a string (an exponent needs a decimal point): write {spelt}"
 
 
 def _as_yaml(value) -> str:
@@ -380,7 +393,12 @@ def _normalise_switches(config: dict) -> None:
 
 
 def _check_sources(config: dict) -> None:
-    for dataset in config["data"]["sources"]:
+    for dataset, source in config["data"]["sources"].items():
+        if source.get("path") is not None and not str(source["path"]).strip():
+            raise ConfigError(
+                f"config key 'data.sources.{dataset}.path': empty; give the local folder (or archive) to read "
+                "the files from, or null (or leave the key out) to download them"
+            )
         if dataset not in _real_datasets(config):
             raise ConfigError(
                 f"config key 'data.sources.{dataset}': unknown dataset; "

@@ -115,3 +115,17 @@ def test_refusals_reach_snakemake_before_any_job(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "invalid configuration: config key 'datasets.mnist.train_splits.1'" in output, output[-2000:]
     assert "Traceback" not in output
+
+
+def test_an_exponent_without_a_decimal_point_is_explained(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_config(PAPER, SMOKE, _overlay(tmp_path, "training: {learning_rate: 1e-4}"))
+    assert "config key 'training.learning_rate': '1e-4' is not of type number" in str(error.value)
+    assert "YAML 1.1 reads 1e-4 as a string (an exponent needs a decimal point): write 1.0e-4" in str(error.value)
+    assert load_config(PAPER, SMOKE, _overlay(tmp_path, "training: {learning_rate: 1.0e-4}"))["training"]["learning_rate"] == 1e-4
+
+
+def test_an_empty_source_path_is_refused_not_read_as_download(tmp_path):
+    with pytest.raises(ConfigError, match="'data.sources.mnist.path': empty; give the local folder .* or null"):
+        load_config(PAPER, SMOKE, _overlay(tmp_path, "data: {sources: {mnist: {path: ''}}}"))
+    assert load_config(PAPER, SMOKE, _overlay(tmp_path, "data: {sources: {mnist: {path: null}}}"))
