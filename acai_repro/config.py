@@ -15,9 +15,11 @@ import functools
 import hashlib
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
+import h5py
 import jsonschema
 import yaml
 
@@ -232,10 +234,23 @@ def _messages(error: jsonschema.ValidationError) -> list[str]:
         wanted = error.validator_value
         wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
         note = " (finite)" if "number" in wanted else " (written without a decimal point)" if wanted == "integer" else ""
-        return [f"config key '{key}': {error.instance!r} is not of type {wanted}{note}"]
+        return [f"config key '{key}': {error.instance!r} is not of type {wanted}{note}{_yaml11_note(error.instance, wanted)}"]
     if "propertyNames" in error.schema_path:
         return [f"config key '{key}': name {error.instance!r} is not allowed: {error.message}"]
     return [f"config key '{key}': {error.message}"]
+
+
+def _yaml11_note(value, wanted: str) -> str:
+    """YAML 1.1 (PyYAML, Snakemake) reads 1e-4 as a string: a number needs a decimal point."""
+    if "number" not in wanted or not isinstance(value, str):
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    mantissa, _, exponent = value.lower().partition("e")
+    spelt = f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent}" if exponent else repr(number)
+    return f"; YAML 1.1 reads {value} as a string (an exponent needs a decimal point): write {spelt}"
 
 
 def _as_yaml(value) -> str:
@@ -300,9 +315,17 @@ def _real_datasets(config: dict) -> list[str]:
 
 
 def _check_grid(config: dict, table: str) -> None:
-    """Every (dataset, dz) cell of a table names a real dataset that every model can produce."""
+    """Every (dataset, dz) cell of a table names a real dataset that every model can produce,
+    once (a row written twice would make the table with two rows of one index)."""
+    first_row: dict = {}
     for index, (dataset, dz) in enumerate(config[table]["cells"]):
         key = f"{table}.cells.{index}"
+        if (dataset, dz) in first_row:
+            raise ConfigError(
+                f"config key '{key}': row [{dataset}, {dz}] is written twice "
+                f"(first as {table}.cells.{first_row[dataset, dz]}); each (dataset, dz) row once"
+            )
+        first_row[dataset, dz] = index
         if dataset not in _real_datasets(config):
             valid = ", ".join(_real_datasets(config))
             raise ConfigError(f"config key '{key}': unknown dataset {dataset!r}; valid datasets: {valid}")
@@ -336,6 +359,25 @@ def _check_splits(config: dict) -> None:
                     f"config key 'datasets.{dataset}.{name}': unknown split {split!r}; valid splits "
                     f"(from data.sources.{dataset}): {', '.join(valid)}"
                 )
+        _check_train_splits(dataset, ds, len(valid))
+
+
+def _check_train_splits(dataset: str, ds: dict, splits: int) -> None:
+    """Training never sees the test images, and draws from each split once. (A source with one
+    split, CelebA's, has no test set to keep apart: its cells make figures only.)"""
+    for index, split in enumerate(ds["train_splits"]):
+        key = f"config key 'datasets.{dataset}.train_splits.{index}'"
+        if split == ds["test_split"] and splits > 1:
+            raise ConfigError(
+                f"{key}: {split!r} is the test split (datasets.{dataset}.test_split): training on "
+                "the images the models are evaluated on leaks the test set; train_splits and "
+                "test_split must be disjoint"
+            )
+        if split in ds["train_splits"][:index]:
+            raise ConfigError(
+                f"{key}: {split!r} is listed twice; each training split once (a repeated split "
+                "changes which images the batches draw)"
+            )
 
 
 # On/off switches: YAML 1.1 reads off/no/false as False and on/yes/true as True, so each
@@ -351,12 +393,117 @@ def _normalise_switches(config: dict) -> None:
 
 
 def _check_sources(config: dict) -> None:
-    for dataset in config["data"]["sources"]:
+    for dataset, source in config["data"]["sources"].items():
+        if source.get("path") is not None and not str(source["path"]).strip():
+            raise ConfigError(
+                f"config key 'data.sources.{dataset}.path': empty; give the local folder (or archive) to read "
+                "the files from, or null (or leave the key out) to download them"
+            )
         if dataset not in _real_datasets(config):
             raise ConfigError(
                 f"config key 'data.sources.{dataset}': unknown dataset; "
                 f"valid datasets: {', '.join(_real_datasets(config))}"
             )
+
+
+# Colour channels of the images each source format holds (IDX: grey levels only).
+FORMAT_COLORS = {"idx": 1, "svhn_mat": 3, "cifar10_python": 3, "celeba_jpeg": 3}
+# Label counts fixed by a format (SVHN and CIFAR-10: ten digits/classes); IDX files hold any.
+FORMAT_CLASSES = {"svhn_mat": 10, "cifar10_python": 10}
+
+
+def _check_colors_and_classes(config: dict) -> None:
+    for dataset, source in config["data"]["sources"].items():
+        ds, fmt = config["datasets"][dataset], source["format"]
+        if ds["colors"] != FORMAT_COLORS[fmt]:
+            raise ConfigError(
+                f"config key 'datasets.{dataset}.colors': {ds['colors']}, but {fmt} data "
+                f"(data.sources.{dataset}.format) has {FORMAT_COLORS[fmt]} colour channel(s): "
+                f"set colors: {FORMAT_COLORS[fmt]}"
+            )
+        if ds["classes"] < FORMAT_CLASSES.get(fmt, 0):
+            raise ConfigError(
+                f"config key 'datasets.{dataset}.classes': {ds['classes']}, but {fmt} data has "
+                f"{FORMAT_CLASSES[fmt]} labels (0-{FORMAT_CLASSES[fmt] - 1}): classes must be at least {FORMAT_CLASSES[fmt]}"
+            )
+
+
+def _check_clustering(config: dict) -> None:
+    """K-Means needs at least k examples to fit k centres."""
+    k, limit = config["clustering"]["k"], config["clustering"]["train_limit"]
+    if k > limit:
+        raise ConfigError(f"config key 'clustering.k': {k} clusters, more than clustering.train_limit = {limit} examples")
+    for dataset in _grid_datasets(config, ("table3",)):
+        cap = config["datasets"][dataset]["max_examples"]
+        if cap is not None and k > cap:
+            raise ConfigError(
+                f"config key 'clustering.k': {k} clusters, more than the {cap} examples K-Means fits on "
+                f"{dataset} (datasets.{dataset}.max_examples): k must be at most {cap}"
+            )
+
+
+def _grid_datasets(config: dict, tables=("table2", "table3")) -> list[str]:
+    return list(dict.fromkeys(dataset for table in tables for dataset, _ in config[table]["cells"]))
+
+
+def _check_figure_pairs(config: dict) -> None:
+    """Fig. 6-11 interpolate between test images of each Table 2 dataset: their indices must exist."""
+    for dataset in _grid_datasets(config, ("table2",)):
+        cap = config["datasets"][dataset]["max_examples"]
+        if cap is not None:
+            _check_pairs_within(config, dataset, cap, f"datasets.{dataset}.max_examples")
+
+
+def prepared_splits(path) -> dict[str, tuple[int, int]] | None:
+    """{split: (examples, largest label)} of a prepared dataset file, or None when it is not
+    there (yet) or unreadable (its preparation reports that)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return {name: (len(f[name]["labels"]), int(f[name]["labels"][:].max(initial=-1))) for name in f}
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _check_prepared_data(config: dict) -> None:
+    """Where a dataset is already prepared, its labels fit datasets.<d>.classes and its test set
+    holds the figures' image pairs, before any job."""
+    for dataset in config["data"]["sources"]:
+        path = Path(config["data"]["data_dir"]) / f"{dataset}.h5"
+        splits = prepared_splits(path) if path.is_file() else None
+        if not splits:
+            continue
+        ds = config["datasets"][dataset]
+        used = [s for s in [*ds["train_splits"], ds["test_split"]] if s in splits]
+        largest = max((splits[s][1] for s in used), default=-1)
+        if largest >= ds["classes"]:
+            raise ConfigError(
+                f"config key 'datasets.{dataset}.classes': {ds['classes']}, but {path} has labels up to "
+                f"{largest}: classes must be at least {largest + 1}"
+            )
+        if dataset in _grid_datasets(config, ("table2",)) and ds["test_split"] in splits:
+            _check_pairs_within(config, dataset, splits[ds["test_split"]][0], f"the {ds['test_split']} split of {path}")
+
+
+def _check_pairs_within(config: dict, dataset: str, size: int, what: str) -> None:
+    for index, pair in enumerate(config["figures"]["image_pairs"]):
+        if max(pair) >= size:
+            raise ConfigError(
+                f"config key 'figures.image_pairs.{index}': {pair} names test image {max(pair)}, but "
+                f"{what} holds {size} ({dataset}): indices must be below {size}"
+            )
+
+
+def _check_results_dir(path: str) -> None:
+    """The results root is a folder, or not there yet (then it is made); never a file."""
+    root = Path(path)
+    if root.is_symlink() and not root.exists():
+        raise ConfigError(
+            f"config key 'results_dir': {path} is a symbolic link to {os.readlink(root)}, which does not "
+            "exist: create the folder it points to, or name another results_dir"
+        )
+    for folder in [root, *root.parents]:
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"config key 'results_dir': {folder} is an existing file, not a folder; name a folder")
 
 
 def evaluations(training: dict) -> int:
@@ -409,8 +556,13 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         _check_architecture(config, table["dataset"], model, dz, key)
     _check_sources(config)
     _check_splits(config)
+    _check_colors_and_classes(config)
     for table in ("table2", "table3"):
         _check_grid(config, table)
+    _check_clustering(config)
+    _check_figure_pairs(config)
+    _check_prepared_data(config)
+    _check_results_dir(config["results_dir"])
     _check_training(config["training"])
     _check_lines_evaluation(config["evaluation"]["lines"])
     if config["figures"]["seed"] not in config["seeds"]:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from acai_repro.data import read_split, to_float
 from acai_repro.metrics.clustering import cluster_accuracy, kmeans, predict, whiten
+from acai_repro.results import DamagedRecordError, read_record
 from acai_repro.step import resolve_device
 from acai_repro.train import code_version, load_trained, provenance
 
@@ -143,7 +144,9 @@ def write_json(path, record: dict) -> None:
 def _finished(metrics_path) -> dict:
     """The start of a cell's record: which cell, whether it finished training, its spec digest
     and the scale it was trained at."""
-    cell = json.loads(Path(metrics_path).read_text())
+    cell = read_record(metrics_path)
+    if not isinstance(cell.get("spec"), dict) or cell.get("status") not in ("ok", "diverged"):
+        raise DamagedRecordError(f"{metrics_path}: damaged record: no 'spec' object and 'status' ok or diverged")
     scale = cell["spec"].get("scale_name")
     return {"cell": cell["cell"], "status": cell["status"], "spec_digest": cell["spec_digest"], "scale_name": scale}
 

@@ -40,12 +40,11 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import yaml
 
-from acai_repro.config import cell_spec, evaluations, load_config, table1_cells
+from acai_repro.config import ConfigError, cell_spec, evaluations, load_config, read_yaml, table1_cells
 from acai_repro.models import MODELS
 from acai_repro.packs import cell_of_path
-from acai_repro.results import SPEC_FILE, recorded_spec, spec_differences
+from acai_repro.results import SPEC_FILE, DamagedRecordError, read_record, recorded_spec, spec_differences
 
 ROOT = Path(__file__).resolve().parent.parent
 RATES = ROOT / "benchmarks" / "rates.csv"
@@ -121,7 +120,7 @@ def load_grid_config(configfiles: list[str]) -> dict:
 @dataclass
 class CellStatus:
     cell: Cell
-    state: str  # waiting | running | finished | diverged | stale
+    state: str  # waiting | running | finished | diverged | stale | damaged
     images: int = 0
     total: int = 0
     rate: float | None = None  # images/s
@@ -129,22 +128,29 @@ class CellStatus:
 
 
 def last_json_line(path: Path, chunk: int = 8192):
-    """The last JSON line of a log, reading only its tail (logs grow during a run)."""
+    """The last evaluation of an evals.jsonl, reading only its tail (it grows during a run);
+    None for an empty file. DamagedRecordError naming the file when its tail holds no
+    evaluation: only the last line may be cut (still being written), or the first (cut by
+    the chunk boundary)."""
     with open(path, "rb") as f:
         f.seek(0, 2)
         size = f.tell()
         f.seek(max(0, size - chunk))
         lines = [line for line in f.read().splitlines() if line.strip()]
-    for line in reversed(lines):
+    for line in reversed(lines[-2:] if len(lines) > 2 else lines):
         try:
-            return json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by the chunk boundary or still being written
+            entry = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("images"), int):
+            return entry
+    if lines:
+        raise DamagedRecordError(f"{path}: damaged record: its last lines are no evaluation (a JSON object with 'images')")
     return None
 
 
 def _reported(values: dict) -> str:
-    return "  ".join(f"{k} {v:.4g}" for k, v in values.items()) or "(no reported values)"
+    return "  ".join(f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {v!r}" for k, v in values.items()) or "(no reported values)"
 
 
 def _age(path: Path, now: float) -> str:
@@ -152,7 +158,7 @@ def _age(path: Path, now: float) -> str:
 
 
 def _read_record(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_record(path) if path.exists() else None
 
 
 def spec_changes(record: dict | None, expected: dict) -> list[str]:
@@ -168,21 +174,33 @@ def _stale(cell: Cell, total: int, changes: list[str], how: str) -> CellStatus:
 
 
 def cell_status(config: dict, directory: Path, cell: Cell, now: float) -> CellStatus:
+    """A cell's state from its files; `damaged`, naming the file and what is wrong, where one
+    of them cannot be read as what it should be."""
+    try:
+        return _cell_status(config, directory, cell, now)
+    except DamagedRecordError as error:
+        return CellStatus(cell, "damaged", 0, config["training"]["total_images"], None, str(error))
+
+
+def _cell_status(config: dict, directory: Path, cell: Cell, now: float) -> CellStatus:
     total = config["training"]["total_images"]
     folder = cell_folder(directory, config, cell)
     expected = cell_spec(config, cell.dataset, cell.model, cell.dz, cell.seed)
     metrics, evals, state = folder / "metrics.json", folder / "evals.jsonl", folder / "train_state.pt"
     started = folder / SPEC_FILE
     if metrics.exists():
-        record = json.loads(metrics.read_text())
+        record = read_record(metrics)
         changes = spec_changes(record, expected)
         if changes:
             return _stale(cell, total, changes, "trained")
-        rate = record.get("images_per_s")
+        rate = record.get("images_per_s") if isinstance(record.get("images_per_s"), (int, float)) else None
         if record.get("status") == "diverged":
             return CellStatus(cell, "diverged", record.get("images", 0), total, rate, record.get("reason") or "")
+        if record.get("status") != "ok" or not isinstance(record.get("reported"), dict):
+            raise DamagedRecordError(f"{metrics}: damaged record: no 'status' ok or diverged with its 'reported' values")
         return CellStatus(cell, "finished", record.get("images", total), total, rate, _reported(record["reported"]))
-    present = [p for p in (evals, state, started) if p.exists()]
+    # spec.json alone is no start: rule cell_spec writes it before the training job is queued
+    present = [p for p in (evals, state) if p.exists()]
     if not present:
         return CellStatus(cell, "waiting", 0, total)
     changes = spec_changes(_read_record(started), expected)
@@ -192,6 +210,7 @@ def cell_status(config: dict, directory: Path, cell: Cell, now: float) -> CellSt
     newest = max(present, key=lambda p: p.stat().st_mtime)
     images = last["images"] if last else 0
     rate = last.get("images_per_s") if last else None
+    rate = rate if isinstance(rate, (int, float)) and not isinstance(rate, bool) else None
     return CellStatus(cell, "running", images, total, rate, _age(newest, now))
 
 
@@ -224,6 +243,8 @@ def total_line(statuses: list[CellStatus]) -> str:
     throughput = sum(s.rate or 0 for s in statuses if s.state == "running")
     eta = remaining / throughput if throughput else (0 if not remaining else float("nan"))
     states = ", ".join(f"{counts[k]} {k}" for k in ("finished", "diverged", "stale", "running", "waiting"))
+    if counts["damaged"]:  # a record that cannot be read: named on its cell's line
+        states += f", {counts['damaged']} damaged"
     share = 100 * done / total if total else 100
     return (
         f"total: {len(statuses)} cells: {states}; {_kimg(done, total)}/{_kimg(total, total)} kimg ({share:.0f}%); "
@@ -531,7 +552,7 @@ def array_cap(slurm_extra: str) -> int | None:
 
 def check_profile(profile_dir: Path, config: dict, card: str, rates: list[dict]) -> list[str]:
     """Errors (GridError) for an impossible array cap; warnings for a runtime too short."""
-    profile = yaml.safe_load((profile_dir / "config.yaml").read_text())
+    profile = read_yaml(profile_dir / "config.yaml")
     resources = _train_resources(profile)
     cap = array_cap(str(resources.get("slurm_extra", "")))
     runtime_s = float(resources.get("runtime", 0)) * 60
@@ -585,9 +606,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_arguments(args) -> None:
+    """What the command needs, refused with the value before any work: the working directory
+    of status and cost, a finite positive margin, an existing profile for check."""
+    if args.command in ("status", "cost") and not args.directory.is_dir():
+        raise GridError(f"--directory {args.directory}: no such folder (the workflow's working directory, "
+                        "where the results folder is)")  # fmt: skip
+    if args.command == "runtime" and not (math.isfinite(args.margin) and args.margin > 0):
+        raise GridError(f"--margin {args.margin}: the margin multiplies the slowest cell's training time; "
+                        "give a finite number above 0 (1.5: half as long again)")  # fmt: skip
+    if args.command == "check" and not (args.profile / "config.yaml").is_file():
+        raise GridError(f"--profile {args.profile}: no config.yaml there; name a Snakemake profile folder "
+                        "(profiles/slurm)")  # fmt: skip
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
+        check_arguments(args)
         config = load_grid_config(args.configfile)
         rates = load_rates()
         if args.command == "status":
@@ -600,7 +636,7 @@ def main(argv=None) -> int:
             lines = check_profile(args.profile, config, args.card, rates)
         else:
             lines = [str(runtime_minutes(config, args.card, rates, args.margin))]
-    except GridError as error:
+    except (GridError, DamagedRecordError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print("\n".join(lines))

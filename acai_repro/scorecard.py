@@ -32,8 +32,8 @@ meaningful at this scale)` and the summary line counts it apart.
 from __future__ import annotations
 
 import argparse
-import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -43,6 +43,7 @@ import pandas as pd
 
 from acai_repro.config import load_config, load_schema
 from acai_repro.models import MODELS
+from acai_repro.results import DamagedRecordError, read_record
 from acai_repro.tables import (
     DATASET_TITLES,
     GRID_TABLES,
@@ -104,9 +105,16 @@ def cell_images(sources: str) -> float:
     images = []
     for source in str(sources).split(";"):
         metrics = Path(source).with_name("metrics.json")
-        spec = json.loads(metrics.read_text()).get("spec") if metrics.exists() else None
-        images.append(spec["training"]["total_images"] if spec else np.nan)
+        spec = read_record(metrics).get("spec") if metrics.exists() else None
+        images.append(_spec_images(spec, metrics) if spec is not None else np.nan)
     return float(min(images))
+
+
+def _spec_images(spec, path) -> int:
+    images = spec.get("training", {}).get("total_images") if isinstance(spec, dict) else None
+    if isinstance(images, bool) or not isinstance(images, int):
+        raise DamagedRecordError(f"{path}: damaged record: 'spec.training.total_images' is {images!r}, not an integer")
+    return images
 
 
 def with_images(summary: pd.DataFrame) -> pd.DataFrame:
@@ -757,7 +765,7 @@ def kmeans_restarts(sources) -> list[int]:
         for source in str(joined).split(";"):
             path = Path(source)
             if path.name == "kmeans.json" and path.exists():
-                found.add(json.loads(path.read_text()).get("restarts"))
+                found.add(read_record(path).get("restarts"))
     return sorted(r for r in found if r is not None)
 
 
@@ -858,8 +866,12 @@ def main(argv=None) -> int:
     records = merged_record_paths(config, args.results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    print(write_scorecard(records, out.with_suffix(".csv"), out.with_suffix(".md"), out.with_suffix(".tex"),
-                          config["tables"]["std_ddof"], config, ReportRule.from_config(config)))  # fmt: skip
+    try:
+        print(write_scorecard(records, out.with_suffix(".csv"), out.with_suffix(".md"), out.with_suffix(".tex"),
+                              config["tables"]["std_ddof"], config, ReportRule.from_config(config)))  # fmt: skip
+    except (DamagedRecordError, MissingCellError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -28,6 +28,7 @@ from acai_repro import fastpath
 from acai_repro.config import load_config, table1_cells
 from acai_repro.models import MODELS, title_of
 from acai_repro.packs import cell_directory
+from acai_repro.results import DamagedRecordError, read_record, record_number
 
 PAPER_VALUES = Path(__file__).with_name("paper_values.csv")
 DATASET_TITLES = {"mnist": "MNIST", "svhn": "SVHN", "cifar10": "CIFAR-10"}
@@ -38,6 +39,8 @@ RECORD_COLUMNS = ["dataset", "dz", "model", "seed", "metric", "value", "status",
                   "evaluations", "path"]  # fmt: skip
 CSV_COLUMNS = ["mean", "std", "n_seeds", "n_undefined", "status", "paper_mean", "paper_std", "paper_source",
                "report_last", "evaluations", "scale", "path", "sources"]  # fmt: skip
+# The only value a finished record may leave undefined (NaN or null): elsewhere NaN is damage.
+UNDEFINABLE = {"smoothness"}
 # paper_values.csv `source`: empty for the paper's own tables, "text" for its Section 4 text, else the
 # work the paper quotes the value from.
 OWN_SOURCES = ("", "text")
@@ -110,19 +113,34 @@ def collect(paths, metrics, rule: ReportRule = PAPER_RULE) -> pd.DataFrame:
     report_last is N, evaluations how many it made. A probe, K-Means or pixel record: its own value."""
     rows = []
     for path in paths:
-        record = json.loads(Path(path).read_text())
-        cell = record.get("cell") or {"dataset": record["dataset"], "model": "pixels", "dz": None, "seed": 0}
-        (values, n, made), ok = _reported(record, rule, path), record["status"] == "ok"
+        record = read_record(path)
+        cell, ok = _record_cell(record, path), _record_status(record, path) == "ok"
+        values, n, made = _reported(record, rule, path)
         for metric in metrics:
             if ok and metric not in values:
                 raise MissingCellError(f"{path}: no {metric!r} in a finished record")
-            value = float(values[metric]) if ok and values[metric] is not None else np.nan
+            value = record_number(values, metric, path, metric in UNDEFINABLE) if ok else np.nan
             status = "undefined" if ok and np.isnan(value) else record["status"]
             rows.append({**cell, "metric": metric, "value": value, "status": status, "source": str(path),
                          "scale": record_scale(record), "report_last": n, "evaluations": made,
                          "path": record_training_path(record, path)})  # fmt: skip
     frame = pd.DataFrame(rows, columns=RECORD_COLUMNS)
     return frame.astype({"dz": "Int64", "report_last": "Int64", "evaluations": "Int64"})
+
+
+def _record_cell(record: dict, path) -> dict:
+    """The cell a record belongs to (a pixel record: its dataset, model 'pixels')."""
+    cell = record.get("cell") or ({"dataset": record["dataset"], "model": "pixels", "dz": None, "seed": 0}
+                                  if isinstance(record.get("dataset"), str) else None)  # fmt: skip
+    if not isinstance(cell, dict) or not {"dataset", "model", "dz", "seed"} <= cell.keys():
+        raise DamagedRecordError(f"{path}: damaged record: no 'cell' (dataset, model, dz, seed) nor a pixel record's 'dataset'")
+    return cell
+
+
+def _record_status(record: dict, path) -> str:
+    if record.get("status") not in ("ok", "diverged"):
+        raise DamagedRecordError(f"{path}: damaged record: 'status' is {record.get('status')!r}, not 'ok' or 'diverged'")
+    return record["status"]
 
 
 def _reported(record: dict, rule: ReportRule, path) -> tuple[dict, int | None, int | None]:
@@ -132,6 +150,8 @@ def _reported(record: dict, rule: ReportRule, path) -> tuple[dict, int | None, i
     if record["status"] != "ok":
         return {}, None, None
     evals = record.get("evals")
+    if evals is not None and not (isinstance(evals, list) and all(isinstance(e, dict) for e in evals)):
+        raise DamagedRecordError(f"{path}: damaged record: 'evals' is not a list of evaluations")
     if not evals:
         raise MissingCellError(f"{path}: no evaluation history ('evals'), which the reporting rule reads")
     n = rule.count(len(evals))
@@ -405,11 +425,30 @@ MARKDOWN_METRICS = {"mean_distance": "Mean Distance ×10⁻³", "smoothness": "S
 CSV_TYPES = {"dz": "Int64", "report_last": str, "evaluations": str, "paper_source": str}
 
 
+CSV_NEEDED = ["model", "mean", "std", "n_seeds", "status"]
+
+
+def read_table_csv(path, dtype: dict | None = None) -> pd.DataFrame:
+    """A table's CSV as written by write_table1 / write_grid_table; DamagedRecordError naming the
+    file and what is wrong (empty, not CSV, a column missing, a mean that is no number)."""
+    try:
+        frame = pd.read_csv(path, dtype=dtype or {"dz": "Int64"})
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError, TypeError) as error:
+        raise DamagedRecordError(f"{path}: damaged table CSV: {str(error).splitlines()[0]}") from None
+    missing = [column for column in CSV_NEEDED if column not in frame.columns]
+    if missing:
+        raise DamagedRecordError(f"{path}: damaged table CSV: no column {', '.join(missing)} (it has: {', '.join(map(str, frame.columns))})")
+    for column in ("mean", "std"):
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            raise DamagedRecordError(f"{path}: damaged table CSV: column {column!r} holds values that are not numbers")
+    return frame
+
+
 def markdown_table1(csv_path) -> str:
     """Table 1's CSV as a Markdown table: ours (mean ± std over seeds; the mean alone for one
     seed; best in bold) and the paper's, each row naming the scale the CSV records for it, so a
     README quoting it says where each number came from by reading the results, never by prose."""
-    frame = pd.read_csv(csv_path, dtype=CSV_TYPES)
+    frame = read_table_csv(csv_path, CSV_TYPES)
     models = list(dict.fromkeys(frame.model))
     own = _own_dz(frame)
     titles = [column_title(m) + (f" (dz {own[m]})" if m in own else "") for m in models]
@@ -432,7 +471,7 @@ GRID_TITLES = {"table2": "Table 2, in-tandem classifier", "table2_probe": "Table
 def markdown_grid_tables(csv_paths) -> str:
     """Tables 2-3 CSVs (accuracy, %) as one Markdown table: per table and (dataset, dz), a row of
     ours (naming the scale its CSV records) and a row of the paper's; raw pixels in the last column."""
-    frames = [(Path(p).stem, pd.read_csv(p, dtype=CSV_TYPES)) for p in csv_paths]
+    frames = [(Path(p).stem, read_table_csv(p, CSV_TYPES)) for p in csv_paths]
     models = list(dict.fromkeys(m for _, f in frames for m in f.model if m != "pixels"))
     lines = ["| | dataset | dz | " + " | ".join(column_title(m) for m in [*models, "pixels"]) + " |",
              "|---" * (len(models) + 4) + "|"]  # fmt: skip
@@ -455,7 +494,7 @@ def markdown_grid_tables(csv_paths) -> str:
 
 def markdown_tables(csv_paths) -> str:
     """Table 1's CSV (it has a `metric` column) or Tables 2-3 CSVs, as Markdown."""
-    first = pd.read_csv(csv_paths[0], nrows=1)
+    first = read_table_csv(csv_paths[0])
     return markdown_table1(csv_paths[0]) if "metric" in first.columns else markdown_grid_tables(csv_paths)
 
 
@@ -561,7 +600,10 @@ def main(argv=None) -> None:
                         help="instead: print a Table 1 CSV, or Tables 2-3 CSVs, as Markdown (as the README quotes them)")
     args = parser.parse_args(argv)
     if args.markdown:
-        print(markdown_tables(args.markdown), end="")
+        try:
+            print(markdown_tables(args.markdown), end="")
+        except (DamagedRecordError, FileNotFoundError) as error:
+            parser.exit(2, f"error: {error}\n")
         return
     if not (args.results and args.out):
         parser.error("--results and --out are needed (or --markdown CSV)")
@@ -570,7 +612,7 @@ def main(argv=None) -> None:
     made_by = "python -m acai_repro.tables" + (f" --report-last {args.report_last}" if args.report_last else "")
     try:
         written = write_tables(config, args.results, args.out, args.tables, rule, made_by)
-    except (MissingCellError, FileNotFoundError) as error:
+    except (MissingCellError, FileNotFoundError, DamagedRecordError) as error:
         parser.exit(2, f"error: {error}\n")
     print("wrote " + ", ".join(map(str, written)))
 

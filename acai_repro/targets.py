@@ -19,6 +19,7 @@ from snakemake.cli import get_argument_parser
 
 from acai_repro.config import DATASET_NAME, max_dz
 from acai_repro.models import MODELS
+from acai_repro.results import other_spelling, workflow_path
 
 # The wildcards' rules: rules/common.smk's wildcard_constraints use these very patterns.
 WILDCARDS = {
@@ -79,11 +80,21 @@ def _check_values(values: dict, config: dict) -> str | None:
 
 def explain(target: str, patterns, config: dict) -> str | None:
     """Why `target` is not a file the workflow makes; None when some output pattern makes it."""
-    target = os.path.relpath(target) if os.path.isabs(target) else os.path.normpath(target)
+    if target.endswith((".yaml", ".yml")) and not any(p.endswith((".yaml", ".yml")) for p in patterns):
+        return (
+            "a config file, not a target (no rule makes a YAML file): layer config files after "
+            f"one --configfile, then end the list with -- before the targets: --configfile A.yaml {target} -- "
+            "TARGET (--configfile=A.yaml takes one file only)"
+        )
+    target = workflow_path(target)
     for pattern in patterns:
         match = _regex(pattern, constrained=True).fullmatch(target)
         if match:
             return _check_values(match.groupdict(), config)
+    other = other_spelling(target)
+    if any(_regex(pattern, constrained=True).fullmatch(other) for pattern in patterns):
+        kind = "as an absolute path" if os.path.isabs(other) else "relative to the working directory"
+        return f"the config names this folder {kind} (results_dir, data.data_dir): write the target so too ({other})"
     reasons = _near_misses(target, patterns, config)
     if reasons:
         return reasons

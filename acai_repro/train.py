@@ -28,6 +28,7 @@ evaluations but progress lines.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
@@ -87,10 +88,38 @@ def evaluate(run: Run, source, index: int) -> dict:
     return result
 
 
+class WriteFailedError(OSError):
+    """An output or checkpoint that could not be written (a full disk, a quota): named, with
+    what the system said; the file it would have replaced is left as it was."""
+
+
 def _atomic_write_bytes(path: Path, write) -> None:
+    """`write(tmp)` then rename over `path`: a reader sees the old file or the new one, never
+    part of one; on failure the temporary file goes and WriteFailedError names `path`."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise WriteFailedError(
+            error.errno, f"{path}: cannot write it: {reason}; free space there and rerun (a cell resumes "
+            "from its last checkpoint)"
+        ) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _torch_save(obj, path: Path) -> None:
+    """torch.save into memory, then the bytes to `path` with Python's own write: a full disk
+    is OSError ENOSPC ("No space left on device"), where torch writing the file itself says
+    "basic_ios::clear: iostream error" or "unexpected pos"."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with open(path, "wb") as f:
+        f.write(buffer.getbuffer())
 
 
 def save_json(path: Path, data) -> None:
@@ -322,7 +351,7 @@ class CellTrainer:
             if ended is not None:
                 state["ended"] = ended
             path = self.outdir / STATE_FILE
-            _atomic_write_bytes(path, lambda p: torch.save(state, p))
+            _atomic_write_bytes(path, lambda p: _torch_save(state, p))
             self.timer.restart()
         self.last_checkpoint = time.monotonic()
         return path
@@ -336,7 +365,7 @@ class CellTrainer:
     def _write_outputs(self, status: str, reason) -> None:
         run, spec, tr = self.run, self.spec, self.tr
         weights = {"spec": spec, "model": run.model.state_dict(), "classifier": run.classifier.state_dict()}
-        _atomic_write_bytes(self.outdir / "model.pt", lambda p: torch.save(weights, p))
+        _atomic_write_bytes(self.outdir / "model.pt", lambda p: _torch_save(weights, p))
         images = run.step * tr["batch_size"]
         self.metrics = {
             "status": status,

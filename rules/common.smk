@@ -1,6 +1,8 @@
 # Configuration checks, wildcard constraints and input helpers shared by every rule.
 import sys
 
+import torch
+
 sys.path.insert(0, workflow.basedir)  # the acai_repro package beside this Snakefile
 
 from acai_repro.config import (
@@ -11,7 +13,13 @@ from acai_repro.config import (
     validate_config,
 )
 from acai_repro.packs import cell_directory, dissolve_targeted, training_packs
-from acai_repro.results import dataset_pattern
+from acai_repro.results import (
+    SPEC_FILE,
+    check_scale_root,
+    dataset_pattern,
+    normalise_paths,
+    write_cell_spec,
+)
 from acai_repro.tables import GRID_TABLES
 from acai_repro.targets import WILDCARDS, command_line_targets
 
@@ -19,6 +27,28 @@ try:
     validate_config(config)
 except ConfigError as error:
     raise WorkflowError(f"invalid configuration: {error}") from None
+# ./results/smoke, results/../results/smoke or an absolute path to the same folder: one root
+normalise_paths(config)
+try:
+    check_scale_root(config, workflow.overwrite_configfiles)
+except ConfigError as error:
+    raise WorkflowError(f"invalid configuration: {error}") from None
+
+
+def check_local_device(local_exec):
+    """`device: cuda` where jobs run here (not on cluster nodes) needs CUDA here: refused as
+    the run starts, before any job, not by the first training job."""
+    if local_exec and config["device"] == "cuda" and not torch.cuda.is_available():
+        raise WorkflowError(
+            "invalid configuration: config key 'device': cuda, but this machine has no CUDA "
+            "device (torch.cuda.is_available() is false): set device: cpu, or auto (CUDA where "
+            "present), or run where a GPU is"
+        )
+
+
+onstart:
+    check_local_device(workflow.local_exec)
+
 
 # This scale's outputs (tables, figures, cells, logs, benchmarks): scales coexist side by side.
 RESULTS = config["results_dir"]
@@ -70,6 +100,23 @@ def table1_metrics(wildcards):
 
 def figure_models(wildcards):
     return table1_files("model.pt", [config["figures"]["seed"]])
+
+
+def vae_model(wildcards):
+    """The VAE of Table 1 whose samples make Fig. 5."""
+    table = config["table1"]
+    return f"{RESULTS}/{table['dataset']}/vae/dz{table['dz']}/seed{config['figures']['seed']}/model.pt"
+
+
+def interpolation_models(wildcards):
+    """The model.pt of every Table 2 model of one (dataset, dz), at the figures' seed."""
+    return expand(
+        f"{CELL}/model.pt",
+        dataset=wildcards.dataset,
+        model=config["table2"]["models"],
+        dz=wildcards.dz,
+        seed=config["figures"]["seed"],
+    )
 
 
 DATA_DIR = config["data"]["data_dir"]
@@ -129,6 +176,17 @@ def pixel_inputs(table, filename):
     return [f"{RESULTS}/{dataset}/pixels/{filename}" for dataset in datasets]
 
 
+def scorecard_sources(wildcards):
+    """Every record the scorecard reads (rule reproduction's inputs)."""
+    return [
+        *table1_metrics(wildcards),
+        *grid_inputs("table2", "metrics.json"),
+        *pixel_inputs("table2", "probe.json"),
+        *grid_inputs("table3", "kmeans.json"),
+        *pixel_inputs("table3", "kmeans.json"),
+    ]
+
+
 def grid_params(name):
     """A Table 2-3 output's params: its paper table, record key and title (tables.GRID_TABLES)."""
     table, _, key, _, title = GRID_TABLES[name]
@@ -183,19 +241,29 @@ def share_train_cell_resources(rule_names):
             overrides.setdefault(name, overrides["train_cell"])
 
 
-def pack_files(cells, filename):
+def training_rules(packs):
+    """Name -> cells of each training rule, train_cell's being None (any one cell, by its
+    wildcards), then each pack's."""
+    return {"train_cell": None, **packs}
+
+
+def training_files(cells, filename):
+    """A file of each cell that a training job trains; cells None means the wildcards' cell."""
+    if cells is None:
+        return [f"{CELL}/{filename}"]
     return [f"{cell_directory(cell, RESULTS)}/{filename}" for cell in cells]
 
 
-def pack_specs(cells):
-    """What determines each cell's result, in the pack's order (run settings excluded)."""
-    try:
-        return [cell_spec(config, *cell) for cell in cells]
-    except ConfigError as error:
-        raise target_error(error) from None
-
-
-def pack_data(cells):
-    """The prepared HDF5 files the pack's cells train on (the lines: none)."""
+def training_data(cells):
+    """The prepared HDF5 files the cells train on (the lines: none)."""
+    if cells is None:
+        return train_data
     datasets = dict.fromkeys(dataset for dataset, *_ in cells if dataset != "lines")
     return [data_file(dataset) for dataset in datasets]
+
+
+def training_record(kind, rule_name, cells, suffix):
+    """The log or benchmark file of a training job: per cell, or per pack."""
+    if cells is None:
+        return f"{RESULTS}/{kind}/train/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}.{suffix}"
+    return f"{RESULTS}/{kind}/train/packs/{rule_name}.{suffix}"

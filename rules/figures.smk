@@ -20,19 +20,14 @@ rule fig3_lines_interpolations:
         **job_resources("evaluate"),
     params:
         endpoints=config["figures"]["lines_endpoints"],
+        sources=figure_models,
     script:
         "../scripts/fig3_lines_interpolations.py"
 
 
 rule fig5_vae_samples:
     input:
-        expand(
-            f"{CELL}/model.pt",
-            dataset=config["table1"]["dataset"],
-            model="vae",
-            dz=config["table1"]["dz"],
-            seed=config["figures"]["seed"],
-        ),
+        vae_model,
     output:
         report(
             f"{RESULTS}/figures/fig5_vae_samples.png",
@@ -49,19 +44,14 @@ rule fig5_vae_samples:
     params:
         samples=config["figures"]["vae_samples"],
         seed=config["figures"]["seed"],
+        sources=vae_model,
     script:
         "../scripts/fig5_vae_samples.py"
 
 
 rule image_interpolations:
     input:
-        lambda w: expand(
-            f"{CELL}/model.pt",
-            dataset=w.dataset,
-            model=config["table2"]["models"],
-            dz=w.dz,
-            seed=config["figures"]["seed"],
-        ),
+        interpolation_models,
     output:
         report(
             f"{RESULTS}/figures/interpolations_{{dataset}}_dz{{dz}}.png",
@@ -77,6 +67,7 @@ rule image_interpolations:
         **job_resources("evaluate"),
     params:
         pairs=config["figures"]["image_pairs"],
+        sources=interpolation_models,
     script:
         "../scripts/image_interpolations.py"
 
@@ -97,5 +88,7 @@ rule training_curves:
     threads: 1
     resources:
         **job_resources("evaluate"),
+    params:
+        sources=curve_inputs,
     script:
         "../scripts/training_curves.py"

@@ -24,6 +24,7 @@ rule table1:
     params:
         models=config["table1"]["models"],
         seeds=config["seeds"],
+        sources=table1_metrics,
         std_ddof=config["tables"]["std_ddof"],
         report_rule=config["tables"]["report_rule"],
     script:
@@ -121,5 +122,6 @@ rule reproduction:
     params:
         std_ddof=config["tables"]["std_ddof"],
         report_rule=config["tables"]["report_rule"],
+        sources=scorecard_sources,
     script:
         "../scripts/reproduction.py"

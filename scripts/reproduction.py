@@ -1,10 +1,11 @@
 # Snakemake adapter: rule reproduction (acai_repro.scorecard.write_scorecard). The scale's name
 # is a run setting: read from the config, never a param (renaming a scale reruns nothing).
+from acai_repro.results import DamagedRecordError
 from acai_repro.scorecard import write_scorecard
 from acai_repro.snakemake_io import logged
-from acai_repro.tables import ReportRule
+from acai_repro.tables import MissingCellError, ReportRule
 
-with logged(snakemake) as log:
+with logged(snakemake, expected=(DamagedRecordError, MissingCellError)) as log:
     i, p = snakemake.input, snakemake.params
     records = {"table1": list(i.table1), "table2": (list(i.table2), list(i.table2_pixels)),
                "table3": (list(i.table3), list(i.table3_pixels))}  # fmt: skip

@@ -141,8 +141,8 @@ def _pack3_overlay(tmp_path):
 
 
 def _table1_jobs(overlay, asked=()) -> dict:
-    """The jobs a dry run of the smoke Table 1 (with `overlay`) should count, from the config:
-    its packs (those holding an `asked` cell dissolved), every other cell alone, the table."""
+    """The jobs a dry run of the smoke Table 1 (with `overlay`) should count, from the config: each
+    cell's spec, its packs (those holding an `asked` cell dissolved), every other cell alone, the table."""
     from acai_repro.config import load_config
     from acai_repro.packs import dissolve_targeted, tables_cells, training_packs
 
@@ -150,8 +150,10 @@ def _table1_jobs(overlay, asked=()) -> dict:
     packs = {name: cells for name, cells in training_packs(config).items() if name.startswith("train_pack_table1_")}
     packs = dissolve_targeted(packs, asked, config["results_dir"])
     packed = {cell for cells in packs.values() for cell in cells}
-    alone = [cell for table, cell in tables_cells(config) if table == "table1" and cell not in packed]
-    jobs = {"train_cell": len(alone)} if alone else {}
+    table1 = [cell for table, cell in tables_cells(config) if table == "table1"]
+    alone = [cell for cell in table1 if cell not in packed]
+    jobs = {"cell_spec": len(table1)}  # each cell's spec.json, which training reads
+    jobs.update({"train_cell": len(alone)} if alone else {})
     jobs.update({name: 1 for name in packs}, table1=1)
     return {**jobs, "total": sum(jobs.values())}
 
@@ -172,11 +174,12 @@ def test_a_table_trains_in_packs_and_one_asked_for_cell_trains_alone(tmp_path):
     expected = _table1_jobs(overlay, asked=[acai])
     assert _jobs(one.stdout) == expected, f"jobs of the dry run, then those the config makes: {expected}"
     # A SLURM job: --target-jobs, no targets; it finds the rule its head process chose.
-    for job, rule in (("train_pack_table1_lines_1:", "train_pack_table1_lines_1"),
-                      ("train_cell:dataset=lines,model=acai,dz=64,seed=0", "train_cell")):  # fmt: skip
+    # (Here in an empty folder with the cells' spec.json files, which the head process writes first.)
+    for job, rule, cells in (("train_pack_table1_lines_1:", "train_pack_table1_lines_1", 3),
+                             ("train_cell:dataset=lines,model=acai,dz=64,seed=0", "train_cell", 1)):  # fmt: skip
         remote = snakemake(tmp_path / "w", "-n", f"--target-jobs={job}", configs=[overlay])
         assert remote.returncode == 0, remote.stderr
-        assert _jobs(remote.stdout) == {rule: 1, "total": 1}, remote.stdout[-2000:]
+        assert _jobs(remote.stdout) == {"cell_spec": cells, rule: 1, "total": cells + 1}, remote.stdout[-2000:]
 
 
 def test_a_pack_job_gets_the_resources_a_profile_sets_for_train_cell(tmp_path):

@@ -59,13 +59,15 @@ class ImageSource:
 
     line_metrics = False
 
-    def __init__(self, data: dict, device: torch.device):
+    def __init__(self, data: dict, device: torch.device, classes: int | None = None, dataset: str = "?"):
         limit = data.get("max_examples")
         parts = [read_split(data["path"], s, limit) for s in data["train_splits"]]
+        test_images, test_labels = read_split(data["path"], data["test_split"], limit)
+        if classes is not None:
+            check_labels(data["path"], [p[1] for p in parts] + [test_labels], classes, dataset)
         self.device = device
         self.train_images = torch.from_numpy(np.concatenate([p[0] for p in parts])).to(device)
         self.train_labels = torch.from_numpy(np.concatenate([p[1] for p in parts])).to(device)
-        test_images, test_labels = read_split(data["path"], data["test_split"], limit)
         self.test = (to_float(torch.from_numpy(test_images).to(device)), torch.from_numpy(test_labels).to(device))
 
     def train_batch(self, batch: int, generator: torch.Generator):
@@ -76,8 +78,22 @@ class ImageSource:
         return self.test
 
 
+class LabelError(ValueError):
+    """A prepared dataset whose labels the configured number of classes cannot hold."""
+
+
+def check_labels(path, label_arrays, classes: int, dataset: str) -> None:
+    """Every label is a class index below `classes` (the classifier's outputs), before training."""
+    largest = max((int(labels.max()) for labels in label_arrays if len(labels)), default=-1)
+    if largest >= classes:
+        raise LabelError(
+            f"config key 'datasets.{dataset}.classes': {classes}, but {path} has labels up to {largest}: "
+            f"classes must be at least {largest + 1}"
+        )
+
+
 def build_source(spec: dict, device: torch.device):
     """The data source of a cell spec (see acai_repro.config.cell_spec)."""
     if spec["dataset"] == "lines":
         return LinesSource(device, spec["evaluation"]["test_lines"], spec["seed"])
-    return ImageSource(spec["data"], device)
+    return ImageSource(spec["data"], device, spec["classes"], spec["dataset"])

@@ -1,0 +1,17 @@
+# Snakemake adapter of every training rule: one cell, or a pack of cells in one process (see
+# acai_repro.train.train_pack). Each cell's spec.json (rule cell_spec) says what determines its
+# result; the run settings (device, scale name, reporting intervals) come from the config, so
+# changing them, or the pack size, reruns nothing.
+from pathlib import Path
+
+from acai_repro.config import with_run_settings
+from acai_repro.data import LabelError
+from acai_repro.guard import CellBusyError
+from acai_repro.results import DamagedRecordError, read_cell_spec
+from acai_repro.snakemake_io import logged
+from acai_repro.train import WriteFailedError, train_pack
+
+with logged(snakemake, expected=(CellBusyError, LabelError, DamagedRecordError, WriteFailedError)) as log:
+    specs = [with_run_settings(read_cell_spec(path), snakemake.config) for path in snakemake.input.specs]
+    folders = [Path(path).parent for path in snakemake.output.metrics]
+    train_pack(list(zip(specs, folders)), log)
