@@ -118,6 +118,9 @@ def collect(paths, metrics, rule: ReportRule = PAPER_RULE) -> pd.DataFrame:
         values, n, made = _reported(record, rule, path)
         for metric in metrics:
             if ok and metric not in values:
+                last = (record.get("evals") or [{}])[-1]
+                if metric in last:  # there, but no number: named as damage
+                    record_number(last, metric, path, metric in UNDEFINABLE)
                 raise MissingCellError(f"{path}: no {metric!r} in a finished record")
             value = record_number(values, metric, path, metric in UNDEFINABLE) if ok else np.nan
             status = "undefined" if ok and np.isnan(value) else record["status"]
@@ -147,6 +150,8 @@ def _reported(record: dict, rule: ReportRule, path) -> tuple[dict, int | None, i
     """(values, N, evaluations made): a trained cell's under `rule`; another record's own values."""
     if "reported" not in record:  # a probe, K-Means or pixel record: one measurement of the final weights
         return record, None, None
+    if not isinstance(record["reported"], dict):
+        raise DamagedRecordError(f"{path}: damaged record: 'reported' is {record['reported']!r}, not an object of values")
     if record["status"] != "ok":
         return {}, None, None
     evals = record.get("evals")
