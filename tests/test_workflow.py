@@ -1,5 +1,6 @@
 """The Snakemake workflow end to end at the smoke scale, in a temporary directory."""
 
+import csv
 import json
 import os
 import shutil
@@ -218,9 +219,11 @@ def test_smoke_dag_table1_and_figures(smoke_run):
     smoke = _smoke()
     for model in smoke["table1"]["models"]:
         assert title_of(model) in tex
-    # 2 metrics x the models, ours (a value, or undef. for a collapsed smoke-scale model) and the paper's
+    # 2 metrics x the models: the paper's mean ± std each; ours from one seed, a value with no std
+    # (or undef. for a collapsed smoke-scale model)
     body = "".join(line for line in tex.splitlines() if not line.startswith("%"))
-    assert body.count("$\\pm$") + body.count("undef.") == 2 * 2 * len(smoke["table1"]["models"])
+    expected, found = 2 * len(smoke["table1"]["models"]), body.count("$\\pm$")
+    assert found == expected, f"{found} '±' in the table, expected the paper's {expected}"
     for model, dz in table1_cells(smoke):  # each model at its own dz (the VQ-VAE: 256)
         cell = smoke_run / SMOKE / "lines" / model / f"dz{dz}" / "seed0"
         assert (cell / "metrics.json").exists() and (cell / "evals.jsonl").exists()
@@ -240,11 +243,12 @@ def test_smoke_tables_2_and_3_from_real_mnist(smoke_run):
         assert "MNIST & 32" in tex and "paper" in tex and "Pixels" in tex
     assert "53.20" in (smoke_run / f"{SMOKE}/table3.tex").read_text()  # the paper's pixel K-Means
     with open(smoke_run / f"{SMOKE}/table3.csv") as f:
-        rows = [line.split(",") for line in f.read().splitlines()[1:]]
-    assert {r[2] for r in rows} == set(_smoke()["table3"]["models"]) | {"pixels"}
-    assert all(0.0 <= float(r[3]) <= 100.0 for r in rows)
-    assert all(r[-1].endswith("kmeans.json") for r in rows), "every row names its source files"
-    assert {r[-2] for r in rows if r[2] != "pixels"} == {"smoke"}, "and the scale they were made at"
+        rows = list(csv.DictReader(f))
+    assert {r["model"] for r in rows} == set(_smoke()["table3"]["models"]) | {"pixels"}
+    assert all(0.0 <= float(r["mean"]) <= 100.0 for r in rows)
+    assert all(r["sources"].endswith("kmeans.json") for r in rows), "every row names its source files"
+    assert {r["scale"] for r in rows if r["model"] != "pixels"} == {"smoke"}, "and the scale they were made at"
+    assert {r["path"] for r in rows if r["model"] != "pixels"} == {"exact"}, "and the training path"
 
 
 @pytest.mark.slow
