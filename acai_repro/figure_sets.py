@@ -30,15 +30,8 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from acai_repro.config import DEFAULT_CONFIG, ConfigError, load_config
-from acai_repro.fingerprint import (
-    OLDER_MARKER,
-    PROVENANCE_FILE,
-    ROOT,
-    paragraphs,
-    quote_problems,
-    read_committed,
-    read_provenance,
-)
+from acai_repro.doc_quotes import OLDER_MARKER, paragraphs, quote_problems
+from acai_repro.fingerprint import PROVENANCE_FILE, ROOT, read_committed, read_provenance
 
 FIGURES_DIR = "figures"
 MAX_BYTES = 512 * 1024  # a committed figure stays well under 1 MB

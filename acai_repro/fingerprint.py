@@ -4,10 +4,11 @@ Each registered model trains a few steps of the lines benchmark on the CPU, on o
 through the library's own `train_cell`, and is evaluated once. Its fingerprint hashes the
 final weights (every tensor of the autoencoder's and the classifier's state, buffers such as
 the VQ-VAE's EMA codebook included) and the reported values of that evaluation.
-`acai_repro/fingerprints.json` holds the committed values; tests/test_fingerprints.py
-recomputes them. Every committed result set records the fingerprints of the models it used,
-and is stale only when one of those moved: a new model leaves every set current
-(docs/fingerprints.md).
+`acai_repro/fingerprints.json` holds the committed values, one entry per platform (torch build,
+machine, CPU vector instructions) that computed them; tests/test_fingerprints.py recomputes this
+platform's. Every committed result set records the fingerprints of the models it used and its
+platform, and is stale only when one of those moved: a new model leaves every set current
+(docs/fingerprints.md). How the docs quote result sets is checked in acai_repro/doc_quotes.py.
 
     python -m acai_repro.fingerprint           # print the fingerprints, say which moved (exit 1)
     python -m acai_repro.fingerprint --write   # rewrite acai_repro/fingerprints.json
@@ -39,6 +40,7 @@ FINGERPRINTS_PATH = Path(__file__).resolve().parent / "fingerprints.json"
 WRITE_COMMAND = "python -m acai_repro.fingerprint --write"
 LENGTH = 16  # hex characters kept of each sha256
 UNKNOWN = "unknown"  # the fingerprint of a result set produced before fingerprints existed
+PLATFORMS_KEY = "platforms"
 
 # The paper's configuration with a smoke-scale budget: 4 steps of 64 lines, then one
 # evaluation (small, but through every metric), and a VQ-VAE codebook of 256 codes instead of
@@ -134,23 +136,31 @@ def platform_record() -> dict:
     }
 
 
-def platform_mismatch(committed: dict) -> str | None:
-    """Why fingerprints computed here cannot be compared with `committed`, or None."""
-    here = platform_record()
-    differences = [
-        f"{key} {committed.get(key)!r} there, {value!r} here"
-        for key, value in here.items()
-        if committed.get(key) != value
-    ]
-    if not differences:
-        return None
-    return (
-        "the committed fingerprints were computed on another platform (" + "; ".join(differences) + "): bits may differ"
-    )
+def platform_key(record: dict | None = None) -> str:
+    """The name of a platform in fingerprints.json and in a result set's provenance."""
+    record = record or platform_record()
+    return f"torch {record['torch']}, {record['machine']}, {record['cpu_capability']}"
+
+
+# Every record written before fingerprints were kept per platform (a fingerprints.json without
+# `platforms`, a provenance.json without `platform`) was computed on this one.
+LEGACY_PLATFORM = "torch 2.13.0+cpu, x86_64, AVX2"
 
 
 def read_committed(path: Path = FINGERPRINTS_PATH) -> dict:
-    return json.loads(Path(path).read_text())
+    """fingerprints.json: {"platforms": {platform key: {"models": ..., "set": ..., torch, machine,
+    cpu_capability}}}. A file of the older layout (one platform's values at the top) is read as
+    that platform's entry."""
+    record = json.loads(Path(path).read_text())
+    if PLATFORMS_KEY not in record:
+        entry = {key: record[key] for key in ("torch", "machine", "cpu_capability", "set", "models") if key in record}
+        record = {**{k: v for k, v in record.items() if k not in entry}, PLATFORMS_KEY: {platform_key(entry): entry}}
+    return record
+
+
+def platform_entry(committed: dict, key: str) -> dict | None:
+    """One platform's committed fingerprints, or None when none were computed there."""
+    return committed.get(PLATFORMS_KEY, {}).get(key)
 
 
 def moved_models(committed: dict, computed: dict) -> list[str]:
@@ -169,20 +179,43 @@ def retired_models(committed: dict) -> list[str]:
     return sorted(set(committed) - set(MODELS))
 
 
-def write_fingerprints(fingerprints: dict, path: Path = FINGERPRINTS_PATH) -> dict:
-    record = {
+def _entry(models: dict, platform_fields: dict) -> dict:
+    return {**platform_fields, "set": set_fingerprint(models), "models": dict(sorted(models.items()))}
+
+
+def updated_table(committed: dict, computed: dict, here: dict) -> dict:
+    """The committed table with this platform's entry replaced by `computed`. On every other
+    platform a model that moved here is dropped (its value there is unknown now, so the sets
+    that used it there go stale), and so is a model no longer registered; an entry left empty
+    goes. A platform recorded for the first time moves nothing elsewhere: there is no earlier
+    value here to compare with."""
+    key = platform_key(here)
+    before = (platform_entry(committed, key) or {}).get("models", {})
+    dropped = set(moved_models(before, computed))
+    platforms = {}
+    for other, entry in committed.get(PLATFORMS_KEY, {}).items():
+        kept = {m: v for m, v in entry["models"].items() if m not in dropped and m in MODELS}
+        if other != key and kept:
+            platforms[other] = _entry(kept, {k: v for k, v in entry.items() if k not in ("set", "models")})
+    platforms[key] = _entry(computed, here)
+    return {
         "note": (
             "Bit fingerprints of a smoke-scale lines training per model (CPU, one thread; "
-            "acai_repro/fingerprint.py). Rewrite with the command below only together with "
-            "rerunning every committed result set quoted as current (docs/fingerprints.md)."
+            "acai_repro/fingerprint.py), one entry per platform that computed them. Rewrite with the "
+            "command below only together with rerunning every committed result set quoted as current "
+            "(docs/fingerprints.md)."
         ),
         "command": WRITE_COMMAND,
-        **platform_record(),
-        "set": set_fingerprint(fingerprints),
-        "models": dict(sorted(fingerprints.items())),
+        PLATFORMS_KEY: dict(sorted(platforms.items())),
     }
-    Path(path).write_text(json.dumps(record, indent=2) + "\n")
-    return record
+
+
+def write_fingerprints(computed: dict, path: Path = FINGERPRINTS_PATH) -> dict:
+    """Write this platform's fingerprints into the table (updated_table)."""
+    committed = read_committed(path) if Path(path).exists() else {}
+    table = updated_table(committed, computed, platform_record())
+    Path(path).write_text(json.dumps(table, indent=2) + "\n")
+    return table
 
 
 # --- Result sets: committed outputs of a run, each with the commit and fingerprint behind it ---
@@ -191,7 +224,6 @@ PROVENANCE_FILE = "provenance.json"
 # A result set is a folder of committed run outputs: docs/<name>-results/ (the quick runs,
 # gpu-quick runs...) and every folder under benchmarks/results/.
 RESULT_SET_GLOBS = ("docs/*-results", "benchmarks/results/*")
-DOC_GLOBS = ("*.md", "docs/**/*.md", "benchmarks/**/*.md")
 PROVENANCE_KEYS = {
     "commit": str,
     "fingerprint": str,
@@ -203,12 +235,12 @@ PROVENANCE_KEYS = {
 # Optional: {model: fingerprint} of the models the set used; `fingerprint` is then their set
 # fingerprint. A record without it (older) holds the set fingerprint of every model registered then.
 MODELS_KEY = "models"
+# Optional: the platform (platform_key) whose fingerprints `models` are; absent in records written
+# before fingerprints were kept per platform, which were all computed on LEGACY_PLATFORM.
+PLATFORM_KEY = "platform"
 COMMIT = re.compile(r"[0-9a-f]{7,40}")
 MODEL_FINGERPRINT = re.compile(rf"[0-9a-f]{{{LENGTH}}}")
 FINGERPRINT = re.compile(rf"{MODEL_FINGERPRINT.pattern}|{UNKNOWN}")
-# What a doc writes next to numbers it quotes from a set that the current code no longer
-# reproduces bit for bit; the same paragraph names the set's folder.
-OLDER_MARKER = re.compile(r"produced by commit ([0-9a-f]{7,40}) \(older code\)", re.IGNORECASE)
 
 
 def result_sets(root: Path = ROOT) -> list[Path]:
@@ -234,6 +266,8 @@ def read_provenance(set_dir: Path) -> dict:
         )
     if MODELS_KEY in record:
         _check_models(path, record)
+    if not isinstance(record.get(PLATFORM_KEY, ""), str):
+        raise ValueError(f"{path}: key {PLATFORM_KEY!r} must be a str, got {record[PLATFORM_KEY]!r}")
     return record
 
 
@@ -253,16 +287,21 @@ def _check_models(path: Path, record: dict) -> None:
 
 def staleness(provenance: dict, committed: dict) -> str | None:
     """Why the code no longer computes what a result set holds, or None when it does.
-    `committed`: acai_repro/fingerprints.json's record. A set that records its models is stale
-    only when one of them moved; an older record, when the set of every model moved."""
+    `committed`: acai_repro/fingerprints.json's table (read_committed); the set is compared with
+    the entry of the platform that produced it. A set that records its models is stale only when
+    one of them moved; an older record, when the set of every model moved."""
     if provenance["fingerprint"] == UNKNOWN:
         return "its fingerprint is unknown (produced before fingerprints existed)"
+    where = provenance.get(PLATFORM_KEY, LEGACY_PLATFORM)
+    entry = platform_entry(committed, where)
+    if entry is None:
+        return f"no fingerprints are committed for its platform ({where})"
     recorded = provenance.get(MODELS_KEY)
     if recorded is None:
-        if provenance["fingerprint"] == committed["set"]:
+        if provenance["fingerprint"] == entry["set"]:
             return None
-        return f"its set fingerprint is {provenance['fingerprint']}, the code's is {committed['set']}"
-    now = committed["models"]
+        return f"its set fingerprint is {provenance['fingerprint']}, the code's is {entry['set']}"
+    now = entry["models"]
     moved = [f"{model} {value} then, {now.get(model, 'none committed')} now"
              for model, value in sorted(recorded.items()) if now.get(model) != value]  # fmt: skip
     return ("fingerprints moved: " + "; ".join(moved)) if moved else None
@@ -272,97 +311,6 @@ def models_in_records(set_dir: Path) -> list[str]:
     """The models whose cell records (metrics.json) a result set holds."""
     found = {json.loads(path.read_text())["cell"]["model"] for path in Path(set_dir).rglob("metrics.json")}
     return sorted(found)
-
-
-def same_commit(a: str, b: str) -> bool:
-    """Short and full hashes of one commit match."""
-    return a.startswith(b) or b.startswith(a)
-
-
-def docs(root: Path = ROOT) -> list[Path]:
-    return sorted({path for pattern in DOC_GLOBS for path in root.glob(pattern) if path.is_file()})
-
-
-def _set_spelling(set_dir: Path, doc: Path, root: Path) -> re.Pattern:
-    """The set's folder as the doc may name it: from the repository root or from the doc."""
-    names = {set_dir.relative_to(root).as_posix(), Path(os.path.relpath(set_dir, doc.parent)).as_posix()}
-    # Not inside a longer name: "run-results-old", "other/run-results", "run-results.md".
-    return re.compile("|".join(rf"(?<![\w./-]){re.escape(name)}(?![\w-]|\.\w)" for name in sorted(names)))
-
-
-def paragraphs(text: str) -> list[str]:
-    """Blocks between blank lines, whitespace collapsed (a marker may wrap across lines)."""
-    return [" ".join(block.split()) for block in re.split(r"\n\s*\n", text)]
-
-
-def older_markers(text: str, spellings: dict) -> dict:
-    """{set folder: commits its older-code markers name}. A marker belongs to the set named
-    nearest to it in its paragraph, so one paragraph may mark several sets."""
-    marks: dict = {}
-    for block in paragraphs(text):
-        mentions = [(m.start(), name) for name, pattern in spellings.items() for m in pattern.finditer(block)]
-        for marker in OLDER_MARKER.finditer(block) if mentions else ():
-            _, nearest = min(mentions, key=lambda mention: abs(mention[0] - marker.start()))
-            marks.setdefault(nearest, []).append(marker.group(1))
-    return marks
-
-
-def quote_problems(where: str, name: str, provenance: dict, committed: dict, marked: list) -> list[str]:
-    """What is wrong with how the doc `where` quotes the set `name` (it names its folder).
-    `committed`: acai_repro/fingerprints.json's record."""
-    commit = provenance["commit"]
-    problems = [
-        f"{where}: marks {name} as produced by commit {other}, but its {PROVENANCE_FILE} names commit {commit}"
-        for other in marked
-        if not same_commit(other, commit)
-    ]
-    if not provenance["depends_on_training"]:
-        return problems
-    stale = staleness(provenance, committed)
-    if stale is None and marked:
-        problems.append(
-            f"{where}: marks {name} as older code, but the code computes it still (its fingerprints are the "
-            f"current ones): drop the marker"
-        )
-    if stale is not None and not any(same_commit(m, commit) for m in marked):
-        problems.append(
-            f"{where} quotes {name}, produced by commit {commit}, but {stale}: rerun the set, or write "
-            f"'produced by commit {commit} (older code)' in the paragraph that names {name}"
-        )
-    return problems
-
-
-def doc_problems(doc: Path, provenances: dict, committed: dict, root: Path = ROOT) -> list[str]:
-    """Problems of every set that `doc` names (a set's own README, inside it, describes it)."""
-    spellings = {
-        set_dir: _set_spelling(set_dir, doc, root) for set_dir in provenances if not doc.is_relative_to(set_dir)
-    }
-    text = doc.read_text()
-    marks = older_markers(text, spellings)
-    where = doc.relative_to(root).as_posix()
-    return [
-        problem
-        for set_dir, spelling in spellings.items()
-        if spelling.search(text)
-        for problem in quote_problems(
-            where, set_dir.relative_to(root).as_posix(), provenances[set_dir], committed, marks.get(set_dir, [])
-        )
-    ]
-
-
-def result_set_problems(root: Path = ROOT, committed: dict | None = None) -> list[str]:
-    """Every result set without a valid provenance, and every stale quote left unmarked.
-    `committed`: the fingerprints the code has (default: root's acai_repro/fingerprints.json)."""
-    committed = committed or read_committed(root / FINGERPRINTS_PATH.relative_to(ROOT))
-    problems, provenances = [], {}
-    for set_dir in result_sets(root):
-        try:
-            provenances[set_dir] = read_provenance(set_dir)
-        except ValueError as error:
-            problems.append(str(error))
-    for doc in docs(root):
-        problems.extend(doc_problems(doc, provenances, committed, root))
-    return problems
 
 
 def write_provenance(
@@ -381,6 +329,7 @@ def write_provenance(
         "commit": commit,
         "fingerprint": set_fingerprint(fingerprints),
         MODELS_KEY: dict(sorted(fingerprints.items())),
+        PLATFORM_KEY: platform_key(),
         "depends_on_training": depends_on_training,
         "command": command,
         "date": datetime.date.today().isoformat(),
@@ -440,7 +389,10 @@ def main(argv=None) -> int:
             parser.error("--provenance needs --command")
         return _provenance_main(args)
     computed = compute_fingerprints()
-    committed = read_committed()["models"] if FINGERPRINTS_PATH.exists() else {}
+    table = read_committed() if FINGERPRINTS_PATH.exists() else {}
+    here = platform_key()
+    entry = platform_entry(table, here)
+    committed = entry["models"] if entry else {}
     moved, new = set(moved_models(committed, computed)), set(new_models(committed, computed))
     for model, value in computed.items():
         print(f"{model:12s} {value}{'  (moved)' if model in moved else ''}{'  (new)' if model in new else ''}")
@@ -451,12 +403,15 @@ def main(argv=None) -> int:
     if args.write:
         write_fingerprints(computed)
         print(f"wrote {FINGERPRINTS_PATH}")
-    elif not committed:
+    elif not table:
         print(f"no {FINGERPRINTS_PATH} yet: write it with `{WRITE_COMMAND}`")
         return 1
+    elif entry is None:
+        print(f"{FINGERPRINTS_PATH} has no fingerprints of this platform ({here}), only of "
+              f"{', '.join(table[PLATFORMS_KEY])}: nothing to compare with. `{WRITE_COMMAND}` adds this platform's "
+              "and changes no other")
     elif moved or retired:
-        reason = platform_mismatch(read_committed()) or "same platform: the code moved these bits"
-        print(f"differs from {FINGERPRINTS_PATH}: {reason}")
+        print(f"differs from {FINGERPRINTS_PATH} (this platform's entry, {here}): the code moved these bits")
         return 1
     elif new:
         print(f"new models, not in {FINGERPRINTS_PATH} yet: {', '.join(sorted(new))} (`{WRITE_COMMAND}` records them; "

@@ -6,13 +6,21 @@ import math
 import pytest
 import torch
 
+from acai_repro import doc_quotes
 from acai_repro import fingerprint as fp
 from acai_repro.models import MODELS
 
 CURRENT_MODELS = {"a": "1" * 16, "b": "2" * 16}  # the code's fingerprints in the small trees below
 CURRENT = fp.set_fingerprint(CURRENT_MODELS)
-COMMITTED = {"set": CURRENT, "models": CURRENT_MODELS}
 OLDER = "fedcba9876543210"
+
+
+def table(models: dict, platform: str = fp.LEGACY_PLATFORM) -> dict:
+    """A fingerprints.json table holding `models` for one platform."""
+    return {fp.PLATFORMS_KEY: {platform: {"set": fp.set_fingerprint(models), "models": models}}}
+
+
+COMMITTED = table(CURRENT_MODELS)
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +34,12 @@ def computed():
     return fp.compute_fingerprints()
 
 
-def _same_platform(committed):
-    reason = fp.platform_mismatch(committed)
-    if reason:
-        pytest.skip(f"{reason}; on the platform the file names, `{fp.WRITE_COMMAND}` is checked")
+def _this_platform(committed) -> dict:
+    entry = fp.platform_entry(committed, fp.platform_key())
+    if entry is None:
+        pytest.skip(f"{fp.FINGERPRINTS_PATH.name} holds no fingerprints of this platform ({fp.platform_key()}), only of "
+                    f"{sorted(committed[fp.PLATFORMS_KEY])}: bits may differ here; `{fp.WRITE_COMMAND}` adds them")
+    return entry
 
 
 # --- the committed fingerprints ---
@@ -37,8 +47,7 @@ def _same_platform(committed):
 
 def test_committed_fingerprints_match_the_code(committed, computed):
     # A model the file does not record yet (a new one) has nothing to match: `--write` adds it.
-    _same_platform(committed)
-    moved = fp.moved_models(committed["models"], computed)
+    moved = fp.moved_models(_this_platform(committed)["models"], computed)
     assert not moved, (
         f"training bits moved for: {', '.join(moved)} (committed: {fp.FINGERPRINTS_PATH}). If the change is meant "
         f"to move them, rewrite the file with `{fp.WRITE_COMMAND}` and, in the same change, rerun every committed "
@@ -48,12 +57,15 @@ def test_committed_fingerprints_match_the_code(committed, computed):
 
 
 def test_committed_file_records_registered_models_and_their_set_fingerprint(committed):
-    retired = fp.retired_models(committed["models"])
-    assert not retired, f"{fp.FINGERPRINTS_PATH} records unregistered models {retired}: `{fp.WRITE_COMMAND}`"
-    assert {"baseline", "denoising", "vae", "aae", "vqvae", "acai"} <= set(committed["models"]), committed["models"]
-    assert committed["set"] == fp.set_fingerprint(committed["models"]), "'set' is not the set of 'models'"
     assert committed["command"] == fp.WRITE_COMMAND
-    assert {"torch", "machine", "cpu_capability"} <= set(committed), sorted(committed)
+    for key, entry in committed[fp.PLATFORMS_KEY].items():
+        retired = fp.retired_models(entry["models"])
+        assert not retired, f"{fp.FINGERPRINTS_PATH} records unregistered models {retired} for {key}: `{fp.WRITE_COMMAND}`"
+        assert entry["set"] == fp.set_fingerprint(entry["models"]), f"{key}: 'set' is not the set of 'models'"
+        assert key == fp.platform_key(entry), f"entry {key!r} names the platform {fp.platform_key(entry)!r}"
+    paper = {"baseline", "denoising", "vae", "aae", "vqvae", "acai"}
+    assert any(paper <= set(entry["models"]) for entry in committed[fp.PLATFORMS_KEY].values()), (
+        f"no platform records every paper model: {committed[fp.PLATFORMS_KEY]}")
 
 
 def test_fingerprint_moves_when_training_changes(computed):
@@ -114,18 +126,54 @@ def test_one_thread_is_restored_afterwards():
     assert torch.get_num_threads() == 2
 
 
-def test_platform_mismatch_names_what_differs():
-    here = fp.platform_record()
-    assert fp.platform_mismatch(here) is None
-    reason = fp.platform_mismatch(dict(here, torch="0.0.1"))
-    assert "torch '0.0.1' there" in reason and "bits may differ" in reason
+# --- one entry per platform ---
+
+HERE = {"torch": "2.13.0+cpu", "machine": "x86_64", "cpu_capability": "AVX512"}
+THERE = {"torch": "2.13.0+cpu", "machine": "x86_64", "cpu_capability": "AVX2"}
+
+
+def test_writing_a_new_platform_keeps_the_others(monkeypatch):
+    monkeypatch.setattr(fp, "MODELS", {"a": None, "b": None})
+    before = fp.updated_table({}, CURRENT_MODELS, THERE)
+    after = fp.updated_table(before, {"a": "3" * 16, "b": "4" * 16}, HERE)
+    assert after[fp.PLATFORMS_KEY][fp.platform_key(THERE)] == before[fp.PLATFORMS_KEY][fp.platform_key(THERE)], (
+        "recording a platform for the first time changed another platform's entry")
+    assert after[fp.PLATFORMS_KEY][fp.platform_key(HERE)]["models"] == {"a": "3" * 16, "b": "4" * 16}
+
+
+def test_a_model_that_moves_here_is_dropped_on_other_platforms(monkeypatch):
+    monkeypatch.setattr(fp, "MODELS", {"a": None, "b": None})
+    both = fp.updated_table(fp.updated_table({}, CURRENT_MODELS, THERE), {"a": "3" * 16, "b": "4" * 16}, HERE)
+    moved = fp.updated_table(both, {"a": "3" * 16, "b": "9" * 16}, HERE)
+    there = moved[fp.PLATFORMS_KEY][fp.platform_key(THERE)]
+    assert there["models"] == {"a": CURRENT_MODELS["a"]}, f"b moved here but {there['models']} is still recorded there"
+    assert there["set"] == fp.set_fingerprint(there["models"])
+    monkeypatch.setattr(fp, "MODELS", {"a": None})  # b retired: gone everywhere
+    retired = fp.updated_table(moved, {"a": "3" * 16}, HERE)
+    assert all("b" not in entry["models"] for entry in retired[fp.PLATFORMS_KEY].values()), retired
+
+
+def test_a_set_is_compared_with_its_own_platform(tmp_path):
+    committed = table(CURRENT_MODELS, fp.platform_key(HERE))
+    record = {"fingerprint": CURRENT, "models": CURRENT_MODELS}
+    assert fp.staleness({**record, "platform": fp.platform_key(HERE)}, committed) is None
+    reason = fp.staleness({**record, "platform": fp.platform_key(THERE)}, committed)
+    assert reason == f"no fingerprints are committed for its platform ({fp.platform_key(THERE)})", reason
+    assert "no fingerprints are committed for its platform (" + fp.LEGACY_PLATFORM in fp.staleness(record, committed)
+
+
+def test_the_older_single_platform_file_is_read_as_its_platform(tmp_path):
+    path = tmp_path / "fingerprints.json"
+    path.write_text(json.dumps({"command": fp.WRITE_COMMAND, **THERE, "set": CURRENT, "models": CURRENT_MODELS}))
+    entry = fp.platform_entry(fp.read_committed(path), fp.platform_key(THERE))
+    assert entry == {**THERE, "set": CURRENT, "models": CURRENT_MODELS}, entry
 
 
 # --- result sets in this repository ---
 
 
 def test_quoted_result_sets_match_the_code_or_are_marked_older():
-    problems = fp.result_set_problems()
+    problems = doc_quotes.result_set_problems()
     assert not problems, "\n".join(problems)
 
 
@@ -158,7 +206,7 @@ def _tree(tmp_path, readme: str, fingerprint=OLDER, commit="abc1234", depends_on
 
 
 def _problems(root, committed=COMMITTED):
-    return fp.result_set_problems(root, committed)
+    return doc_quotes.result_set_problems(root, committed)
 
 
 QUOTE = "Mean Distance 12.3e-3, from [docs/run-results/](docs/run-results/)."
@@ -205,15 +253,15 @@ def test_an_unknown_fingerprint_is_stale(tmp_path):
 def test_a_set_stays_current_when_a_model_it_did_not_use_moves_or_a_new_one_comes(tmp_path):
     used_a = _tree(tmp_path, QUOTE, models={"a": CURRENT_MODELS["a"]})
     assert _problems(used_a) == []
-    b_moved_and_c_new = {"set": OLDER, "models": {"a": CURRENT_MODELS["a"], "b": "9" * 16, "c": "3" * 16}}
+    b_moved_and_c_new = table({"a": CURRENT_MODELS["a"], "b": "9" * 16, "c": "3" * 16})
     assert _problems(used_a, b_moved_and_c_new) == []
 
 
 def test_a_set_is_stale_when_a_model_it_used_moved_naming_it(tmp_path):
     root = _tree(tmp_path, QUOTE, models=dict(CURRENT_MODELS))
-    (problem,) = _problems(root, {"set": OLDER, "models": dict(CURRENT_MODELS, b="9" * 16)})
+    (problem,) = _problems(root, table(dict(CURRENT_MODELS, b="9" * 16)))
     assert f"fingerprints moved: b {'2' * 16} then, {'9' * 16} now" in problem and "older code" in problem, problem
-    (gone,) = _problems(root, {"set": OLDER, "models": {"a": CURRENT_MODELS["a"]}})
+    (gone,) = _problems(root, table({"a": CURRENT_MODELS["a"]}))
     assert "b " + "2" * 16 + " then, none committed now" in gone, gone
 
 
@@ -312,6 +360,7 @@ def test_write_provenance_records_the_fingerprints_of_the_models_the_set_used(tm
     record = fp.write_provenance(tmp_path, "snakemake x", "abc1234", "here", depends_on_training=True)
     assert trained == [["baseline", "vae"]], f"fingerprinted {trained}, the set's cells used baseline and vae"
     assert record["models"] == {"baseline": "1" * 16, "vae": "1" * 16}
+    assert record["platform"] == fp.platform_key(), f"recorded platform {record['platform']!r}, not this one's"
     assert record["fingerprint"] == fp.set_fingerprint(record["models"])
     assert fp.read_provenance(tmp_path) == record
     named = fp.write_provenance(tmp_path, "x", "abc1234", "here", True, models=["acai"])
