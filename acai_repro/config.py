@@ -10,6 +10,7 @@ rejected before any job starts; every problem raises `ConfigError` naming the ke
 
 from __future__ import annotations
 
+import argparse
 import copy
 import functools
 import hashlib
@@ -454,6 +455,18 @@ def _check_figure_pairs(config: dict) -> None:
             _check_pairs_within(config, dataset, cap, f"datasets.{dataset}.max_examples")
 
 
+def _check_samples_model(config: dict) -> None:
+    """Fig. 5 decodes draws of N(0, I) with one Table 1 model: it must be in Table 1 and have a prior."""
+    name = config["figures"]["samples_model"]
+    in_table = [model for model, _ in table1_cells(config)]
+    if name not in in_table:
+        raise ConfigError(f"config key 'figures.samples_model': {name!r} is not a Table 1 model ({', '.join(in_table)})")
+    if not MODELS[name].has_prior:
+        with_prior = [model for model in in_table if MODELS[model].has_prior]
+        raise ConfigError(f"config key 'figures.samples_model': {name!r} has no prior to sample (has_prior is False); "
+                          f"Table 1 models with one: {', '.join(with_prior) or 'none'}")
+
+
 def prepared_splits(path) -> dict[str, tuple[int, int]] | None:
     """{split: (examples, largest label)} of a prepared dataset file, or None when it is not
     there (yet) or unreadable (its preparation reports that)."""
@@ -561,6 +574,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         _check_grid(config, table)
     _check_clustering(config)
     _check_figure_pairs(config)
+    _check_samples_model(config)
     _check_prepared_data(config)
     _check_results_dir(config["results_dir"])
     _check_training(config["training"])
@@ -677,10 +691,16 @@ def spec_digest(spec: dict) -> str:
 DEFAULT_CONFIG = SCHEMA_PATH.parent / "config.yaml"
 
 
-def main(overlays: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
     """`python -m acai_repro.config [FILE...]`: check config/config.yaml with the overlays layered
     on it as Snakemake layers `--configfile` files; names the file and line of a YAML error."""
-    paths = [str(DEFAULT_CONFIG), *overlays]
+    parser = argparse.ArgumentParser(
+        prog="python -m acai_repro.config",
+        description=f"Check {DEFAULT_CONFIG.relative_to(DEFAULT_CONFIG.parent.parent)} with overlays layered on it "
+        "in order (as snakemake --configfile does) against config/schema.yaml; exit 1 naming what is invalid.",
+    )
+    parser.add_argument("overlays", nargs="*", metavar="FILE", help="a YAML overlay, e.g. config/quick.yaml")
+    paths = [str(DEFAULT_CONFIG), *parser.parse_args(argv).overlays]
     try:
         load_config(*paths)
     except ConfigError as error:
@@ -691,4 +711,4 @@ def main(overlays: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -102,10 +102,11 @@ def figure_models(wildcards):
     return table1_files("model.pt", [config["figures"]["seed"]])
 
 
-def vae_model(wildcards):
-    """The VAE of Table 1 whose samples make Fig. 5."""
-    table = config["table1"]
-    return f"{RESULTS}/{table['dataset']}/vae/dz{table['dz']}/seed{config['figures']['seed']}/model.pt"
+def samples_model(wildcards):
+    """The Table 1 model whose prior samples make Fig. 5 (figures.samples_model, the VAE)."""
+    table, figures = config["table1"], config["figures"]
+    dz = dict(table1_cells(config))[figures["samples_model"]]
+    return f"{RESULTS}/{table['dataset']}/{figures['samples_model']}/dz{dz}/seed{figures['seed']}/model.pt"
 
 
 def interpolation_models(wildcards):

@@ -27,7 +27,7 @@ rule fig3_lines_interpolations:
 
 rule fig5_vae_samples:
     input:
-        vae_model,
+        samples_model,
     output:
         report(
             f"{RESULTS}/figures/fig5_vae_samples.png",
@@ -44,7 +44,7 @@ rule fig5_vae_samples:
     params:
         samples=config["figures"]["vae_samples"],
         seed=config["figures"]["seed"],
-        sources=vae_model,
+        sources=samples_model,
     script:
         "../scripts/fig5_vae_samples.py"
 

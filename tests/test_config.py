@@ -67,6 +67,9 @@ MALFORMED = [
     ("datasets: {My_Data: {colors: 1, classes: 2, depth: 16, latent_width: 4}}", "'datasets'",
      "name 'My_Data' is not allowed"),
     ("figures: {seed: 7}", "'figures.seed'", "one of the configured seeds"),
+    ("figures: {samples_model: acai}", "'figures.samples_model'", "'acai' has no prior to sample (has_prior is False)"),
+    ("{figures: {samples_model: vae}, table1: {models: [baseline, acai]}}", "'figures.samples_model'",
+     "'vae' is not a Table 1 model (baseline, acai)"),
     ("evaluation: {lines: {interpolation_pairs: 3000}}", "'evaluation.lines.interpolation_pairs'", "test_lines"),
     # Values that passed validation and crashed a job later: refused here, with the valid ones or the bound.
     ("datasets: {mnist: {test_split: valid}}", "'datasets.mnist.test_split'",
@@ -218,6 +221,13 @@ def test_check_command_names_file_and_line(tmp_path):
     )
     assert result.returncode == 1
     assert f"{broken}, line 2" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_check_command_help_is_help_not_a_file_name():
+    result = subprocess.run([sys.executable, "-m", "acai_repro.config", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0 and result.stdout.startswith("usage: python -m acai_repro.config"), (
+        f"exit {result.returncode}, stdout {result.stdout[:200]!r}, stderr {result.stderr[-300:]!r}")
+    assert "invalid configuration" not in result.stderr, result.stderr
 
 
 # Through Snakemake: rejected while the Snakefile is parsed, before any job, with the key named

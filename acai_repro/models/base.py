@@ -58,6 +58,9 @@ class AutoEncoder(nn.Module):
     # What `encode` returns, recorded with exported latents (latents.h5's `latent`): "code" (the
     # encoder's output), or what a model says instead ("sample", "continuous (pre-quantisation)").
     latent_kind = "code"
+    # Whether decoding draws of N(0, I) shows what the model generates (a prior it trains towards,
+    # as the VAE's KL term does): such a model may draw the samples figure (paper Fig. 5).
+    has_prior = False
     OPTIONS: dict[str, Option] = {}
 
     def __init_subclass__(cls, **kwargs):

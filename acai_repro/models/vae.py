@@ -24,6 +24,8 @@ class VAE(AutoEncoder):
         "latent": Option(str, "sample", "latent used downstream; `sample` = the authors' code", choices=LATENT_CHOICES),
     }
 
+    has_prior = True
+
     def __init__(self, arch, options=None):
         super().__init__(arch, options)
         self.latent = self.options["latent"]
