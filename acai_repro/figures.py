@@ -45,7 +45,7 @@ def stopped_text(record: dict) -> str:
     return f"{record['status']} after {kimg:.1f} kimg: not a trained model, not drawn"
 
 
-def cell_label(model_path, name: str) -> str:
+def title_with_status(model_path, name: str) -> str:
     """`name`, marked when the cell diverged (train_cell writes metrics.json beside model.pt)."""
     record = read_record(model_path)
     return name if record["status"] == "ok" else f"{name} ({record['status']})"
@@ -161,7 +161,7 @@ def image_interpolation_figure(model_paths, out_path, pairs, n_points: int = N_P
     for path in model_paths:
         record = read_record(path)
         model, _, spec = load_trained(path)
-        label = cell_label(path, title_of(spec["model"]))
+        label = title_with_status(path, title_of(spec["model"]))
         records.append(record)
         if record["status"] != "ok":
             rows.append(stopped_text(record))
@@ -203,7 +203,7 @@ def vae_sample_figure(model_path, out_path, n: int, seed: int) -> None:
             _show(ax, image)
     else:
         fig.text(0.5, 0.5, stopped_text(record), ha="center", va="center", fontsize=8, color="firebrick", wrap=True)
-    fig.suptitle(cell_label(model_path, f"{title_of(record['cell']['model'])} samples on lines (paper Fig. 5)"), fontsize=9)
+    fig.suptitle(title_with_status(model_path, f"{title_of(record['cell']['model'])} samples on lines (paper Fig. 5)"), fontsize=9)
     fig.text(0.5, 0.0, provenance_text([record]).replace("; a cell", ";\na cell"), ha="center", va="top", fontsize=6,
              color="dimgray")  # fmt: skip
     fig.savefig(out_path, dpi=DPI, bbox_inches="tight")

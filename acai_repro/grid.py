@@ -43,7 +43,7 @@ from pathlib import Path
 
 from acai_repro.config import ConfigError, cell_spec, evaluations, load_config, read_yaml, table1_cells
 from acai_repro.models import MODELS
-from acai_repro.packs import cell_of_path
+from acai_repro.cells import cell_of_path
 from acai_repro.results import SPEC_FILE, DamagedRecordError, read_record, recorded_spec, spec_differences
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,15 +11,8 @@ from __future__ import annotations
 
 import re
 
+from acai_repro.cells import Cell, cell_directory_pattern
 from acai_repro.config import table1_cells
-
-Cell = tuple[str, str, int, int]  # dataset, model, dz, seed
-_CELL_FOLDERS = r"/(?P<dataset>[^/]+)/(?P<model>[^/]+)/dz(?P<dz>\d+)/seed(?P<seed>\d+)(?:/|$)"
-
-
-def _cell_directory_pattern(root: str) -> re.Pattern:
-    """A path inside a cell's directory under `root`: <root>/<dataset>/<model>/dz<dz>/seed<seed>[/...]."""
-    return re.compile(r"(?:^|/)" + re.escape(root.strip("/")) + _CELL_FOLDERS)
 
 
 def tables_cells(config: dict) -> list[tuple[str, Cell]]:
@@ -57,16 +50,9 @@ def training_packs(config: dict) -> dict[str, list[Cell]]:
 def targeted_cell(target: str, root: str = "results") -> Cell | None:
     """The cell whose directory under the results root `root` holds `target` (a file or the
     directory), else None."""
-    match = _cell_directory_pattern(root).search(target.replace("\\", "/"))
+    match = cell_directory_pattern(root).search(target.replace("\\", "/"))
     if not match:
         return None
-    return (match["dataset"], match["model"], int(match["dz"]), int(match["seed"]))
-
-
-def cell_of_path(path: str) -> Cell:
-    """The cell of a file in a cell's directory, whatever the results root
-    (`<root>/<dataset>/<model>/dz<dz>/seed<seed>/<file>`: the last folders name it)."""
-    match = list(re.finditer(_CELL_FOLDERS, "/" + path.replace("\\", "/")))[-1]
     return (match["dataset"], match["model"], int(match["dz"]), int(match["seed"]))
 
 
@@ -75,8 +61,3 @@ def dissolve_targeted(packs: dict[str, list[Cell]], targets, root: str = "result
     that cell alone (its pack mates then train alone too, when something asks for them)."""
     asked = {targeted_cell(str(t), root) for t in targets} - {None}
     return {name: cells for name, cells in packs.items() if not asked & set(cells)}
-
-
-def cell_directory(cell: Cell, root: str = "results") -> str:
-    dataset, model, dz, seed = cell
-    return f"{root}/{dataset}/{model}/dz{dz}/seed{seed}"

@@ -18,8 +18,8 @@ import os
 import re
 from pathlib import Path
 
+from acai_repro.cells import cell_of_path
 from acai_repro.config import DATASET_NAME, ConfigError, cell_spec, read_yaml, spec_core, spec_digest
-from acai_repro.packs import cell_of_path
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 SPEC_FILE = "spec.json"

@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from acai_repro import fastpath
+from acai_repro.cells import cell_directory
 from acai_repro.config import load_config, table1_cells
 from acai_repro.models import MODELS, title_of
-from acai_repro.packs import cell_directory
 from acai_repro.results import DamagedRecordError, read_record, record_number
 
 PAPER_VALUES = Path(__file__).with_name("paper_values.csv")

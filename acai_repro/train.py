@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from acai_repro import fastpath
+from acai_repro.cells import cell_folders
 from acai_repro.config import spec_digest
 from acai_repro.data import build_source
 from acai_repro.graphs import build_stepper, resolve_cuda_graphs
@@ -236,10 +237,6 @@ def _rewrite_evals(outdir: Path, evals: list) -> None:
     _atomic_write_bytes(outdir / EVALS_FILE, lambda p: p.write_text(lines))
 
 
-def cell_label(spec: dict) -> str:
-    return f"{spec['dataset']}/{spec['model']}/dz{spec['dz']}/seed{spec['seed']}"
-
-
 class CellTrainer:
     """One cell of a pack: its run, data source, stepper (a captured graph on CUDA), CUDA
     stream, evaluation schedule, divergence check, checkpoints and progress lines.
@@ -256,7 +253,7 @@ class CellTrainer:
         tr = self.tr = spec["training"]
         self.batch = tr["batch_size"]
         self.total_steps, self.eval_steps = tr["total_images"] // self.batch, tr["eval_every"] // self.batch
-        self.label = cell_label(spec)
+        self.label = cell_folders(spec["dataset"], spec["model"], spec["dz"], spec["seed"])
         self.stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
         self.done, self.metrics, self.stepper = False, None, None
         with self.on_stream():

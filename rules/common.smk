@@ -12,7 +12,8 @@ from acai_repro.config import (
     table1_cells,
     validate_config,
 )
-from acai_repro.packs import cell_directory, dissolve_targeted, training_packs
+from acai_repro.cells import CELL_FOLDERS, cell_directory
+from acai_repro.packs import dissolve_targeted, training_packs
 from acai_repro.results import (
     SPEC_FILE,
     check_scale_root,
@@ -60,7 +61,7 @@ wildcard_constraints:
     **{**WILDCARDS, "dataset": dataset_pattern(RESULTS)},
 
 
-CELL = f"{RESULTS}/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}"
+CELL = f"{RESULTS}/{CELL_FOLDERS}"
 
 
 def target_error(error):
@@ -87,7 +88,7 @@ def table1_files(filename, seeds):
     """A file of every Table 1 cell (each model at its own dz), for the given seeds."""
     dataset = config["table1"]["dataset"]
     return [
-        f"{RESULTS}/{dataset}/{model}/dz{dz}/seed{seed}/{filename}"
+        f"{cell_directory((dataset, model, dz, seed), RESULTS)}/{filename}"
         for model, dz in table1_cells(config)
         for seed in seeds
     ]
@@ -105,8 +106,9 @@ def figure_models(wildcards):
 def samples_model(wildcards):
     """The Table 1 model whose prior samples make Fig. 5 (figures.samples_model, the VAE)."""
     table, figures = config["table1"], config["figures"]
-    dz = dict(table1_cells(config))[figures["samples_model"]]
-    return f"{RESULTS}/{table['dataset']}/{figures['samples_model']}/dz{dz}/seed{figures['seed']}/model.pt"
+    model = figures["samples_model"]
+    dz = dict(table1_cells(config))[model]
+    return f"{cell_directory((table['dataset'], model, dz, figures['seed']), RESULTS)}/model.pt"
 
 
 def interpolation_models(wildcards):
@@ -165,7 +167,7 @@ def downstream_params(kind):
 def grid_inputs(table, filename):
     """Every cell x model x seed of Table 2 or 3, by explicit expansion."""
     return [
-        f"{RESULTS}/{dataset}/{model}/dz{dz}/seed{seed}/{filename}"
+        f"{cell_directory((dataset, model, dz, seed), RESULTS)}/{filename}"
         for dataset, dz in config[table]["cells"]
         for model in config[table]["models"]
         for seed in config["seeds"]
@@ -266,5 +268,5 @@ def training_data(cells):
 def training_record(kind, rule_name, cells, suffix):
     """The log or benchmark file of a training job: per cell, or per pack."""
     if cells is None:
-        return f"{RESULTS}/{kind}/train/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}.{suffix}"
+        return f"{RESULTS}/{kind}/train/{CELL_FOLDERS}.{suffix}"
     return f"{RESULTS}/{kind}/train/packs/{rule_name}.{suffix}"

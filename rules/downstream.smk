@@ -9,7 +9,7 @@ rule export_latents:
     output:
         f"{CELL}/latents.h5",
     log:
-        f"{RESULTS}/logs/latents/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/latents/{CELL_FOLDERS}.log",
     conda:
         "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]
@@ -28,7 +28,7 @@ rule probe:
     output:
         f"{CELL}/probe.json",
     log:
-        f"{RESULTS}/logs/probe/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/probe/{CELL_FOLDERS}.log",
     conda:
         "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]
@@ -47,9 +47,9 @@ rule kmeans:
     output:
         f"{CELL}/kmeans.json",
     log:
-        f"{RESULTS}/logs/kmeans/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/kmeans/{CELL_FOLDERS}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/kmeans/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/kmeans/{CELL_FOLDERS}.tsv"
     conda:
         "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]

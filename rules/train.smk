@@ -13,7 +13,7 @@ rule cell_spec:
     output:
         f"{CELL}/{SPEC_FILE}",
     log:
-        f"{RESULTS}/logs/specs/{{dataset}}/{{model}}/dz{{dz}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/specs/{CELL_FOLDERS}.log",
     params:
         spec=train_spec,
     run:

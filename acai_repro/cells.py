@@ -1,0 +1,37 @@
+"""A training cell's identity and its folder, spelled once for the rules and the modules.
+
+A cell is (dataset, model, dz, seed); its outputs live in
+`<results root>/<dataset>/<model>/dz<dz>/seed<seed>/`. `CELL_FOLDERS` is that folder below the
+root, written as a Snakemake wildcard pattern (the rules use it as is); the functions below
+fill it in and read it back.
+"""
+
+from __future__ import annotations
+
+import re
+
+Cell = tuple[str, str, int, int]  # dataset, model, dz, seed
+CELL_FOLDERS = "{dataset}/{model}/dz{dz}/seed{seed}"
+_FOLDERS_IN_PATH = r"/(?P<dataset>[^/]+)/(?P<model>[^/]+)/dz(?P<dz>\d+)/seed(?P<seed>\d+)(?:/|$)"
+
+
+def cell_folders(dataset: str, model: str, dz: int, seed: int) -> str:
+    """A cell's folder below the results root, e.g. lines/acai/dz64/seed0 (also its name in logs)."""
+    return CELL_FOLDERS.format(dataset=dataset, model=model, dz=dz, seed=seed)
+
+
+def cell_directory(cell: Cell, root: str = "results") -> str:
+    """A cell's folder under the results root `root`."""
+    return f"{root}/{cell_folders(*cell)}"
+
+
+def cell_directory_pattern(root: str) -> re.Pattern:
+    """A path inside a cell's directory under `root`: <root>/<dataset>/<model>/dz<dz>/seed<seed>[/...]."""
+    return re.compile(r"(?:^|/)" + re.escape(root.strip("/")) + _FOLDERS_IN_PATH)
+
+
+def cell_of_path(path: str) -> Cell:
+    """The cell of a file in a cell's directory, whatever the results root
+    (`<root>/<dataset>/<model>/dz<dz>/seed<seed>/<file>`: the last folders name it)."""
+    match = list(re.finditer(_FOLDERS_IN_PATH, "/" + path.replace("\\", "/")))[-1]
+    return (match["dataset"], match["model"], int(match["dz"]), int(match["seed"]))
