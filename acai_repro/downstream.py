@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from acai_repro.data import read_split, to_float
 from acai_repro.metrics.clustering import cluster_accuracy, kmeans, predict, whiten
 from acai_repro.results import DamagedRecordError, read_record
-from acai_repro.step import resolve_device
 from acai_repro.train import code_version, load_trained, provenance
+from acai_repro.training_run import resolve_device
 
 
 @torch.no_grad()

@@ -17,7 +17,7 @@ Same numbers as eager, by construction:
   state and generator state; after the capture the snapshot is copied back *in place* (the
   graph holds those addresses), so the first replay is the run's next step.
 - Capture and replay only record and relaunch the eager kernels: with cuDNN and cuBLAS
-  deterministic (acai_repro.step) a replay computes what the eager step computes.
+  deterministic (acai_repro.training_run) a replay computes what the eager step computes.
   tests/test_cuda.py checks weights and evaluation histories bit for bit.
 
 A step that cannot be captured (it reads a value back, or an op's output shape depends on
@@ -40,7 +40,7 @@ from acai_repro import fastpath
 from acai_repro.config import cell_spec, load_config
 from acai_repro.data import build_source
 from acai_repro.models import MODELS
-from acai_repro.step import build_run, compute_gradients
+from acai_repro.training_run import build_run, compute_gradients
 
 WARMUP_STEPS = 3
 SETTINGS = ("auto", "off")

@@ -53,7 +53,7 @@ from acai_repro.nets import Architecture, dense
 from acai_repro.guard import CellLock, ParentWatch
 from acai_repro.results import write_started_spec
 from acai_repro.signals import TrainingInterrupted, stop_requests
-from acai_repro.step import Run, build_run, make_generator, one_step, resolve_device
+from acai_repro.training_run import Run, build_run, make_generator, one_step, resolve_device
 
 STATE_FILE = "train_state.pt"
 EVALS_FILE = "evals.jsonl"

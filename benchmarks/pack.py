@@ -32,7 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from acai_repro.config import cell_spec, load_config, table1_cells, with_run_settings
 from acai_repro.data import build_source
-from acai_repro.step import build_run, compute_gradients
+from acai_repro.training_run import build_run, compute_gradients
 from acai_repro.train import CellTrainer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,7 +29,7 @@ from acai_repro.data import ImageSource, LinesSource
 from acai_repro.graphs import EagerStep, GraphedStep
 from acai_repro.metrics import lines as metrics
 from acai_repro.models import MODELS
-from acai_repro.step import build_run, one_step, train_step
+from acai_repro.training_run import build_run, one_step, train_step
 from acai_repro.train import evaluate
 
 # name -> (dataset, dz); lines uses Table 1's dz of each model (table1.dz_by_model).

@@ -21,7 +21,7 @@ from acai_repro.downstream import export_latents, read_latents
 from acai_repro.metrics.clustering import kmeans
 from acai_repro.metrics.lines import nearest_lines
 from acai_repro.models import MODELS
-from acai_repro.step import build_run
+from acai_repro.training_run import build_run
 from acai_repro.train import train_cell, train_pack
 from tests.conftest import LINES_REFERENCE, tiny_spec
 from tests.test_clustering import _blobs

@@ -17,7 +17,7 @@ from acai_repro.config import cell_spec, spec_digest
 from acai_repro.graphs import step_blockers
 from acai_repro.nets import NearestUpsample2x
 from acai_repro.signals import TrainingInterrupted
-from acai_repro.step import build_run
+from acai_repro.training_run import build_run
 from acai_repro.train import train_cell, train_pack
 from tests.conftest import ROOT, tiny_spec
 
