@@ -154,7 +154,7 @@ def provenance(device: torch.device) -> dict:
     }
 
 
-def median_of_last(evals: list, last: int) -> dict:
+def reported_medians(evals: list, last: int) -> dict:
     """The cell's reported values: the median of the last `last` evaluations of each metric."""
     tail = evals[-last:]
     return {
@@ -368,7 +368,7 @@ class CellTrainer:
             "status": status,
             "reason": reason,
             "cell": {k: spec[k] for k in ("dataset", "model", "dz", "seed")},
-            "reported": median_of_last(run.evals, tr["report_last"]) if status == "ok" else {},
+            "reported": reported_medians(run.evals, tr["report_last"]) if status == "ok" else {},
             "report_rule": f"median of the last {tr['report_last']} evaluations",
             "path": fastpath.path_name(spec),
             "steps": run.step,
