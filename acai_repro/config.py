@@ -456,15 +456,14 @@ def _check_figure_pairs(config: dict) -> None:
 
 
 def _check_samples_model(config: dict) -> None:
-    """Fig. 5 decodes draws of N(0, I) with one Table 1 model: it must be in Table 1 and have a prior."""
+    """Fig. 5 decodes draws of N(0, I) with one model's lines cell: a registered model with a prior."""
     name = config["figures"]["samples_model"]
-    in_table = [model for model, _ in table1_cells(config)]
-    if name not in in_table:
-        raise ConfigError(f"config key 'figures.samples_model': {name!r} is not a Table 1 model ({', '.join(in_table)})")
+    if name not in MODELS:
+        raise ConfigError(f"config key 'figures.samples_model': unknown model {name!r}; valid: {', '.join(MODELS)}")
     if not MODELS[name].has_prior:
-        with_prior = [model for model in in_table if MODELS[model].has_prior]
+        with_prior = [model for model, cls in MODELS.items() if cls.has_prior]
         raise ConfigError(f"config key 'figures.samples_model': {name!r} has no prior to sample (has_prior is False); "
-                          f"Table 1 models with one: {', '.join(with_prior) or 'none'}")
+                          f"models with one: {', '.join(with_prior) or 'none'}")
 
 
 def prepared_splits(path) -> dict[str, tuple[int, int]] | None:

@@ -9,8 +9,6 @@ was exported), `code_version`. Written chunk by chunk, so a split never sits in 
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from functools import partial
 from pathlib import Path
@@ -20,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from acai_repro.data import read_split, to_float
+from acai_repro.files import write_atomically, write_json
 from acai_repro.metrics.clustering import cluster_accuracy, kmeans, predict, whiten
 from acai_repro.results import DamagedRecordError, read_record
 from acai_repro.train import code_version, load_trained, provenance
@@ -31,32 +30,32 @@ def export_latents(model_path, splits, out_path, chunk: int = 2048, device: str 
     """Encode the given splits of the cell's dataset into `out_path` (written atomically).
 
     `device`: a torch device or the config's name for one ('auto': CUDA when present)."""
-    import h5py
-
     device = str(resolve_device(device))
     model, _, spec = load_trained(model_path, device)
-    data = spec["data"]
     generator = torch.Generator(device=device).manual_seed(spec["seed"])
-    out_path = Path(out_path)
-    tmp = out_path.with_name(f".{out_path.name}.tmp{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w") as f:
-            for split in splits:
-                images, labels = read_split(data["path"], split, data.get("max_examples"))
-                group = f.create_group(split)
-                z = group.create_dataset("z", (len(images), spec["dz"]), dtype="float32",
-                                         chunks=(min(len(images), chunk), spec["dz"]))  # fmt: skip
-                group.create_dataset("labels", data=labels.astype(np.int64))
-                for start in range(0, len(images), chunk):
-                    batch = to_float(torch.from_numpy(images[start : start + chunk]).to(device))
-                    z[start : start + len(batch)] = model.encode(batch, generator).flatten(1).cpu().numpy()
-            f.attrs.update(
-                model=spec["model"], dataset=spec["dataset"], dz=spec["dz"], seed=spec["seed"],
-                latent=model.latent_kind, code_version=code_version(),
-            )  # fmt: skip
-        os.replace(tmp, out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write = partial(_write_latents, model=model, spec=spec, splits=splits, generator=generator, device=device, chunk=chunk)
+    write_atomically(out_path, write)
+
+
+def _write_latents(path: Path, model, spec: dict, splits, generator, device: str, chunk: int) -> None:
+    """The latents.h5 of the schema above, into `path`, `chunk` images at a time."""
+    import h5py
+
+    data = spec["data"]
+    with h5py.File(path, "w") as f:
+        for split in splits:
+            images, labels = read_split(data["path"], split, data.get("max_examples"))
+            group = f.create_group(split)
+            z = group.create_dataset("z", (len(images), spec["dz"]), dtype="float32",
+                                     chunks=(min(len(images), chunk), spec["dz"]))  # fmt: skip
+            group.create_dataset("labels", data=labels.astype(np.int64))
+            for start in range(0, len(images), chunk):
+                batch = to_float(torch.from_numpy(images[start : start + chunk]).to(device))
+                z[start : start + len(batch)] = model.encode(batch, generator).flatten(1).cpu().numpy()
+        f.attrs.update(
+            model=spec["model"], dataset=spec["dataset"], dz=spec["dz"], seed=spec["seed"],
+            latent=model.latent_kind, code_version=code_version(),
+        )  # fmt: skip
 
 
 def read_latents(path, split: str, limit: int | None = None):
@@ -133,10 +132,6 @@ def cluster(train_z, test_z, test_y, options: dict, device=None, whitened: bool 
         "whitened": whitened,
         "seconds": time.perf_counter() - start,
     }
-
-
-def write_json(path, record: dict) -> None:
-    Path(path).write_text(json.dumps(record, indent=2) + "\n")
 
 
 # ---- One function per downstream rule: each script in scripts/ is a single call to one ----

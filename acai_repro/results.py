@@ -20,6 +20,7 @@ from pathlib import Path
 
 from acai_repro.cells import cell_of_path
 from acai_repro.config import DATASET_NAME, ConfigError, cell_spec, read_yaml, spec_core, spec_digest
+from acai_repro.files import write_json
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 SPEC_FILE = "spec.json"
@@ -130,23 +131,15 @@ def record_number(record: dict, key: str, path, may_be_undefined: bool = False) 
     return float(value)
 
 
-def _spec_record(spec: dict) -> str:
-    return json.dumps({"spec": spec, "spec_digest": spec_digest(spec)}, indent=2) + "\n"
-
-
-def _write_atomically(path: Path, text: str) -> None:
+def _write_spec_record(path: Path, spec: dict) -> None:
+    """`spec` and its digest as a JSON record at `path` (atomically), its folder made first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        temporary.write_text(text)
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_json(path, {"spec": spec, "spec_digest": spec_digest(spec)})
 
 
 def write_cell_spec(path, spec: dict) -> None:
     """A cell's spec.json: what determines its result (rule cell_spec; training reads it)."""
-    _write_atomically(Path(path), _spec_record(spec_core(spec)))
+    _write_spec_record(Path(path), spec_core(spec))
 
 
 def read_cell_spec(path) -> dict:
@@ -170,7 +163,7 @@ def write_started_spec(outdir, spec: dict) -> None:
     path = Path(outdir) / SPEC_FILE
     if _records_spec(path, spec):
         return
-    _write_atomically(path, _spec_record(spec))
+    _write_spec_record(path, spec)
 
 
 def _records_spec(path: Path, spec: dict) -> bool:

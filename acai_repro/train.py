@@ -46,6 +46,7 @@ from acai_repro import fastpath
 from acai_repro.cells import cell_folders
 from acai_repro.config import spec_digest
 from acai_repro.data import build_source
+from acai_repro.files import write_atomically, write_json
 from acai_repro.graphs import build_stepper, resolve_cuda_graphs
 from acai_repro.metrics.lines import line_metrics
 from acai_repro.models import build_model
@@ -54,6 +55,7 @@ from acai_repro.guard import CellLock, ParentWatch
 from acai_repro.results import write_started_spec
 from acai_repro.signals import TrainingInterrupted, stop_requests
 from acai_repro.training_run import Run, build_run, make_generator, one_step, resolve_device
+from acai_repro.units import format_duration
 
 STATE_FILE = "train_state.pt"
 EVALS_FILE = "evals.jsonl"
@@ -94,23 +96,31 @@ class WriteFailedError(OSError):
     what the system said; the file it would have replaced is left as it was."""
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
-    """`write(tmp)` then rename over `path`: a reader sees the old file or the new one, never
-    part of one; on failure the temporary file goes and WriteFailedError names `path`."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+@contextlib.contextmanager
+def _write_failure_named(path: Path):
+    """An OSError while writing `path` raised as WriteFailedError naming it, with what the
+    system said (the atomic write has already removed its temporary file)."""
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        yield
     except OSError as error:
-        tmp.unlink(missing_ok=True)
         reason = os.strerror(error.errno) if error.errno else str(error)
         raise WriteFailedError(
             error.errno, f"{path}: cannot write it: {reason}; free space there and rerun (a cell resumes "
             "from its last checkpoint)"
         ) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+
+def _write_cell_file(path: Path, write) -> None:
+    """`write(temporary)` then rename over `path` (files.write_atomically): a reader sees the
+    old file or the new one, never part of one; on failure WriteFailedError names `path`."""
+    with _write_failure_named(path):
+        write_atomically(path, write)
+
+
+def _write_cell_json(path: Path, data) -> None:
+    """A cell's JSON record (files.write_json); a failure named as by _write_cell_file."""
+    with _write_failure_named(path):
+        write_json(path, data)
 
 
 def _torch_save(obj, path: Path) -> None:
@@ -121,10 +131,6 @@ def _torch_save(obj, path: Path) -> None:
     torch.save(obj, buffer)
     with open(path, "wb") as f:
         f.write(buffer.getbuffer())
-
-
-def save_json(path: Path, data) -> None:
-    _atomic_write_bytes(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
 
 
 def code_version() -> str:
@@ -180,16 +186,8 @@ class Progress:
         eta = (self.total - images) / rate if rate > 0 else float("nan")
         self.log(
             f"[{self.label}] {images / 1024:.1f}/{self.total / 1024:.0f} kimg  {parts}  "
-            f"{rate:.0f} img/s  ETA {_duration(eta)}"
+            f"{rate:.0f} img/s  ETA {format_duration(eta)}"
         )
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
 class SegmentTimer:
@@ -234,7 +232,7 @@ def _load_state(run: Run, outdir: Path, log) -> dict | None:
 
 def _rewrite_evals(outdir: Path, evals: list) -> None:
     lines = "".join(json.dumps(e) + "\n" for e in evals)
-    _atomic_write_bytes(outdir / EVALS_FILE, lambda p: p.write_text(lines))
+    _write_cell_file(outdir / EVALS_FILE, lambda p: p.write_text(lines))
 
 
 class CellTrainer:
@@ -348,7 +346,7 @@ class CellTrainer:
             if ended is not None:
                 state["ended"] = ended
             path = self.outdir / STATE_FILE
-            _atomic_write_bytes(path, lambda p: _torch_save(state, p))
+            _write_cell_file(path, lambda p: _torch_save(state, p))
             self.timer.restart()
         self.last_checkpoint = time.monotonic()
         return path
@@ -362,7 +360,7 @@ class CellTrainer:
     def _write_outputs(self, status: str, reason) -> None:
         run, spec, tr = self.run, self.spec, self.tr
         weights = {"spec": spec, "model": run.model.state_dict(), "classifier": run.classifier.state_dict()}
-        _atomic_write_bytes(self.outdir / "model.pt", lambda p: _torch_save(weights, p))
+        _write_cell_file(self.outdir / "model.pt", lambda p: _torch_save(weights, p))
         images = run.step * tr["batch_size"]
         self.metrics = {
             "status": status,
@@ -383,7 +381,7 @@ class CellTrainer:
             "spec_digest": spec_digest(spec),
             "evals": run.evals,
         }
-        save_json(self.outdir / "metrics.json", self.metrics)
+        _write_cell_json(self.outdir / "metrics.json", self.metrics)
         self.done = True
 
     def finish(self) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from acai_repro.config import cell_spec, spec_digest
-from acai_repro.grid import TABLES, load_grid_config, target_cells
+from acai_repro.grid_cells import TABLES, load_grid_config, target_cells
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDED = ROOT / "tests" / "data" / "cell_specs.json"

@@ -68,8 +68,7 @@ MALFORMED = [
      "name 'My_Data' is not allowed"),
     ("figures: {seed: 7}", "'figures.seed'", "one of the configured seeds"),
     ("figures: {samples_model: acai}", "'figures.samples_model'", "'acai' has no prior to sample (has_prior is False)"),
-    ("{figures: {samples_model: vae}, table1: {models: [baseline, acai]}}", "'figures.samples_model'",
-     "'vae' is not a Table 1 model (baseline, acai)"),
+    ("figures: {samples_model: gan}", "'figures.samples_model'", "unknown model 'gan'; valid: baseline"),
     ("evaluation: {lines: {interpolation_pairs: 3000}}", "'evaluation.lines.interpolation_pairs'", "test_lines"),
     # Values that passed validation and crashed a job later: refused here, with the valid ones or the bound.
     ("datasets: {mnist: {test_split: valid}}", "'datasets.mnist.test_split'",

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import torch
 
-from acai_repro.train import STATE_FILE, WriteFailedError, _atomic_write_bytes, _torch_save, train_cell
+from acai_repro.train import STATE_FILE, WriteFailedError, _torch_save, _write_cell_file, train_cell
 from tests.conftest import tiny_spec
 
 QUIET = lambda message: None  # noqa: E731
@@ -24,7 +24,7 @@ def test_a_write_on_a_full_disk_names_the_file_and_leaves_nothing(tmp_path):
     target = tmp_path / STATE_FILE
     target.write_bytes(b"the previous checkpoint")
     with pytest.raises(WriteFailedError) as error:
-        _atomic_write_bytes(target, _fill_then_fail)
+        _write_cell_file(target, _fill_then_fail)
     assert str(error.value) == (f"[Errno 28] {target}: cannot write it: No space left on device; free space there and "
                                 "rerun (a cell resumes from its last checkpoint)"), str(error.value)  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == [STATE_FILE], "a temporary file was left behind"
@@ -44,7 +44,7 @@ def small_disk(tmp_path):
 
 def test_torch_save_on_a_really_full_disk_says_no_space(small_disk):
     with pytest.raises(WriteFailedError, match=f"{small_disk / 'model.pt'}: cannot write it: No space left on device"):
-        _atomic_write_bytes(small_disk / "model.pt", lambda p: _torch_save({"w": torch.zeros(1_000_000)}, p))
+        _write_cell_file(small_disk / "model.pt", lambda p: _torch_save({"w": torch.zeros(1_000_000)}, p))
     assert list(small_disk.iterdir()) == [], "a temporary file was left behind"
 
 

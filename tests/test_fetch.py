@@ -255,8 +255,8 @@ def test_progress_is_whole_lines_with_bytes_rate_and_eta():
     progress.update(progress.total)
     progress.close()
     assert len(lines) == 4  # at 30, 60 and 90 s, then the summary
-    assert lines[0] == "extra_32x32.mat: 120.0 MB of 1.3 GB (9%), 4.0 MB/s, ETA 4 min 55 s"
-    assert lines[-1].startswith("extra_32x32.mat: 1.3 GB in 1 min 40 s")
+    assert lines[0] == "extra_32x32.mat: 120.0 MB of 1.3 GB (9%), 4.0 MB/s, ETA 4m55s"
+    assert lines[-1].startswith("extra_32x32.mat: 1.3 GB in 1m40s")
     assert not any("\r" in line for line in lines)
 
 

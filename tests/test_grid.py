@@ -1,31 +1,19 @@
-"""Watching and costing the grid (acai_repro.grid) from fabricated result files."""
+"""Watching and costing the grid (`python -m acai_repro.grid` and the modules it calls) from
+fabricated result files."""
 
 import json
 import math
 
 import pytest
 
+from acai_repro.cell_status import grid_status, last_json_line
 from acai_repro.config import cell_spec, spec_digest, with_run_settings
-from acai_repro.grid import (
-    GridError,
-    array_cap,
-    cell_folder,
-    check_profile,
-    cost_report,
-    config_step,
-    expand_targets,
-    grid_status,
-    images_left,
-    last_json_line,
-    load_grid_config,
-    load_rates,
-    parse_dry_run,
-    runtime_minutes,
-    target_cells,
-    train_rate,
-)
+from acai_repro.cost import cost_report, expand_targets, images_left, parse_dry_run
+from acai_repro.grid_cells import GridError, cell_folder, load_grid_config, target_cells
+from acai_repro.rates import config_step, load_rates, train_rate
 from acai_repro.models import MODELS
 from acai_repro.results import write_started_spec
+from acai_repro.slurm_profile import array_cap, check_profile, runtime_minutes
 from tests.conftest import ROOT
 
 SMOKE = [str(ROOT / "config" / "smoke.yaml")]

@@ -227,7 +227,8 @@ def test_packs_come_from_the_config_in_table_order_never_mixing_tables(smoke_con
 
 
 def test_grid_cost_counts_packs_with_solo_rates_until_packed_rates_are_measured(smoke_config, tmp_path):
-    from acai_repro.grid import cost_report, load_grid_config
+    from acai_repro.cost import cost_report
+    from acai_repro.grid_cells import load_grid_config
     from acai_repro.packs import training_packs
 
     overlay = _pack3_overlay(tmp_path)

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from acai_repro.grid import load_grid_config, target_cells
+from acai_repro.grid_cells import load_grid_config, target_cells
 from tests.conftest import ROOT, mnist_overlay
 
 PROFILE = ROOT / ".ci" / "slurm" / "profile"

@@ -134,7 +134,8 @@ def test_collapsed_model_is_undefined_from_the_metric_to_the_table(tmp_path):
     # line), the cell's reported median as train.py computes and writes it, then the table.
     from acai_repro.data.lines import render_lines
     from acai_repro.metrics.lines import line_metrics
-    from acai_repro.train import reported_medians, save_json
+    from acai_repro.files import write_json
+    from acai_repro.train import reported_medians
 
     line = render_lines(torch.tensor([1.0])).numpy()  # [1, 1, 32, 32]
     evaluation = line_metrics(np.broadcast_to(line, (4, 16, *line.shape[1:])).copy())
@@ -144,7 +145,7 @@ def test_collapsed_model_is_undefined_from_the_metric_to_the_table(tmp_path):
         for seed in SEEDS:
             cell = {"dataset": "lines", "model": model, "dz": 64, "seed": seed}
             paths.append(tmp_path / f"{model}{seed}.json")
-            save_json(paths[-1], {"status": "ok", "cell": cell, "reported": reported_medians(evals, 2), "evals": evals})
+            write_json(paths[-1], {"status": "ok", "cell": cell, "reported": reported_medians(evals, 2), "evals": evals})
     write_table1(paths, MODELS, SEEDS, tmp_path / "t.tex", tmp_path / "t.csv")
     tex = (tmp_path / "t.tex").read_text()
     assert "undef.$^\\dagger$" in tex and "ACAI, Smoothness: 3 of 3 seeds" in tex

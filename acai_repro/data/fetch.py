@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Callable
 
 from acai_repro.config import load_schema
+from acai_repro.files import write_atomically
+from acai_repro.units import format_duration
 
 MiB = 1 << 20
 
@@ -163,16 +165,6 @@ def _size(n: float) -> str:
     raise AssertionError
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
-
-
 class LogProgress:
     """Pooch's progress-bar interface, writing whole lines at most every `every` seconds.
 
@@ -202,7 +194,7 @@ class LogProgress:
 
     def close(self) -> None:
         elapsed = max(self.clock() - self.start, 1e-9)
-        self.log(f"{self.name}: {_size(self.done)} in {_duration(elapsed)} ({_size(self.done / elapsed)}/s)")
+        self.log(f"{self.name}: {_size(self.done)} in {format_duration(elapsed)} ({_size(self.done / elapsed)}/s)")
 
     def line(self, now: float) -> str:
         elapsed = max(now - self.start, 1e-9)
@@ -210,7 +202,7 @@ class LogProgress:
         if not self.total:
             return f"{self.name}: {_size(self.done)} of unknown size, {_size(rate)}/s"
         eta = (self.total - self.done) / rate if rate else float("inf")
-        eta_text = _duration(eta) if eta != float("inf") else "unknown"
+        eta_text = format_duration(eta) if eta != float("inf") else "unknown"
         percent = 100 * self.done / self.total
         return (
             f"{self.name}: {_size(self.done)} of {_size(self.total)} ({percent:.0f}%), "
@@ -283,18 +275,18 @@ def _remove_stale_temporaries(path: Path) -> None:
 
 def _download_once(url: str, spec: SourceFile, path: Path, settings: DownloadSettings, log: Log) -> str:
     """Download `url` to a temporary beside `path`, verify, rename; return the md5."""
-    tmp = path.with_name(f".part-{os.getpid()}-{path.name}")  # same suffix: .gz is verified as gzip
+    temporary = path.with_name(f".part-{os.getpid()}-{path.name}")  # same suffix: .gz is verified as gzip
+    return write_atomically(path, lambda tmp: _download_verified(url, spec, tmp, settings, log), temporary)
+
+
+def _download_verified(url: str, spec: SourceFile, tmp: Path, settings: DownloadSettings, log: Log) -> str:
+    """Download `url` to `tmp` and verify it; its md5, else _ChecksumMismatch."""
+    progress = LogProgress(spec.name, log, settings.progress_seconds)
+    _downloader(url, progress, settings)(url, str(tmp), None)
     try:
-        progress = LogProgress(spec.name, log, settings.progress_seconds)
-        _downloader(url, progress, settings)(url, str(tmp), None)
-        try:
-            digest = verify(tmp, spec.md5)
-        except DataError:
-            raise _ChecksumMismatch(f"got {found_text(md5sum(tmp), _content_md5(tmp))}") from None
-        os.replace(tmp, path)
-        return digest
-    finally:
-        tmp.unlink(missing_ok=True)
+        return verify(tmp, spec.md5)
+    except DataError:
+        raise _ChecksumMismatch(f"got {found_text(md5sum(tmp), _content_md5(tmp))}") from None
 
 
 def _content_md5(path: Path) -> str | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import pickle
 import struct
 import tarfile
@@ -35,6 +34,7 @@ from acai_repro.data.fetch import (  # noqa: F401  (re-exported: the data API in
     source_files,
     verify,
 )
+from acai_repro.files import write_atomically
 
 IMAGE_SIZE = 32
 
@@ -171,25 +171,23 @@ def load_celeba(source: Path) -> dict:
 # ---- output ------------------------------------------------------------------------
 def write_h5(path, splits: dict, attrs: dict) -> None:
     """Write splits {name: (images uint8 N×32×32×C, labels)} atomically to an HDF5 file."""
+    write_atomically(path, lambda temporary: _write_splits(temporary, splits, attrs))
+
+
+def _write_splits(path: Path, splits: dict, attrs: dict) -> None:
     import h5py
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w") as f:
-            for name, (images, labels) in splits.items():
-                if images.dtype != np.uint8 or images.shape[1:3] != (IMAGE_SIZE, IMAGE_SIZE):
-                    raise DataError(f"split {name}: expected uint8 N×32×32×C, got {images.dtype} {images.shape}")
-                group = f.create_group(name)
-                chunk = (min(len(images), 1024), *images.shape[1:])
-                group.create_dataset("images", data=images, chunks=chunk, compression="lzf")
-                group.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
-            f.attrs["splits"] = list(splits)
-            for key, value in attrs.items():
-                f.attrs[key] = value
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with h5py.File(path, "w") as f:
+        for name, (images, labels) in splits.items():
+            if images.dtype != np.uint8 or images.shape[1:3] != (IMAGE_SIZE, IMAGE_SIZE):
+                raise DataError(f"split {name}: expected uint8 N×32×32×C, got {images.dtype} {images.shape}")
+            group = f.create_group(name)
+            chunk = (min(len(images), 1024), *images.shape[1:])
+            group.create_dataset("images", data=images, chunks=chunk, compression="lzf")
+            group.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
+        f.attrs["splits"] = list(splits)
+        for key, value in attrs.items():
+            f.attrs[key] = value
 
 
 LOADERS = {"idx": load_idx, "svhn_mat": load_svhn, "cifar10_python": load_cifar10}

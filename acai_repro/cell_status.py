@@ -1,0 +1,161 @@
+"""The status of a training cell, read from its result files only (what `grid status` prints).
+
+A cell's metrics.json once it has finished, else its spec.json and the tail of its
+evals.jsonl, never its torch state: cheap enough for the 126 cells of the paper's grid. A
+cell is waiting, running (kimg done and images/s from its evals.jsonl), finished (with its
+reported values), diverged (with the reason), stale (trained or training under another spec
+than the config's: all of it is work to do) or damaged (a file that cannot be read as what it
+should be, named).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from acai_repro.config import cell_spec
+from acai_repro.grid_cells import Cell, cell_folder, target_cells
+from acai_repro.results import SPEC_FILE, DamagedRecordError, read_record, recorded_spec, spec_differences
+from acai_repro.units import format_duration
+
+
+@dataclass
+class CellStatus:
+    cell: Cell
+    state: str  # waiting | running | finished | diverged | stale | damaged
+    images: int = 0
+    total: int = 0
+    rate: float | None = None  # images/s
+    detail: str = ""
+
+
+def last_json_line(path: Path, chunk: int = 8192):
+    """The last evaluation of an evals.jsonl, reading only its tail (it grows during a run);
+    None for an empty file. DamagedRecordError naming the file when its tail holds no
+    evaluation: only the last line may be cut (still being written), or the first (cut by
+    the chunk boundary)."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - chunk))
+        lines = [line for line in f.read().splitlines() if line.strip()]
+    for line in reversed(lines[-2:] if len(lines) > 2 else lines):
+        try:
+            entry = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("images"), int):
+            return entry
+    if lines:
+        raise DamagedRecordError(f"{path}: damaged record: its last lines are no evaluation (a JSON object with 'images')")
+    return None
+
+
+def _reported(values: dict) -> str:
+    return "  ".join(f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {v!r}" for k, v in values.items()) or "(no reported values)"
+
+
+def _age(path: Path, now: float) -> str:
+    return f"last update {format_duration(now - path.stat().st_mtime)} ago"
+
+
+def _read_record(path: Path) -> dict | None:
+    return read_record(path) if path.exists() else None
+
+
+def spec_changes(record: dict | None, expected: dict) -> list[str]:
+    """What differs between the spec a record (metrics.json, spec.json) was written under and
+    `expected`; [] when it matches, or when there is no record or it records no spec."""
+    spec = recorded_spec(record) if record else None
+    return spec_differences(spec, expected) if spec else []
+
+
+def started_spec_changes(folder: Path, expected: dict) -> list[str]:
+    """What differs between the spec a started cell's spec.json records and `expected`; []
+    when it matches, or when the cell has no spec.json."""
+    return spec_changes(_read_record(folder / SPEC_FILE), expected)
+
+
+def _stale(cell: Cell, total: int, changes: list[str], how: str) -> CellStatus:
+    """A cell trained (or training) under another spec: all of it is still to do."""
+    return CellStatus(cell, "stale", 0, total, None, f"{how} under another spec: {'; '.join(changes)}")
+
+
+def cell_status(config: dict, directory: Path, cell: Cell, now: float) -> CellStatus:
+    """A cell's state from its files; `damaged`, naming the file and what is wrong, where one
+    of them cannot be read as what it should be."""
+    try:
+        return _cell_status(config, directory, cell, now)
+    except DamagedRecordError as error:
+        return CellStatus(cell, "damaged", 0, config["training"]["total_images"], None, str(error))
+
+
+def _cell_status(config: dict, directory: Path, cell: Cell, now: float) -> CellStatus:
+    total = config["training"]["total_images"]
+    folder = cell_folder(directory, config, cell)
+    expected = cell_spec(config, cell.dataset, cell.model, cell.dz, cell.seed)
+    metrics, evals, state = folder / "metrics.json", folder / "evals.jsonl", folder / "train_state.pt"
+    if metrics.exists():
+        record = read_record(metrics)
+        changes = spec_changes(record, expected)
+        if changes:
+            return _stale(cell, total, changes, "trained")
+        rate = record.get("images_per_s") if isinstance(record.get("images_per_s"), (int, float)) else None
+        if record.get("status") == "diverged":
+            return CellStatus(cell, "diverged", record.get("images", 0), total, rate, record.get("reason") or "")
+        if record.get("status") != "ok" or not isinstance(record.get("reported"), dict):
+            raise DamagedRecordError(f"{metrics}: damaged record: no 'status' ok or diverged with its 'reported' values")
+        return CellStatus(cell, "finished", record.get("images", total), total, rate, _reported(record["reported"]))
+    # spec.json alone is no start: rule cell_spec writes it before the training job is queued
+    present = [p for p in (evals, state) if p.exists()]
+    if not present:
+        return CellStatus(cell, "waiting", 0, total)
+    changes = started_spec_changes(folder, expected)
+    if changes:
+        return _stale(cell, total, changes, "started")
+    last = last_json_line(evals) if evals.exists() else None  # a run writes the file as it starts
+    newest = max(present, key=lambda p: p.stat().st_mtime)
+    images = last["images"] if last else 0
+    rate = last.get("images_per_s") if last else None
+    rate = rate if isinstance(rate, (int, float)) and not isinstance(rate, bool) else None
+    return CellStatus(cell, "running", images, total, rate, _age(newest, now))
+
+
+def _kimg(images: int, total: int) -> str:
+    digits = 0 if total >= 100 * 1024 else 2  # smoke and quick scales train a few kimg
+    return f"{images / 1024:.{digits}f}"
+
+
+def status_line(s: CellStatus, width: int) -> str:
+    progress = f"{_kimg(s.images, s.total)}/{_kimg(s.total, s.total)} kimg" if s.state != "waiting" else ""
+    rate = f"{s.rate:.0f} img/s" if s.rate and s.state == "running" else ""
+    return f"{s.cell.name:<{width}}  {s.state:<8}  {progress:>16}  {rate:>11}  {s.detail}".rstrip()
+
+
+def total_line(statuses: list[CellStatus]) -> str:
+    counts = Counter(s.state for s in statuses)
+    done = sum(s.images for s in statuses)
+    total = sum(s.total for s in statuses)
+    # A diverged cell runs no further: what it did not train is not left to do. A stale one
+    # is trained again from the start (its images count 0).
+    remaining = sum(s.total - s.images for s in statuses if s.state in ("waiting", "running", "stale"))
+    throughput = sum(s.rate or 0 for s in statuses if s.state == "running")
+    eta = remaining / throughput if throughput else (0 if not remaining else float("nan"))
+    states = ", ".join(f"{counts[k]} {k}" for k in ("finished", "diverged", "stale", "running", "waiting"))
+    if counts["damaged"]:  # a record that cannot be read: named on its cell's line
+        states += f", {counts['damaged']} damaged"
+    share = 100 * done / total if total else 100
+    return (
+        f"total: {len(statuses)} cells: {states}; {_kimg(done, total)}/{_kimg(total, total)} kimg ({share:.0f}%); "
+        f"{throughput:.0f} img/s in running cells; ETA {format_duration(eta)} at that rate"
+    )
+
+
+def grid_status(config: dict, directory: Path, targets: list[str], now: float | None = None) -> list[str]:
+    now = time.time() if now is None else now
+    statuses = [cell_status(config, directory, cell, now) for cell in target_cells(config, targets)]
+    width = max((len(s.cell.name) for s in statuses), default=4)
+    return [status_line(s, width) for s in statuses] + [total_line(statuses)]
