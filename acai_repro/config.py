@@ -609,6 +609,13 @@ def check_dataset(config: dict, dataset: str) -> None:
         )
 
 
+def dataset_title(config: dict | None, dataset: str) -> str:
+    """How the tables and the scorecard name a dataset: its `datasets.<name>.title`; its name where
+    the config gives none (a dataset added without one) or a page is made with no config at hand."""
+    entry = (config or {}).get("datasets", {}).get(dataset) or {}
+    return entry.get("title", dataset)
+
+
 def cell_spec(config: dict, dataset: str, model: str, dz: int, seed: int) -> dict:
     """Everything that determines one training cell's result (and nothing else), JSON-serialisable.
 

@@ -26,12 +26,11 @@ import pandas as pd
 
 from acai_repro import fastpath
 from acai_repro.cells import cell_directory
-from acai_repro.config import load_config, table1_cells
+from acai_repro.config import dataset_title, load_config, table1_cells
 from acai_repro.models import MODELS, title_of
 from acai_repro.results import DamagedRecordError, read_record, record_number
 
 PAPER_VALUES = Path(__file__).with_name("paper_values.csv")
-DATASET_TITLES = {"mnist": "MNIST", "svhn": "SVHN", "cifar10": "CIFAR-10"}
 # Table 1: metric -> (row title, scale to the paper's unit); lower is better for both.
 TABLE1_METRICS = {"mean_distance": (r"Mean Distance ($\times 10^{-3}$)", 1e3), "smoothness": ("Smoothness", 1.0)}
 UNDEFINED_MARK = r"undef.$^\dagger$"
@@ -401,8 +400,10 @@ def _own_dz_titles(summary: pd.DataFrame) -> dict:
 
 
 def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title, tex_path, csv_path,
-                     std_ddof: int = 0, rule: ReportRule = PAPER_RULE) -> pd.DataFrame:  # fmt: skip
-    """Table 2 or 3: accuracy (%) per (dataset, dz) row and model column, then raw pixels."""
+                     std_ddof: int = 0, rule: ReportRule = PAPER_RULE,
+                     config: dict | None = None) -> pd.DataFrame:  # fmt: skip
+    """Table 2 or 3: accuracy (%) per (dataset, dz) row and model column, then raw pixels; each
+    dataset named by its title in `config` (the config the cells ran with)."""
     expected = [(d, z, m, s) for d, z in cells for m in models for s in seeds]
     frame = require(collect(paths, [key], rule), pd.MultiIndex.from_tuples(expected, names=RECORD_COLUMNS[:4]))
     summary = grid_summary(frame, pixel_paths, key, table, std_ddof)
@@ -410,13 +411,13 @@ def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title
     # Shown: the pixels of a dataset in each of its rows; the prior methods the paper quotes, in comments.
     rows = pd.DataFrame(cells, columns=["dataset", "dz"]).astype({"dz": "Int64"})
     pixel_rows = summary[summary.model == "pixels"].drop(columns="dz").merge(rows)
-    labels = {"header": ["Dataset", "$d_z$"], **{(d, z): [DATASET_TITLES.get(d, d), str(z)] for d, z in cells}}
+    labels = {"header": ["Dataset", "$d_z$"], **{(d, z): [dataset_title(config, d), str(z)] for d, z in cells}}
     ours = [*MODELS, "pixels"]
     quoted = paper_values(table).query("model not in @ours and dataset in @rows.dataset")
     models_only = summary[summary.model != "pixels"]
     comments = [f"{latex_text(title)}. Accuracy (%), {_std_text(std_ddof, seeds)}; each seed: "
                 f"{rule_text(models_only)}; paper below ours.",
-                *(f"Quoted beside it in the paper: {r.model} on {DATASET_TITLES[r.dataset]}, {r.mean:.1f} "
+                *(f"Quoted beside it in the paper: {r.model} on {dataset_title(config, r.dataset)}, {r.mean:.1f} "
                   f"({r.source})" for r in quoted.itertuples())]  # fmt: skip
     shown = pd.concat([models_only, pixel_rows], ignore_index=True)
     columns = [*models, "pixels"] if len(pixel_rows) else models
@@ -473,9 +474,10 @@ GRID_TITLES = {"table2": "Table 2, in-tandem classifier", "table2_probe": "Table
                "table3": "Table 3, K-Means"}  # fmt: skip
 
 
-def markdown_grid_tables(csv_paths) -> str:
+def markdown_grid_tables(csv_paths, config: dict | None = None) -> str:
     """Tables 2-3 CSVs (accuracy, %) as one Markdown table: per table and (dataset, dz), a row of
-    ours (naming the scale its CSV records) and a row of the paper's; raw pixels in the last column."""
+    ours (naming the scale its CSV records) and a row of the paper's; raw pixels in the last column.
+    Each dataset is named by its title in `config`."""
     frames = [(Path(p).stem, read_table_csv(p, CSV_TYPES)) for p in csv_paths]
     models = list(dict.fromkeys(m for _, f in frames for m in f.model if m != "pixels"))
     lines = ["| | dataset | dz | " + " | ".join(column_title(m) for m in [*models, "pixels"]) + " |",
@@ -490,17 +492,18 @@ def markdown_grid_tables(csv_paths) -> str:
             best = models_only[models_only.status == "ok"]["mean"].max()
             ours = [_markdown_cell(r, r.Index != "pixels" and r.mean == best) for r in rows.itertuples()]
             paper = [_markdown_paper(r) for r in rows.itertuples()]
-            place = f"{DATASET_TITLES.get(dataset, dataset)} | {dz}"
+            place = f"{dataset_title(config, dataset)} | {dz}"
             label = f"{GRID_TITLES.get(stem, stem)}, ours ({scales}, {_seeds_text(rows)}, {_rule_text(models_only)})"
             lines.append(f"| {label} | {place} | " + " | ".join(ours) + " |")
             lines.append(f"| paper (2^24 images, 3 seeds) | {place} | " + " | ".join(paper) + " |")
     return "\n".join(lines) + "\n"
 
 
-def markdown_tables(csv_paths) -> str:
-    """Table 1's CSV (it has a `metric` column) or Tables 2-3 CSVs, as Markdown."""
+def markdown_tables(csv_paths, config: dict | None = None) -> str:
+    """Table 1's CSV (it has a `metric` column) or Tables 2-3 CSVs, as Markdown (datasets named by
+    their titles in `config`)."""
     first = read_table_csv(csv_paths[0])
-    return markdown_table1(csv_paths[0]) if "metric" in first.columns else markdown_grid_tables(csv_paths)
+    return markdown_table1(csv_paths[0]) if "metric" in first.columns else markdown_grid_tables(csv_paths, config)
 
 
 def _scales_text(rows: pd.DataFrame) -> str:
@@ -582,7 +585,7 @@ def write_tables(config: dict, root, out, names, rule: ReportRule, made_by: str)
             table, _, key, _, title = GRID_TABLES[name]
             cells, pixels = grid_cell_paths(config, root, name)
             write_grid_table(cells, pixels, config[table]["cells"], config[table]["models"], config["seeds"], key,
-                             table, title, tex, csv, ddof, rule)  # fmt: skip
+                             table, title, tex, csv, ddof, rule, config)  # fmt: skip
         written += [tex, csv]
     return written
 
@@ -594,7 +597,8 @@ def main(argv=None) -> None:
         "(recomputed from the evaluation histories the metrics.json files hold; nothing retrains); or table "
         "CSVs as Markdown.",
     )
-    parser.add_argument("--configfile", nargs="*", default=[], help="overlays on config/config.yaml (models, seeds)")
+    parser.add_argument("--configfile", nargs="*", default=[],
+                        help="overlays on config/config.yaml (models, seeds, the datasets' titles)")
     parser.add_argument("--results", help="the results root holding <dataset>/<model>/dz<dz>/seed<seed>/")
     parser.add_argument("--tables", nargs="+", choices=TABLE_NAMES, default=["table1"], help="default: table1")
     parser.add_argument("--report-last", type=int, metavar="N",
@@ -604,15 +608,15 @@ def main(argv=None) -> None:
     parser.add_argument("--markdown", metavar="CSV", nargs="+",
                         help="instead: print a Table 1 CSV, or Tables 2-3 CSVs, as Markdown (as the README quotes them)")
     args = parser.parse_args(argv)
+    if not (args.markdown or (args.results and args.out)):
+        parser.error("--results and --out are needed (or --markdown CSV)")
+    config = load_config(Path(__file__).resolve().parent.parent / "config" / "config.yaml", *args.configfile)
     if args.markdown:
         try:
-            print(markdown_tables(args.markdown), end="")
+            print(markdown_tables(args.markdown, config), end="")
         except (DamagedRecordError, FileNotFoundError) as error:
             parser.exit(2, f"error: {error}\n")
         return
-    if not (args.results and args.out):
-        parser.error("--results and --out are needed (or --markdown CSV)")
-    config = load_config(Path(__file__).resolve().parent.parent / "config" / "config.yaml", *args.configfile)
     rule = ReportRule(args.report_last, None) if args.report_last else ReportRule.from_config(config)
     made_by = "python -m acai_repro.tables" + (f" --report-last {args.report_last}" if args.report_last else "")
     try:

@@ -1,5 +1,6 @@
 # Snakemake adapter: rule reproduction (acai_repro.scorecard.write_scorecard). The scale's name
-# is a run setting: read from the config, never a param (renaming a scale reruns nothing).
+# and the datasets' titles are wording: read from the config, never a param (renaming a scale or
+# retitling a dataset reruns nothing).
 from acai_repro.results import DamagedRecordError
 from acai_repro.scorecard import write_scorecard
 from acai_repro.snakemake_io import logged
@@ -10,5 +11,4 @@ with logged(snakemake, expected=(DamagedRecordError, MissingCellError)) as log:
     records = {"table1": list(i.table1), "table2": (list(i.table2), list(i.table2_pixels)),
                "table3": (list(i.table3), list(i.table3_pixels))}  # fmt: skip
     out = snakemake.output
-    scale = {k: snakemake.config[k] for k in ("scale_name", "results_dir") if k in snakemake.config}
-    log(write_scorecard(records, out.csv, out.md, out.tex, p.std_ddof, scale, ReportRule(**p.report_rule)))
+    log(write_scorecard(records, out.csv, out.md, out.tex, p.std_ddof, snakemake.config, ReportRule(**p.report_rule)))

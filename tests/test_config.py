@@ -11,6 +11,7 @@ from acai_repro.config import (
     RUN_SETTINGS,
     ConfigError,
     cell_spec,
+    dataset_title,
     load_config,
     load_schema,
     main,
@@ -136,6 +137,19 @@ def test_defaults_are_filled_in_nested_objects(tmp_path):
     assert config["models"]["acai"] == {"lambda": 0.25, "gamma": 0.2}
     assert config["datasets"]["mnist"]["max_examples"] is None
     assert config["resources"]["evaluate"]["gpu"] == 0
+
+
+def test_a_dataset_is_named_by_its_title_else_by_its_key(tmp_path):
+    """datasets.<name>.title names a dataset in the tables and the scorecard; one added without a
+    title validates and is named by its key, as on a page made with no config at hand."""
+    added = "datasets: {fashion: {colors: 1, classes: 10, depth: 16, latent_width: 4}}"
+    config = load_config(PAPER, _overlay(tmp_path, added))
+    titles = [dataset_title(config, name) for name in ("lines", "mnist", "svhn", "cifar10", "fashion")]
+    assert titles == ["lines", "MNIST", "SVHN", "CIFAR-10", "fashion"]
+    assert "title" not in config["datasets"]["fashion"]  # wording: nothing is filled in, no spec holds it
+    assert dataset_title(None, "mnist") == "mnist"
+    with pytest.raises(ConfigError, match="'datasets.mnist.title'"):
+        load_config(PAPER, _overlay(tmp_path, "datasets: {mnist: {title: ''}}", "empty.yaml"))
 
 
 def test_model_names_come_from_the_registry():

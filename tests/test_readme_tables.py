@@ -2,8 +2,8 @@
 
 Each quoted table sits between `<!-- rendered from CSV [CSV ...] by python -m acai_repro.tables
 --markdown -->` and `<!-- end -->`, and must be exactly what `acai_repro.tables.markdown_tables`
-renders from those CSVs: a number or a scale edited by hand in the README, or a CSV regenerated
-without the README, fails here.
+renders from those CSVs with config/config.yaml (the datasets' titles), as that command does: a
+number or a scale edited by hand in the README, or a CSV regenerated without the README, fails here.
 """
 
 import re
@@ -12,9 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from acai_repro.config import load_config
 from acai_repro.tables import markdown_tables
 
 ROOT = Path(__file__).resolve().parent.parent
+PAPER_CONFIG = load_config(ROOT / "config" / "config.yaml")  # what the command line reads without overlays
 QUOTE = re.compile(r"<!-- rendered from (.+?) by python -m acai_repro\.tables --markdown -->\n(.*?)<!-- end -->", re.S)
 
 
@@ -25,7 +27,7 @@ def quoted_table_problems(readme: str, root: Path) -> list[str]:
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
             problems.append(f"{csvs}: quoted, but {missing} not committed")
-        elif text != markdown_tables(paths):
+        elif text != markdown_tables(paths, PAPER_CONFIG):
             problems.append(f"{csvs}: the quoted table differs from python -m acai_repro.tables --markdown {csvs}")
     return problems
 
@@ -59,7 +61,7 @@ def test_a_number_edited_by_hand_is_caught(tmp_path):
     csv = "docs/gpu-quick-results/table1.csv"
     (tmp_path / "docs/gpu-quick-results").mkdir(parents=True)
     (tmp_path / csv).write_text((ROOT / csv).read_text())
-    rendered = markdown_tables([ROOT / csv])
+    rendered = markdown_tables([ROOT / csv], PAPER_CONFIG)
     header = f"<!-- rendered from {csv} by python -m acai_repro.tables --markdown -->\n"
     assert quoted_table_problems(f"{header}{rendered}<!-- end -->", tmp_path) == []
     best = re.search(r"\*\*\d+\.\d\d ± \d+\.\d\d\*\*", rendered).group()  # ACAI's bold Mean Distance
@@ -78,13 +80,13 @@ def test_tables_2_and_3_render_a_row_of_ours_and_one_of_the_paper_per_dz(tmp_pat
     columns = ["dataset", "dz", "model", "mean", "std", "n_seeds", "n_undefined", "status", "paper_mean", "paper_std",
                "paper_source", "report_last", "evaluations", "scale", "sources"]  # fmt: skip
     pd.DataFrame(rows, columns=columns).to_csv(tmp_path / "table2.csv", index=False)
-    text = markdown_tables([tmp_path / "table2.csv"])
+    text = markdown_tables([tmp_path / "table2.csv"], PAPER_CONFIG)
     assert "| Table 2, in-tandem classifier, ours (quick, 1 seed, median of last 1 of 8 evaluations) | MNIST | 32 | " \
            "40.00 | **45.00** | 91.90 |" in text, text
     assert "| paper (2^24 images, 3 seeds) | MNIST | 256 | 94.90 ± 0.14 | 98.25 ± 0.11 | 92.31, the paper's Section 4 " \
            "text, one measurement |" in text, text
     pd.DataFrame(rows, columns=columns).assign(report_last="", evaluations="").to_csv(tmp_path / "table3.csv", index=False)
-    assert "ours (quick, 1 seed, final weights)" in markdown_tables([tmp_path / "table3.csv"])
+    assert "ours (quick, 1 seed, final weights)" in markdown_tables([tmp_path / "table3.csv"], PAPER_CONFIG)
 
 
 def test_a_csv_written_before_scales_were_recorded_says_so(tmp_path):
@@ -92,6 +94,6 @@ def test_a_csv_written_before_scales_were_recorded_says_so(tmp_path):
     rows = [("mnist", 32, "acai", 35.58, 0.0, 1, "ok", 98.25, 0.11, "x"),
             ("mnist", None, "pixels", 91.9, None, 1, "ok", 92.31, None, "z")]  # fmt: skip
     pd.DataFrame(rows, columns=columns).to_csv(tmp_path / "table2.csv", index=False)
-    text = markdown_tables([tmp_path / "table2.csv"])
+    text = markdown_tables([tmp_path / "table2.csv"], PAPER_CONFIG)
     assert "| Table 2, in-tandem classifier, ours (scale not recorded, 1 seed, rule not recorded) | MNIST | 32 | " \
            "**35.58** | 91.90 |" in text, text

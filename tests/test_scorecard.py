@@ -7,25 +7,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acai_repro import scorecard
+from acai_repro import scorecard, verdicts
 from acai_repro.models import MODELS
 from acai_repro.config import load_config
-from acai_repro.scorecard import (
-    FINDINGS,
-    PROTOCOL_IMAGES,
-    finding_rows,
-    markdown,
-    number_rows,
-    scale_name,
-    summary_line,
-    verdict,
-    write_scorecard,
-)
+from acai_repro.findings import FINDINGS, finding_rows
+from acai_repro.scorecard import markdown, summary_line, write_scorecard
 from acai_repro.tables import PAPER_VALUES
+from acai_repro.verdicts import PROTOCOL_IMAGES, number_rows, scale_name, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ROOT / "docs" / "quick-scale-results"  # an earlier run (older code), kept for comparison
 QUICK_TABLES23 = ROOT / "docs" / "quick-tables23-results"
+PAPER_CONFIG = load_config(ROOT / "config" / "config.yaml")  # the datasets' titles: MNIST, SVHN, CIFAR-10
 MODELS6 = ["baseline", "denoising", "vae", "aae", "vqvae", "acai"]
 PAPER = pd.read_csv(PAPER_VALUES, comment="#", dtype={"dz": "Int64"})
 
@@ -182,7 +175,7 @@ def test_findings_that_fail_or_hold_partly():
     t2 = paper_as_ours("table2")
     t2.loc[(t2.model == "acai") & (t2.dataset == "svhn"), "mean"] = 1.0  # below the Baseline on SVHN only
     rows = number_rows({"table1": lines, "table2": t2}, "protocol")
-    findings = finding_rows(rows).set_index("finding")
+    findings = finding_rows(rows, config=PAPER_CONFIG).set_index("finding")
     assert findings.loc["acai_best_on_lines", "verdict"] == "fails"
     # "In all settings": one setting against it is enough
     assert findings.loc["acai_beats_baseline_classifier", "verdict"] == "fails"
@@ -314,7 +307,7 @@ def _set(frame, value, **where):
 
 def _verdicts(**frames):
     rows = number_rows({t: frames.get(t, paper_as_ours(t)) for t in ("table1", "table2", "table3")}, "protocol")
-    return finding_rows(rows).set_index("finding")
+    return finding_rows(rows, config=PAPER_CONFIG).set_index("finding")
 
 
 def _issue_smoothness():
@@ -482,6 +475,6 @@ def test_one_seed_shows_no_std_on_the_page(tmp_path):
 def test_the_paper_models_are_those_of_paper_values_never_a_new_model(monkeypatch):
     """A registered model the paper does not report is shown beside the paper's, never judged with them."""
     monkeypatch.setitem(MODELS, "newmodel", object)
-    paper = scorecard.paper_models()
+    paper = verdicts.paper_models()
     assert "newmodel" not in paper, paper
     assert paper == ["baseline", "denoising", "vae", "aae", "vqvae", "acai"], f"the paper's six, in order: {paper}"

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from acai_repro.config import load_config
 from acai_repro.tables import PAPER_VALUES, MissingCellError, ReportRule, write_grid_table, write_table1
 from acai_repro.tables import main as tables_main
 
@@ -15,6 +16,7 @@ MODELS = ["baseline", "acai"]
 MODELS6 = ["baseline", "denoising", "vae", "aae", "vqvae", "acai"]
 SEEDS = [0, 1, 2]
 BEFORE = Path(__file__).parent / "fixtures" / "tables_before_pandas"  # outputs of the hand-written tables
+PAPER_CONFIG = load_config(Path(__file__).parent.parent / "config" / "config.yaml")  # the datasets' titles
 
 
 def _write(path, record):
@@ -76,7 +78,8 @@ def test_same_outputs_as_the_hand_written_tables_at_ddof_1(study, name):
         write_table1(t1, MODELS6, SEEDS, "t.tex", "t.csv", std_ddof=1)
     else:
         key, paths, pixel = ("classifier_accuracy", t2, "probe") if name == "table2" else ("accuracy", t3, "kmeans")
-        write_grid_table(paths, [pixels[pixel]], cells, MODELS6, SEEDS, key, name, "T", "t.tex", "t.csv", std_ddof=1)
+        write_grid_table(paths, [pixels[pixel]], cells, MODELS6, SEEDS, key, name, "T", "t.tex", "t.csv", std_ddof=1,
+                         config=PAPER_CONFIG)  # fmt: skip
     assert _body_cells(Path("t.tex").read_text()) == _body_cells((BEFORE / f"{name}.tex").read_text())
     old, new = pd.read_csv(BEFORE / f"{name}.csv"), pd.read_csv("t.csv")
     if name != "table1":  # the old tables repeated a dataset's pixel row after each of its rows
@@ -243,7 +246,8 @@ def test_grid_table_best_is_highest_with_paper_pixels_and_sources(tmp_path):
              [("baseline", 0, 0.70), ("baseline", 1, 0.72), ("acai", 0, 0.90), ("acai", 1, 0.94)]]  # fmt: skip
     pixel = _write(tmp_path / "pixels.json", {"dataset": "mnist", "status": "ok", "accuracy": 0.5})
     tex, csv_path = tmp_path / "t3.tex", tmp_path / "t3.csv"
-    write_grid_table(paths, [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T3", tex, csv_path)
+    write_grid_table(paths, [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T3", tex, csv_path,
+                     config=PAPER_CONFIG)  # fmt: skip
     text = tex.read_text()
     assert "\\textbf{92.00 $\\pm$ 2.00}" in text and "71.00 $\\pm$ 1.00" in text  # population std
     assert "94.38" in text and "53.20" in text and "50.00" in text  # paper ACAI, paper pixels, our pixels
@@ -252,6 +256,21 @@ def test_grid_table_best_is_highest_with_paper_pixels_and_sources(tmp_path):
     assert rows[1].endswith(f"{paths[0]};{paths[1]}") and rows[-1].endswith(str(pixel))
     with pytest.raises(MissingCellError, match="acai"):
         write_grid_table(paths[:3], [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T3", tex, csv_path)
+
+
+def test_grid_table_names_each_dataset_by_its_title_in_the_config(tmp_path):
+    paths = [_grid_cell(tmp_path, "mnist", 32, model, seed, 0.9) for model in MODELS for seed in (0, 1)]
+    pixel = _write(tmp_path / "pixels.json", {"dataset": "mnist", "status": "ok", "accuracy": 0.5})
+    tex = tmp_path / "t3.tex"
+
+    def written(config):
+        write_grid_table(paths, [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T3", tex,
+                         tmp_path / "t3.csv", config=config)  # fmt: skip
+        return tex.read_text()
+
+    titled = written({"datasets": {"mnist": {"title": "Handwritten digits"}}})
+    assert "\nHandwritten digits & 32 & " in titled and "DEC on Handwritten digits, 84.3" in titled
+    assert "\nmnist & 32 & " in written({"datasets": {"mnist": {}}})  # a dataset without a title: its key
 
 
 def test_paper_values_cover_every_published_cell():
@@ -297,7 +316,8 @@ def test_grid_table_with_one_seed_shows_no_std(study):
     t1, t2, t3, pixels = study
     one_seed = [p for p in t2 if "/seed0/" in str(p)]
     summary = write_grid_table(one_seed, [pixels["probe"]], [["mnist", 32], ["mnist", 256]], MODELS6, [0],
-                               "classifier_accuracy", "table2", "T", "t.tex", "t.csv", std_ddof=1)  # fmt: skip
+                               "classifier_accuracy", "table2", "T", "t.tex", "t.csv", std_ddof=1,
+                               config=PAPER_CONFIG)  # fmt: skip
     tex = Path("t.tex").read_text()
     ours = [row for row in _body_cells(tex) if row[0] == "MNIST"]
     assert ours and not any("pm" in cell for row in ours for cell in row), ours
