@@ -54,7 +54,7 @@ def last_json_line(path: Path, chunk: int = 8192):
     return None
 
 
-def _reported(values: dict) -> str:
+def _reported_text(values: dict) -> str:
     return "  ".join(f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {v!r}" for k, v in values.items()) or "(no reported values)"
 
 
@@ -108,7 +108,7 @@ def _cell_status(config: dict, directory: Path, cell: Cell, now: float) -> CellS
             return CellStatus(cell, "diverged", record.get("images", 0), total, rate, record.get("reason") or "")
         if record.get("status") != "ok" or not isinstance(record.get("reported"), dict):
             raise DamagedRecordError(f"{metrics}: damaged record: no 'status' ok or diverged with its 'reported' values")
-        return CellStatus(cell, "finished", record.get("images", total), total, rate, _reported(record["reported"]))
+        return CellStatus(cell, "finished", record.get("images", total), total, rate, _reported_text(record["reported"]))
     # spec.json alone is no start: rule cell_spec writes it before the training job is queued
     present = [p for p in (evals, state) if p.exists()]
     if not present:

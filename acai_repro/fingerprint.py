@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 
 from acai_repro.config import DEFAULT_CONFIG, cell_spec, deep_update, read_yaml, validate_config, with_run_settings
+from acai_repro.files import write_json
 from acai_repro.models import MODELS
 from acai_repro.train import REPORTED, code_version, load_trained, train_cell
 
@@ -214,7 +215,7 @@ def write_fingerprints(computed: dict, path: Path = FINGERPRINTS_PATH) -> dict:
     """Write this platform's fingerprints into the table (updated_table)."""
     committed = read_committed(path) if Path(path).exists() else {}
     table = updated_table(committed, computed, platform_record())
-    Path(path).write_text(json.dumps(table, indent=2) + "\n")
+    write_json(path, table)
     return table
 
 
@@ -335,7 +336,7 @@ def write_provenance(
         "date": datetime.date.today().isoformat(),
         "machine": machine,
     }
-    (Path(set_dir) / PROVENANCE_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    write_json(Path(set_dir) / PROVENANCE_FILE, record)
     read_provenance(Path(set_dir))  # the record it wrote passes its own checks
     return record
 

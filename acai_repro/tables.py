@@ -114,7 +114,7 @@ def collect(paths, metrics, rule: ReportRule = PAPER_RULE) -> pd.DataFrame:
     for path in paths:
         record = read_record(path)
         cell, ok = _record_cell(record, path), _record_status(record, path) == "ok"
-        values, n, made = _reported(record, rule, path)
+        values, n, made = _values_under_rule(record, rule, path)
         for metric in metrics:
             if ok and metric not in values:
                 last = (record.get("evals") or [{}])[-1]
@@ -145,7 +145,7 @@ def _record_status(record: dict, path) -> str:
     return record["status"]
 
 
-def _reported(record: dict, rule: ReportRule, path) -> tuple[dict, int | None, int | None]:
+def _values_under_rule(record: dict, rule: ReportRule, path) -> tuple[dict, int | None, int | None]:
     """(values, N, evaluations made): a trained cell's under `rule`; another record's own values."""
     if "reported" not in record:  # a probe, K-Means or pixel record: one measurement of the final weights
         return record, None, None
