@@ -17,6 +17,7 @@ SHOWN = {  # the figures the README must show, each beside its table
     "docs/quick-table1-results/figures/training_curves_lines_dz64.png",
     "docs/quick-table1-results/figures/fig3_lines_interpolations.png",
     "docs/quick-table1-results/figures/fig5_vae_samples.png",
+    "docs/quick-tables23-results/figures/interpolations_mnist_dz32.png",
     "docs/quick-tables23-results/figures/training_curves_mnist_dz32.png",
     "docs/quick-tables23-results/figures/training_curves_mnist_dz256.png",
     "docs/gpu-quick-results/figures/training_curves_lines_dz64.png",
