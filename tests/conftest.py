@@ -54,3 +54,11 @@ def tiny_spec(config, model, **training):
     spec = with_run_settings(cell_spec(config, "lines", model, 64, 0), config)
     spec["training"].update(training)
     return spec
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that read the MNIST files carry the `mnist` marker (those of the smoke run, which
+    reads them, and those marked by hand), so CI's second pass can run them alone."""
+    for item in items:
+        if "smoke_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.mnist)

@@ -54,6 +54,7 @@ def slurm_records(job_id: str) -> str:
     return squeue.stdout + scontrol.stdout
 
 
+@pytest.mark.mnist
 def test_smoke_grid_through_slurm(tmp_path):
     targets = ["results/smoke/table1.tex", "results/smoke/table2.tex", "results/smoke/table3.tex"]
     result = slurm_snakemake(tmp_path, "--", *targets, limit=900, configs=[mnist_overlay(tmp_path)])
