@@ -25,13 +25,19 @@ def cell_directory(cell: Cell, root: str = "results") -> str:
     return f"{root}/{cell_folders(*cell)}"
 
 
-def cell_directory_pattern(root: str) -> re.Pattern:
-    """A path inside a cell's directory under `root`: <root>/<dataset>/<model>/dz<dz>/seed<seed>[/...]."""
-    return re.compile(r"(?:^|/)" + re.escape(root.strip("/")) + _FOLDERS_IN_PATH)
+def _cell_of(match: re.Match) -> Cell:
+    return (match["dataset"], match["model"], int(match["dz"]), int(match["seed"]))
+
+
+def cell_under(root: str, path: str) -> Cell | None:
+    """The cell whose directory under the results root `root` holds `path` (a file or the
+    directory: <root>/<dataset>/<model>/dz<dz>/seed<seed>[/...]), else None."""
+    pattern = re.compile(r"(?:^|/)" + re.escape(root.strip("/")) + _FOLDERS_IN_PATH)
+    match = pattern.search(path.replace("\\", "/"))
+    return _cell_of(match) if match else None
 
 
 def cell_of_path(path: str) -> Cell:
     """The cell of a file in a cell's directory, whatever the results root
     (`<root>/<dataset>/<model>/dz<dz>/seed<seed>/<file>`: the last folders name it)."""
-    match = list(re.finditer(_FOLDERS_IN_PATH, "/" + path.replace("\\", "/")))[-1]
-    return (match["dataset"], match["model"], int(match["dz"]), int(match["seed"]))
+    return _cell_of(list(re.finditer(_FOLDERS_IN_PATH, "/" + path.replace("\\", "/")))[-1])

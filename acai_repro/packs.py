@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from acai_repro.cells import Cell, cell_directory_pattern
+from acai_repro.cells import Cell, cell_under
 from acai_repro.config import table1_cells
 
 
@@ -50,10 +50,7 @@ def training_packs(config: dict) -> dict[str, list[Cell]]:
 def targeted_cell(target: str, root: str = "results") -> Cell | None:
     """The cell whose directory under the results root `root` holds `target` (a file or the
     directory), else None."""
-    match = cell_directory_pattern(root).search(target.replace("\\", "/"))
-    if not match:
-        return None
-    return (match["dataset"], match["model"], int(match["dz"]), int(match["seed"]))
+    return cell_under(root, target)
 
 
 def dissolve_targeted(packs: dict[str, list[Cell]], targets, root: str = "results") -> dict[str, list[Cell]]:
