@@ -24,6 +24,7 @@ import h5py
 import jsonschema
 import yaml
 
+from acai_repro.fusion import unfusable_reason
 from acai_repro.models import MODELS
 from acai_repro.models.base import AutoEncoder, Option
 
@@ -537,6 +538,11 @@ def _check_training(training: dict) -> None:
             "config key 'training.eval_every': larger than training.total_images, "
             "so no evaluation would run"
         )
+    if training["seed_fusion"] and not training["fast_path"]:
+        raise ConfigError(
+            "config key 'training.seed_fusion': seed fusion is part of the fast path; set "
+            "training.fast_path: true as well (the exact path trains each seed on its own)"
+        )
     if training["report_last"] > evaluations(training):
         raise ConfigError(
             f"config key 'training.report_last': {training['report_last']} is more than the "
@@ -628,10 +634,12 @@ def cell_spec(config: dict, dataset: str, model: str, dz: int, seed: int) -> dic
     ds = config["datasets"][dataset]
     width = latent_width(config, dataset, model)
     training = {k: v for k, v in config["training"].items() if k not in RUN_SETTINGS}
-    if not training.get("fast_path"):
-        # the exact path is named by the key's absence: its specs (and resume digests) stay
-        # those of every cell trained before the fast path existed
-        training.pop("fast_path", None)
+    for key in ("fast_path", "seed_fusion"):
+        if not training.get(key):
+            # the exact path, and an unfused cell, are named by the key's absence: their specs
+            # (and resume digests) stay those of every cell trained before these switches existed
+            training.pop(key, None)
+    fused = {"fused_seeds": fused_seeds(config, model, seed)} if training.get("seed_fusion") else {}
     return {
         "dataset": dataset,
         "model": model,
@@ -648,7 +656,24 @@ def cell_spec(config: dict, dataset: str, model: str, dz: int, seed: int) -> dic
         "training": copy.deepcopy(training),
         "evaluation": copy.deepcopy(config["evaluation"].get(dataset, {})),
         "data": data_spec(config, dataset),
+        **fused,
     }
+
+
+def fused_seeds(config: dict, model: str, seed: int) -> list[int]:
+    """The seeds trained together with `seed` under seed fusion: the configured seeds, in order.
+    They are in each of its cells' specs: the group is the unit of training (its bits depend on
+    the group), so another set of seeds is another group, trained again."""
+    reason = unfusable_reason(MODELS[model])
+    if reason:
+        raise ConfigError(f"config key 'training.seed_fusion': {reason}")
+    seeds = [int(s) for s in config["seeds"]]
+    if int(seed) not in seeds:
+        raise ConfigError(
+            f"seed {seed} is not one of the configured seeds {seeds}: under training.seed_fusion the "
+            "configured seeds train as one group; add the seed to `seeds` (that group then trains again)"
+        )
+    return seeds
 
 
 def model_options(config: dict, model: str) -> dict:

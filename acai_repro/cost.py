@@ -54,11 +54,12 @@ def parse_dry_run(output: str) -> tuple[Counter, dict[str, list[Cell]]]:
             jobs[rule] += 1
             continue
         output = OUTPUT.match(line)
-        if output and rule and rule.startswith(PACK_RULE_PREFIX):  # a pack: its cells' metrics.json
+        # a pack, or a cell's group of seeds (seed fusion): its cells' metrics.json
+        if output and rule and (rule.startswith(PACK_RULE_PREFIX) or rule == TRAIN_RULE):
             paths = [p for p in output.group(1).split(", ") if p.endswith("metrics.json")]
-            cells[rule] = [Cell(*cell_of_path(p)) for p in paths]
+            cells.setdefault(rule, []).extend(Cell(*cell_of_path(p)) for p in paths)
         wildcards = WILDCARDS.match(line)
-        if wildcards and rule:
+        if wildcards and rule and rule != TRAIN_RULE:
             w = dict(item.split("=", 1) for item in wildcards.group(1).split(", "))
             if {"dataset", "model", "dz", "seed"} <= w.keys():
                 cells.setdefault(rule, []).append(Cell(w["dataset"], w["model"], int(w["dz"]), int(w["seed"])))

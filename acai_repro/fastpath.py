@@ -32,7 +32,7 @@ import torch._dynamo.config as dynamo_config
 import torch._inductor.config as inductor_config
 from torch import nn
 
-EXACT, FAST = "exact", "fast"
+EXACT, FAST, FUSED = "exact", "fast", "fast-fused"
 
 
 def is_fast(spec: dict) -> bool:
@@ -41,7 +41,15 @@ def is_fast(spec: dict) -> bool:
     return bool(spec["training"].get("fast_path", False))
 
 
+def is_fused(spec: dict) -> bool:
+    """Whether `spec`'s cell trains with its group's other seeds (seed fusion, acai_repro.fusion)."""
+    return bool(spec["training"].get("seed_fusion", False))
+
+
 def path_name(spec: dict) -> str:
+    """How a cell was trained, as metrics.json, the tables' CSV and the scorecard name it."""
+    if is_fused(spec):
+        return FUSED
     return FAST if is_fast(spec) else EXACT
 
 

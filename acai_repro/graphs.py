@@ -197,7 +197,7 @@ class GraphedStep:
                 for p in params:
                     p.grad = None  # the captured backward allocates its gradients in the graph's pool
             self.graph = torch.cuda.CUDAGraph()
-            for generator in (run.data_generator, run.model_generator):
+            for generator in run.generators():
                 self.graph.register_generator_state(generator)
             self.losses = _capture(self.graph, step)
         except Exception:
@@ -263,12 +263,12 @@ def snapshot(run, running: list[torch.Tensor]) -> dict:
     generator states, and the running tensors (e.g. the max of |loss|)."""
     clone = lambda tensors: [t.detach().clone() for t in tensors]  # noqa: E731
     return {
-        "tensors": clone(_module_tensors(run)),
+        "tensors": clone(run.tensors()),
         "optimizers": {
             name: {p: {k: v.detach().clone() for k, v in opt.state[p].items()} for p in opt.state}
             for name, opt in run.optimizers.items()
         },
-        "generators": [g.get_state() for g in (run.data_generator, run.model_generator)],
+        "generators": [g.get_state() for g in run.generators()],
         "running": clone(running),
     }
 
@@ -282,7 +282,7 @@ def restore(run, running: list[torch.Tensor], saved: dict, fresh_generators: boo
     `fresh_generators` replaces the generators (after a failed capture their state may be
     left mid-capture) by new ones at the saved states.
     """
-    for tensor, value in zip(_module_tensors(run), saved["tensors"]):
+    for tensor, value in zip(run.tensors(), saved["tensors"]):
         tensor.copy_(value)
     for name, opt in run.optimizers.items():
         before = saved["optimizers"][name]
@@ -292,17 +292,10 @@ def restore(run, running: list[torch.Tensor], saved: dict, fresh_generators: boo
                     value.copy_(before[p][key]) if p in before else value.zero_()
     for tensor, value in zip(running, saved["running"]):
         tensor.copy_(value)
-    data_state, model_state = saved["generators"]
     if fresh_generators:
-        run.data_generator = torch.Generator(device=run.device)
-        run.model_generator = torch.Generator(device=run.device)
-    run.data_generator.set_state(data_state)
-    run.model_generator.set_state(model_state)
-
-
-def _module_tensors(run) -> list[torch.Tensor]:
-    modules = (run.model, run.classifier)
-    return [t for m in modules for t in list(m.parameters()) + list(m.buffers())]
+        run.set_generators([torch.Generator(device=run.device) for _ in saved["generators"]])
+    for generator, state in zip(run.generators(), saved["generators"]):
+        generator.set_state(state)
 
 
 def main() -> None:

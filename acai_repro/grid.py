@@ -56,8 +56,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--profile", type=Path, default=ROOT / "profiles" / "slurm")
         p.add_argument("--margin", type=float, default=1.5)
         p.add_argument("--step", choices=("auto", *STEP_KINDS), default="auto",
-                       help="rates of the eager step (measured everywhere), the CUDA graph or the fast path "
-                            "(where measured; else the next, named); auto: the config's (device, fast_path, cuda_graphs)")  # fmt: skip
+                       help="rates of the eager step (measured everywhere), the CUDA graph, the fast path or the "
+                            "seed-fused fast path (where measured; else the next, named); auto: the config's "
+                            "(device, seed_fusion, fast_path, cuda_graphs)")  # fmt: skip
         if name in ("status", "cost"):
             p.add_argument("targets", nargs="+")
     return parser

@@ -62,13 +62,22 @@ class _NearestUp2x(torch.autograd.Function):
     loop over the batch that took ~99 us per call at batch 64; this is four element-wise
     additions (one fused kernel when compiled)."""
 
+    # vmap (seed fusion) runs the same forward and backward on each seed's slice
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+    def forward(x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
         out = x[:, :, :, None, :, None].expand(n, c, h, 2, w, 2).reshape(n, c, 2 * h, 2 * w)
-        if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        # (a seed's slice under vmap cannot be asked its layout; seed fusion stays NCHW)
+        batched = torch._C._functorch.is_batchedtensor(x)
+        if not batched and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
             out = out.contiguous(memory_format=torch.channels_last)
         return out
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        pass  # the backward needs nothing but the gradient's shape
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:

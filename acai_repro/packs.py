@@ -5,6 +5,10 @@ SLURM job re-reads the Snakefile and must find the very pack rule that the head 
 submitted. The cells of Table 1, then of Tables 2 and 3, in the tables' order, are chunked
 `pack` at a time; a pack never mixes tables or datasets, a cell belongs to one pack at most
 (Tables 2 and 3 share cells), and a chunk of one cell is left to the one-cell rule.
+
+Under seed fusion (training.seed_fusion) the unit is a cell's group of seeds, trained as one:
+a pack holds whole groups (`pack` cells rounded down to whole groups, at least one), and a
+chunk of one group is left to the one-cell rule, which then trains the group.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ def training_packs(config: dict) -> dict[str, list[Cell]]:
     size = config["resources"]["train"]["pack"]
     if size <= 1:
         return {}
+    unit = len(config["seeds"]) if config["training"]["seed_fusion"] else 1
+    size = max(unit, size // unit * unit)
     groups: dict[tuple[str, str], list[Cell]] = {}
     seen: set[Cell] = set()
     for table, cell in tables_cells(config):
@@ -42,7 +48,7 @@ def training_packs(config: dict) -> dict[str, list[Cell]]:
         safe = re.sub(r"\W", "_", dataset)  # a rule name is a Python identifier
         for start in range(0, len(cells), size):
             chunk = cells[start : start + size]
-            if len(chunk) > 1:
+            if len(chunk) > unit:
                 packs[f"train_pack_{table}_{safe}_{start // size}"] = chunk
     return packs
 

@@ -22,11 +22,13 @@ RATES = ROOT / "benchmarks" / "rates.csv"
 # --step -> the kinds of benchmarks/rates.csv that measure it, the asked one first; a step not
 # measured for a setting is costed at the next kind, and the estimate says so.
 STEP_KINDS = {
+    # seed fusion: the rate of one seed of a fused group (the group's images/s over its seeds)
+    "fused": ("train_fused", "train_fast", "train_graphed", "train"),
     "fast": ("train_fast", "train_graphed", "train"),
     "graphed": ("train_graphed", "train"),
     "eager": ("train",),
 }
-KIND_STEPS = {"train_fast": "fast-path", "train_graphed": "graphed", "train": "eager"}
+KIND_STEPS = {"train_fused": "seed-fused", "train_fast": "fast-path", "train_graphed": "graphed", "train": "eager"}
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,13 @@ def load_rates(path: Path = RATES) -> list[dict]:
 
 
 def config_step(config: dict) -> tuple[str, str]:
-    """(step, precision) a config trains with on a GPU: the fast path, the captured graph or
-    eager steps; TF32 or float32 convolutions."""
+    """(step, precision) a config trains with on a GPU: the fast path (seed-fused or not), the
+    captured graph or eager steps; TF32 or float32 convolutions."""
     training = config["training"]
     if config.get("device") == "cpu":
         step = "eager"
+    elif training.get("seed_fusion"):
+        step = "fused"
     elif training.get("fast_path"):
         step = "fast"
     else:
@@ -123,9 +127,11 @@ def kmeans_seconds(rates: list[dict], card: str, dz: int, restarts: int) -> tupl
 
 def packed_rate(rates: list[dict], card: str, dataset: str, size: int, step: str = "graphed", precision: str = "") -> Rate | None:
     """Measured aggregate images/s of a pack of `size` cells on `dataset` (rows of kind
-    train_packed, or train_packed_fast on the fast path; model "pack<size>"), or None where
-    never measured. The fast path falls back to the exact path's packed rate, named."""
-    kinds = ("train_packed_fast", "train_packed") if step == "fast" else ("train_packed",)
+    train_packed, train_packed_fast on the fast path, train_packed_fused with seed fusion; model
+    "pack<size>"), or None where never measured. A path not measured falls back to the next
+    (fused, fast, exact), named."""
+    kinds = {"fused": ("train_packed_fused", "train_packed_fast", "train_packed"),
+             "fast": ("train_packed_fast", "train_packed")}.get(step, ("train_packed",))  # fmt: skip
     for kind in kinds:
         rows = [r for r in rates if r["card"] == card and r["kind"] == kind
                 and r["dataset"] == dataset and r["model"] == f"pack{size}"]  # fmt: skip

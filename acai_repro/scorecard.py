@@ -332,7 +332,7 @@ def kmeans_restarts(sources) -> list[int]:
 
 
 def _path_text(frame: pd.DataFrame) -> str:
-    """The training paths (training.fast_path) the frame's cells were trained on."""
+    """The training paths (fastpath.path_name: exact, fast, fast-fused) the frame's cells were trained on."""
     paths = sorted({p for joined in frame.get("path", pd.Series(dtype=str)).dropna() for p in str(joined).split(";") if p})
     return f"the {' and '.join(paths)} path{'s' if len(paths) > 1 else ''}" if paths else "path not recorded"
 

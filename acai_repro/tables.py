@@ -91,7 +91,7 @@ def record_scale(record: dict) -> str | None:
 
 
 def record_training_path(record: dict, path) -> str | None:
-    """The training path (exact / fast, training.fast_path) of the cell a record comes from: a
+    """The training path (exact / fast / fast-fused, fastpath.path_name) of the cell a record comes from: a
     cell's metrics.json says it in its spec; a probe or K-Means record is its cell's, read from the
     metrics.json beside it; pixel records have none."""
     if "training" in (record.get("spec") or {}):
@@ -507,12 +507,14 @@ def markdown_tables(csv_paths, config: dict | None = None) -> str:
 
 
 def _scales_text(rows: pd.DataFrame) -> str:
-    """The scales the rows' records name, and the fast path where a record trained on it (the
-    exact path goes unsaid); CSVs written before scales were recorded have no column."""
+    """The scales the rows' records name, and the fast path (seed-fused or not) where a record
+    trained on it (the exact path goes unsaid); CSVs written before scales were recorded have no
+    column."""
     recorded = rows["scale"].dropna() if "scale" in rows.columns else []
     text = ", ".join(sorted(set(recorded))) or "scale not recorded"
     paths = {p for joined in rows["path"].dropna() for p in str(joined).split(";")} if "path" in rows.columns else set()
-    return text + (", fast path" if fastpath.FAST in paths else "")
+    named = {fastpath.FAST: "fast path", fastpath.FUSED: "fast path with seed fusion"}
+    return text + "".join(f", {named[p]}" for p in sorted(paths) if p in named)
 
 
 def _rule_text(rows: pd.DataFrame) -> str:

@@ -28,6 +28,7 @@ evaluations but progress lines.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import math
@@ -37,6 +38,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,7 @@ from acai_repro.cells import cell_folders
 from acai_repro.config import spec_digest
 from acai_repro.data import build_source
 from acai_repro.files import write_atomically, write_json
+from acai_repro.fusion import FusedGroup
 from acai_repro.graphs import build_stepper, resolve_cuda_graphs
 from acai_repro.metrics.lines import line_metrics
 from acai_repro.models import build_model
@@ -244,7 +247,9 @@ class CellTrainer:
     the state file and returns the metrics record.
     """
 
-    def __init__(self, spec: dict, outdir, log):
+    def __init__(self, spec: dict, outdir, log, group_stream=None):
+        """`group_stream`: the cell is a seed of a fused group (FusedGroupTrainer), which steps it
+        on that stream and checkpoints it; the cell builds no stepper of its own."""
         self.spec, self.outdir, self.log = spec, Path(outdir), log
         self.outdir.mkdir(parents=True, exist_ok=True)
         self.device = resolve_device(spec["device"])
@@ -252,8 +257,12 @@ class CellTrainer:
         self.batch = tr["batch_size"]
         self.total_steps, self.eval_steps = tr["total_images"] // self.batch, tr["eval_every"] // self.batch
         self.label = cell_folders(spec["dataset"], spec["model"], spec["dz"], spec["seed"])
-        self.stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
-        self.done, self.metrics, self.stepper = False, None, None
+        self.in_group = group_stream is not None
+        own_stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" and not self.in_group else None
+        self.stream = group_stream if self.in_group else own_stream
+        self.done, self.metrics, self.stepper, self.graphed = False, None, None, False
+        # a fused seed's Run is refreshed from the group's stacked state before it is read
+        self.pull: Callable[[], None] = lambda: None
         with self.on_stream():
             self.run = build_run(spec, self.device)
             self.source = build_source(spec, self.device)
@@ -265,9 +274,11 @@ class CellTrainer:
                 return
             log(f"[{self.label}] device {self.device}, {self.total_steps} steps of {self.batch}, from step {self.run.step}")
             self.worst = torch.zeros((), device=self.device)
-            graphs = resolve_cuda_graphs(tr.get("cuda_graphs", "auto"), self.device)
-            step = lambda: one_step(self.run, self.source, self.batch, self.worst)  # noqa: E731
-            self.stepper = build_stepper(self.run, step, [self.worst], graphs, log)
+            if not self.in_group:
+                graphs = resolve_cuda_graphs(tr.get("cuda_graphs", "auto"), self.device)
+                step = lambda: one_step(self.run, self.source, self.batch, self.worst)  # noqa: E731
+                self.stepper = build_stepper(self.run, step, [self.worst], graphs, log)
+                self.graphed = self.stepper.graphed
             self.progress = Progress(self.label, tr["progress_seconds"], tr["total_images"], log)
             self.timer = SegmentTimer(self.stream)
         self.segment_steps = 0
@@ -277,29 +288,37 @@ class CellTrainer:
         """Everything of this cell (build, capture, steps, evaluations) runs on its stream."""
         return torch.cuda.stream(self.stream) if self.stream is not None else contextlib.nullcontext()
 
+    @property
+    def members(self) -> list[CellTrainer]:
+        """The cells this trainer trains (itself; a fused group's seeds)."""
+        return [self]
+
     def advance(self) -> None:
         """One training step and its bookkeeping (check, evaluation, checkpoint, progress)."""
-        run = self.run
         with self.on_stream():
-            losses = self.stepper()
-            run.step += 1
-            self.segment_steps += 1
-            at_eval = run.step % self.eval_steps == 0 or run.step == self.total_steps
-            # Graphed: no read-back between evaluations, so a divergence shows at the next one.
-            if at_eval or (not self.stepper.graphed and run.step % self.tr["check_every"] == 0):
-                reason = self._divergence()
-                if reason:
-                    self.log(f"[{self.label}] diverged: {reason}")
-                    self._end("diverged", reason)
-                    return
-            if at_eval:
-                self._evaluate(losses)
-            elif self.progress.due(time.monotonic()):
-                self.progress.show(run.step * self.batch, losses, self._segment_rate())
+            self.after_step(self.stepper())
             if time.monotonic() - self.last_checkpoint >= self.tr["checkpoint_minutes"] * 60:
                 self.save_state()
-            if run.step >= self.total_steps:
-                self._end("ok", None)
+
+    def after_step(self, losses: dict) -> None:
+        """The bookkeeping of the step just taken: divergence check, evaluation, progress, end."""
+        run = self.run
+        run.step += 1
+        self.segment_steps += 1
+        at_eval = run.step % self.eval_steps == 0 or run.step == self.total_steps
+        # Graphed: no read-back between evaluations, so a divergence shows at the next one.
+        if at_eval or (not self.graphed and run.step % self.tr["check_every"] == 0):
+            reason = self._divergence()
+            if reason:
+                self.log(f"[{self.label}] diverged: {reason}")
+                self._end("diverged", reason)
+                return
+        if at_eval:
+            self._evaluate(losses)
+        elif self.progress.due(time.monotonic()):
+            self.progress.show(run.step * self.batch, losses, self._segment_rate())
+        if run.step >= self.total_steps:
+            self._end("ok", None)
 
     def _divergence(self) -> str | None:
         bad = float(self.worst)  # a read-back on this cell's stream: waits for it alone
@@ -325,6 +344,7 @@ class CellTrainer:
         record = {"step": run.step, "images": run.step * self.batch, "kimg": run.step * self.batch / 1024}
         record.update({f"loss_{k}": float(v.detach()) for k, v in losses.items()})
         record["images_per_s"] = rate
+        self.pull()
         record.update(evaluate(run, self.source, len(run.evals)))
         run.evals.append(record)
         with open(self.outdir / EVALS_FILE, "a") as f:
@@ -342,6 +362,7 @@ class CellTrainer:
         with self.on_stream():
             self._close_segment()
             self._tick_wall()
+            self.pull()
             state = self.run.state()
             if ended is not None:
                 state["ended"] = ended
@@ -389,6 +410,100 @@ class CellTrainer:
         return self.metrics
 
 
+class FusedGroupTrainer:
+    """The seeds of one cell trained as one stacked model (training.seed_fusion,
+    acai_repro.fusion): one step of the whole group (a captured graph on CUDA), then each seed's
+    own bookkeeping (CellTrainer.after_step) on its slice of the losses. The group checkpoints
+    every seed at the same step, so that a rerun resumes them in step; a seed that ends early
+    (diverged) writes its outputs and leaves its slice computing, unread, until the group ends.
+    """
+
+    def __init__(self, cells: list[tuple[dict, Path]], log):
+        spec = cells[0][0]
+        self.log, self.tr = log, spec["training"]
+        self.device = resolve_device(spec["device"])
+        self.stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
+        self.label = group_label(spec)
+        self.stepper = None
+        self.cells = cells
+        self.members = self._members()
+        live = [m for m in self.members if not m.done]
+        if len({m.run.step for m in live}) > 1:
+            log(f"[{self.label}] its seeds' checkpoints are at different steps "
+                f"({', '.join(f'{m.label}: {m.run.step}' for m in live)}; a stop came between their "
+                "writes): the group trains again from the start")  # fmt: skip
+            for member in self.members:
+                (member.outdir / STATE_FILE).unlink(missing_ok=True)
+            self.members = self._members()
+            live = self.members
+        self.done = not live
+        if self.done:
+            return
+        with torch.cuda.stream(self.stream) if self.stream is not None else contextlib.nullcontext():
+            self.group = FusedGroup([m.run for m in self.members], [m.source for m in self.members], spec["training"]["batch_size"])
+            self.group.push(counts_from=self.members.index(live[0]))
+            graphs = resolve_cuda_graphs(self.tr.get("cuda_graphs", "auto"), self.device)
+            self.stepper = build_stepper(self.group, self.group.step, [self.group.worst], graphs, log)
+        for index, member in enumerate(self.members):
+            member.worst = self.group.worst[index]
+            member.graphed = self.stepper.graphed
+            if not member.done:
+                member.pull = functools.partial(self.group.pull, index)
+        log(f"[{self.label}] seeds {', '.join(str(m.spec['seed']) for m in self.members)} fused into one stacked model")
+        self.last_checkpoint = time.monotonic()
+
+    def _members(self) -> list[CellTrainer]:
+        # One after another: build_run seeds the global generator before each initialisation.
+        return [CellTrainer(spec, outdir, self.log, group_stream=self.stream) for spec, outdir in self.cells]
+
+    def advance(self) -> None:
+        """One step of every seed, each seed's bookkeeping, and the group's checkpoint when due."""
+        with torch.cuda.stream(self.stream) if self.stream is not None else contextlib.nullcontext():
+            losses = self.stepper()
+        for index, member in enumerate(self.members):
+            if not member.done:
+                with member.on_stream():
+                    member.after_step({name: value[index] for name, value in losses.items()})
+        if time.monotonic() - self.last_checkpoint >= self.tr["checkpoint_minutes"] * 60:
+            for member in self.members:
+                if not member.done:
+                    member.save_state()
+            self.last_checkpoint = time.monotonic()
+        self.done = all(m.done for m in self.members)
+        if self.done:
+            self.stepper = None  # frees the captured graph's memory for the cells still training
+
+
+def group_label(spec: dict) -> str:
+    """A fused group's name in logs: its cell's folder with the group's seeds."""
+    seeds = ",".join(str(s) for s in spec["fused_seeds"])
+    return cell_folders(spec["dataset"], spec["model"], spec["dz"], seeds)
+
+
+def training_units(cells: list[tuple[dict, Path]]) -> list[list[tuple[dict, Path]]]:
+    """The cells in the units they train in: a cell alone, or a fused group's seeds (in the
+    group's order), each unit where its first cell is in `cells`. A fused group must be whole."""
+    units, groups = [], {}
+    for spec, outdir in cells:
+        if not fastpath.is_fused(spec):
+            units.append([(spec, outdir)])
+            continue
+        key = (spec["dataset"], spec["model"], spec["dz"], tuple(spec["fused_seeds"]))
+        if key not in groups:
+            groups[key] = []
+            units.append(groups[key])
+        groups[key].append((spec, outdir))
+    for (dataset, model, dz, seeds), unit in groups.items():
+        have = sorted(spec["seed"] for spec, _ in unit)
+        if have != sorted(seeds):
+            raise ValueError(
+                f"train_pack: seed fusion trains the seeds {list(seeds)} of {dataset}/{model}/dz{dz} as one group; "
+                f"this job holds seeds {have} (the group is the unit of training: ask for all its seeds)"
+            )
+        unit.sort(key=lambda cell: seeds.index(cell[0]["seed"]))
+    return units
+
+
 def train_cell(spec: dict, outdir, log=print) -> dict:
     """Train (or resume) one cell and write its outputs; returns the metrics record.
 
@@ -407,6 +522,7 @@ def train_pack(cells: list[tuple[dict, Path]], log=print) -> list[dict]:
     TrainingInterrupted is raised (a rerun resumes every cell from that step).
     """
     _check_pack(cells)
+    units = training_units(cells)  # a fused group that is not whole is refused before any lock
     with contextlib.ExitStack() as locks, stop_requests() as stop:
         # Each cell's trainer lock before its state is read: a second trainer refuses at once.
         for spec, outdir in cells:
@@ -414,7 +530,10 @@ def train_pack(cells: list[tuple[dict, Path]], log=print) -> list[dict]:
             write_started_spec(outdir, spec)  # what `grid status` compares with the config
         parent = ParentWatch()
         # One after another: build_run seeds the global generator before each initialisation.
-        trainers = [CellTrainer(spec, outdir, log) for spec, outdir in cells]
+        trainers = [
+            FusedGroupTrainer(unit, log) if fastpath.is_fused(unit[0][0]) else CellTrainer(*unit[0], log)
+            for unit in units
+        ]
         active = [t for t in trainers if not t.done]
         while active:
             for trainer in active:
@@ -426,7 +545,8 @@ def train_pack(cells: list[tuple[dict, Path]], log=print) -> list[dict]:
                     log("the parent process (Snakemake) is gone: saving every cell and stopping")
                 _save_and_stop(active, stop.signum or signal.SIGHUP, log)
             active = [t for t in active if not t.done]
-        return [t.finish() for t in trainers]
+        metrics = {m.outdir: m.finish() for t in trainers for m in t.members}
+        return [metrics[Path(outdir)] for _, outdir in cells]
 
 
 def _check_pack(cells) -> None:
@@ -447,7 +567,7 @@ def _save_and_stop(trainers: list[CellTrainer], signum: int, log) -> None:
     """Pre-emption or time limit: write every training cell's full state now and stop with a
     non-zero exit (cells that already ended keep their final state)."""
     stops = []
-    for trainer in trainers:
+    for trainer in (m for t in trainers for m in t.members):
         if not trainer.done:
             stops.append(TrainingInterrupted(signum, trainer.run.step, trainer.save_state()))
             log(f"[{trainer.label}] {stops[-1]}")

@@ -50,6 +50,17 @@ class Run:
             "wall_seconds": self.wall_seconds,
         }
 
+    def generators(self) -> list[torch.Generator]:
+        """The run's generators (data, model): a CUDA graph registers and snapshots them."""
+        return [self.data_generator, self.model_generator]
+
+    def set_generators(self, generators: list[torch.Generator]) -> None:
+        self.data_generator, self.model_generator = generators
+
+    def tensors(self) -> list[torch.Tensor]:
+        """Every tensor a step changes in place but the optimisers' state: weights and buffers."""
+        return [t for m in (self.model, self.classifier) for t in list(m.parameters()) + list(m.buffers())]
+
     def load(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.classifier.load_state_dict(state["classifier"])
@@ -107,7 +118,7 @@ def build_run(spec: dict, device: torch.device) -> Run:
     model = build_model(spec["model"], arch, spec["model_options"]).to(device)
     classifier = dense(arch.dz, spec["classes"]).to(device)
     fast = fastpath.is_fast(spec)
-    if fast:
+    if fast and not fastpath.is_fused(spec):  # fused seeds run under vmap (acai_repro.fusion)
         fastpath.accelerate(model, classifier)
     groups = dict(model.param_groups(), classifier=list(classifier.parameters()))
     lr = spec["training"]["learning_rate"]

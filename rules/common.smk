@@ -247,12 +247,21 @@ def share_train_cell_resources(rule_names):
 
 def training_rules(packs):
     """Name -> cells of each training rule, train_cell's being None (any one cell, by its
-    wildcards), then each pack's."""
+    wildcards; under seed fusion its group of seeds), then each pack's."""
     return {"train_cell": None, **packs}
 
 
+# Under seed fusion (training.seed_fusion) train_cell trains a cell's group of seeds as one: its
+# wildcards are the dataset, model and dz, and its outputs every configured seed's.
+FUSED = config["training"]["seed_fusion"]
+GROUP = f"{RESULTS}/{{dataset}}/{{model}}/dz{{dz}}"
+
+
 def training_files(cells, filename):
-    """A file of each cell that a training job trains; cells None means the wildcards' cell."""
+    """A file of each cell that a training job trains; cells None means the wildcards' cell
+    (under seed fusion, the wildcards' group of seeds)."""
+    if cells is None and FUSED:
+        return [f"{GROUP}/seed{seed}/{filename}" for seed in config["seeds"]]
     if cells is None:
         return [f"{CELL}/{filename}"]
     return [f"{cell_directory(cell, RESULTS)}/{filename}" for cell in cells]
@@ -267,7 +276,10 @@ def training_data(cells):
 
 
 def training_record(kind, rule_name, cells, suffix):
-    """The log or benchmark file of a training job: per cell, or per pack."""
+    """The log or benchmark file of a training job: per cell (per group of seeds under seed
+    fusion), or per pack."""
+    if cells is None and FUSED:
+        return f"{RESULTS}/{kind}/train/{{dataset}}/{{model}}/dz{{dz}}/seeds.{suffix}"
     if cells is None:
         return f"{RESULTS}/{kind}/train/{CELL_FOLDERS}.{suffix}"
     return f"{RESULTS}/{kind}/train/packs/{rule_name}.{suffix}"

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from acai_repro.models.base import AutoEncoder, Option, mse, normal_like
+from acai_repro.models.base import AutoEncoder, Option, mse
 from acai_repro.nets import LEAK, dense
 
 
@@ -35,12 +35,17 @@ class AAE(AutoEncoder):
             dense(width, 1),
         )  # fmt: skip
 
-    def training_losses(self, x, generator):
+    def noise(self, x, generator):
+        """Samples of the prior, one per code."""
+        shape = (len(x), self.arch.dz)
+        return {"prior": torch.randn(shape, generator=generator, device=x.device, dtype=x.dtype)}
+
+    def losses(self, x, noise):
         z = self.encoder(x)
         recon = mse(self.decoder(z), x)
         code = z.flatten(1)
         fool = _bce(self.critic(code), 1.0)
-        prior = normal_like(code, generator)
+        prior = noise["prior"]
         judged = self.critic(torch.cat([code.detach(), prior]))
         critic = _bce(judged[: len(x)], 0.0) + _bce(judged[len(x) :], 1.0)
         ae = recon + self.options["adversary_weight"] * fool

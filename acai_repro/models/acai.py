@@ -1,6 +1,6 @@
 """ACAI: the adversarially constrained autoencoder interpolation (PROTOCOL §4).
 
-The ACAI loss lives here, in `ACAI.training_losses`:
+The ACAI loss lives here, in `ACAI.losses` (its draws, α, in `ACAI.noise`):
 - α = 0.5 - |u - 0.5|, u ~ U[0, 1) per example, so α ∈ [0, 0.5];
 - each example is mixed with the reversed batch: z_mix = α·z + (1 - α)·z[::-1];
 - critic d (the encoder's architecture, mean over all output elements) regresses α on
@@ -52,10 +52,13 @@ class ACAI(AutoEncoder):
         self.lam = self.options["lambda"]
         self.gamma = self.options["gamma"]
 
-    def training_losses(self, x, generator):
+    def noise(self, x, generator):
+        return {"alpha": mix_coefficients(len(x), generator, x.device)}
+
+    def losses(self, x, noise):
+        alpha = noise["alpha"]
         z = self.encoder(x)
         x_hat = self.decoder(z)
-        alpha = mix_coefficients(len(x), generator, x.device)
         x_mix = self.decoder(mix_latents(z, alpha))
         recon = mse(x_hat, x)
         fool = self.critic(x_mix).square().mean()

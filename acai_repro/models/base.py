@@ -13,10 +13,17 @@ titled "VAE", nor placed in the VAE's column). What a model does is inherited: i
 `OPTIONS`, `latent_kind`, and `rate_like`, which defaults to the parent model's name (a
 subclass trains at its parent's rate until it is measured itself).
 
-A model owns its networks and computes its own training losses. The trainer only sees:
-- `training_losses(x, generator)` -> (losses, features): `losses["ae"]` (and, for
-  adversarial models, `losses["critic"]`) are the objectives of the parameter groups in
-  `param_groups()`; other entries are logged. `features` feed the in-tandem classifier.
+A model owns its networks and computes its own training losses, in two parts:
+- `noise(x, generator)` -> dict: every random draw of a step (from the cell's model
+  generator, in a fixed order; {} for a model that draws nothing);
+- `losses(x, noise)` -> (losses, features), deterministic given its inputs:
+  `losses["ae"]` (and, for adversarial models, `losses["critic"]`) are the objectives of the
+  parameter groups in `param_groups()`; other entries are logged. `features` feed the
+  in-tandem classifier.
+The trainer calls `training_losses(x, generator)`, which is the two in turn. Split so, seed
+fusion (acai_repro.fusion) draws each seed's noise from that seed's own generator and runs
+`losses` for all seeds at once under `torch.func.vmap`; a model that overrides
+`training_losses` instead trains everywhere but fused.
 - `encode` / `decode` / `interpolate` in data space [-1, 1], used by every evaluation.
 """
 
@@ -134,8 +141,23 @@ class AutoEncoder(nn.Module):
             groups["critic"] = critic_params
         return groups
 
+    @classmethod
+    def fusable(cls) -> bool:
+        """Whether seed fusion can train this model: its step is split into `noise` and
+        `losses` (a model that overrides `training_losses` draws inside its step)."""
+        return cls.training_losses is AutoEncoder.training_losses
+
+    def noise(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Every random draw of one training step on batch `x` (its shape, dtype, device)."""
+        return {}
+
+    def losses(self, x: torch.Tensor, noise: dict[str, torch.Tensor]):
+        """(losses, features) of batch `x` given the step's `noise`; no random draw in here."""
+        raise NotImplementedError(f"model {self.name}: implement losses(x, noise) (and noise(x, generator))")
+
     def training_losses(self, x: torch.Tensor, generator: torch.Generator):
-        raise NotImplementedError
+        """One step's (losses, features): its draws, then the deterministic losses."""
+        return self.losses(x, self.noise(x, generator))
 
 
 def mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,7 @@ class Baseline(AutoEncoder):
     title = "Baseline"
     order = 10
 
-    def training_losses(self, x, generator):
+    def losses(self, x, noise):
         z = self.encoder(x)
         recon = mse(self.decoder(z), x)
         return {"ae": recon, "recon": recon}, z.flatten(1)

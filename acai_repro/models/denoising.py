@@ -15,8 +15,11 @@ class Denoising(AutoEncoder):
     order = 20
     OPTIONS = {"noise_std": Option(float, 1.0, "std of the Gaussian input noise", minimum=0)}
 
-    def training_losses(self, x, generator):
-        noisy = x + self.options["noise_std"] * normal_like(x, generator)
+    def noise(self, x, generator):
+        return {"input": normal_like(x, generator)}
+
+    def losses(self, x, noise):
+        noisy = x + self.options["noise_std"] * noise["input"]
         recon = mse(self.decoder(self.encoder(noisy)), x)
         with torch.no_grad():
             clean = self.encoder(x).flatten(1)

@@ -44,8 +44,15 @@ class VAE(AutoEncoder):
         return h, self.head_mean(h), self.head_logvar(h)
 
     def _sample(self, mean, logvar, generator):
-        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-        return mean + torch.exp(0.5 * logvar) * noise
+        return self._reparametrised(mean, logvar, self._standard_normal(mean, generator))
+
+    @staticmethod
+    def _standard_normal(like, generator):
+        return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+
+    @staticmethod
+    def _reparametrised(mean, logvar, standard):
+        return mean + torch.exp(0.5 * logvar) * standard
 
     def encode(self, x, generator=None):
         _, mean, logvar = self._posterior(x)
@@ -58,9 +65,13 @@ class VAE(AutoEncoder):
     def features(self, x):
         return self._posterior(x)[0]
 
-    def training_losses(self, x, generator):
+    def noise(self, x, generator):
+        """The reparametrisation's N(0, I) draw, one per code."""
+        return {"standard": self._standard_normal(x.new_empty(len(x), self.arch.dz), generator)}
+
+    def losses(self, x, noise):
         h, mean, logvar = self._posterior(x)
-        z = self._sample(mean, logvar, generator).view(-1, *self.arch.latent_shape)
+        z = self._reparametrised(mean, logvar, noise["standard"]).view(-1, *self.arch.latent_shape)
         logits = self.decoder(z)
         batch = len(x)
         nll = F.binary_cross_entropy_with_logits(logits, (x + 1.0) / 2.0, reduction="sum") / batch

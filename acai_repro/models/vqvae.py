@@ -129,7 +129,7 @@ class VQVAE(AutoEncoder):
         smoothed = (self.ema_count + self.epsilon) / (total + self.codebook_size * self.epsilon)
         self.codebook.copy_(self.ema_sum / (smoothed * total)[:, None])
 
-    def training_losses(self, x, generator):
+    def losses(self, x, noise):
         z_e = self.encoder(x)
         decoder_input, queries, codes, quantised = self.bottleneck(z_e)
         commit = (queries - quantised).square().mean()

@@ -1,0 +1,201 @@
+"""Seed fusion (training.seed_fusion): the seeds of a cell trained as one stacked model. On the
+CPU: each seed's fused step is its own step (to float rounding), the same group trained again
+gives the same bits, a stopped group resumes to the same bits, and the spec, the rules' unit and
+the refusals. The CUDA side (captured fused step) runs in benchmarks/gpu_session.sh."""
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from acai_repro import fastpath
+from acai_repro.config import ConfigError, cell_spec, spec_digest, validate_config, with_run_settings
+from acai_repro.data import build_source
+from acai_repro.fusion import FusedGroup, OneSeedStep
+from acai_repro.models import MODELS
+from acai_repro.models.baseline import Baseline
+from acai_repro.signals import TrainingInterrupted
+from acai_repro.train import STATE_FILE, train_pack
+from acai_repro.training_run import build_run, compute_gradients
+
+QUIET = lambda message: None  # noqa: E731
+CPU = torch.device("cpu")
+SEEDS = [0, 1, 2]
+
+
+def _config(smoke_config, fused: bool = True, **training):
+    config = json.loads(json.dumps(smoke_config))
+    config["seeds"] = SEEDS
+    config["training"].update(training, fast_path=fused, seed_fusion=fused)
+    return config
+
+
+def _specs(config, model, dz=16):
+    return [with_run_settings(cell_spec(config, "lines", model, dz, seed), config) for seed in config["seeds"]]
+
+
+def _weights(path):
+    return torch.load(path, weights_only=False)["model"]
+
+
+def _evals(record):
+    return json.dumps([{k: v for k, v in e.items() if k != "images_per_s"} for e in record["evals"]], sort_keys=True)
+
+
+def _assert_same_weights(a, b, what):
+    differing = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not differing, f"{what}: tensors differ: {differing}"
+
+
+def _largest_gap(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-30)).item()
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_each_seeds_fused_step_is_its_own_step(smoke_config, model):
+    """Known-good: one fused step of three seeds gives each seed the losses and the gradients of
+    its own cell stepped alone on the exact path (to float32 rounding: a grouped convolution
+    sums in another order, and a bias gradient is a sum of 65,536 terms that cancel). A fusion
+    that mixed seeds up would be off by far more (checked)."""
+    fused_specs = _specs(_config(smoke_config), model)
+    solo_specs = _specs(_config(smoke_config, fused=False), model)
+    runs = [build_run(spec, CPU) for spec in fused_specs]
+    group = FusedGroup(runs, [build_source(spec, CPU) for spec in fused_specs], fused_specs[0]["training"]["batch_size"])
+    fused_losses = group.step()
+    alone_gradients = []
+    for index, spec in enumerate(solo_specs):
+        solo = build_run(spec, CPU)
+        x, y = build_source(spec, CPU).train_batch(spec["training"]["batch_size"], solo.data_generator)
+        losses = compute_gradients(solo, x, y)
+        for name, value in losses.items():
+            gap = _largest_gap(fused_losses[name][index].detach(), value.detach())
+            assert gap < 1e-5, f"{model} seed {spec['seed']}: loss {name} fused {fused_losses[name][index]} vs alone {value}"
+        alone = {name: p.grad for name, p in OneSeedStep(solo.model, solo.classifier).named_parameters()}
+        for name, value in alone.items():
+            gap = _largest_gap(group.params[name].grad[index], value)
+            assert gap < 2e-3, f"{model} seed {spec['seed']}: gradient of {name} is {gap:.2g} (relative) from the seed's own"
+        alone_gradients.append(alone)
+    # Known-bad: another seed's gradients are far outside that tolerance, so a mix-up would show.
+    mixed = max(_largest_gap(group.params[n].grad[0], alone_gradients[1][n]) for n in alone_gradients[1])
+    assert mixed > 0.1, f"{model}: seeds 0 and 1 are only {mixed:.2g} apart: the comparison cannot tell seeds apart"
+
+
+def test_fused_adam_state_round_trips_through_each_seeds_run(smoke_config):
+    """pull then push leaves the stacked state (weights, buffers, Adam's moments) as it was:
+    what a checkpoint saves per seed is what the group resumes from."""
+    specs = _specs(_config(smoke_config), "vqvae")
+    runs = [build_run(spec, CPU) for spec in specs]
+    group = FusedGroup(runs, [build_source(spec, CPU) for spec in specs], specs[0]["training"]["batch_size"])
+    group.step()
+    before = {name: t.detach().clone() for name, t in group.stacked.items()}
+    moments = {g: [{k: v.clone() for k, v in opt.state[p].items()} for p in group.groups[g]] for g, opt in group.optimizers.items()}
+    for index in range(len(runs)):
+        group.pull(index)
+    for t in group.tensors():
+        t.detach().zero_()
+    for opt in group.optimizers.values():
+        opt.state.clear()
+    group.push()
+    for name, value in before.items():
+        assert torch.equal(group.stacked[name], value), f"{name} changed through pull and push"
+    for g, opt in group.optimizers.items():
+        for p, saved in zip(group.groups[g], moments[g]):
+            for key, value in saved.items():
+                assert torch.equal(opt.state[p][key], value), f"Adam {g} {key} changed through pull and push"
+
+
+def test_fused_spec_names_its_group_and_path(smoke_config):
+    fused = cell_spec(_config(smoke_config), "lines", "acai", 16, 1)
+    plain_fast = cell_spec(_config(smoke_config, fused=False, fast_path=True), "lines", "acai", 16, 1)
+    assert fused["fused_seeds"] == SEEDS, f"the group's seeds must be in the spec, got {fused.get('fused_seeds')}"
+    assert fused["training"]["seed_fusion"] is True
+    assert "seed_fusion" not in plain_fast["training"] and "fused_seeds" not in plain_fast, "unfused specs unchanged"
+    assert spec_digest(fused) != spec_digest(plain_fast), "a fused cell must not resume from an unfused checkpoint"
+    assert fastpath.path_name(fused) == fastpath.FUSED == "fast-fused"
+    other_group = _config(smoke_config)
+    other_group["seeds"] = [0, 1]
+    assert spec_digest(cell_spec(other_group, "lines", "acai", 16, 1)) != spec_digest(fused), "another group, another spec"
+
+
+def test_seed_fusion_needs_the_fast_path(smoke_config):
+    config = json.loads(json.dumps(smoke_config))
+    config["training"].update(seed_fusion=True, fast_path=False)
+    with pytest.raises(ConfigError, match="seed fusion is part of the fast path"):
+        validate_config(config)
+
+
+def test_a_seed_outside_the_group_and_an_unfusable_model_are_refused(smoke_config, monkeypatch):
+    config = _config(smoke_config)
+    with pytest.raises(ConfigError, match="seed 7 is not one of the configured seeds"):
+        cell_spec(config, "lines", "acai", 16, 7)
+
+    def drawn_inside(self, x, generator):
+        return Baseline.losses(self, x, {})
+
+    monkeypatch.setattr(Baseline, "training_losses", drawn_inside)
+    with pytest.raises(ConfigError, match="overrides training_losses"):
+        cell_spec(config, "lines", "baseline", 16, 0)
+
+
+def test_a_job_must_hold_the_whole_group(smoke_config, tmp_path):
+    specs = _specs(_config(smoke_config), "baseline")
+    with pytest.raises(ValueError, match=r"seeds \[0, 1, 2\] of lines/baseline/dz16 as one group; this job holds seeds \[0, 2\]"):
+        train_pack([(specs[0], tmp_path / "a"), (specs[2], tmp_path / "c")], QUIET)
+    assert not (tmp_path / "a").exists(), "a refused job must not start (no folder, no lock)"
+
+
+@pytest.mark.slow
+def test_a_group_trained_again_gives_the_same_bits_and_resumes_exactly(smoke_config, tmp_path):
+    """The same group twice: the same bits. Stopped by SIGTERM at its first evaluation and
+    rerun: the same bits too, each seed's metrics.json naming the fused path."""
+    config = _config(smoke_config, total_images=64 * 8, eval_every=64 * 4)
+    specs = _specs(config, "acai")
+    runs = {}
+    for name in ("a", "b"):
+        runs[name] = train_pack([(spec, tmp_path / name / f"seed{spec['seed']}") for spec in specs], QUIET)
+
+    def stop_at_first_evaluation(message):
+        if "kimg" in message:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    cells = [(spec, tmp_path / "stopped" / f"seed{spec['seed']}") for spec in specs]
+    with pytest.raises(TrainingInterrupted):
+        train_pack(cells, stop_at_first_evaluation)
+    assert all((folder / STATE_FILE).exists() for _, folder in cells), "every seed saves its state"
+    runs["stopped"] = train_pack(cells, QUIET)
+    for name in ("b", "stopped"):
+        for spec, first, again in zip(specs, runs["a"], runs[name]):
+            seed = spec["seed"]
+            what = f"seed {seed}: run {name} vs run a"
+            _assert_same_weights(_weights(tmp_path / f"a/seed{seed}/model.pt"), _weights(tmp_path / f"{name}/seed{seed}/model.pt"), what)
+            assert _evals(first) == _evals(again), f"{what}: evaluation histories differ"
+            assert again["path"] == "fast-fused", f"{what}: metrics.json names path {again['path']!r}"
+    seeds = [_weights(tmp_path / f"a/seed{s}/model.pt") for s in SEEDS]
+    assert not torch.equal(seeds[0]["encoder.0.weight"], seeds[1]["encoder.0.weight"]), "seeds trained alike"
+
+
+@pytest.mark.slow
+def test_seeds_saved_at_different_steps_train_the_group_again(smoke_config, tmp_path):
+    """A stop between two seeds' checkpoint writes leaves them at different steps: the group
+    trains again from the start, to the bits of an uninterrupted run."""
+    config = _config(smoke_config, total_images=64 * 8, eval_every=64 * 4)
+    specs = _specs(config, "baseline")
+    whole = train_pack([(spec, tmp_path / "whole" / f"seed{spec['seed']}") for spec in specs], QUIET)
+
+    def stop_at_first_evaluation(message):
+        if "kimg" in message:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    cells = [(spec, tmp_path / "split" / f"seed{spec['seed']}") for spec in specs]
+    with pytest.raises(TrainingInterrupted):
+        train_pack(cells, stop_at_first_evaluation)
+    (cells[1][1] / STATE_FILE).unlink()  # seed 1 as if its checkpoint had not been written
+    messages = []
+    again = train_pack(cells, messages.append)
+    assert any("checkpoints are at different steps" in m for m in messages), messages
+    for spec, first, second in zip(specs, whole, again):
+        seed = spec["seed"]
+        _assert_same_weights(_weights(tmp_path / f"whole/seed{seed}/model.pt"), _weights(tmp_path / f"split/seed{seed}/model.pt"), f"seed {seed}")
+        assert _evals(first) == _evals(second), f"seed {seed}: evaluation histories differ"
