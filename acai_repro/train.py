@@ -504,6 +504,13 @@ def training_units(cells: list[tuple[dict, Path]]) -> list[list[tuple[dict, Path
     return units
 
 
+def build_trainers(units: list[list[tuple[dict, Path]]], log) -> list:
+    """A trainer per unit of `training_units`: a FusedGroupTrainer for a fused group, else a
+    CellTrainer. One after another: build_run seeds the global generator before each
+    initialisation."""
+    return [FusedGroupTrainer(unit, log) if fastpath.is_fused(unit[0][0]) else CellTrainer(*unit[0], log) for unit in units]
+
+
 def train_cell(spec: dict, outdir, log=print) -> dict:
     """Train (or resume) one cell and write its outputs; returns the metrics record.
 
@@ -529,11 +536,7 @@ def train_pack(cells: list[tuple[dict, Path]], log=print) -> list[dict]:
             locks.enter_context(CellLock(outdir))
             write_started_spec(outdir, spec)  # what `grid status` compares with the config
         parent = ParentWatch()
-        # One after another: build_run seeds the global generator before each initialisation.
-        trainers = [
-            FusedGroupTrainer(unit, log) if fastpath.is_fused(unit[0][0]) else CellTrainer(*unit[0], log)
-            for unit in units
-        ]
+        trainers = build_trainers(units, log)
         active = [t for t in trainers if not t.done]
         while active:
             for trainer in active:

@@ -3,18 +3,19 @@
 # sitting (BUDGET seconds in all, default 560: one device call is at most 600 s). Each step has
 # its own timeout, gets at most what is left, and is skipped when under 15 s are left. In the
 # order of priority:
-#   1. pack_fast, pack_exact: benchmarks/pack.py --device cuda on the fast path (solo rate of
-#      each model, one ACAI cell, the 18-cell Table 1 pack) and on the exact path (float32
-#      convolutions: today's default), each with FLOP/s against the card's FP32 peak and a
-#      profile (kernels per cell-step, convolution/GEMM share of device time)
+#   1. pack_fused, pack_fast, pack_exact: benchmarks/pack.py --device cuda with seed fusion (each
+#      model's group of 3 seeds, one ACAI group of 3, the 18-cell Table 1 pack as six groups), on
+#      the fast path (solo rate of each model, one ACAI cell, the 18-cell pack) and on the exact
+#      path (float32 convolutions: today's default), each with FLOP/s against the card's FP32
+#      peak and a profile (kernels per cell-step, convolution/GEMM share of device time)
 #   2. protocol_seed0: config/protocol-seed0.yaml, Table 1 at 2^24 images per cell, seed 0, the
 #      six models as one pack on the fast path (resumes from its train_state.pt files when rerun
 #      on the same machine); what it trained is copied out however far it got
-#   3. pytest_cuda_fast: the fast path's CUDA tests (graphed = eager, kill-and-resume, a mixed
-#      pack = each model alone) and the mixed exact pack
-#   4. science_*: config/gpu-quick-fast.yaml, gpu-quick.yaml (exact) and gpu-quick-fast-tf32.yaml,
-#      Table 1 with 3 seeds at 2^20 images: the fast path against the exact one, TF32 against
-#      float32 (docs/gpu.md)
+#   3. pytest_cuda_fast: the fast path's and seed fusion's CUDA tests (graphed = eager, the same
+#      bits again, kill-and-resume, a mixed pack = each model alone) and the mixed exact pack
+#   4. science_*: config/gpu-quick-fused.yaml, gpu-quick-fast.yaml, gpu-quick.yaml (exact) and
+#      gpu-quick-fast-tf32.yaml, Table 1 with 3 seeds at 2^20 images: seed fusion and the fast
+#      path against the exact one, TF32 against float32 (docs/gpu.md)
 #   5. pytest_cuda: the whole of tests/test_cuda.py
 # After each finished table its figures (Fig. 3, Fig. 5, training curves) are rendered by the
 # figure rules alone and brought back. RESERVE seconds (default 45) are kept free of the tables
@@ -117,6 +118,8 @@ if [ -d .gpu_wheels ] && ! $py -c "import snakemake" 2>/dev/null; then
 fi
 
 if ! skipped pack; then
+  step pack_fused "${T_PACK:-150}" $py benchmarks/pack.py --device cuda --paths fused --sizes 3 18 \
+    --warmup 20 --rounds 100 --repeats 3
   step pack_fast "${T_PACK:-150}" $py benchmarks/pack.py --device cuda --paths fast --sizes 1 18 \
     --warmup 20 --rounds 100 --repeats 3
   step pack_exact "${T_PACK:-150}" $py benchmarks/pack.py --device cuda --paths exact --sizes 1 18 \
@@ -124,8 +127,9 @@ if ! skipped pack; then
 fi
 skipped protocol || table config/protocol-seed0.yaml protocol_seed0 "${T_PROTOCOL:-100000}"
 skipped tests || step pytest_cuda_fast "${T_TESTS:-150}" $py -m pytest -q -p no:cacheprovider -rs \
-  tests/test_cuda.py -k "fast or mixed_pack"
+  tests/test_cuda.py -k "fast or fused or mixed_pack"
 if ! skipped science; then
+  table config/gpu-quick-fused.yaml science_fused "${T_SCIENCE:-400}"
   table config/gpu-quick-fast.yaml science_fast "${T_SCIENCE:-400}"
   table config/gpu-quick.yaml science_exact "${T_SCIENCE:-600}"
   table config/gpu-quick-fast-tf32.yaml science_fast_tf32 "${T_SCIENCE:-400}"

@@ -1,11 +1,17 @@
 """Aggregate images/s of packed training (acai_repro.train.train_pack's cells, one process),
-beside each model's solo rate, on the exact and the fast path (training.fast_path), with the
-FLOPs they reach and a torch.profiler summary of packed rounds.
+beside each model's solo rate, on the exact path, the fast path (training.fast_path) and the
+fast path with seed fusion (training.seed_fusion), with the FLOPs they reach and a
+torch.profiler summary of packed rounds.
 
 Pack sizes 1, 2, 4 and 8 are lines ACAI cells (seeds 0..K-1, the slowest model); 18 is Table
 1's six models x seeds 0-2 (each model at its Table 1 dz). Each cell is a `CellTrainer` with
 its own captured graph and CUDA stream, exactly as in training; evaluations and checkpoints
 are pushed out of the timed window. The timed window is bracketed by device syncs.
+
+On the fused path the seeds of a model are one group (a `FusedGroupTrainer`, one captured
+graph and stream for the group): a pack of K ACAI cells is one group of K seeds, the 18-cell
+pack six groups of 3, and a model's "solo" rate is its group of 3 seeds (aggregate, and per
+seed). A cell-step there is one seed's share of a group step.
 
 FLOPs: one training step of each model counted by `torch.utils.flop_counter` (forward and
 backward of every loss; the convolutions and matrix products, which is what the card's FP32
@@ -13,7 +19,8 @@ peak counts); TFLOP/s = images/s x FLOP per image, beside the card's FP32 peak (
 The profile counts kernels per cell-step and the share of device time in convolution or GEMM
 kernels (by kernel name: cuDNN/cuBLAS/CUTLASS math, not their layout conversions).
 
-    python benchmarks/pack.py --device cuda                 # both paths (a GPU session)
+    python benchmarks/pack.py --device cuda                 # every path (a GPU session)
+    python benchmarks/pack.py --device cuda --paths fused --sizes 3 18
     python benchmarks/pack.py --device cuda --paths fast --sizes 1 18
     python benchmarks/pack.py --smoke                       # tiny sizes on the CPU (CI check)
 """
@@ -33,7 +40,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from acai_repro.config import cell_spec, load_config, table1_cells, with_run_settings
 from acai_repro.data import build_source
 from acai_repro.training_run import build_run, compute_gradients
-from acai_repro.train import CellTrainer
+from acai_repro.train import CellTrainer, build_trainers, training_units
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIET = lambda message: None  # noqa: E731
@@ -44,22 +51,27 @@ MATH_KERNELS = ("gemm", "conv", "fprop", "dgrad", "wgrad", "xmma", "cutlass", "w
 LAYOUT_KERNELS = ("nchwtonhwc", "nhwctonchw", "transpose")
 
 
-def cell(config: dict, model: str, seed: int, device: str, path: str = "exact", conv_tf32: bool = False) -> dict:
-    """A lines cell at the model's Table 1 dz, with nothing but steps in the timed window."""
+PATHS = ("exact", "fast", "fused")
+
+
+def cell(config: dict, model: str, seed: int, device: str, path: str = "exact", conv_tf32: bool = False,
+         seeds: int = 1) -> dict:  # fmt: skip
+    """A lines cell at the model's Table 1 dz, with nothing but steps in the timed window; on the
+    fused path, one of a group of `seeds` seeds (0..seeds-1)."""
+    config = dict(config, seeds=list(range(max(seeds, seed + 1))), training=dict(config["training"]))
+    config["training"].update(fast_path=path in ("fast", "fused"), seed_fusion=path == "fused")
     spec = with_run_settings(cell_spec(config, "lines", model, dict(table1_cells(config))[model], seed), config)
     spec["device"] = device
     spec["training"].update(total_images=2**40, eval_every=2**40, checkpoint_minutes=1e9, progress_seconds=1e9)
     spec["training"].update(conv_tf32=conv_tf32)
-    if path == "fast":
-        spec["training"]["fast_path"] = True
     return spec
 
 
 def pack_specs(config: dict, size: int, device: str, path: str = "exact", conv_tf32: bool = False) -> list[dict]:
     """`size` lines ACAI cells, or Table 1's 18 cells (6 models x seeds 0-2) for 18."""
     if size == 18:
-        return [cell(config, model, seed, device, path, conv_tf32) for model, _ in table1_cells(config) for seed in (0, 1, 2)]
-    return [cell(config, "acai", seed, device, path, conv_tf32) for seed in range(size)]
+        return [cell(config, model, seed, device, path, conv_tf32, 3) for model, _ in table1_cells(config) for seed in (0, 1, 2)]
+    return [cell(config, "acai", seed, device, path, conv_tf32, size) for seed in range(size)]
 
 
 def flops_per_image(spec: dict) -> float:
@@ -87,8 +99,13 @@ def tflops_text(rate: float, flops: float, peak: float | None) -> str:
     return f"{achieved:7.2f}" + (f" ({100 * achieved / peak:4.1f}% of {peak:.0f})" if peak else "")
 
 
-def build(specs: list[dict], folder: Path) -> list[CellTrainer]:
-    return [CellTrainer(spec, folder / f"cell{i}", QUIET) for i, spec in enumerate(specs)]
+def build(specs: list[dict], folder: Path) -> list:
+    """The trainers of `specs`' cells as training builds them (a fused group: one trainer)."""
+    return build_trainers(training_units([(spec, folder / f"cell{i}") for i, spec in enumerate(specs)]), QUIET)
+
+
+def cells_of(trainers: list) -> list[CellTrainer]:
+    return [cell for trainer in trainers for cell in trainer.members]
 
 
 def _sync(device: str) -> None:
@@ -104,7 +121,7 @@ def rounds_rate(trainers: list[CellTrainer], rounds: int, device: str) -> float:
         for trainer in trainers:
             trainer.advance()
     _sync(device)
-    return rounds * sum(t.batch for t in trainers) / (time.perf_counter() - start)
+    return rounds * sum(c.batch for c in cells_of(trainers)) / (time.perf_counter() - start)
 
 
 def measure(config, size, device, warmup, rounds, repeats, folder: Path, path="exact", conv_tf32=False) -> tuple[float, list]:
@@ -139,8 +156,8 @@ def profile_round(trainers: list[CellTrainer], device: str, rounds: int, top: in
                 end = b
         total = sum(b - a for a, b in kernels)
         math_time = sum(e.time_range.end - e.time_range.start for e in events if is_math_kernel(e.name))
-        cell_steps = rounds * len(trainers)
-        lines.append(f"{len(kernels)} device kernels in {rounds} rounds of {len(trainers)} cells: "
+        cell_steps = rounds * len(cells_of(trainers))
+        lines.append(f"{len(kernels)} device kernels in {rounds} rounds of {len(cells_of(trainers))} cells: "
                      f"{len(kernels) / cell_steps:.0f} kernels per cell-step, {total / max(len(kernels), 1):.1f} us each on average; "
                      f"convolution/GEMM kernels {100 * math_time / max(total, 1e-9):.1f}% of kernel time; "
                      f"device busy (some kernel running) {100 * busy / window_us:.1f}% of {window_us / 1e3:.1f} ms, "
@@ -166,8 +183,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=300, help="timed rounds per repeat")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile-rounds", type=int, default=5)
-    parser.add_argument("--paths", nargs="+", choices=["exact", "fast"], default=["fast", "exact"],
-                        help="training paths to measure, in this order (training.fast_path)")  # fmt: skip
+    parser.add_argument("--paths", nargs="+", choices=PATHS, default=["fused", "fast", "exact"],
+                        help="training paths to measure, in this order (fused: training.seed_fusion; fast: "
+                             "training.fast_path)")  # fmt: skip
     parser.add_argument("--conv-tf32", action="store_true", help="TF32 convolutions (default float32, the protocol)")
     parser.add_argument("--no-solo", action="store_true", help="skip the per-model solo rates")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU: checks the script runs")
@@ -192,13 +210,16 @@ def main() -> None:
 def measure_path(config: dict, args, path: str, flops: dict, peak: float | None, folder: Path) -> None:
     """Solo rates, packed rates and a profile of the last pack, on one training path."""
     if not args.no_solo:
-        print(f"\n[{path} path] solo rate of each model (a pack of one; graphed on CUDA):")
-        print(f"  {'model':<10} {'dz':>4} {'img/s':>9} {'TFLOP/s':>22}")
+        group = 3 if path == "fused" else 1
+        alone = "a group of 3 seeds, per seed beside it" if group > 1 else "a pack of one"
+        print(f"\n[{path} path] solo rate of each model ({alone}; graphed on CUDA):")
+        print(f"  {'model':<10} {'dz':>4} {'img/s':>9} {'per seed':>9} {'TFLOP/s':>22}")
         for model, dz in table1_cells(config):
-            trainers = build([cell(config, model, 0, args.device, path, args.conv_tf32)], folder / f"{path}_solo_{model}")
+            specs = [cell(config, model, seed, args.device, path, args.conv_tf32, group) for seed in range(group)]
+            trainers = build(specs, folder / f"{path}_solo_{model}")
             rounds_rate(trainers, args.warmup, args.device)
             rate = statistics.median(rounds_rate(trainers, args.rounds, args.device) for _ in range(args.repeats))
-            print(f"  {model:<10} {dz:>4} {rate:>9.0f} {tflops_text(rate, flops[model], peak):>22}")
+            print(f"  {model:<10} {dz:>4} {rate:>9.0f} {rate / group:>9.0f} {tflops_text(rate, flops[model], peak):>22}")
             del trainers
     print(f"\n[{path} path] packed (one process, a stream per cell on CUDA):")
     print(f"  {'cells':>5} {'what':<28} {'aggregate img/s':>16} {'per cell':>9} {'TFLOP/s':>22}")
@@ -206,7 +227,7 @@ def measure_path(config: dict, args, path: str, flops: dict, peak: float | None,
     for size in args.sizes:
         rate, trainers = measure(config, size, args.device, args.warmup, args.rounds, args.repeats, folder, path, args.conv_tf32)
         what = "Table 1: 6 models x 3 seeds" if size == 18 else f"lines ACAI x {size}"
-        mean_flops = statistics.mean(flops[t.spec["model"]] for t in trainers)
+        mean_flops = statistics.mean(flops[c.spec["model"]] for c in cells_of(trainers))
         print(f"  {size:>5} {what:<28} {rate:>16.0f} {rate / size:>9.0f} {tflops_text(rate, mean_flops, peak):>22}")
         last = trainers
     print(f"\n[{path} path] profile of {args.profile_rounds} rounds of the {args.sizes[-1]}-cell pack:")

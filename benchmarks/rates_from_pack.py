@@ -1,10 +1,11 @@
 """Rows of benchmarks/rates.csv from a raw output of benchmarks/pack.py, so that the rates
 `grid cost` uses are read from a committed raw file, never typed by hand.
 
-Solo rates become kind `train_graphed` (exact path) or `train_fast` (fast path), one per model at
-its Table 1 dz; packed rates become `train_packed` / `train_packed_fast`, model `pack<K>` (pack
-sizes below 18 are lines ACAI cells at dz 64; 18 is Table 1's mix, dz empty). The precision
-comes from the raw file's header ("convolutions in float32" or "TF32").
+Solo rates become kind `train_graphed` (exact path), `train_fast` (fast path) or `train_fused`
+(seed fusion: the rate per seed of a group of 3, what one cell costs), one per model at its
+Table 1 dz; packed rates become `train_packed` / `train_packed_fast` / `train_packed_fused`,
+model `pack<K>` (pack sizes below 18 are lines ACAI cells at dz 64; 18 is Table 1's mix, dz
+empty). The precision comes from the raw file's header ("convolutions in float32" or "TF32").
 
     python benchmarks/rates_from_pack.py benchmarks/results/h200-2026-12-10/pack_fast.txt \\
         --card h200 --note "H200, torch 2.13.0+cu130, commit abc1234, 2026-12-10" --append
@@ -20,11 +21,13 @@ from pathlib import Path
 
 RATES = Path(__file__).resolve().parent / "rates.csv"
 FIELDS = ["card", "kind", "dataset", "dz", "model", "value", "unit", "precision", "cores", "source"]
-SECTION = re.compile(r"^\[(exact|fast) path\] (solo|packed)")
-SOLO_ROW = re.compile(r"^\s+([a-z][a-z0-9_]*)\s+(\d+)\s+(\d+)\b")
+SECTION = re.compile(r"^\[(exact|fast|fused) path\] (solo|packed)")
+# model, dz, img/s and (in outputs that have the column) img/s per seed
+SOLO_ROW = re.compile(r"^\s+([a-z][a-z0-9_]*)\s+(\d+)\s+(\d+)(?:\s+(\d+)(?=\s))?")
 PACKED_ROW = re.compile(r"^\s+(\d+)\s+(lines ACAI x \d+|Table 1: 6 models x 3 seeds)\s+(\d+)\b")
-KINDS = {("exact", "solo"): "train_graphed", ("fast", "solo"): "train_fast",
-         ("exact", "packed"): "train_packed", ("fast", "packed"): "train_packed_fast"}  # fmt: skip
+KINDS = {("exact", "solo"): "train_graphed", ("fast", "solo"): "train_fast", ("fused", "solo"): "train_fused",
+         ("exact", "packed"): "train_packed", ("fast", "packed"): "train_packed_fast",
+         ("fused", "packed"): "train_packed_fused"}  # fmt: skip
 
 
 def precision_of(text: str) -> str:
@@ -47,8 +50,8 @@ def rate_rows(text: str, card: str, source: str) -> list[dict]:
         row = dict(card=card, kind=kind, dataset="lines", unit="images_per_s", precision=precision, cores="",
                    source=f"{source} ({section[0]} path, {section[1]})")  # fmt: skip
         if section[1] == "solo" and (match := SOLO_ROW.match(line)):
-            model, dz, value = match.groups()
-            rows.append(dict(row, dz=dz, model=model, value=value))
+            model, dz, value, per_seed = match.groups()
+            rows.append(dict(row, dz=dz, model=model, value=per_seed or value))
         elif section[1] == "packed" and (match := PACKED_ROW.match(line)):
             size, _, value = match.groups()
             rows.append(dict(row, dz="" if size == "18" else "64", model=f"pack{size}", value=value))

@@ -1,3 +1,4 @@
+import json
 import os
 from pathlib import Path
 
@@ -54,6 +55,18 @@ def tiny_spec(config, model, **training):
     spec = with_run_settings(cell_spec(config, "lines", model, 64, 0), config)
     spec["training"].update(training)
     return spec
+
+
+def fused_specs(config, model, dz=16, seeds=(0, 1, 2), **training):
+    """What the training job receives for each seed of a fused group (training.seed_fusion) of a
+    lines cell: the specs plus the run settings."""
+    config = json.loads(json.dumps(config))
+    config["seeds"] = list(seeds)
+    config["training"].update(fast_path=True, seed_fusion=True)
+    specs = [with_run_settings(cell_spec(config, "lines", model, dz, seed), config) for seed in seeds]
+    for spec in specs:
+        spec["training"].update(training)
+    return specs
 
 
 def pytest_collection_modifyitems(items):

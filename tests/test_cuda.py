@@ -7,7 +7,8 @@ captured step (acai_repro.graphs): which models capture, graphed = eager bit for
 (weights and evaluation histories), kill-and-resume exact with graphs on, divergence found
 at the next evaluation; the dense nearest-line search on the device = the CPU's sparse one.
 Packed training: a mixed pack of all six models (one process, a stream and a graph per cell)
-equals each model trained alone, graphed, bit for bit.
+equals each model trained alone, graphed, bit for bit. The fast path and seed fusion: graphed =
+eager for every model, the same command the same bits.
 """
 
 import math
@@ -23,7 +24,7 @@ from acai_repro.metrics.lines import nearest_lines
 from acai_repro.models import MODELS
 from acai_repro.training_run import build_run
 from acai_repro.train import train_cell, train_pack
-from tests.conftest import LINES_REFERENCE, tiny_spec
+from tests.conftest import LINES_REFERENCE, fused_specs, tiny_spec
 from tests.test_clustering import _blobs
 from tests.test_downstream import tiny_mnist_h5  # noqa: F401 (fixture)
 from tests.test_train import (
@@ -202,3 +203,36 @@ def test_a_fast_mixed_pack_on_cuda_equals_each_model_trained_alone(smoke_config,
         assert _evals_without_timing(metrics) == _evals_without_timing(solo), spec["model"]
         folder = spec["model"]
         _assert_same_weights(_weights(tmp_path / "pack" / folder / "model.pt"), _weights(tmp_path / "solo" / folder / "model.pt"))
+
+
+# ---- seed fusion (training.seed_fusion) on CUDA -------------------------------------------
+def _fused_group(smoke_config, tmp_path, model, graphs, name):
+    """A fused group of three seeds of a lines cell on CUDA; (metrics per seed, log lines)."""
+    specs = fused_specs(smoke_config, model, dz=64, total_images=64 * 12, eval_every=64 * 4)
+    for spec in specs:
+        spec["device"] = "cuda"
+        spec["training"]["cuda_graphs"] = graphs
+    messages = []
+    metrics = train_pack([(spec, tmp_path / name / f"seed{spec['seed']}") for spec in specs], messages.append)
+    return metrics, messages
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_fused_group_graphed_equals_fused_eager_bit_for_bit(smoke_config, tmp_path, model):
+    """The fused step of a group of seeds captures in one CUDA graph and replays what it
+    computes eagerly, for every seed (weights and evaluation histories)."""
+    graphed, messages = _fused_group(smoke_config, tmp_path, model, "auto", "graphed")
+    eager, _ = _fused_group(smoke_config, tmp_path, model, "off", "eager")
+    assert any("CUDA graph: the training step is captured" in m for m in messages), messages
+    for seed, (g, e) in enumerate(zip(graphed, eager)):
+        assert g["path"] == "fast-fused", g["path"]
+        assert _evals_without_timing(g) == _evals_without_timing(e), f"seed {seed}: histories differ"
+        _assert_same_weights(_weights(tmp_path / f"graphed/seed{seed}/model.pt"), _weights(tmp_path / f"eager/seed{seed}/model.pt"))
+
+
+def test_a_fused_group_on_cuda_trained_again_gives_the_same_bits(smoke_config, tmp_path):
+    first, _ = _fused_group(smoke_config, tmp_path, "acai", "auto", "a")
+    second, _ = _fused_group(smoke_config, tmp_path, "acai", "auto", "b")
+    for seed, (a, b) in enumerate(zip(first, second)):
+        assert _evals_without_timing(a) == _evals_without_timing(b), f"seed {seed}: histories differ"
+        _assert_same_weights(_weights(tmp_path / f"a/seed{seed}/model.pt"), _weights(tmp_path / f"b/seed{seed}/model.pt"))

@@ -19,6 +19,7 @@ from acai_repro.models.baseline import Baseline
 from acai_repro.signals import TrainingInterrupted
 from acai_repro.train import STATE_FILE, train_pack
 from acai_repro.training_run import build_run, compute_gradients
+from tests.conftest import fused_specs
 
 QUIET = lambda message: None  # noqa: E731
 CPU = torch.device("cpu")
@@ -28,12 +29,15 @@ SEEDS = [0, 1, 2]
 def _config(smoke_config, fused: bool = True, **training):
     config = json.loads(json.dumps(smoke_config))
     config["seeds"] = SEEDS
-    config["training"].update(training, fast_path=fused, seed_fusion=fused)
+    config["training"].update(fast_path=fused, seed_fusion=fused)
+    config["training"].update(training)
     return config
 
 
-def _specs(config, model, dz=16):
-    return [with_run_settings(cell_spec(config, "lines", model, dz, seed), config) for seed in config["seeds"]]
+def _solo_specs(smoke_config, model, dz=16):
+    """The group's seeds as cells trained alone on the exact path."""
+    config = _config(smoke_config, fused=False)
+    return [with_run_settings(cell_spec(config, "lines", model, dz, seed), config) for seed in SEEDS]
 
 
 def _weights(path):
@@ -59,10 +63,10 @@ def test_each_seeds_fused_step_is_its_own_step(smoke_config, model):
     its own cell stepped alone on the exact path (to float32 rounding: a grouped convolution
     sums in another order, and a bias gradient is a sum of 65,536 terms that cancel). A fusion
     that mixed seeds up would be off by far more (checked)."""
-    fused_specs = _specs(_config(smoke_config), model)
-    solo_specs = _specs(_config(smoke_config, fused=False), model)
-    runs = [build_run(spec, CPU) for spec in fused_specs]
-    group = FusedGroup(runs, [build_source(spec, CPU) for spec in fused_specs], fused_specs[0]["training"]["batch_size"])
+    fused = fused_specs(smoke_config, model)
+    solo_specs = _solo_specs(smoke_config, model)
+    runs = [build_run(spec, CPU) for spec in fused]
+    group = FusedGroup(runs, [build_source(spec, CPU) for spec in fused], fused[0]["training"]["batch_size"])
     fused_losses = group.step()
     alone_gradients = []
     for index, spec in enumerate(solo_specs):
@@ -85,7 +89,7 @@ def test_each_seeds_fused_step_is_its_own_step(smoke_config, model):
 def test_fused_adam_state_round_trips_through_each_seeds_run(smoke_config):
     """pull then push leaves the stacked state (weights, buffers, Adam's moments) as it was:
     what a checkpoint saves per seed is what the group resumes from."""
-    specs = _specs(_config(smoke_config), "vqvae")
+    specs = fused_specs(smoke_config, "vqvae")
     runs = [build_run(spec, CPU) for spec in specs]
     group = FusedGroup(runs, [build_source(spec, CPU) for spec in specs], specs[0]["training"]["batch_size"])
     group.step()
@@ -109,6 +113,7 @@ def test_fused_adam_state_round_trips_through_each_seeds_run(smoke_config):
 def test_fused_spec_names_its_group_and_path(smoke_config):
     fused = cell_spec(_config(smoke_config), "lines", "acai", 16, 1)
     plain_fast = cell_spec(_config(smoke_config, fused=False, fast_path=True), "lines", "acai", 16, 1)
+    assert plain_fast["training"]["fast_path"] is True
     assert fused["fused_seeds"] == SEEDS, f"the group's seeds must be in the spec, got {fused.get('fused_seeds')}"
     assert fused["training"]["seed_fusion"] is True
     assert "seed_fusion" not in plain_fast["training"] and "fused_seeds" not in plain_fast, "unfused specs unchanged"
@@ -140,7 +145,7 @@ def test_a_seed_outside_the_group_and_an_unfusable_model_are_refused(smoke_confi
 
 
 def test_a_job_must_hold_the_whole_group(smoke_config, tmp_path):
-    specs = _specs(_config(smoke_config), "baseline")
+    specs = fused_specs(smoke_config, "baseline")
     with pytest.raises(ValueError, match=r"seeds \[0, 1, 2\] of lines/baseline/dz16 as one group; this job holds seeds \[0, 2\]"):
         train_pack([(specs[0], tmp_path / "a"), (specs[2], tmp_path / "c")], QUIET)
     assert not (tmp_path / "a").exists(), "a refused job must not start (no folder, no lock)"
@@ -150,8 +155,7 @@ def test_a_job_must_hold_the_whole_group(smoke_config, tmp_path):
 def test_a_group_trained_again_gives_the_same_bits_and_resumes_exactly(smoke_config, tmp_path):
     """The same group twice: the same bits. Stopped by SIGTERM at its first evaluation and
     rerun: the same bits too, each seed's metrics.json naming the fused path."""
-    config = _config(smoke_config, total_images=64 * 8, eval_every=64 * 4)
-    specs = _specs(config, "acai")
+    specs = fused_specs(smoke_config, "acai", total_images=64 * 8, eval_every=64 * 4)
     runs = {}
     for name in ("a", "b"):
         runs[name] = train_pack([(spec, tmp_path / name / f"seed{spec['seed']}") for spec in specs], QUIET)
@@ -180,8 +184,7 @@ def test_a_group_trained_again_gives_the_same_bits_and_resumes_exactly(smoke_con
 def test_seeds_saved_at_different_steps_train_the_group_again(smoke_config, tmp_path):
     """A stop between two seeds' checkpoint writes leaves them at different steps: the group
     trains again from the start, to the bits of an uninterrupted run."""
-    config = _config(smoke_config, total_images=64 * 8, eval_every=64 * 4)
-    specs = _specs(config, "baseline")
+    specs = fused_specs(smoke_config, "baseline", total_images=64 * 8, eval_every=64 * 4)
     whole = train_pack([(spec, tmp_path / "whole" / f"seed{spec['seed']}") for spec in specs], QUIET)
 
     def stop_at_first_evaluation(message):
