@@ -23,6 +23,10 @@ lines, and then waits for that cell's stream alone (a CUDA event), never for the
 On CUDA the whole step is a captured CUDA graph (`training.cuda_graphs`, acai_repro.graphs):
 then the divergence check runs at evaluations only, so nothing is read back between
 evaluations but progress lines.
+
+Under seed fusion (`training.seed_fusion`, acai_repro.fusion) the seeds of a cell are one unit,
+a `FusedGroupTrainer`: one stacked step for the group, then each seed's `CellTrainer` does that
+step's bookkeeping on its slice (its own state file, evaluations, outputs, divergence check).
 """
 
 from __future__ import annotations

@@ -27,6 +27,8 @@ rule cell_spec:
 # spec read from its spec.json. So Snakemake records the same code and params for a cell's
 # files whichever rule made them, and a cell trained in a pack is up to date for a one-cell
 # job, and the other way round (the profiles leave out the input-list rerun trigger).
+# Under seed fusion (training.seed_fusion) train_cell's unit is a cell's group of seeds: its
+# wildcards are dataset, model and dz, and it trains every configured seed in one job.
 for train_rule, train_cells in training_rules(PACKS).items():
 
     rule:

@@ -11,15 +11,20 @@ import pytest
 import torch
 
 from acai_repro import fastpath
-from acai_repro.config import ConfigError, cell_spec, spec_digest, validate_config, with_run_settings
+from acai_repro.config import ConfigError, cell_spec, load_config, spec_digest, validate_config, with_run_settings
+from acai_repro.cost import cost_report
 from acai_repro.data import build_source
 from acai_repro.fusion import FusedGroup, OneSeedStep
+from acai_repro.grid_cells import load_grid_config
 from acai_repro.models import MODELS
 from acai_repro.models.baseline import Baseline
+from acai_repro.packs import dissolve_targeted, tables_cells, training_packs
+from acai_repro.rates import config_step
 from acai_repro.signals import TrainingInterrupted
 from acai_repro.train import STATE_FILE, train_pack
 from acai_repro.training_run import build_run, compute_gradients
-from tests.conftest import fused_specs
+from tests.conftest import ROOT, fused_specs
+from tests.test_workflow import _jobs, snakemake
 
 QUIET = lambda message: None  # noqa: E731
 CPU = torch.device("cpu")
@@ -202,3 +207,60 @@ def test_seeds_saved_at_different_steps_train_the_group_again(smoke_config, tmp_
         seed = spec["seed"]
         _assert_same_weights(_weights(tmp_path / f"whole/seed{seed}/model.pt"), _weights(tmp_path / f"split/seed{seed}/model.pt"), f"seed {seed}")
         assert _evals(first) == _evals(second), f"seed {seed}: evaluation histories differ"
+
+
+def _fused_overlay(tmp_path, pack: int):
+    path = tmp_path / f"fused{pack}.yaml"
+    path.write_text("seeds: [0, 1]\ntraining: {fast_path: true, seed_fusion: true}\n"
+                    f"resources:\n  train: {{gpu: 0, threads: 1, mem_mb: 1000, runtime: 10, pack: {pack}}}\n")  # fmt: skip
+    return path
+
+
+def _fused_table1_jobs(overlay, asked=()) -> dict:
+    """The jobs a dry run of the fused smoke Table 1 should count, from the config: each cell's
+    spec, its packs of whole groups (those holding an asked cell dissolved), every other group
+    in one train_cell job, the table."""
+
+    config = load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "smoke.yaml", overlay)
+    packs = {name: cells for name, cells in training_packs(config).items() if name.startswith("train_pack_table1_")}
+    packs = dissolve_targeted(packs, asked, config["results_dir"])
+    seeds = len(config["seeds"])
+    for name, cells in packs.items():
+        groups = {cell[:3] for cell in cells}
+        assert len(cells) == seeds * len(groups), f"{name} splits a group of seeds: {cells}"
+    packed = {cell for cells in packs.values() for cell in cells}
+    table1 = [cell for table, cell in tables_cells(config) if table == "table1"]
+    alone = {cell[:3] for cell in table1 if cell not in packed}
+    jobs = {"cell_spec": len(table1)}
+    jobs.update({"train_cell": len(alone)} if alone else {})
+    jobs.update({name: 1 for name in packs}, table1=1)
+    return {**jobs, "total": sum(jobs.values())}
+
+
+@pytest.mark.parametrize("pack", [1, 4])
+def test_a_fused_table_trains_a_group_per_job_and_packs_hold_whole_groups(tmp_path, pack):
+    """Seed fusion in the workflow: train_cell trains a cell's whole group (its wildcards are
+    dataset, model, dz; its outputs every seed's); packs hold whole groups; asking for one seed's
+    file trains its group."""
+    overlay = _fused_overlay(tmp_path, pack)
+    table = snakemake(tmp_path / "w", "-n", "results/smoke/table1.tex", configs=[overlay])
+    assert table.returncode == 0, table.stderr
+    expected = _fused_table1_jobs(overlay)
+    assert _jobs(table.stdout) == expected, f"jobs of the dry run, then those the config makes: {expected}"
+    seed1 = "results/smoke/lines/acai/dz64/seed1/metrics.json"
+    one = snakemake(tmp_path / "w", "-n", seed1, configs=[overlay])
+    assert one.returncode == 0, one.stderr
+    assert _jobs(one.stdout) == {"cell_spec": 2, "train_cell": 1, "total": 3}, one.stdout[-2000:]
+    assert "results/smoke/lines/acai/dz64/seed0/metrics.json" in one.stdout, "the group's other seed must train with it"
+    both = snakemake(tmp_path / "w", "-n", seed1, "results/smoke/table1.tex", configs=[overlay])
+    assert _jobs(both.stdout) == _fused_table1_jobs(overlay, asked=[seed1]), both.stdout[-2000:]
+
+
+def test_grid_cost_counts_each_seed_of_a_fused_group(tmp_path):
+    files = [str(ROOT / "config" / "smoke.yaml"), str(_fused_overlay(tmp_path, 1))]
+    config = load_grid_config(files)
+    assert config_step(dict(config, device="cuda"))[0] == "fused", "a fused config on a GPU is costed at fused rates"
+    lines = cost_report(config, files, tmp_path, ["results/smoke/table1.tex"], "h100", step="fused")
+    cells = len(config["table1"]["models"]) * len(config["seeds"])
+    assert any(line.startswith(f"training cells that would run: {cells}") for line in lines), "\n".join(lines)
+    assert any("seed-fused step not measured here" in line for line in lines), "a fused rate's stand-in must be named"
