@@ -24,9 +24,8 @@ import h5py
 import jsonschema
 import yaml
 
-from acai_repro.fusion import unfusable_reason
 from acai_repro.models import MODELS
-from acai_repro.models.base import AutoEncoder, Option
+from acai_repro.models.base import AutoEncoder, Option, unfusable_reason
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 IMAGE_SIZE = 32

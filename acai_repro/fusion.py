@@ -31,23 +31,14 @@ trained alone); fused Adam and, on CUDA, the captured CUDA graph of the whole st
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from acai_repro import fastpath
 from acai_repro.models import build_model
+from acai_repro.models.base import unfusable_reason
 from acai_repro.nets import Architecture, dense
-
-
-def unfusable_reason(model_class: type) -> str | None:
-    """Why seed fusion cannot train `model_class` (None: it can). It runs `model.losses` under
-    vmap with the noise drawn outside, so the step must be split into `noise` and `losses`."""
-    if model_class.fusable():
-        return None
-    return (f"model {model_class.name}: seed fusion needs its step split into noise(x, generator) and "
-            "losses(x, noise) (docs/extending.md), and it overrides training_losses; train it with "
-            "training.seed_fusion: false")  # fmt: skip
+from acai_repro.training_run import classifier_loss
 
 
 class OneSeedStep(nn.Module):
@@ -60,7 +51,7 @@ class OneSeedStep(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, noise: dict) -> dict:
         losses, features = self.model.losses(x, noise)
-        losses["classifier"] = F.cross_entropy(self.classifier(features.detach()), y)
+        losses["classifier"] = classifier_loss(self.classifier, features, y)
         return losses
 
 
@@ -87,16 +78,15 @@ class FusedGroup:
         params, buffers = stack_module_state(own)
         self.params = {name: p.contiguous().detach().requires_grad_() for name, p in params.items()}
         self.buffers = {name: b.contiguous() for name, b in buffers.items()}
-        named = [dict(step.named_parameters()) | dict(step.named_buffers()) for step in own]
         self.stacked = self.params | self.buffers
+        named = [dict(step.named_parameters()) | dict(step.named_buffers()) for step in own]
+        # (stacked tensor, the seed's own tensor) of each seed: what pull and push copy
         self.member_tensors = [[(self.stacked[name], mine[name]) for name in self.stacked] for mine in named]
+        # each parameter group's names, in the order of the seeds' own optimisers (their state's indices)
         names = {id(p): name for name, p in own[0].named_parameters()}
-        self.groups = {group: [self.params[names[id(p)]] for p in params] for group, params in runs[0].groups.items()}
-        # each group's parameters in the order of each seed's own optimiser (its state's indices)
-        self.member_params = [
-            {group: [dict(step.named_parameters())[names[id(p)]] for p in runs[0].groups[group]] for group in self.groups}
-            for step in own
-        ]
+        group_names = {group: [names[id(p)] for p in params] for group, params in runs[0].groups.items()}
+        self.groups = {group: [self.params[name] for name in names] for group, names in group_names.items()}
+        self.member_params = [{group: [mine[name] for name in names] for group, names in group_names.items()} for mine in named]
         lr = runs[0].spec["training"]["learning_rate"]
         self.optimizers = {name: fastpath.adam(params, lr, self.device, True) for name, params in self.groups.items()}
         self.worst = torch.zeros(len(runs), device=self.device)

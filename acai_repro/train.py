@@ -222,6 +222,11 @@ class SegmentTimer:
         return self.start.elapsed_time(end) / 1000
 
 
+def on_stream(stream) -> contextlib.AbstractContextManager:
+    """Run on `stream` (a CUDA stream; None on the CPU: as is)."""
+    return torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext()
+
+
 def _load_state(run: Run, outdir: Path, log) -> dict | None:
     """Resume `run` from the cell's state file if it was written for this configuration;
     returns the end record ({status, reason}) of a cell that had already ended, else None."""
@@ -290,7 +295,7 @@ class CellTrainer:
 
     def on_stream(self):
         """Everything of this cell (build, capture, steps, evaluations) runs on its stream."""
-        return torch.cuda.stream(self.stream) if self.stream is not None else contextlib.nullcontext()
+        return on_stream(self.stream)
 
     @property
     def members(self) -> list[CellTrainer]:
@@ -443,7 +448,7 @@ class FusedGroupTrainer:
         self.done = not live
         if self.done:
             return
-        with torch.cuda.stream(self.stream) if self.stream is not None else contextlib.nullcontext():
+        with on_stream(self.stream):
             self.group = FusedGroup([m.run for m in self.members], [m.source for m in self.members], spec["training"]["batch_size"])
             self.group.push(counts_from=self.members.index(live[0]))
             graphs = resolve_cuda_graphs(self.tr.get("cuda_graphs", "auto"), self.device)
@@ -462,7 +467,7 @@ class FusedGroupTrainer:
 
     def advance(self) -> None:
         """One step of every seed, each seed's bookkeeping, and the group's checkpoint when due."""
-        with torch.cuda.stream(self.stream) if self.stream is not None else contextlib.nullcontext():
+        with on_stream(self.stream):
             losses = self.stepper()
         for index, member in enumerate(self.members):
             if not member.done:

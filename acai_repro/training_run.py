@@ -146,12 +146,17 @@ def compute_gradients(run: Run, x: torch.Tensor, y: torch.Tensor) -> dict:
     """Every loss from a single forward pass, and each parameter group's gradient of its own."""
     x = fastpath.step_input(x, fastpath.is_fast(run.spec))
     losses, features = run.model.training_losses(x, run.model_generator)
-    losses["classifier"] = F.cross_entropy(run.classifier(features.detach()), y)
+    losses["classifier"] = classifier_loss(run.classifier, features, y)
     for name, params in run.groups.items():
         for p in params:
             p.grad = None
         losses[name].backward(inputs=params)
     return losses
+
+
+def classifier_loss(classifier: torch.nn.Module, features: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The in-tandem classifier's loss, on features detached from the model (PROTOCOL §5)."""
+    return F.cross_entropy(classifier(features.detach()), y)
 
 
 def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> dict:

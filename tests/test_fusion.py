@@ -15,6 +15,7 @@ from acai_repro.config import ConfigError, cell_spec, load_config, spec_digest, 
 from acai_repro.cost import cost_report
 from acai_repro.data import build_source
 from acai_repro.fusion import FusedGroup, OneSeedStep
+from acai_repro.graphs import capture_blockers
 from acai_repro.grid_cells import load_grid_config
 from acai_repro.models import MODELS
 from acai_repro.models.baseline import Baseline
@@ -89,6 +90,16 @@ def test_each_seeds_fused_step_is_its_own_step(smoke_config, model):
     # Known-bad: another seed's gradients are far outside that tolerance, so a mix-up would show.
     mixed = max(_largest_gap(group.params[n].grad[0], alone_gradients[1][n]) for n in alone_gradients[1])
     assert mixed > 0.1, f"{model}: seeds 0 and 1 are only {mixed:.2g} apart: the comparison cannot tell seeds apart"
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_a_fused_step_has_no_capture_blockers(smoke_config, model):
+    """The whole fused step (each seed's draws, the vmapped losses, the backward, fused Adam)
+    reads nothing back and has no data-dependent shape: on CUDA it captures as one graph."""
+    specs = fused_specs(smoke_config, model, batch_size=4)
+    runs = [build_run(spec, CPU) for spec in specs]
+    group = FusedGroup(runs, [build_source(spec, CPU) for spec in specs], 4)
+    assert capture_blockers(group.step) == [], f"{model}: the fused step would not capture"
 
 
 def test_fused_adam_state_round_trips_through_each_seeds_run(smoke_config):

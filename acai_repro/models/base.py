@@ -160,6 +160,16 @@ class AutoEncoder(nn.Module):
         return self.losses(x, self.noise(x, generator))
 
 
+def unfusable_reason(model_class: type[AutoEncoder]) -> str | None:
+    """Why seed fusion cannot train `model_class` (None: it can). It runs `model.losses` under
+    vmap with the noise drawn outside, so the step must be split into `noise` and `losses`."""
+    if model_class.fusable():
+        return None
+    return (f"model {model_class.name}: seed fusion needs its step split into noise(x, generator) and "
+            "losses(x, noise) (docs/extending.md), and it overrides training_losses; train it with "
+            "training.seed_fusion: false")  # fmt: skip
+
+
 def mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Reconstruction loss of every model but the VAE: mean over all elements."""
     return F.mse_loss(x_hat, x)

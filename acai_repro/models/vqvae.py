@@ -114,14 +114,15 @@ class VQVAE(AutoEncoder):
     @torch.no_grad()
     def _ema_update(self, queries: torch.Tensor, codes: torch.Tensor) -> None:
         """Codebook ← EMA sums / smoothed EMA counts. No host sync, so a CUDA graph can hold it."""
-        ones = torch.ones_like(codes, dtype=queries.dtype)
-        counts = torch.zeros_like(self.ema_count).index_add_(0, codes, ones)  # exact: integers
         if queries.is_cuda:
             # index_add_ of floats uses atomics on a GPU (order varies run to run); the one-hot
-            # product is deterministic, as the authors' own (one-hot matmul) update.
+            # product is deterministic, as the authors' own (one-hot matmul) update. The counts
+            # are sums of ones, exact in either form (integers below 2^24).
             one_hot = torch.nn.functional.one_hot(codes, self.codebook_size).to(queries.dtype)
-            sums = one_hot.T @ queries
+            counts, sums = one_hot.sum(0), one_hot.T @ queries
         else:
+            ones = torch.ones_like(codes, dtype=queries.dtype)
+            counts = torch.zeros_like(self.ema_count).index_add_(0, codes, ones)
             sums = torch.zeros_like(self.ema_sum).index_add_(0, codes, queries)
         self.ema_count.mul_(self.decay).add_(counts, alpha=1.0 - self.decay)
         self.ema_sum.mul_(self.decay).add_(sums, alpha=1.0 - self.decay)
