@@ -150,20 +150,27 @@ def test_fast_pack_equals_each_cell_alone_and_resumes_exactly(smoke_config, tmp_
     specs = [tiny_spec(smoke_config, "acai", total_images=64 * 8, eval_every=64 * 4, fast_path=True)]
     specs.append(dict(specs[0], seed=1))
     solo = [train_cell(spec, tmp_path / f"solo{spec['seed']}", QUIET) for spec in specs]
-
-    def stop_at_first_evaluation(message):
-        if "kimg" in message:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    cells = [(spec, tmp_path / f"pack{spec['seed']}") for spec in specs]
-    with pytest.raises(TrainingInterrupted):
-        train_pack(cells, stop_at_first_evaluation)
+    cells = _stopped_at_first_evaluation(specs, tmp_path, "pack")
     packed = train_pack(cells, QUIET)
     for spec, alone, together in zip(specs, solo, packed):
         seed = spec["seed"]
         what = f"seed {seed} packed and resumed vs alone"
         _assert_same_weights(_weights(tmp_path / f"solo{seed}/model.pt"), _weights(tmp_path / f"pack{seed}/model.pt"), what)
         assert _evals(alone) == _evals(together), f"{what}: evaluation histories differ"
+
+
+def _stopped_at_first_evaluation(specs, folder, prefix="seed"):
+    """The cells of `specs` (one per seed) in `folder`/<prefix><seed>, trained in one pack until
+    SIGTERM at their first evaluation."""
+
+    def stop_at_first_evaluation(message):
+        if "kimg" in message:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    cells = [(spec, folder / f"{prefix}{spec['seed']}") for spec in specs]
+    with pytest.raises(TrainingInterrupted):
+        train_pack(cells, stop_at_first_evaluation)
+    return cells
 
 
 def _cell_record(folder, fast: bool):

@@ -4,8 +4,6 @@ gives the same bits, a stopped group resumes to the same bits, and the spec, the
 the refusals. The CUDA side (captured fused step) runs in benchmarks/gpu_session.sh."""
 
 import json
-import os
-import signal
 
 import pytest
 import torch
@@ -21,10 +19,10 @@ from acai_repro.models import MODELS
 from acai_repro.models.baseline import Baseline
 from acai_repro.packs import dissolve_targeted, tables_cells, training_packs
 from acai_repro.rates import config_step
-from acai_repro.signals import TrainingInterrupted
 from acai_repro.train import STATE_FILE, train_pack
 from acai_repro.training_run import build_run, compute_gradients
 from tests.conftest import ROOT, fused_specs
+from tests.test_fastpath import _assert_same_weights, _evals, _stopped_at_first_evaluation, _weights
 from tests.test_workflow import _jobs, snakemake
 
 QUIET = lambda message: None  # noqa: E731
@@ -44,19 +42,6 @@ def _solo_specs(smoke_config, model, dz=16):
     """The group's seeds as cells trained alone on the exact path."""
     config = _config(smoke_config, fused=False)
     return [with_run_settings(cell_spec(config, "lines", model, dz, seed), config) for seed in SEEDS]
-
-
-def _weights(path):
-    return torch.load(path, weights_only=False)["model"]
-
-
-def _evals(record):
-    return json.dumps([{k: v for k, v in e.items() if k != "images_per_s"} for e in record["evals"]], sort_keys=True)
-
-
-def _assert_same_weights(a, b, what):
-    differing = [k for k in a if not torch.equal(a[k], b[k])]
-    assert not differing, f"{what}: tensors differ: {differing}"
 
 
 def _largest_gap(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -175,14 +160,7 @@ def test_a_group_trained_again_gives_the_same_bits_and_resumes_exactly(smoke_con
     runs = {}
     for name in ("a", "b"):
         runs[name] = train_pack([(spec, tmp_path / name / f"seed{spec['seed']}") for spec in specs], QUIET)
-
-    def stop_at_first_evaluation(message):
-        if "kimg" in message:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    cells = [(spec, tmp_path / "stopped" / f"seed{spec['seed']}") for spec in specs]
-    with pytest.raises(TrainingInterrupted):
-        train_pack(cells, stop_at_first_evaluation)
+    cells = _stopped_at_first_evaluation(specs, tmp_path / "stopped")
     assert all((folder / STATE_FILE).exists() for _, folder in cells), "every seed saves its state"
     runs["stopped"] = train_pack(cells, QUIET)
     for name in ("b", "stopped"):
@@ -202,14 +180,7 @@ def test_seeds_saved_at_different_steps_train_the_group_again(smoke_config, tmp_
     trains again from the start, to the bits of an uninterrupted run."""
     specs = fused_specs(smoke_config, "baseline", total_images=64 * 8, eval_every=64 * 4)
     whole = train_pack([(spec, tmp_path / "whole" / f"seed{spec['seed']}") for spec in specs], QUIET)
-
-    def stop_at_first_evaluation(message):
-        if "kimg" in message:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    cells = [(spec, tmp_path / "split" / f"seed{spec['seed']}") for spec in specs]
-    with pytest.raises(TrainingInterrupted):
-        train_pack(cells, stop_at_first_evaluation)
+    cells = _stopped_at_first_evaluation(specs, tmp_path / "split")
     (cells[1][1] / STATE_FILE).unlink()  # seed 1 as if its checkpoint had not been written
     messages = []
     again = train_pack(cells, messages.append)
