@@ -20,6 +20,12 @@ def cell_folders(dataset: str, model: str, dz: int, seed: int) -> str:
     return CELL_FOLDERS.format(dataset=dataset, model=model, dz=dz, seed=seed)
 
 
+def group_folders(dataset: str, model: str, dz, seeds) -> str:
+    """The name of a fused group of seeds (training.seed_fusion) in logs and log paths: its cells'
+    folder with the seeds joined, e.g. lines/acai/dz64/seed0-1-2."""
+    return cell_folders(dataset, model, dz, "-".join(str(seed) for seed in seeds))
+
+
 def cell_directory(cell: Cell, root: str = "results") -> str:
     """A cell's folder under the results root `root`."""
     return f"{root}/{cell_folders(*cell)}"

@@ -49,7 +49,7 @@ import numpy as np
 import torch
 
 from acai_repro import fastpath
-from acai_repro.cells import cell_folders
+from acai_repro.cells import cell_folders, group_folders
 from acai_repro.config import spec_digest
 from acai_repro.data import build_source
 from acai_repro.files import write_atomically, write_json
@@ -432,7 +432,7 @@ class FusedGroupTrainer:
         self.log, self.tr = log, spec["training"]
         self.device = resolve_device(spec["device"])
         self.stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
-        self.label = group_label(spec)
+        self.label = group_folders(spec["dataset"], spec["model"], spec["dz"], spec["fused_seeds"])
         self.stepper = None
         self.cells = cells
         self.members = self._members()
@@ -481,12 +481,6 @@ class FusedGroupTrainer:
         self.done = all(m.done for m in self.members)
         if self.done:
             self.stepper = None  # frees the captured graph's memory for the cells still training
-
-
-def group_label(spec: dict) -> str:
-    """A fused group's name in logs: its cell's folder with the group's seeds."""
-    seeds = ",".join(str(s) for s in spec["fused_seeds"])
-    return cell_folders(spec["dataset"], spec["model"], spec["dz"], seeds)
 
 
 def training_units(cells: list[tuple[dict, Path]]) -> list[list[tuple[dict, Path]]]:

@@ -12,7 +12,7 @@ from acai_repro.config import (
     table1_cells,
     validate_config,
 )
-from acai_repro.cells import CELL_FOLDERS, cell_directory
+from acai_repro.cells import CELL_FOLDERS, cell_directory, cell_folders, group_folders
 from acai_repro.packs import dissolve_targeted, training_packs
 from acai_repro.results import (
     SPEC_FILE,
@@ -254,14 +254,14 @@ def training_rules(packs):
 # Under seed fusion (training.seed_fusion) train_cell trains a cell's group of seeds as one: its
 # wildcards are the dataset, model and dz, and its outputs every configured seed's.
 FUSED = config["training"]["seed_fusion"]
-GROUP = f"{RESULTS}/{{dataset}}/{{model}}/dz{{dz}}"
+GROUP_WILDCARDS = ("{dataset}", "{model}", "{dz}")
 
 
 def training_files(cells, filename):
     """A file of each cell that a training job trains; cells None means the wildcards' cell
     (under seed fusion, the wildcards' group of seeds)."""
     if cells is None and FUSED:
-        return [f"{GROUP}/seed{seed}/{filename}" for seed in config["seeds"]]
+        return [f"{RESULTS}/{cell_folders(*GROUP_WILDCARDS, seed)}/{filename}" for seed in config["seeds"]]
     if cells is None:
         return [f"{CELL}/{filename}"]
     return [f"{cell_directory(cell, RESULTS)}/{filename}" for cell in cells]
@@ -279,7 +279,7 @@ def training_record(kind, rule_name, cells, suffix):
     """The log or benchmark file of a training job: per cell (per group of seeds under seed
     fusion), or per pack."""
     if cells is None and FUSED:
-        return f"{RESULTS}/{kind}/train/{{dataset}}/{{model}}/dz{{dz}}/seeds.{suffix}"
+        return f"{RESULTS}/{kind}/train/{group_folders(*GROUP_WILDCARDS, config['seeds'])}.{suffix}"
     if cells is None:
         return f"{RESULTS}/{kind}/train/{CELL_FOLDERS}.{suffix}"
     return f"{RESULTS}/{kind}/train/packs/{rule_name}.{suffix}"
