@@ -173,9 +173,12 @@ def _stopped_at_first_evaluation(specs, folder, prefix="seed"):
     return cells
 
 
-def _cell_record(folder, fast: bool):
+TRAINING_OF_PATH = {"exact": {}, "fast": {"fast_path": True}, "fast-fused": {"fast_path": True, "seed_fusion": True}}
+
+
+def _cell_record(folder, path: str):
     folder.mkdir(parents=True)
-    spec = {"training": {"fast_path": True} if fast else {}, "scale_name": "gpu-quick-fast"}
+    spec = {"training": TRAINING_OF_PATH[path], "scale_name": "gpu-quick-fast"}
     evals = [{"mean_distance": 0.002, "smoothness": 0.1}]
     record = {"status": "ok", "cell": {"dataset": "lines", "model": "acai", "dz": 64, "seed": 0}, "spec": spec,
               "evals": evals, "reported": evals[0]}  # fmt: skip
@@ -185,14 +188,15 @@ def _cell_record(folder, fast: bool):
     return folder
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_tables_and_their_csv_name_the_training_path(tmp_path, fast):
-    cell = _cell_record(tmp_path / "lines/acai/dz64/seed0", fast)
+@pytest.mark.parametrize("path", list(TRAINING_OF_PATH))
+def test_tables_and_their_csv_name_the_training_path(tmp_path, path):
+    cell = _cell_record(tmp_path / "lines/acai/dz64/seed0", path)
     frame = tables.collect([cell / "metrics.json"], ["mean_distance"])
-    assert list(frame.path) == ["fast" if fast else "exact"], list(frame.path)
+    assert list(frame.path) == [path], list(frame.path)
     probe = tables.collect([cell / "probe.json"], ["accuracy"])
-    assert list(probe.path) == ["fast" if fast else "exact"], "a probe record is its cell's path"
+    assert list(probe.path) == [path], "a probe record is its cell's path"
     rows = tables.aggregate(frame, ["model", "metric"], "table1", 0)
-    assert list(rows.path) == ["fast" if fast else "exact"], list(rows.path)
+    assert list(rows.path) == [path], list(rows.path)
     label = tables._scales_text(rows)
-    assert ("fast path" in label) is fast, f"the Markdown row label {label!r} must name the fast path only"
+    assert ("fast path" in label) is (path != "exact"), f"the Markdown row label {label!r} must name a fast path only"
+    assert ("seed fusion" in label) is (path == "fast-fused"), f"the label {label!r} must name seed fusion only when fused"
