@@ -90,7 +90,8 @@ class FusedGroup:
         lr = runs[0].spec["training"]["learning_rate"]
         self.optimizers = {name: fastpath.adam(params, lr, self.device, True) for name, params in self.groups.items()}
         self.worst = torch.zeros(len(runs), device=self.device)
-        self.push()
+        # stack_module_state copied every seed's weights and buffers; a resumed group's Adam
+        # state comes in through push(), which the trainer calls
 
     # -- the step ---------------------------------------------------------------------------
     def _one_seed(self, params, buffers, x, y, noise):
@@ -124,8 +125,10 @@ class FusedGroup:
         return [g for run in self.runs for g in run.generators()]
 
     def set_generators(self, generators: list[torch.Generator]) -> None:
-        for index, run in enumerate(self.runs):
-            run.set_generators(generators[2 * index : 2 * index + 2])
+        """New generators in the order of `generators()`: each run takes as many as it has."""
+        rest = iter(generators)
+        for run in self.runs:
+            run.set_generators([next(rest) for _ in run.generators()])
 
     def tensors(self) -> list[torch.Tensor]:
         return list(self.stacked.values())
