@@ -111,7 +111,7 @@ def linear_probe(train_z, train_y, test_z, test_y, classes: int, max_iter: int =
 
 
 def cluster(train_z, test_z, test_y, options: dict, device=None, whitened: bool = True, threads=None) -> dict:
-    """PROTOCOL §5: whiten on train, K-Means (best of the restarts), Hungarian accuracy on test.
+    """docs/protocol.md §6: whiten on train, K-Means (best of the restarts), Hungarian accuracy on test.
 
     `whitened=False` clusters the raw features (the pixel baseline the paper quotes).
     """

@@ -1,4 +1,4 @@
-"""Encoder, decoder and dense layers shared by every model (PROTOCOL §3).
+"""Encoder, decoder and dense layers shared by every model (docs/protocol.md §3).
 
 Traps handled here once: LeakyReLU slope 0.2, conv init N(0, σ²) with
 σ = 1/sqrt((1 + 0.2²)·k·k·C_in) on every conv (outputs included), zero biases,

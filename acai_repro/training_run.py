@@ -155,7 +155,7 @@ def compute_gradients(run: Run, x: torch.Tensor, y: torch.Tensor) -> dict:
 
 
 def classifier_loss(classifier: torch.nn.Module, features: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The in-tandem classifier's loss, on features detached from the model (PROTOCOL §5)."""
+    """The in-tandem classifier's loss, on features detached from the model (docs/protocol.md §6)."""
     return F.cross_entropy(classifier(features.detach()), y)
 
 

@@ -1,4 +1,4 @@
-"""Getting a dataset's source files onto local disk, verified (PROTOCOL §2).
+"""Getting a dataset's source files onto local disk, verified (docs/protocol.md §2).
 
 A source file is known by its name and the md5s it may have: of the file itself, or of its
 decompressed content for gzip files (mirrors re-compress). It comes either from a local

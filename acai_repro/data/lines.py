@@ -1,4 +1,4 @@
-"""The synthetic lines benchmark (PROTOCOL §2): a vectorised, exact renderer.
+"""The synthetic lines benchmark (docs/protocol.md §2): a vectorised, exact renderer.
 
 A line starts at the canvas centre and is 15 px long; θ = 0 points right and
 θ = π/2 points up. It is drawn as a 2 px wide anti-aliased stroke by a scanline

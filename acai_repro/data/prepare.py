@@ -1,4 +1,4 @@
-"""Preparation of the real datasets into one HDF5 file each (PROTOCOL §2).
+"""Preparation of the real datasets into one HDF5 file each (docs/protocol.md §2).
 
 Layout of `{dataset}.h5`: for each split a group with `images` (uint8, N×32×32×C, chunked)
 and `labels` (int64, N); file attributes name the dataset, its splits, the source files with

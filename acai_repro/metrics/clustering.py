@@ -1,4 +1,4 @@
-"""Clustering accuracy (PROTOCOL §5, Table 3) as pure functions over arrays.
+"""Clustering accuracy (docs/protocol.md §6, Table 3) as pure functions over arrays.
 
 - `whiten`: centre with the train mean, z <- z·V / (s + 1e-5) from the SVD of the centred
   train latents (full rank), applied to train and test.

@@ -1,4 +1,4 @@
-"""Mean Distance and Smoothness on the lines benchmark (PROTOCOL §5), as pure array functions.
+"""Mean Distance and Smoothness on the lines benchmark (docs/protocol.md §6), as pure array functions.
 
 Each decoded image is matched to its nearest reference line by cosine distance on the
 flattened [-1, 1] image. The 4,096 × 10,000 search is one matrix product; references are

@@ -1,4 +1,4 @@
-"""Adversarial autoencoder with a N(0, I) prior (PROTOCOL §4).
+"""Adversarial autoencoder with a N(0, I) prior (docs/protocol.md §4).
 
 Critic: MLP on the flattened latent, dense 100 + LeakyReLU(0.2), dense 100 + LeakyReLU,
 dense 1, trained with sigmoid cross-entropy (codes -> 0, prior samples -> 1) on detached

@@ -1,4 +1,4 @@
-"""ACAI: the adversarially constrained autoencoder interpolation (PROTOCOL §4).
+"""ACAI: the adversarially constrained autoencoder interpolation (docs/protocol.md §4).
 
 The ACAI loss lives here, in `ACAI.losses` (its draws, α, in `ACAI.noise`):
 - α = 0.5 - |u - 0.5|, u ~ U[0, 1) per example, so α ∈ [0, 0.5];

@@ -108,7 +108,7 @@ class AutoEncoder(nn.Module):
         return self.decoder(z)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Flattened input of the single-layer classifier (PROTOCOL §5)."""
+        """Flattened input of the single-layer classifier (docs/protocol.md §6)."""
         return self.encoder(x).flatten(1)
 
     def interpolate(

@@ -1,4 +1,4 @@
-"""Variational autoencoder (PROTOCOL §4).
+"""Variational autoencoder (docs/protocol.md §4).
 
 Two dense heads map flatten(f(x)) to μ and log σ² (both dz wide); the decoder output is
 a Bernoulli logit on (x + 1)/2, summed over pixels and averaged over the batch, plus

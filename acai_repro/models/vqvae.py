@@ -1,4 +1,4 @@
-"""VQ-VAE with an EMA codebook (PROTOCOL §4), in two variants.
+"""VQ-VAE with an EMA codebook (docs/protocol.md §4), in two variants.
 
 `slices` (default): the authors' model, as their released `vqvae.py` and
 `lib/discretization.py` build it and as their table notebook's run names
