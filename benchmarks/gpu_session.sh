@@ -135,14 +135,16 @@ records() {
 # install_missing: of the packages benchmarks/gpu_wheels.sh carried, those the device lacks
 # (pip --prefix keeps every requirement the device already satisfies, torch above all).
 install_missing() {
-  local wheels=${GS_WHEELS:-.gpu_wheels} prefix missing=() req site
+  local wheels=${GS_WHEELS:-.gpu_wheels} prefix missing=() wanted req site
   prefix=$(dirname "$work")/site
-  [ -f "$wheels/requirements.txt" ] || { say "no $wheels/requirements.txt: nothing installed"; return 0; }
-  while read -r req; do
-    [ -n "$req" ] && { $py -c "import ${req%%==*}" 2>/dev/null || missing+=("$req"); }
-  done <"$wheels/requirements.txt"
+  [ -d "$wheels" ] || { say "no $wheels: nothing installed"; return 0; }
+  # a folder from before requirements.txt was written: the same three packages, unpinned
+  wanted=$(cat "$wheels/requirements.txt" 2>/dev/null || echo snakemake jsonschema pooch)
+  for req in $wanted; do
+    $py -c "import ${req%%==*}" 2>/dev/null || missing+=("$req")
+  done
   if ((${#missing[@]} == 0)); then
-    say "carried wheels not needed: the device has $(tr '\n' ' ' <"$wheels/requirements.txt")"
+    say "carried wheels not needed: the device has" $wanted
     return 0
   fi
   $py -m pip install -q --no-index --find-links "$wheels" --prefix "$prefix" "${missing[@]}" 2>&1 | tail -3 | tee -a "$log"
