@@ -1,103 +1,156 @@
 #!/usr/bin/env bash
-# Every GPU check and measurement of the project, in one run sized for one lent H100/H200
-# sitting (BUDGET seconds in all, default 560: one device call is at most 600 s). Each step has
-# its own timeout, gets at most what is left, and is skipped when under 15 s are left. In the
-# order of priority:
-#   1. pack_fused, pack_fast, pack_exact: benchmarks/pack.py --device cuda with seed fusion (each
-#      model's group of 3 seeds, one ACAI group of 3, the 18-cell Table 1 pack as six groups), on
-#      the fast path (solo rate of each model, one ACAI cell, the 18-cell pack) and on the exact
-#      path (float32 convolutions: today's default), each with FLOP/s against the card's FP32
-#      peak and a profile (kernels per cell-step, convolution/GEMM share of device time)
-#   2. protocol_seed0: config/protocol-seed0.yaml, Table 1 at 2^24 images per cell, seed 0, the
-#      six models as one pack on the fast path (resumes from its train_state.pt files when rerun
-#      on the same machine); what it trained is copied out however far it got
-#   3. pytest_cuda_fast: the fast path's and seed fusion's CUDA tests (graphed = eager, the same
-#      bits again, kill-and-resume, a mixed pack = each model alone) and the mixed exact pack
-#   4. science_*: config/gpu-quick-fused.yaml, gpu-quick-fast.yaml, gpu-quick.yaml (exact) and
-#      gpu-quick-fast-tf32.yaml, Table 1 with 3 seeds at 2^20 images: seed fusion and the fast
-#      path against the exact one, TF32 against float32 (docs/gpu.md)
-#   5. pytest_cuda: the whole of tests/test_cuda.py
-# After each finished table its figures (Fig. 3, Fig. 5, training curves) are rendered by the
-# figure rules alone and brought back. RESERVE seconds (default 45) are kept free of the tables
-# for that and the archive.
-# SKIP="pack tests" (names: pack protocol tests science alltests figures) leaves steps out, e.g. on a
-# second call to the same warm machine that only continues the protocol table:
-#   SKIP="pack tests" BUDGET=300 bash benchmarks/gpu_session.sh "$OUT/gs2"
-# Step timeouts: T_PACK (each path), T_PROTOCOL, T_TESTS, T_SCIENCE (each config), seconds.
+# The GPU session: one device call of at most BUDGET seconds (default 540; a call may run 600),
+# in four stages, each under its own time limit; one stage's failure never stops the next.
+#   0. proof (T0, default 90 s): benchmarks/cuda_proof.py asserts the CUDA graph capture of one
+#      exact cell, one fast cell and one fused group and prints how many graphs dynamo compiled;
+#      `python -m acai_repro.fusion_check` compares fused with solo training on CUDA (ACAI,
+#      VQ-VAE, 5 steps). Any failure (a missing module too): the rest runs on the exact path only.
+#   1. rates (T1, default 150 s): benchmarks/pack.py, per proven path (fused, exact, fast; fused
+#      and exact capped at T1_FUSED/T1_EXACT, fast gets the rest): one ACAI cell (fused: a group
+#      of 3) and the 18-cell pack, FLOP/s against the card's FP32 peak.
+#   2. science: gpu-quick Table 1 (3 seeds, 2^20 images) on the proven path with the highest
+#      18-cell rate (benchmarks/science_check.py path), then one line per model against the
+#      committed exact records (science_check.py compare).
+#   3. protocol: config/protocol-seed0.yaml with whatever is left: its ACAI cell alone
+#      (GS_PROTOCOL=table: the whole seed-0 Table 1), on the fast path when proven, else exact
+#      (results/protocol-seed0-exact); its evaluation histories however far it got.
+# Out folder ($1, default $OUT, else benchmarks/results/gpu-session): session.log (written as it
+# goes) and gs.tgz, every raw output, rewritten after each stage: a call stopped at its limit
+# still returns all up to its last finished stage. Two files, no folder (a call returns 8).
+# The raw outputs live in GS_WORK/gs (default /tmp/gpu_session/gs, emptied first).
 #
-# Usage (the device tool, carrying the wheels made by benchmarks/gpu_wheels.sh here):
-#   run(command='MEASURED_COMMIT=<sha> BUDGET=560 bash benchmarks/gpu_session.sh "$OUT/gs"',
-#       carry=[".gpu_wheels"], timeout_s=600)
-# Raw outputs, with card, driver, torch, the commit and the commands, land in OUT_FOLDER (default
-# $OUT/gs when $OUT is set, else benchmarks/results/<card>), and all of it in OUT_FOLDER.tgz (a
-# device call returns at most 8 files): commit it as benchmarks/results/<card>-<date>/.
+# A stage gets min(its limit, time left - GS_RESERVE); under GS_MIN_STAGE seconds it is skipped.
+# A command is sent SIGTERM at its limit - GS_GRACE (a pack saves its state), SIGKILL GS_GRACE
+# later. STAGES="2 3" GS_ALLOWED="fused fast exact" reruns stages without stage 0, trusting the
+# paths it names (default exact). Overrides for the CPU rehearsal (tests/test_gpu_session.py),
+# the same script: GS_DEVICE, GS_PROOF_CMD, GS_FUSION_CMD, GS_PACK_CMD, GS_SNAKEMAKE,
+# GS_RESULTS (a folder for the tables' results roots), GS_CONFIG_EXTRA (config files after each
+# table's own: tiny sizes).
+# Usage: docs/gpu.md, "Running the GPU session".
 set -u -o pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 py=${PYTHON:-python3}
-budget=${BUDGET:-560}
-skip=" ${SKIP:-} "
-end=$((SECONDS + budget))
-card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
-short=$(echo "$card" | grep -oiE '[A-Z]?[0-9]{3,4}' | head -1 | tr 'A-Z' 'a-z')
-out=${1:-${OUT:+$OUT/gs}}
-out=${out:-benchmarks/results/${short:-gpu}}
-mkdir -p "$out"
+dev=${GS_DEVICE:-cuda}
+budget=${BUDGET:-540}
+stages=" ${STAGES:-0 1 2 3} "
+grace=${GS_GRACE:-15} reserve=${GS_RESERVE:-15} min_stage=${GS_MIN_STAGE:-20}
+out=${1:-${OUT:-benchmarks/results/gpu-session}}
+work=${GS_WORK:-/tmp/gpu_session}/gs
+log=$out/session.log
+read -r -a proof_cmd <<<"${GS_PROOF_CMD:-$py benchmarks/cuda_proof.py --device $dev}"
+read -r -a fusion_cmd <<<"${GS_FUSION_CMD:-$py -m acai_repro.fusion_check --device $dev --models acai vqvae --steps 5}"
+read -r -a pack_cmd <<<"${GS_PACK_CMD:-$py benchmarks/pack.py --device $dev --no-solo --warmup 10 --rounds 50 --repeats 3 --profile-rounds 3}"
+# --nolock: a Snakemake killed at its limit leaves its lock behind; --rerun-incomplete: its
+# unfinished jobs rerun (their cells resume from train_state.pt)
+read -r -a snakemake_cmd <<<"${GS_SNAKEMAKE:-$py -m snakemake --cores all --nolock --rerun-incomplete}"
+extra=(${GS_CONFIG_EXTRA:-})
+rm -rf "$work" && mkdir -p "$work" "$out" && : >"$log"
 
-left() { echo $((end - SECONDS)); }
-skipped() { [[ "$skip" == *" $1 "* ]]; }
-# step NAME SECONDS COMMAND...: run with min(SECONDS, time left), output to $out/NAME.txt.
-step() {
-  local name=$1 want=$2 t start=$SECONDS
+left() { echo $((budget - SECONDS)); }
+say() { echo "[$(printf %3d $SECONDS) s] $*" | tee -a "$log"; }
+min() { if (($1 < $2)); then echo "$1"; else echo "$2"; fi; }
+# run_step NAME LIMIT CMD...: CMD with LIMIT seconds of wall time at most, its output in
+# $work/NAME.txt and its last lines in the log; returns its exit status (124: timed out).
+run_step() {
+  local name=$1 limit=$2 t rc start=$SECONDS
   shift 2
-  t=$(left)
-  ((want < t)) && t=$want
-  if ((t < 15)); then echo "skipped $name: no time left" | tee -a "$out/session.txt"; return; fi
-  echo "== $name (timeout ${t}s): $*" | tee -a "$out/session.txt"
-  { echo "\$ $*"; timeout --signal=TERM --kill-after=20 "$t" "$@"; echo "exit status $?"; } 2>&1 |
-    tee "$out/$name.txt"
-  echo "   $name took $((SECONDS - start)) s" | tee -a "$out/session.txt"
+  t=$((limit - grace))
+  if ((t < 1)); then
+    say "   $name: skipped, ${limit} s left"
+    return 125
+  fi
+  say "-- $name (limit ${limit} s: SIGTERM at ${t} s): $*"
+  { echo "\$ $*"; timeout --signal=TERM --kill-after="$grace" "$t" "$@"; } >"$work/$name.txt" 2>&1
+  rc=$?
+  tail -n "${GS_TAIL:-8}" "$work/$name.txt" | sed 's/^/   | /' | tee -a "$log"
+  say "   $name: exit status $rc$( ((rc == 124 || rc == 137)) && echo ' (timed out)') after $((SECONDS - start)) s"
+  return $rc
 }
-# records ROOT NAME: a table's CSV/tex, every cell's evals.jsonl, metrics.json, spec.json,
-# the pack logs and benchmarks, copied flat into $out/NAME (however far training got).
+# begin_stage N WANT: sets stage_end (WANT seconds, or what is left); false when too little is left.
+begin_stage() {
+  local limit
+  limit=$(min "$2" $(($(left) - reserve)))
+  if [[ "$stages" != *" $1 "* ]]; then
+    say "== stage $1: not asked for (STAGES=${STAGES:-})"
+    return 1
+  elif ((limit < min_stage)); then
+    say "== stage $1: skipped, ${limit} s left of the budget"
+    return 1
+  fi
+  stage_end=$((SECONDS + limit)) stage_start=$SECONDS
+  say "== stage $1 (limit ${limit} s)"
+}
+stage_left() { echo $((stage_end - SECONDS)); }
+# end_stage N: the log line and the archive rewritten.
+end_stage() {
+  say "== stage $1 ended after $((SECONDS - stage_start)) s"
+  archive "$1"
+}
+# archive N: every raw output (files over GS_MAX_FILE_KB left out and named, the log never)
+# into $out/gs.tgz, written beside it and renamed, so the archive is always a whole one.
+archive() {
+  local max=${GS_MAX_FILE_KB:-4096} big size
+  cp "$log" "$work/session.log"
+  big=$(cd "$work/.." && find gs -type f -size +"$max"k ! -path gs/session.log | tr '\n' ' ')
+  (cd "$work/.." && find gs -type f \( ! -size +"$max"k -o -path gs/session.log \) -print0 |
+    tar czf "$out/gs.tgz.part" --null -T -) &&
+    mv -f "$out/gs.tgz.part" "$out/gs.tgz"
+  size=$(($(stat -c %s "$out/gs.tgz") / 1024))
+  say "   archive after stage $1: $out/gs.tgz, $(find "$work" -type f | wc -l) files, $size KiB${big:+; left out (over $max KiB): $big}"
+  ((size < 16384)) || say "   ERROR: the archive is over 16 MiB: it will not come back"
+}
+# results_dir CONFIG...: the results root the workflow would use (later files win).
+results_dir() {
+  $py -c 'import sys, yaml; d = {}
+for f in sys.argv[1:]: d.update(yaml.safe_load(open(f)) or {})
+print(d["results_dir"])' config/config.yaml "$@"
+}
+# table_configs CONFIG SUFFIX YAML: sets configs: CONFIG, then (when SUFFIX, YAML or GS_RESULTS
+# says so) an overlay in $work with YAML and the results root moved to <root>SUFFIX (under
+# GS_RESULTS when set), then GS_CONFIG_EXTRA.
+table_configs() {
+  local config=$1 suffix=$2 yaml=${3:-} root overlay
+  configs=("$config")
+  if [ -n "$suffix$yaml${GS_RESULTS:-}" ]; then
+    root=$(results_dir "$config")$suffix
+    overlay=$work/$(basename "$root").yaml
+    [ -n "${GS_RESULTS:-}" ] && root=$GS_RESULTS/$(basename "$root")
+    printf 'results_dir: %s\n%s\n' "$root" "$yaml" >"$overlay"
+    configs+=("$overlay")
+  fi
+  configs+=("${extra[@]}")
+}
+# records ROOT NAME: the table, every cell's evals.jsonl, metrics.json and spec.json (flat), the
+# training logs and Snakemake benchmarks, into $work/NAME: however far training got.
 records() {
-  local root=$1 dest=$out/$2 f
+  local root=$1 dest=$work/$2 f
   mkdir -p "$dest"
   cp "$root"/table1.{tex,csv} "$dest/" 2>/dev/null
   for f in "$root"/lines/*/dz*/seed*/{evals.jsonl,metrics.json,spec.json}; do
     [ -f "$f" ] && cp "$f" "$dest/$(echo "${f#"$root"/lines/}" | tr / _)"
   done
-  cp "$root"/logs/train/packs/*.log "$root"/benchmarks/train/packs/*.tsv "$dest/" 2>/dev/null
-  return 0
+  cp -r "$root/logs" "$root/benchmarks" "$dest/" 2>/dev/null
+  say "   records of $root: $(find "$dest" -name '*evals.jsonl' | wc -l) evaluation histories"
 }
-results_root() {
-  $py -c "from acai_repro.config import load_config; print(load_config('config/config.yaml', '$1')['results_dir'])"
-}
-# table CONFIG NAME SECONDS: Table 1 of a config through Snakemake (leaving RESERVE seconds for
-# the rest), then its records and figures.
-table() {
-  local config=$1 name=$2 want=$3 root t
-  root=$(results_root "$config")
-  t=$(($(left) - ${RESERVE:-45}))
-  ((want < t)) && t=$want
-  step "$name" "$t" $py -m snakemake --cores all --configfile "$config" -- "$root/table1.tex"
-  records "$root" "$name"
-  figures "$config" "$root" "$name"
-}
-# figures CONFIG ROOT NAME: Fig. 3, Fig. 5 and the training curves of a finished Table 1, by the
-# workflow's own figure rules only (--allowed-rules: never training; seconds), into
-# $out/NAME/figures. Commit them into the set, stamped with its provenance:
-#   python -m acai_repro.figure_sets docs/<set> --configfile CONFIG --rendered <out>/NAME/figures
-figures() {
-  local config=$1 root=$2 name=$3 f
-  local pngs=(fig3_lines_interpolations.png fig5_vae_samples.png training_curves_lines_dz64.png)
-  skipped figures && return 0
-  [ -f "$root/table1.csv" ] || return 0 # a table not finished: no weights to draw from
-  step "${name}_figures" "${T_FIGURES:-60}" $py -m snakemake --cores all --configfile "$config" \
-    --allowed-rules fig3_lines_interpolations fig5_vae_samples training_curves -- "${pngs[@]/#/$root/figures/}"
-  mkdir -p "$out/$name/figures"
-  for f in "${pngs[@]}"; do
-    cp "$root/figures/$f" "$out/$name/figures/" 2>/dev/null || echo "no $f for $name" | tee -a "$out/session.txt"
+# install_missing: of the packages benchmarks/gpu_wheels.sh carried, those the device lacks
+# (pip --prefix keeps every requirement the device already satisfies, torch above all).
+install_missing() {
+  local wheels=${GS_WHEELS:-.gpu_wheels} prefix missing=() wanted req site
+  prefix=$(dirname "$work")/site
+  [ -d "$wheels" ] || { say "no $wheels: nothing installed"; return 0; }
+  # a folder from before requirements.txt was written: the same three packages, unpinned
+  wanted=$(cat "$wheels/requirements.txt" 2>/dev/null || echo snakemake jsonschema pooch)
+  for req in $wanted; do
+    $py -c "import ${req%%==*}" 2>/dev/null || missing+=("$req")
   done
+  if ((${#missing[@]} == 0)); then
+    say "carried wheels not needed: the device has" $wanted
+    return 0
+  fi
+  $py -m pip install -q --no-index --find-links "$wheels" --prefix "$prefix" "${missing[@]}" 2>&1 | tail -3 | tee -a "$log"
+  site=$(find "$prefix" -type d -name site-packages | head -1)
+  export PYTHONPATH="$PYTHONPATH:$site" PATH="$prefix/bin:$PATH"
+  say "installed from the carried wheels: ${missing[*]}; into $site: $(ls "$site" 2>/dev/null | grep -v -e dist-info -e __pycache__ | tr '\n' ' ')"
 }
 
 {
@@ -105,37 +158,80 @@ figures() {
   # The device copy's .git may lag the working tree it carries: MEASURED_COMMIT names the
   # commit the working tree was (set it from the sending checkout's `git rev-parse HEAD`).
   echo "commit ${MEASURED_COMMIT:-$(git rev-parse HEAD 2>/dev/null)} (device copy's git: $(git rev-parse --short HEAD 2>/dev/null), $(git status --porcelain 2>/dev/null | wc -l) changed files)"
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-  $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())"
-  echo "command: BUDGET=$budget SKIP='${SKIP:-}' bash benchmarks/gpu_session.sh $*"
-} 2>&1 | tee "$out/session.txt"
+  echo "card: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -1)"
+  $py -c "import platform, torch; print('python', platform.python_version(), '| torch', torch.__version__, '| CUDA', torch.version.cuda, '| cuDNN', torch.backends.cudnn.version(), '| device', torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA')" 2>&1
+  echo "command: BUDGET=$budget STAGES='${STAGES:-0 1 2 3}' GS_DEVICE=$dev bash benchmarks/gpu_session.sh $*"
+} 2>&1 | tee -a "$log"
+install_missing
 
-# The machine reaches no registry: Snakemake and friends from the carried wheels.
-if [ -d .gpu_wheels ] && ! $py -c "import snakemake" 2>/dev/null; then
-  $py -m pip install -q --no-index --find-links .gpu_wheels --target /tmp/gpu_site \
-    snakemake==9.27.1 jsonschema==4.26.0 pooch==1.9.0 2>&1 | tail -2 | tee -a "$out/session.txt"
-  export PYTHONPATH="$PYTHONPATH:/tmp/gpu_site" PATH="/tmp/gpu_site/bin:$PATH"
+# ---- stage 0: the proof ---------------------------------------------------------------
+allowed=${GS_ALLOWED:-exact}
+if begin_stage 0 "${T0:-90}"; then
+  run_step stage0_proof $(($(stage_left) - ${T0_FUSION:-30})) "${proof_cmd[@]}"
+  proof=$?
+  run_step stage0_fusion "$(stage_left)" "${fusion_cmd[@]}"
+  fusion=$?
+  if ((proof == 0 && fusion == 0)); then
+    allowed="fused fast exact"
+    say "stage 0 passed: every path proven"
+  else
+    allowed=exact
+    say "stage 0 FAILED (proof exit $proof, fusion check exit $fusion): the rest runs on the exact path only"
+  fi
+  end_stage 0
+else
+  say "paths trusted without a proof in this run: $allowed"
 fi
 
-if ! skipped pack; then
-  step pack_fused "${T_PACK:-150}" $py benchmarks/pack.py --device cuda --paths fused --sizes 3 18 \
-    --warmup 20 --rounds 100 --repeats 3
-  step pack_fast "${T_PACK:-150}" $py benchmarks/pack.py --device cuda --paths fast --sizes 1 18 \
-    --warmup 20 --rounds 100 --repeats 3
-  step pack_exact "${T_PACK:-150}" $py benchmarks/pack.py --device cuda --paths exact --sizes 1 18 \
-    --warmup 20 --rounds 100 --repeats 3
+# ---- stage 1: rates ---------------------------------------------------------------------
+if begin_stage 1 "${T1:-150}"; then
+  for path in fused exact fast; do
+    [[ " $allowed " == *" $path "* ]] || continue
+    case $path in
+      fused) limit=$(min "${T1_FUSED:-45}" "$(stage_left)") sizes="3 18" ;;
+      exact) limit=$(min "${T1_EXACT:-45}" "$(stage_left)") sizes="1 18" ;;
+      fast) limit=$(stage_left) sizes="1 18" ;;
+    esac
+    run_step "stage1_pack_$path" "$limit" "${pack_cmd[@]}" --paths "$path" --sizes $sizes
+  done
+  end_stage 1
 fi
-skipped protocol || table config/protocol-seed0.yaml protocol_seed0 "${T_PROTOCOL:-100000}"
-skipped tests || step pytest_cuda_fast "${T_TESTS:-150}" $py -m pytest -q -p no:cacheprovider -rs \
-  tests/test_cuda.py -k "fast or fused or mixed_pack"
-if ! skipped science; then
-  table config/gpu-quick-fused.yaml science_fused "${T_SCIENCE:-400}"
-  table config/gpu-quick-fast.yaml science_fast "${T_SCIENCE:-400}"
-  table config/gpu-quick.yaml science_exact "${T_SCIENCE:-600}"
-  table config/gpu-quick-fast-tf32.yaml science_fast_tf32 "${T_SCIENCE:-400}"
-fi
-skipped alltests || step pytest_cuda "${T_TESTS:-300}" $py -m pytest -q -p no:cacheprovider -rs tests/test_cuda.py
 
-echo "done after $SECONDS s" | tee -a "$out/session.txt"
-# One archive of everything (a device call returns at most 8 files).
-tar czf "$out.tgz" -C "$(dirname "$out")" "$(basename "$out")" && echo "archive: $out.tgz"
+# ---- stage 2: the science check ---------------------------------------------------------
+if begin_stage 2 "$(left)"; then
+  packs=()
+  for path in $allowed; do packs+=("$path=$work/stage1_pack_$path.txt"); done
+  science=$($py benchmarks/science_check.py path --allowed $allowed --pack "${packs[@]}" 2>"$work/stage2_path.txt")
+  case $science in fused) config=config/gpu-quick-fused.yaml ;; fast) config=config/gpu-quick-fast.yaml ;; *) config=config/gpu-quick.yaml ;; esac
+  say "science check on the $science path: $config ($(cat "$work/stage2_path.txt"))"
+  table_configs "$config" ""
+  root=$(results_dir "${configs[@]}")
+  run_step stage2_science $(($(stage_left) - 5)) "${snakemake_cmd[@]}" --configfile "${configs[@]}" -- "$root/table1.tex"
+  records "$root" science
+  if [ -f "$root/table1.csv" ]; then
+    $py benchmarks/science_check.py compare "$root/table1.csv" >"$work/stage2_compare.txt" 2>&1
+    say "science check (exit $?):"
+    sed 's/^/   /' "$work/stage2_compare.txt" | tee -a "$log"
+  else
+    say "science check: no table1.csv in $root (training not finished; STAGES=\"2 3\" GS_ALLOWED=$science on the same machine resumes it)"
+  fi
+  end_stage 2
+fi
+
+# ---- stage 3: the protocol scale --------------------------------------------------------
+if begin_stage 3 "$(left)"; then
+  if [[ " $allowed " == *" fast "* ]]; then
+    table_configs config/protocol-seed0.yaml ""
+  else # that config is on the fast path, which is not proven: the exact path, in its own folder
+    table_configs config/protocol-seed0.yaml -exact "training: {fast_path: false}"
+  fi
+  root=$(results_dir "${configs[@]}")
+  target=$root/lines/acai/dz64/seed0/metrics.json # Table 1's ACAI cell (dz 64)
+  [ "${GS_PROTOCOL:-acai}" = table ] && target=$root/table1.tex
+  run_step stage3_protocol $(($(stage_left) - 3)) "${snakemake_cmd[@]}" --configfile "${configs[@]}" -- "$target"
+  records "$root" protocol
+  end_stage 3
+fi
+
+say "done after $SECONDS s"
+archive end

@@ -3,15 +3,18 @@
 # and its Python (3.12) differs from this machine's. Downloads Snakemake, jsonschema and pooch
 # with their dependencies into .gpu_wheels/ (git-ignored, ~30 MB): pure-Python wheels as they
 # are, compiled ones again for CPython 3.12 on x86-64 Linux, sdists built into wheels here.
-# Carry the folder to the device (device tool: carry [".gpu_wheels"]); gpu_session.sh installs
-# from it when it is there:  bash benchmarks/gpu_wheels.sh [PYTHON_VERSION]
+# Carry the folder to the device (device tool: carry [".gpu_wheels"]); gpu_session.sh installs,
+# of the packages named in .gpu_wheels/requirements.txt, those the device lacks, and of their
+# dependencies those the device does not satisfy (its own torch, numpy, ... stay):
+#   bash benchmarks/gpu_wheels.sh [PYTHON_VERSION]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=${1:-3.12}
 pip=${PIP:-python3 -m pip}
 out=.gpu_wheels
+requirements=(snakemake==9.27.1 jsonschema==4.26.0 pooch==1.9.0)
 rm -rf "$out" && mkdir -p "$out/any"
-$pip download -q -d "$out/any" snakemake==9.27.1 jsonschema==4.26.0 pooch==1.9.0
+$pip download -q -d "$out/any" "${requirements[@]}"
 for sdist in "$out"/any/*.tar.gz; do
   [ -e "$sdist" ] || continue
   $pip wheel -q --no-deps -w "$out" "$sdist"
@@ -28,4 +31,5 @@ for wheel in "$out"/any/*.whl; do
   esac
 done
 rm -rf "$out/any"
+printf '%s\n' "${requirements[@]}" >"$out/requirements.txt"
 echo "$(ls "$out" | wc -l) wheels, $(du -sh "$out" | cut -f1) in $out"
