@@ -604,7 +604,8 @@ def markdown_grid_tables(csv_paths, config: dict | None = None) -> str:
             rows = pd.concat([rows.set_index("model").reindex(models), pixels.loc[[dataset]].rename(index={dataset: "pixels"})])
             scales = _scales_text(rows)
             models_only = rows.drop(index="pixels")
-            marks = best_marks(rows.rename_axis("model").reset_index().assign(dataset=dataset, dz=dz),
+            marks = best_marks(rows.drop(columns=["model", "dataset", "dz"], errors="ignore").rename_axis("model")
+                               .reset_index().assign(dataset=dataset, dz=dz),
                                ["dataset", "dz"], lower_is_better=False)  # fmt: skip
             shown_marks += marks
             ours = [_markdown_cell(r, m) for r, m in zip(rows.itertuples(), marks)]
