@@ -181,3 +181,27 @@ def test_a_table_that_does_not_compile_fails(tmp_path):
     broken.write_text("\\begin{tabular}{ll}\n a & b & c \\\\\n\\end{tabular}\n")  # three cells in two columns
     with pytest.raises(AssertionError, match="Extra alignment tab"):
         compile_tables([broken], tmp_path)
+
+
+def test_the_protocols_six_settings_fit_the_text_width_in_small_type(tmp_path):
+    """Table 2 at the protocol: three datasets, two dz each, six models and the pixels: a tabular per
+    dataset, one under the other, none wider than the text."""
+    if PDFLATEX is None:
+        _no_engine()
+    cells = [["mnist", 32], ["mnist", 256], ["svhn", 32], ["svhn", 256], ["cifar10", 256], ["cifar10", 1024]]
+    spec = {"training": {"total_images": 2**24}, "scale_name": "protocol"}
+    paths, pixels = [], []
+    for dataset, dz in cells:
+        for i, model in enumerate(MODELS6):
+            for seed in (0, 1, 2):
+                cell = {"dataset": dataset, "model": model, "dz": dz, "seed": seed}
+                reported = {"classifier_accuracy": 0.9 + 0.01 * i + 0.001 * seed}
+                paths.append(_write(tmp_path / f"{dataset}/{model}/dz{dz}/seed{seed}/metrics.json",
+                                    {"status": "ok", "cell": cell, "reported": reported, "spec": spec}))  # fmt: skip
+    for dataset in ("mnist", "svhn", "cifar10"):
+        pixels.append(_write(tmp_path / f"{dataset}/pixels/probe.json", {"dataset": dataset, "status": "ok", "accuracy": 0.5}))
+    tex = tmp_path / "table2.tex"
+    write_grid_table(paths, pixels, cells, MODELS6, [0, 1, 2], "classifier_accuracy", "table2", "Table 2", tex,
+                     tmp_path / "table2.csv")  # fmt: skip
+    assert tex.read_text().count("\\begin{tabular}") == 3 and table_problems(tex) == []
+    compile_tables([tex], tmp_path)
