@@ -207,8 +207,8 @@ COLLAPSED_TEXT = ("A collapsed cell (Smoothness undefined in every seed: every i
 def rule_paragraph(sensitivity) -> str:
     """The one rule for every finding's verdict, with where the page shows why (the Table 1 verdicts
     under other reporting rules, where Table 1 was run)."""
-    shown = (" The Table 1 findings' verdicts under other reporting rules, at the end of this page, show how "
-             "those of this run move with the evaluations read.") if sensitivity else ""  # fmt: skip
+    shown = (" The Table 1 findings' verdicts under other reporting rules, at the end of this page, show whether "
+             "those of this run change with the evaluations read.") if sensitivity else ""  # fmt: skip
     return f"{MEANINGFUL_RULE}{shown} {COLLAPSED_TEXT}"
 
 
