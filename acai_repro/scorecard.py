@@ -25,7 +25,6 @@ from acai_repro.tables import (
     PAPER_RULE,
     TABLE1_METRICS,
     MissingCellError,
-    images_text,
     ReportRule,
     collect,
     grid_cell_paths,
@@ -392,8 +391,10 @@ def run_in_words(frames: dict, scale: str) -> str:
     trained = pd.concat([f[f.model != "pixels"] for f in frames.values()]) if frames else pd.DataFrame()
     if trained.empty:
         return f"our {scale} run (nothing trained)"
-    images = images_text(trained).replace("$", "").replace("{", "").replace("}", "")
-    return f"our {scale} run ({images}; {_seed_count(trained)})"
+    counts = sorted({int(i) for i in trained.images.dropna()})
+    images = " or ".join(power_of_two_text(n) for n in counts) or "an unrecorded number of"
+    paper = "" if counts == [PROTOCOL_IMAGES] else f" (the paper: {power_of_two_text(PROTOCOL_IMAGES)})"
+    return f"our {scale} run ({images} training images per autoencoder{paper}; {_seed_count(trained)})"
 
 
 def write_scorecard(records: dict, csv_path, md_path, tex_path=None, std_ddof: int = 0, config=None,

@@ -338,10 +338,10 @@ def _ours(row, mark: str) -> str:
 
 
 def _mark_notes(marks) -> list[str]:
-    notes = [BOLD_NOTE + "." if BOLD in marks else ""]
+    """The note saying what bold means (none where nothing is bold)."""
     if ONE_SEED_BEST in marks:
-        notes = [BOLD_NOTE + f"; bold$^\\circ$: {ONE_SEED_NOTE}."]
-    return [n for n in notes if n]
+        return [f"{BOLD_NOTE}; bold$^\\circ$: {ONE_SEED_NOTE}."]
+    return [f"{BOLD_NOTE}."] if BOLD in marks else []
 
 
 def tabular(rows, groups, cells: dict) -> str:
@@ -434,7 +434,7 @@ def rule_text(summary: pd.DataFrame) -> str:
     return "the median of its last " + " or ".join(f"{n} of {m}" for n, m in sorted(pairs)) + " evaluations"
 
 
-def images_text(summary: pd.DataFrame) -> str:
+def _images_text(summary: pd.DataFrame) -> str:
     """Images each autoencoder trained on, against the paper's."""
     counts = sorted({int(i) for i in summary.get("images", pd.Series(dtype=float)).dropna()})
     ours = " or ".join(_power_text(n) for n in counts) or "an unrecorded number of"
@@ -459,7 +459,7 @@ def caption_text(what: str, summary: pd.DataFrame, seeds, ddof: int, rule: Repor
     """A caption for a paper's reader: what the table shows; ours: images, seeds and the reporting
     rule in words; the paper's values beside ours."""
     models = summary[summary.model != "pixels"]
-    return (f"{what} Ours: {images_text(models)}; {_std_text(ddof, seeds)}; {_rule_words(models, rule)}. "
+    return (f"{what} Ours: {_images_text(models)}; {_std_text(ddof, seeds)}; {_rule_words(models, rule)}. "
             "Paper: the published values, mean $\\pm$ standard deviation over 3 seeds where it gives one.")
 
 
