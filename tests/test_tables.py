@@ -1,6 +1,7 @@
 import json
 import math
 import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from acai_repro import scorecard, tables
 from acai_repro.config import load_config
 from acai_repro.tables import PAPER_VALUES, MissingCellError, ReportRule, write_grid_table, write_table1
 from acai_repro.tables import main as tables_main
@@ -379,10 +381,6 @@ def regeneration_commands():
 def _run_redirected(command: str, out: Path, monkeypatch) -> dict:
     """Runs a documented command from the repository root with its --out moved under `out`; returns
     {written file: the committed file it must equal}."""
-    import shlex
-
-    from acai_repro import scorecard, tables
-
     words = shlex.split(command)
     assert words[:2] == ["python", "-m"] and words[2] in ("acai_repro.tables", "acai_repro.scorecard"), command
     at = words.index("--out")
