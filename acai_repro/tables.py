@@ -676,7 +676,7 @@ GRID_TABLES = {
     "table2": ("table2", "metrics.json", "classifier_accuracy", "probe.json",
                "Single-layer classifier on the latent code, trained alongside each autoencoder (the paper's Table 2)"),
     "table2_probe": ("table2", "probe.json", "accuracy", "probe.json",
-                     "Single-layer classifier trained after training on each autoencoder's final latent codes "
+                     "Single-layer classifier fitted to each autoencoder's final latent codes after training "
                      "(a post-hoc probe; the paper's Table 2 trains it alongside)"),
     "table3": ("table3", "kmeans.json", "accuracy", "kmeans.json",
                "K-Means clustering of the latent codes (the paper's Table 3)"),
