@@ -133,6 +133,9 @@ def test_every_generated_table_compiles_within_the_text_width(tmp_path, greek_ti
     assert "$2^{8}$ training images per autoencoder (the paper: $2^{24}$)" in caption, caption
     assert "over 2 seeds (0, 1)" in caption and "last 1 of 4 evaluations" in caption, caption
     assert "ddof" not in caption and "Table 1:" not in caption, caption
+    assert "\\label{tab:table1}" in tex[0].read_text() and "\\label{tab:table2}" in tex[1].read_text()
+    grid = tex[1].read_text()  # the raw pixels last, under a rule of their own
+    assert grid.index("\\midrule\nPixels &") > grid.index("\nACAI &"), grid
     compile_tables(tex, tmp_path)
 
 
