@@ -430,3 +430,23 @@ def test_bold_only_where_the_lead_exceeds_the_seeds_spread(tmp_path, acai, bold)
     markdown = tables_markdown([tmp_path / "t.csv"], PAPER_CONFIG)
     assert ("**0.30 ± 0.10**" in markdown) is bold and ("**6.00 ± 1.00**" not in markdown), markdown
     assert ("Bold: the best autoencoder, where its lead" in markdown) is bold
+
+
+COMMAND = re.compile(r"python -m acai_repro\.(?:tables|scorecard)(?:[^`\n\\]|\\\n)*")
+
+
+def documented_commands(text: str) -> list[str]:
+    """Each `python -m acai_repro.tables|scorecard ...` in a page that writes from a committed set,
+    its continuation lines joined and its spaces collapsed."""
+    found = [" ".join(m.replace("\\\n", " ").split()) for m in COMMAND.findall(text)]
+    return [c for c in found if re.search(r"--results docs/[\w-]+-results", c) and "--out" in c]
+
+
+def test_every_regeneration_command_the_docs_give_is_one_the_test_runs():
+    run = {" ".join(command.split()) for _, command in regeneration_commands()}
+    pages = [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("docs/*-results/README.md")]
+    given = {(page.relative_to(ROOT).as_posix(), c) for page in pages for c in documented_commands(page.read_text())}
+    assert len(given) >= 5, given
+    assert [g for g in given if g[1] not in run] == []
+    # known bad: the README's former form, without the config its records were made under
+    assert documented_commands("`python -m acai_repro.tables --results docs/quick-table1-results --out x`")[0] not in run
