@@ -407,7 +407,7 @@ def write_scorecard(records: dict, csv_path, md_path, tex_path=None, std_ddof: i
     rows = number_rows(frames, scale)
     findings = finding_rows(rows, config=config)
     rows.to_csv(csv_path, index=False)
-    std = "population std (ddof 0, as the authors)" if std_ddof == 0 else f"sample std (ddof {std_ddof})"
+    std = "population standard deviation (as the authors)" if std_ddof == 0 else "sample standard deviation"
     size = run_size_line(frames, rule, config)
     context = (f"Scale: **{scale}**. {size} Ours as mean ± {std} over seeds; a cell with one seed has no std of its "
                f"own (none is shown), so its combined std is the paper's alone (note `one seed`). Every number, "
