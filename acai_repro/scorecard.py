@@ -18,11 +18,10 @@ from pathlib import Path
 import pandas as pd
 
 from acai_repro.config import dataset_title, load_config
-from acai_repro.findings import FINDINGS, finding_rows
+from acai_repro.findings import FINDINGS, MEANINGFUL_RULE, finding_rows
 from acai_repro.results import DamagedRecordError, read_record
 from acai_repro.tables import (
     GRID_TABLES,
-    LATEX_PREAMBLE,
     PAPER_RULE,
     TABLE1_METRICS,
     MissingCellError,
@@ -199,6 +198,19 @@ COMPARES = ("What this page compares: each value the paper publishes in Tables 1
             "as it is worded on the cells we ran (a setting the claim names that was not run: not enough cells).")
 
 
+COLLAPSED_TEXT = ("A collapsed cell (Smoothness undefined in every seed: every interpolation decoded to one line) "
+                  "interpolates as poorly as a model can: the checks rank it last on Smoothness, never as a missing "
+                  "run; a diverged cell, or one undefined in some seeds only, is not ranked.")  # fmt: skip
+
+
+def rule_paragraph(sensitivity) -> str:
+    """The one rule for every finding's verdict, with where the page shows why (the Table 1 verdicts
+    under other reporting rules, where Table 1 was run)."""
+    shown = (" The Table 1 findings' verdicts under other reporting rules, at the end of this page, show whether "
+             "those of this run change with the evaluations read.") if sensitivity else ""  # fmt: skip
+    return f"{MEANINGFUL_RULE}{shown} {COLLAPSED_TEXT}"
+
+
 def markdown(rows: pd.DataFrame, findings: pd.DataFrame, context: str, sensitivity: list[str] = (),
              config: dict | None = None) -> str:  # fmt: skip
     """results/reproduction.md: the summary, the findings, a compact table per paper table, the
@@ -206,11 +218,10 @@ def markdown(rows: pd.DataFrame, findings: pd.DataFrame, context: str, sensitivi
     titles in `config`)."""
     scale = ", ".join(sorted(set(rows.scale.dropna()))) or "nothing run"
     out = [f"# Reproduction scorecard: the paper against our {scale} run", "", f"**{summary_line(rows, findings)}**",
-           "", COMPARES, "", context, "", LEGEND, "", "## The paper's findings", ""]  # fmt: skip
+           "", COMPARES, "", context, "", LEGEND, "", "## The paper's findings", "", rule_paragraph(sensitivity), ""]  # fmt: skip
     for f in findings.itertuples():
         out += [f"- **{SYMBOLS[f.verdict]} {verdict_label(f)}**: \"{f.quote}\" ({f.location})",
-                f"  - evaluated on: {f.evaluated_on}",
-                f"  - meaningful below the protocol scale: {f.below_protocol} ({f.why})"]  # fmt: skip
+                f"  - checked as: {f.checked_as}", f"  - evaluated on: {f.evaluated_on}"]  # fmt: skip
     for table in TABLES:
         wide = compact_table(rows, table, config)
         out += ["", f"## {TABLE_TITLES[table]}: ours / paper", ""]
@@ -224,27 +235,39 @@ def markdown(rows: pd.DataFrame, findings: pd.DataFrame, context: str, sensitivi
     return "\n".join(out) + "\n"
 
 
-def latex(rows: pd.DataFrame, findings: pd.DataFrame, caption: str = "") -> str:
-    """Two booktabs tables: the findings (verdict in words) and the verdicts per paper table, each kept
-    within the text width; the preamble and a caption in the header comment."""
-    body = [f"{latex_text(f.location)} & {latex_text(f.quote)} & {latex_text(verdict_label(f))} & {f.below_protocol} \\\\"
+SCORECARD_PREAMBLE = r"\usepackage{booktabs} \usepackage{longtable} \usepackage{array}"
+VERDICT_WORDS = {"agrees": "agrees", "differs": "differs", "reduced scale": "reduced scale", "undefined": "undefined",
+                 "diverged": "diverged", "not run": "not run", "no std": "no spread on either side"}  # fmt: skip
+COUNTS_LEGEND = ("Agrees: within twice the standard deviation of both sides combined; reduced scale: trained on fewer "
+                 "images than the paper, shown without a verdict; undefined: Smoothness undefined in some seed "
+                 "(every interpolation decoded to one line).")  # fmt: skip
+
+
+def latex(rows: pd.DataFrame, findings: pd.DataFrame, run: str = "our run") -> str:
+    """The findings as a longtable (it breaks across pages: the quotes are long), then the verdicts on
+    the published values per paper table as a table float; both captioned for a paper's reader, in
+    \\small type; `run` says what was run, in words."""
+    body = [f"{latex_text(f.location)} & {latex_text(f.quote)} & {latex_text(verdict_label(f))} \\\\"
             for f in findings.itertuples()]  # fmt: skip
     counts = rows[rows.model.isin(AUTOENCODERS)].groupby("table").verdict.value_counts().unstack(fill_value=0)
     counts = counts.reindex(index=list(TABLES), columns=NUMBER_VERDICTS[:-1], fill_value=0)  # no quoted autoencoder
-    number_body = [f"{TABLE_TITLES[t].split(' (')[0]} & " + " & ".join(str(int(v)) for v in counts.loc[t]) + " \\\\"
-                   for t in TABLES]  # fmt: skip
-    fit = r"\noindent\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%"
+    number_body = [f"{latex_text(VERDICT_WORDS[v])} & " + " & ".join(str(int(counts.loc[t, v])) for t in TABLES) + r" \\"
+                   for v in NUMBER_VERDICTS[:-1]]  # fmt: skip
+    head = [r"\toprule", r"Where & The paper's finding & Verdict \\", r"\midrule"]
+    findings_caption = latex_text(f"The paper's findings from its Tables 1-3, each checked as worded on {run}. "
+                                  f"{MEANINGFUL_RULE} {COLLAPSED_TEXT}")  # fmt: skip
+    counts_caption = latex_text(f"The values the paper publishes for the six autoencoders in Tables 1-3 against "
+                                f"{run}, by verdict. {COUNTS_LEGEND}")  # fmt: skip
     return "\n".join([
-        f"% Generated by the ACAI reproduction workflow (rule reproduction). {latex_text(summary_line(rows, findings))}",
-        f"% Needs in the preamble: {LATEX_PREAMBLE}",
-        r"% Use inside \begin{table}[t]\centering ... \end{table}; uncomment the caption below to use it:",
-        f"% \\caption{{{caption}}}",
-        fit, r"\begin{tabular}{p{2.1cm}p{5.5cm}p{1.8cm}p{1.0cm}}", r"\toprule",
-        r"Where & The paper's finding & Verdict & Below protocol \\", r"\midrule", *body, r"\bottomrule",
-        r"\end{tabular}}", "", r"\medskip", "",
-        fit, r"\begin{tabular}{l" + "r" * (len(NUMBER_VERDICTS) - 1) + "}", r"\toprule",
-        "Published values & " + " & ".join(NUMBER_VERDICTS[:-1]) + r" \\", r"\midrule", *number_body, r"\bottomrule",
-        r"\end{tabular}}", ""])  # fmt: skip
+        f"% Generated by the ACAI reproduction workflow. {latex_text(summary_line(rows, findings))}",
+        f"% Needs in the preamble: {SCORECARD_PREAMBLE}",
+        r"{\small", r"\begin{longtable}{" + "".join(rf">{{\raggedright\arraybackslash}}p{{{w}}}" for w in ("2.1cm", "6.0cm", "2.4cm")) + "}", f"\\caption{{{findings_caption}}}",
+        r"\label{tab:reproduction-findings}\\", *head, r"\endfirsthead", *head, r"\endhead",
+        r"\bottomrule", r"\endlastfoot", *body, r"\end{longtable}}", "",
+        r"\begin{table}[tbp]", r"\centering\small", f"\\caption{{{counts_caption}}}",
+        r"\label{tab:reproduction-values}", r"\begin{tabular}{lrrr}", r"\toprule",
+        "Verdict & " + " & ".join(TABLE_TITLES[t].split(" (")[0] for t in TABLES) + r" \\", r"\midrule",
+        *number_body, r"\bottomrule", r"\end{tabular}", r"\end{table}", ""])  # fmt: skip
 
 
 # ---------------------------------------------------------------- records -> pages
@@ -362,6 +385,18 @@ def run_size_line(frames: dict, rule: ReportRule, config: dict | None = None) ->
     return f"This run: {'; '.join(parts) or 'nothing'} ({rule.describe()}; {protocol})."
 
 
+def run_in_words(frames: dict, scale: str) -> str:
+    """What was run, for a caption: 'our quick run (2^17 training images per autoencoder, the paper:
+    2^24; 1 seed)'."""
+    trained = pd.concat([f[f.model != "pixels"] for f in frames.values()]) if frames else pd.DataFrame()
+    if trained.empty:
+        return f"our {scale} run (nothing trained)"
+    counts = sorted({int(i) for i in trained.images.dropna()})
+    images = " or ".join(power_of_two_text(n) for n in counts) or "an unrecorded number of"
+    paper = "" if counts == [PROTOCOL_IMAGES] else f" (the paper: {power_of_two_text(PROTOCOL_IMAGES)})"
+    return f"our {scale} run ({images} training images per autoencoder{paper}; {_seed_count(trained)})"
+
+
 def write_scorecard(records: dict, csv_path, md_path, tex_path=None, std_ddof: int = 0, config=None,
                     rule: ReportRule = PAPER_RULE) -> str:  # fmt: skip
     """Every output of the scorecard from the record files; returns the summary line."""
@@ -372,7 +407,7 @@ def write_scorecard(records: dict, csv_path, md_path, tex_path=None, std_ddof: i
     rows = number_rows(frames, scale)
     findings = finding_rows(rows, config=config)
     rows.to_csv(csv_path, index=False)
-    std = "population std (ddof 0, as the authors)" if std_ddof == 0 else f"sample std (ddof {std_ddof})"
+    std = "population standard deviation (as the authors)" if std_ddof == 0 else "sample standard deviation"
     size = run_size_line(frames, rule, config)
     context = (f"Scale: **{scale}**. {size} Ours as mean ± {std} over seeds; a cell with one seed has no std of its "
                f"own (none is shown), so its combined std is the paper's alone (note `one seed`). Every number, "
@@ -380,8 +415,7 @@ def write_scorecard(records: dict, csv_path, md_path, tex_path=None, std_ddof: i
     sensitivity = sensitivity_lines(records, std_ddof, scale)
     Path(md_path).write_text(markdown(rows, findings, context, sensitivity, config))
     if tex_path:
-        caption = latex_text(f"The paper's findings and published values against our {scale} run. {size}")
-        Path(tex_path).write_text(latex(rows, findings, caption))
+        Path(tex_path).write_text(latex(rows, findings, run_in_words(frames, scale)))
     return summary_line(rows, findings)
 
 

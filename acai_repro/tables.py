@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import pandas as pd
 
 from acai_repro import fastpath
 from acai_repro.cells import cell_directory
-from acai_repro.config import dataset_title, load_config, table1_cells
+from acai_repro.config import dataset_title, load_config, load_schema, table1_cells
 from acai_repro.models import MODELS, title_of
 from acai_repro.results import DamagedRecordError, read_record, record_number
 
@@ -35,7 +36,7 @@ PAPER_VALUES = Path(__file__).with_name("paper_values.csv")
 TABLE1_METRICS = {"mean_distance": (r"Mean Distance ($\times 10^{-3}$)", 1e3), "smoothness": ("Smoothness", 1.0)}
 UNDEFINED_MARK = r"undef.$^\dagger$"
 RECORD_COLUMNS = ["dataset", "dz", "model", "seed", "metric", "value", "status", "source", "scale", "report_last",
-                  "evaluations", "path"]  # fmt: skip
+                  "evaluations", "path", "images"]  # fmt: skip
 CSV_COLUMNS = ["mean", "std", "n_seeds", "n_undefined", "status", "paper_mean", "paper_std", "paper_source",
                "report_last", "evaluations", "scale", "path", "sources"]  # fmt: skip
 # The only value a finished record may leave undefined (NaN or null): elsewhere NaN is damage.
@@ -43,8 +44,10 @@ UNDEFINABLE = {"smoothness"}
 # paper_values.csv `source`: empty for the paper's own tables, "text" for its Section 4 text, else the
 # work the paper quotes the value from.
 OWN_SOURCES = ("", "text")
-# What a table needs in the LaTeX preamble (graphicx: \resizebox keeps it within the text width).
-LATEX_PREAMBLE = r"\usepackage{booktabs} \usepackage{graphicx}"
+# What a table needs in the LaTeX preamble.
+LATEX_PREAMBLE = r"\usepackage{booktabs}"
+# Images per cell at the protocol scale (the schema's default `training.total_images`).
+PROTOCOL_IMAGES = load_schema()["properties"]["training"]["properties"]["total_images"]["default"]
 
 
 PAPER_LAST, PAPER_OF = 20, 256  # the protocol: the median of the last 20 of its 256 evaluations
@@ -90,16 +93,28 @@ def record_scale(record: dict) -> str | None:
     return record.get("scale_name") or (record.get("spec") or {}).get("scale_name")
 
 
-def record_training_path(record: dict, path) -> str | None:
-    """The training path (exact / fast / fast-fused, fastpath.path_name) of the cell a record comes from: a
-    cell's metrics.json says it in its spec; a probe or K-Means record is its cell's, read from the
-    metrics.json beside it; pixel records have none."""
+def _cell_spec(record: dict, path) -> dict:
+    """The spec of the cell a record comes from: a metrics.json's own, a probe or K-Means record's read
+    from the metrics.json beside it; {} for pixel records and records without one."""
     if "training" in (record.get("spec") or {}):
-        return fastpath.path_name(record["spec"])
+        return record["spec"]
     beside = Path(path).with_name("metrics.json")
     if "spec" not in record and record.get("cell") and beside != Path(path) and beside.is_file():
-        return record_training_path(json.loads(beside.read_text()), beside)
-    return None
+        return json.loads(beside.read_text()).get("spec") or {}
+    return {}
+
+
+def record_images(record: dict, path) -> int | None:
+    """Images the cell of a record trained on (its spec's `training.total_images`); None where unrecorded."""
+    images = _cell_spec(record, path).get("training", {}).get("total_images")
+    return images if isinstance(images, int) and not isinstance(images, bool) else None
+
+
+def record_training_path(record: dict, path) -> str | None:
+    """The training path (exact / fast / fast-fused, fastpath.path_name) of the cell a record comes from,
+    from its cell's spec (`_cell_spec`); pixel records have none."""
+    spec = _cell_spec(record, path)
+    return fastpath.path_name(spec) if spec else None
 
 
 def collect(paths, metrics, rule: ReportRule = PAPER_RULE) -> pd.DataFrame:
@@ -125,9 +140,9 @@ def collect(paths, metrics, rule: ReportRule = PAPER_RULE) -> pd.DataFrame:
             status = "undefined" if ok and np.isnan(value) else record["status"]
             rows.append({**cell, "metric": metric, "value": value, "status": status, "source": str(path),
                          "scale": record_scale(record), "report_last": n, "evaluations": made,
-                         "path": record_training_path(record, path)})  # fmt: skip
+                         "path": record_training_path(record, path), "images": record_images(record, path)})  # fmt: skip
     frame = pd.DataFrame(rows, columns=RECORD_COLUMNS)
-    return frame.astype({"dz": "Int64", "report_last": "Int64", "evaluations": "Int64"})
+    return frame.astype({"dz": "Int64", "report_last": "Int64", "evaluations": "Int64", "images": "float"})
 
 
 def _record_cell(record: dict, path) -> dict:
@@ -193,7 +208,8 @@ def summarise(group: pd.DataFrame, ddof: int) -> pd.Series:
     paths = ";".join(sorted(set(group.path.dropna())))  # exact, fast, or both where mixed
     return pd.Series({"mean": mean, "std": std, "n_seeds": len(group), "n_undefined": n_undefined,
                       "status": status, "sources": ";".join(group.source), "scale": scales, "path": paths,
-                      "report_last": _joined(group.report_last), "evaluations": _joined(group.evaluations)})  # fmt: skip
+                      "report_last": _joined(group.report_last), "evaluations": _joined(group.evaluations),
+                      "images": group.images.min()})  # fmt: skip
 
 
 def _joined(numbers: pd.Series) -> str:
@@ -209,7 +225,7 @@ def paper_values(table: str) -> pd.DataFrame:
 
 def aggregate(frame: pd.DataFrame, keys, table: str, ddof: int) -> pd.DataFrame:
     """One row per `keys` group, in order of appearance: the summary over seeds, the paper's value."""
-    columns = ["value", "status", "source", "scale", "report_last", "evaluations", "path"]
+    columns = ["value", "status", "source", "scale", "report_last", "evaluations", "path", "images"]
     summary = frame.groupby(keys, sort=False, dropna=False)[columns].apply(summarise, ddof=ddof).reset_index()
     summary.loc[summary.model == "pixels", "std"] = np.nan  # one measurement: no spread
     paper = paper_values(table).rename(columns={"mean": "paper_mean", "std": "paper_std", "source": "paper_source"})
@@ -254,13 +270,6 @@ def _greek(char: str) -> str | None:
     return None
 
 
-def _ours(row, bold: bool) -> str:
-    if row.status != "ok":
-        return UNDEFINED_MARK if row.status == "undefined" else row.status
-    text = f"{row.mean:.2f}" + ("" if pd.isna(row.std) else f" $\\pm$ {row.std:.2f}")  # no std: none shown
-    return f"\\textbf{{{text}}}" if bold else text
-
-
 def _paper(row, pm: str = "$\\pm$") -> str:
     if pd.isna(row.paper_mean):
         return "--"
@@ -290,47 +299,126 @@ def _sourced_paper(summary: pd.DataFrame) -> tuple[list[str], list[str]]:
     return texts, notes
 
 
-def to_latex(summary, row_keys, labels: dict, columns, lower_is_better: bool, comments, caption: str,
-             titles=None) -> str:  # fmt: skip
-    """Booktabs: a row per key of `labels` (its label cells) with ours, best in bold, and the paper's under it,
-    kept within the text width, its notes under it, its caption and preamble in its header comment."""
+# Bold: the best autoencoder of a column, where its lead over the next best exceeds twice their
+# combined std over seeds (the scorecard's agreement rule); one seed has no spread to judge a lead
+# by, so its best value is bold and marked apart. Raw pixels are no autoencoder: never bold.
+BOLD, ONE_SEED_BEST, LEAD_STDS = "bold", "one seed", 2
+BOLD_NOTE = ("Bold: the best autoencoder, where its lead over the next best exceeds twice their combined "
+             "standard deviation over seeds")  # fmt: skip
+ONE_SEED_NOTE = "the best autoencoder from one seed, with no spread to judge its lead by"
+
+
+def best_marks(summary: pd.DataFrame, keys, lower_is_better: bool) -> list[str]:
+    """Per row of `summary`: BOLD for the best autoencoder of its `keys` group whose lead over the next
+    best exceeds LEAD_STDS combined std over seeds; ONE_SEED_BEST for a best value of one seed; ''
+    elsewhere (pixels, an undefined cell, not the best, a tie, a lead within the seeds' spread)."""
+    marks = pd.Series("", index=summary.index)
     scored = summary[(summary.status == "ok") & (summary.model != "pixels")]
-    best = scored.groupby(row_keys, sort=False)["mean"].transform("min" if lower_is_better else "max")
-    bold = summary.index.isin(scored.index[scored["mean"] == best])
-    paper_texts, notes = _sourced_paper(summary)
-    texts = pd.concat([summary.assign(line=0, text=[_ours(r, b) for r, b in zip(summary.itertuples(), bold)]),
-                       summary.assign(line=1, text=paper_texts)])  # fmt: skip
-    order = [(*key, line) for key in labels if key != "header" for line in (0, 1)]
-    wide = texts.pivot(index=[*row_keys, "line"], columns="model", values="text").reindex(index=order, columns=columns)
-    paper_label = [r"\quad paper"] + [""] * (len(row_keys) - 1)
-    names = pd.DataFrame([paper_label if k[-1] else labels[k[:-1]] for k in order], columns=labels["header"])
-    column_titles = {**{m: latex_text(column_title(m)) for m in columns}, **(titles or {})}
-    table = pd.concat([names, wide.fillna("--").rename(columns=column_titles).reset_index(drop=True)], axis=1)
-    tabular = table.style.hide(axis="index").to_latex(hrules=True, column_format="l" * len(row_keys) + "c" * len(columns))
-    undefined = [f"{latex_text(column_title(r.model))}, {' '.join(labels[tuple(getattr(r, k) for k in row_keys)])}: "
-                 f"{r.n_undefined} of {r.n_seeds} seeds" for r in summary.itertuples() if r.n_undefined]  # fmt: skip
-    if undefined:
-        notes.insert(0, f"$^\\dagger$ undefined in some seeds, no mean: {'; '.join(undefined)}.")
-    return latex_block(tabular, caption, notes, comments)
+    for _, group in scored.groupby(list(keys), sort=False, dropna=False):
+        ordered = group.sort_values("mean", ascending=lower_is_better, kind="stable")
+        best = ordered[ordered["mean"] == ordered["mean"].iloc[0]]
+        rest = ordered.drop(index=best.index)
+        if (best.n_seeds <= 1).any() or (len(rest) and rest.n_seeds.iloc[0] <= 1):
+            marks[best.index] = ONE_SEED_BEST
+        elif len(best) == 1 and (rest.empty or _lead_exceeds_spread(best.iloc[0], rest.iloc[0])):
+            marks[best.index] = BOLD
+    return marks.tolist()
 
 
-def latex_block(tabular: str, caption: str, notes: list[str], comments) -> str:
-    """A tabular ready to paste: scaled down to the text width when wider (never up), the notes as a
-    paragraph of the text width under it; the caption and the preamble it needs in its header comment."""
-    header = [*comments, f"Needs in the preamble: {LATEX_PREAMBLE}",
-              r"Use inside \begin{table}[t]\centering ... \end{table}; uncomment the caption below to use it:"]
-    lines = [f"% {c}" for c in header] + [f"% \\caption{{{caption}}}",
-             r"\noindent\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%", tabular.rstrip("\n") + "}"]
+def _lead_exceeds_spread(best, runner_up) -> bool:
+    spread = math.sqrt(best["std"] ** 2 + runner_up["std"] ** 2)
+    return bool(abs(best["mean"] - runner_up["mean"]) > LEAD_STDS * spread)
+
+
+def _ours(row, mark: str) -> str:
+    if row.status != "ok":
+        return UNDEFINED_MARK if row.status == "undefined" else row.status
+    text = f"{row.mean:.2f}" + ("" if pd.isna(row.std) else f" $\\pm$ {row.std:.2f}")  # no std: none shown
+    return {BOLD: f"\\textbf{{{text}}}", ONE_SEED_BEST: f"\\textbf{{{text}}}$^\\circ$"}.get(mark, text)
+
+
+def _mark_notes(marks) -> list[str]:
+    """The note saying what bold means (none where nothing is bold)."""
+    if ONE_SEED_BEST in marks:
+        return [f"{BOLD_NOTE}; bold$^\\circ$: {ONE_SEED_NOTE}."]
+    return [f"{BOLD_NOTE}."] if BOLD in marks else []
+
+
+def tabular(rows, groups, cells: dict) -> str:
+    """A booktabs tabular: a line per (key, title) of `rows` (the raw pixels under a rule), two columns,
+    ours and the paper's, per (key, title) of `groups`; cells[(row key, group key)] = (ours, paper)."""
+    lines = [r"\begin{tabular}{l" + "cc" * len(groups) + "}", r"\toprule",
+             " & " + " & ".join(f"\\multicolumn{{2}}{{c}}{{{title}}}" for _, title in groups) + r" \\",
+             "".join(f"\\cmidrule(lr){{{2 + 2 * i}-{3 + 2 * i}}}" for i in range(len(groups))),
+             "Model & " + " & ".join(["Ours & Paper"] * len(groups)) + r" \\", r"\midrule"]  # fmt: skip
+    for key, title in rows:
+        if key == "pixels":
+            lines.append(r"\midrule")
+        pairs = [cells.get((key, group), ("--", "--")) for group, _ in groups]
+        lines.append(f"{title} & " + " & ".join(f"{ours} & {paper}" for ours, paper in pairs) + r" \\")
+    return "\n".join([*lines, r"\bottomrule", r"\end{tabular}"])
+
+
+def latex_float(tabulars: list[str], caption: str, label: str, notes: list[str], comments) -> str:
+    """A table float ready to paste: caption and label on top, the tabulars in \\small type one under
+    the other, the notes under them; the preamble it needs in its header comment."""
+    lines = [f"% {c}" for c in [*comments, f"Needs in the preamble: {LATEX_PREAMBLE}"]]
+    lines += [r"\begin{table}[tbp]", r"\centering\small\setlength{\tabcolsep}{4pt}", f"\\caption{{{caption}}}",
+              f"\\label{{{label}}}", "\n\\par\\medskip\n".join(tabulars)]  # fmt: skip
     if notes:
-        lines += [r"\par\smallskip", r"\noindent\parbox{\linewidth}{\footnotesize " + " ".join(notes) + "}"]
-    return "\n".join(lines) + "\n"
+        lines += [r"\par\smallskip", r"\parbox{\linewidth}{\small " + " ".join(notes) + "}"]
+    return "\n".join([*lines, r"\end{table}"]) + "\n"
+
+
+def _undefined_notes(summary, title_of_row) -> list[str]:
+    undefined = [f"{title_of_row(r)}: {r.n_undefined} of {r.n_seeds} seeds" for r in summary.itertuples() if r.n_undefined]
+    return [f"$^\\dagger$ Undefined (every interpolation decoded to one line) in some seeds, no mean: "
+            f"{'; '.join(undefined)}."] if undefined else []  # fmt: skip
+
+
+def table1_latex(summary, models, caption, label, comments) -> str:
+    """Table 1 with a line per model and, per metric, ours and the paper's (a column per model and
+    the paper's line under ours would not fit a page's width in \\small type)."""
+    marks = best_marks(summary, ["metric"], lower_is_better=True)
+    paper_texts, notes = _sourced_paper(summary)
+    cells = {(r.model, r.metric): (_ours(r, m), p) for r, m, p in zip(summary.itertuples(), marks, paper_texts)}
+    rows = [(m, latex_text(column_title(m))) for m in models]
+    groups = [(metric, title) for metric, (title, _) in TABLE1_METRICS.items()]
+    metric_title = {metric: title for metric, (title, _) in TABLE1_METRICS.items()}
+    notes = [*_undefined_notes(summary, lambda r: f"{dict(rows)[r.model]}, {metric_title[r.metric]}"), *notes,
+             *_mark_notes(marks)]  # fmt: skip
+    return latex_float([tabular(rows, groups, cells)], caption, label, notes, comments)
+
+
+SETTINGS_PER_TABULAR = 2  # (dataset, dz) settings side by side: two keep a page's width in \small type
+
+
+def grid_latex(summary, cells, columns, config, caption, label, comments) -> str:
+    """Tables 2-3 with a line per model (the raw pixels last) and, per (dataset, dz), ours and the
+    paper's; a tabular per dataset, at most SETTINGS_PER_TABULAR settings side by side."""
+    marks = best_marks(summary, ["dataset", "dz"], lower_is_better=False)
+    paper_texts, notes = _sourced_paper(summary)
+    texts = {}
+    for r, m, p in zip(summary.itertuples(), marks, paper_texts):
+        settings = [(d, z) for d, z in cells if d == r.dataset] if r.model == "pixels" else [(r.dataset, r.dz)]
+        texts.update({(r.model, (d, int(z))): (_ours(r, m), p) for d, z in settings})
+    rows = [(m, latex_text(column_title(m))) for m in columns]
+    titles = {(d, int(z)): f"{latex_text(dataset_title(config, d))}, $d_z$ = {z}" for d, z in cells}
+    settings = list(titles)
+    chunks = [[s for s in settings if s[0] == d] for d in dict.fromkeys(d for d, _ in settings)]
+    chunks = [c[i:i + SETTINGS_PER_TABULAR] for c in chunks for i in range(0, len(c), SETTINGS_PER_TABULAR)]
+    tabulars = [tabular(rows, [(s, titles[s]) for s in chunk], texts) for chunk in chunks]
+    notes = [*_undefined_notes(summary, lambda r: f"{latex_text(column_title(r.model))}, {titles[(r.dataset, int(r.dz))]}"),
+             *notes, *_mark_notes(marks)]  # fmt: skip
+    return latex_float(tabulars, caption, label, notes, comments)
 
 
 def _std_text(ddof: int, seeds) -> str:
+    """How ours are summarised over seeds, in a paper's words."""
     if len(seeds) == 1:
-        return f"one seed ({seeds[0]}): its value, no std"
-    kind = "population std (ddof 0, as the authors)" if ddof == 0 else f"sample std (ddof {ddof})"
-    return f"mean $\\pm$ {kind} over seeds {', '.join(map(str, seeds))}"
+        return f"one seed ({seeds[0]}), so no standard deviation"
+    kind = "population" if ddof == 0 else "sample"
+    return f"mean $\\pm$ {kind} standard deviation over {len(seeds)} seeds ({', '.join(map(str, seeds))})"
 
 
 FINAL_WEIGHTS = "read on its final weights"
@@ -346,30 +434,59 @@ def rule_text(summary: pd.DataFrame) -> str:
     return "the median of its last " + " or ".join(f"{n} of {m}" for n, m in sorted(pairs)) + " evaluations"
 
 
-def _scale_text(summary: pd.DataFrame) -> str:
-    scales = sorted({s for joined in summary.scale.dropna() for s in str(joined).split(";") if s})
-    return ", ".join(scales) or "scale not recorded"
+def _images_text(summary: pd.DataFrame) -> str:
+    """Images each autoencoder trained on, against the paper's."""
+    counts = sorted({int(i) for i in summary.get("images", pd.Series(dtype=float)).dropna()})
+    ours = " or ".join(_power_text(n) for n in counts) or "an unrecorded number of"
+    return f"{ours} training images per autoencoder" + ("" if counts == [PROTOCOL_IMAGES] else
+                                                        f" (the paper: {_power_text(PROTOCOL_IMAGES)})")
 
 
-def caption_text(title: str, summary: pd.DataFrame, seeds, ddof: int, what: str) -> str:
-    """One caption: what the table shows, its scale, seeds and reporting rule (with N)."""
-    return f"{latex_text(title)}, scale {latex_text(_scale_text(summary))}: {what}; {_std_text(ddof, seeds)}, " \
-        f"each seed {rule_text(summary)}. The paper's values under ours."  # fmt: skip
+def _power_text(n: int) -> str:
+    return f"$2^{{{n.bit_length() - 1}}}$" if n & (n - 1) == 0 else f"{n:,}"
+
+
+def _rule_words(summary: pd.DataFrame, rule: ReportRule) -> str:
+    text = rule_text(summary)
+    if text == FINAL_WEIGHTS:
+        return "each value is measured on the autoencoder's final weights"
+    share = ("the same share of training as the paper's last 20 of 256" if rule == PAPER_RULE else
+             "not the paper's share of training (its last 20 of 256)")  # fmt: skip
+    return f"each seed's value is {text.replace('its ', 'the ')}, {share}"
+
+
+def caption_text(what: str, summary: pd.DataFrame, seeds, ddof: int, rule: ReportRule) -> str:
+    """A caption for a paper's reader: what the table shows; ours: images, seeds and the reporting
+    rule in words; the paper's values beside ours."""
+    models = summary[summary.model != "pixels"]
+    return (f"{what} Ours: {_images_text(models)}; {_std_text(ddof, seeds)}; {_rule_words(models, rule)}. "
+            "Paper: the published values, mean $\\pm$ standard deviation over 3 seeds where it gives one.")
+
+
+def _relative_sources(summary: pd.DataFrame, root) -> pd.DataFrame:
+    """The summary with each record path relative to `root` (where the table's records live), so a
+    table made again from a copy of the records elsewhere writes the same CSV."""
+    def relative(joined):
+        return ";".join(Path(os.path.relpath(p, root)).as_posix() for p in str(joined).split(";"))
+    return summary.assign(sources=summary.sources.map(relative))
 
 
 def write_table1(paths, models, seeds, tex_path, csv_path, std_ddof: int = 0, rule: ReportRule = PAPER_RULE,
-                 made_by: str = "rule table1") -> pd.DataFrame:  # fmt: skip
-    """Table 1 (lines): a row per metric, a column per model, from each cell's metrics.json, each
-    seed's value under `rule` from its evaluation history (see `collect`)."""
+                 root=None) -> pd.DataFrame:  # fmt: skip
+    """Table 1 (lines): a line per model, ours and the paper's per metric, from each cell's metrics.json,
+    each seed's value under `rule` from its evaluation history (see `collect`). The CSV names each
+    record relative to `root` (default: the CSV's folder, the results folder the workflow writes to)."""
     expected = pd.MultiIndex.from_product([list(TABLE1_METRICS), models, seeds], names=["metric", "model", "seed"])
     summary = table1_summary(require(collect(paths, TABLE1_METRICS, rule), expected), std_ddof)
-    summary.to_csv(csv_path, index=False, columns=["metric", "model", "dz", *CSV_COLUMNS])
-    labels = {"header": ["Metric"], **{(k,): [title] for k, (title, _) in TABLE1_METRICS.items()}}
-    comments = [f"Generated by the ACAI reproduction workflow ({made_by}). Lower is better.",
+    root = Path(csv_path).parent if root is None else root
+    _relative_sources(summary, root).to_csv(csv_path, index=False, columns=["metric", "model", "dz", *CSV_COLUMNS])
+    comments = ["Generated by the ACAI reproduction workflow from the cells' records. Lower is better.",
                 f"{_std_text(std_ddof, seeds)}; each seed: {rule_text(summary)} ({rule.describe()})."]  # fmt: skip
-    caption = caption_text("Table 1 (lines)", summary, seeds, std_ddof, r"Mean Distance ($\times 10^{-3}$) and "
-                           "Smoothness, lower is better")  # fmt: skip
-    latex = to_latex(summary, ["metric"], labels, models, True, comments, caption, _own_dz_titles(summary))
+    own = "".join(f" The {latex_text(column_title(m))} at $d_z$ = {z}, the others at {summary.dz.mode().iloc[0]}, "
+                  "as in the paper." for m, z in _own_dz(summary).items())  # fmt: skip
+    caption = caption_text("Interpolation on the lines benchmark (the paper's Table 1): Mean Distance and "
+                           f"Smoothness, lower is better.{own}", summary, seeds, std_ddof, rule)  # fmt: skip
+    latex = table1_latex(summary, models, caption, f"tab:{Path(tex_path).stem}", comments)
     Path(tex_path).write_text(latex)
     return summary
 
@@ -394,35 +511,30 @@ def _own_dz(summary: pd.DataFrame) -> dict:
     return {m: z for m, z in dz.items() if z != usual}
 
 
-def _own_dz_titles(summary: pd.DataFrame) -> dict:
-    """Column titles naming the dz of a model that runs at another dz than most."""
-    return {m: f"{latex_text(column_title(m))} ($d_z$ {z})" for m, z in _own_dz(summary).items()}
-
-
 def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title, tex_path, csv_path,
                      std_ddof: int = 0, rule: ReportRule = PAPER_RULE,
-                     config: dict | None = None) -> pd.DataFrame:  # fmt: skip
-    """Table 2 or 3: accuracy (%) per (dataset, dz) row and model column, then raw pixels; each
-    dataset named by its title in `config` (the config the cells ran with)."""
+                     config: dict | None = None, root=None) -> pd.DataFrame:  # fmt: skip
+    """Table 2 or 3: accuracy (%), a line per model then the raw pixels, ours and the paper's per
+    (dataset, dz); each dataset named by its title in `config` (the config the cells ran with). The
+    CSV names each record relative to `root` (default: the CSV's folder)."""
     expected = [(d, z, m, s) for d, z in cells for m in models for s in seeds]
     frame = require(collect(paths, [key], rule), pd.MultiIndex.from_tuples(expected, names=RECORD_COLUMNS[:4]))
     summary = grid_summary(frame, pixel_paths, key, table, std_ddof)
-    summary.to_csv(csv_path, index=False, columns=["dataset", "dz", "model", *CSV_COLUMNS])
-    # Shown: the pixels of a dataset in each of its rows; the prior methods the paper quotes, in comments.
+    root = Path(csv_path).parent if root is None else root
+    _relative_sources(summary, root).to_csv(csv_path, index=False, columns=["dataset", "dz", "model", *CSV_COLUMNS])
+    # Shown: the pixels of each dataset run; the prior methods the paper quotes, in comments.
     rows = pd.DataFrame(cells, columns=["dataset", "dz"]).astype({"dz": "Int64"})
-    pixel_rows = summary[summary.model == "pixels"].drop(columns="dz").merge(rows)
-    labels = {"header": ["Dataset", "$d_z$"], **{(d, z): [dataset_title(config, d), str(z)] for d, z in cells}}
     ours = [*MODELS, "pixels"]
     quoted = paper_values(table).query("model not in @ours and dataset in @rows.dataset")
     models_only = summary[summary.model != "pixels"]
-    comments = [f"{latex_text(title)}. Accuracy (%), {_std_text(std_ddof, seeds)}; each seed: "
-                f"{rule_text(models_only)}; paper below ours.",
+    comments = [f"Generated by the ACAI reproduction workflow from the cells' records. {latex_text(title)}. "
+                f"Accuracy (%), {_std_text(std_ddof, seeds)}; each seed: {rule_text(models_only)}.",
                 *(f"Quoted beside it in the paper: {r.model} on {dataset_title(config, r.dataset)}, {r.mean:.1f} "
                   f"({r.source})" for r in quoted.itertuples())]  # fmt: skip
-    shown = pd.concat([models_only, pixel_rows], ignore_index=True)
-    columns = [*models, "pixels"] if len(pixel_rows) else models
-    caption = caption_text(title, models_only, seeds, std_ddof, r"accuracy (\%), higher is better")
-    Path(tex_path).write_text(to_latex(shown, ["dataset", "dz"], labels, columns, False, comments, caption))
+    shown = summary[(summary.model != "pixels") | summary.dataset.isin(rows.dataset)].reset_index(drop=True)
+    columns = [*models, "pixels"] if (shown.model == "pixels").any() else models
+    caption = caption_text(f"{latex_text(title)}: accuracy (\\%), higher is better.", models_only, seeds, std_ddof, rule)
+    Path(tex_path).write_text(grid_latex(shown, cells, columns, config, caption, f"tab:{Path(tex_path).stem}", comments))
     return summary
 
 
@@ -459,15 +571,17 @@ def markdown_table1(csv_path) -> str:
     own = _own_dz(frame)
     titles = [column_title(m) + (f" (dz {own[m]})" if m in own else "") for m in models]
     lines = ["| | " + " | ".join(titles) + " |", "|---" * (len(models) + 1) + "|"]
+    shown_marks = []
     for metric, title in MARKDOWN_METRICS.items():
         rows = frame[frame.metric == metric].set_index("model").loc[models]
         scales = _scales_text(rows)
-        best = rows[rows.status == "ok"]["mean"].min()
-        ours = [_markdown_cell(r, r.mean == best) for r in rows.itertuples()]
+        marks = best_marks(rows.reset_index(), ["metric"], lower_is_better=True)
+        ours = [_markdown_cell(r, m) for r, m in zip(rows.itertuples(), marks)]
+        shown_marks += marks
         paper = [_markdown_paper(r) for r in rows.itertuples()]
         lines.append(f"| {title}, ours ({scales}, {_seeds_text(rows)}, {_rule_text(rows)}) | " + " | ".join(ours) + " |")
         lines.append(f"| {title}, paper (2^24 images, 3 seeds) | " + " | ".join(paper) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _markdown_bold_legend(shown_marks)
 
 
 GRID_TITLES = {"table2": "Table 2, in-tandem classifier", "table2_probe": "Table 2, post-hoc probe",
@@ -482,6 +596,7 @@ def markdown_grid_tables(csv_paths, config: dict | None = None) -> str:
     models = list(dict.fromkeys(m for _, f in frames for m in f.model if m != "pixels"))
     lines = ["| | dataset | dz | " + " | ".join(column_title(m) for m in [*models, "pixels"]) + " |",
              "|---" * (len(models) + 4) + "|"]  # fmt: skip
+    shown_marks = []
     for stem, frame in frames:
         pixels = frame[frame.model == "pixels"].drop_duplicates("dataset").set_index("dataset")
         cells = frame[frame.model != "pixels"]
@@ -489,14 +604,17 @@ def markdown_grid_tables(csv_paths, config: dict | None = None) -> str:
             rows = pd.concat([rows.set_index("model").reindex(models), pixels.loc[[dataset]].rename(index={dataset: "pixels"})])
             scales = _scales_text(rows)
             models_only = rows.drop(index="pixels")
-            best = models_only[models_only.status == "ok"]["mean"].max()
-            ours = [_markdown_cell(r, r.Index != "pixels" and r.mean == best) for r in rows.itertuples()]
+            marks = best_marks(rows.drop(columns=["model", "dataset", "dz"], errors="ignore").rename_axis("model")
+                               .reset_index().assign(dataset=dataset, dz=dz),
+                               ["dataset", "dz"], lower_is_better=False)  # fmt: skip
+            shown_marks += marks
+            ours = [_markdown_cell(r, m) for r, m in zip(rows.itertuples(), marks)]
             paper = [_markdown_paper(r) for r in rows.itertuples()]
             place = f"{dataset_title(config, dataset)} | {dz}"
             label = f"{GRID_TITLES.get(stem, stem)}, ours ({scales}, {_seeds_text(rows)}, {_rule_text(models_only)})"
             lines.append(f"| {label} | {place} | " + " | ".join(ours) + " |")
             lines.append(f"| paper (2^24 images, 3 seeds) | {place} | " + " | ".join(paper) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _markdown_bold_legend(shown_marks)
 
 
 def markdown_tables(csv_paths, config: dict | None = None) -> str:
@@ -538,21 +656,30 @@ def _seeds_text(rows: pd.DataFrame) -> str:
     return f"{seeds.pop()} seed{'s' if max(rows.n_seeds) > 1 else ''}" if len(seeds) == 1 else "seeds vary"
 
 
-def _markdown_cell(row, bold: bool) -> str:
+def _markdown_cell(row, mark: str) -> str:
     if row.status != "ok":
         return "undef." if row.status == "undefined" else row.status
     text = f"{row.mean:.2f}" + (f" ± {row.std:.2f}" if row.n_seeds > 1 and not pd.isna(row.std) else "")
-    return f"**{text}**" if bold else text
+    return {BOLD: f"**{text}**", ONE_SEED_BEST: f"**{text}**°"}.get(mark, text)
+
+
+def _markdown_bold_legend(marks) -> str:
+    """The line under a Markdown table that says what its bold means (none where nothing is bold)."""
+    if ONE_SEED_BEST in marks:
+        return f"\n{BOLD_NOTE}; **bold**°: {ONE_SEED_NOTE}.\n"
+    return f"\n{BOLD_NOTE}.\n" if BOLD in marks else ""
 
 
 # ---- Tables again from a results folder's records (no retraining) ----------------------------
 # Tables 2-3 as the workflow writes them: name -> (paper table, cell record, its key, pixel record, title).
 GRID_TABLES = {
     "table2": ("table2", "metrics.json", "classifier_accuracy", "probe.json",
-               "Table 2: single-layer classifier trained in tandem (paper protocol)"),
+               "Single-layer classifier on the latent code, trained alongside each autoencoder (the paper's Table 2)"),
     "table2_probe": ("table2", "probe.json", "accuracy", "probe.json",
-                     "Table 2 (post hoc): linear probe on exported latents"),
-    "table3": ("table3", "kmeans.json", "accuracy", "kmeans.json", "Table 3: K-Means clustering accuracy"),
+                     "Single-layer classifier fitted to each autoencoder's final latent codes after training "
+                     "(a post-hoc probe; the paper's Table 2 trains it alongside)"),
+    "table3": ("table3", "kmeans.json", "accuracy", "kmeans.json",
+               "K-Means clustering of the latent codes (the paper's Table 3)"),
 }  # fmt: skip
 TABLE_NAMES = ["table1", *GRID_TABLES]
 
@@ -573,8 +700,9 @@ def grid_cell_paths(config: dict, root, name: str) -> tuple[list[Path], list[Pat
     return paths, [Path(root, d, "pixels", pixel_file) for d in dict.fromkeys(d for d, _ in cells)]
 
 
-def write_tables(config: dict, root, out, names, rule: ReportRule, made_by: str) -> list[Path]:
-    """The tables `names` from the records under `root`, written to the folder `out`."""
+def write_tables(config: dict, root, out, names, rule: ReportRule) -> list[Path]:
+    """The tables `names` from the records under `root`, written to the folder `out`; each CSV names
+    the records relative to `root`, so a copy of a results folder gives the workflow's own CSV."""
     out, written, ddof = Path(out), [], config["tables"]["std_ddof"]
     suffix = "" if rule == ReportRule.from_config(config) else f"_last{rule.last}"
     out.mkdir(parents=True, exist_ok=True)
@@ -582,12 +710,12 @@ def write_tables(config: dict, root, out, names, rule: ReportRule, made_by: str)
         tex, csv = out / f"{name}{suffix}.tex", out / f"{name}{suffix}.csv"
         if name == "table1":
             models = [model for model, _ in table1_cells(config)]
-            write_table1(table1_cell_paths(config, root), models, config["seeds"], tex, csv, ddof, rule, made_by)
+            write_table1(table1_cell_paths(config, root), models, config["seeds"], tex, csv, ddof, rule, root)
         else:
             table, _, key, _, title = GRID_TABLES[name]
             cells, pixels = grid_cell_paths(config, root, name)
             write_grid_table(cells, pixels, config[table]["cells"], config[table]["models"], config["seeds"], key,
-                             table, title, tex, csv, ddof, rule, config)  # fmt: skip
+                             table, title, tex, csv, ddof, rule, config, root)  # fmt: skip
         written += [tex, csv]
     return written
 
@@ -620,11 +748,11 @@ def main(argv=None) -> None:
             parser.exit(2, f"error: {error}\n")
         return
     rule = ReportRule(args.report_last, None) if args.report_last else ReportRule.from_config(config)
-    made_by = "python -m acai_repro.tables" + (f" --report-last {args.report_last}" if args.report_last else "")
     try:
-        written = write_tables(config, args.results, args.out, args.tables, rule, made_by)
+        written = write_tables(config, args.results, args.out, args.tables, rule)
     except (MissingCellError, FileNotFoundError, DamagedRecordError) as error:
-        parser.exit(2, f"error: {error}\n")
+        hint = "" if args.configfile else " (records made under an overlay, e.g. config/quick.yaml, need it as --configfile)"
+        parser.exit(2, f"error: {error}{hint}\n")
     print("wrote " + ", ".join(map(str, written)))
 
 

@@ -31,12 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from acai_repro.config import load_schema
 from acai_repro.models import MODELS
 from acai_repro.results import DamagedRecordError, read_record
-from acai_repro.tables import OWN_SOURCES, PAPER_VALUES, column_title
+from acai_repro.tables import OWN_SOURCES, PAPER_VALUES, PROTOCOL_IMAGES, column_title
 
-PROTOCOL_IMAGES = load_schema()["properties"]["training"]["properties"]["total_images"]["default"]
 # Every registered model, in the tables' order, then the raw pixels: name -> column title.
 MODEL_TITLES = {name: column_title(name) for name in [*MODELS, "pixels"]}
 
@@ -52,7 +50,7 @@ def paper_models() -> list[str]:
 AUTOENCODERS = paper_models()
 TABLES = ("table1", "table2", "table3")
 NUMBER_VERDICTS = ["agrees", "differs", "reduced scale", "undefined", "diverged", "not run", "no std", "quoted"]
-ROW_COLUMNS = ["table", "dataset", "dz", "model", "metric", "mean", "std", "n_seeds", "images", "scale",
+ROW_COLUMNS = ["table", "dataset", "dz", "model", "metric", "mean", "std", "n_seeds", "n_undefined", "images", "scale",
                "path", "report_last", "evaluations", "paper_mean", "paper_std", "paper_source", "diff", "diff_paper_std",
                "combined_std", "diff_combined_std", "verdict", "note"]  # fmt: skip
 
@@ -144,6 +142,7 @@ def number_rows(summaries: dict, scale: str, protocol_images: int = PROTOCOL_IMA
     rows = pd.concat(parts, ignore_index=True)
     rows["scale"] = scale
     rows["n_seeds"] = rows.n_seeds.astype("Int64")
+    rows["n_undefined"] = rows.n_undefined.astype("Int64")
     rows["diff"] = rows["mean"] - rows.paper_mean
     rows["diff_paper_std"] = rows["diff"] / rows.paper_std
     rows["combined_std"] = [_combined_std(r) for r in rows.itertuples()]

@@ -179,7 +179,7 @@ def test_quoted_result_sets_match_the_code_or_are_marked_older():
 
 def test_the_known_result_sets_are_found():
     names = {path.relative_to(fp.ROOT).as_posix() for path in fp.result_sets()}
-    assert {"docs/quick-scale-results", "docs/quick-tables23-results", "docs/quick-table1-results",
+    assert {"docs/gpu-quick-results", "docs/quick-tables23-results", "docs/quick-table1-results",
             "benchmarks/results/h200", "benchmarks/results/cpu"} <= names
 
 

@@ -1,6 +1,7 @@
 import json
 import math
 import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -8,9 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
+from acai_repro import scorecard, tables
 from acai_repro.config import load_config
 from acai_repro.tables import PAPER_VALUES, MissingCellError, ReportRule, write_grid_table, write_table1
 from acai_repro.tables import main as tables_main
+from acai_repro.tables import markdown_tables as tables_markdown
 
 MODELS = ["baseline", "acai"]
 MODELS6 = ["baseline", "denoising", "vae", "aae", "vqvae", "acai"]
@@ -64,6 +67,18 @@ def _body_cells(tex: str) -> list[list[str]]:
     return [[re.sub(r"\$\^\{[a-h]\}\$$", "", cell.strip()) for cell in row.split("&")] for row in rows]
 
 
+def _lines(tex: str) -> dict[str, list[str]]:
+    """A table's model lines: title -> its cells after the title."""
+    return {row[0]: row[1:] for row in _body_cells(tex) if row[0] and row[0] not in ("Model",)}
+
+
+def _values(tex: str) -> set[str]:
+    """The values a table prints (ours and the paper's, bold and marks left out; the old grid tables
+    printed the pixels in every row)."""
+    cells = [re.sub(r"\\textbf\{(.*?)\}|\$\^\\circ\$", r"\1", c) for row in _body_cells(tex) for c in row]
+    return {c for c in cells if re.match(r"\d+\.\d\d|undef|diverged", c)}
+
+
 @pytest.fixture
 def study(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # relative record paths, as in the fixtures' sources
@@ -80,7 +95,8 @@ def test_same_outputs_as_the_hand_written_tables_at_ddof_1(study, name):
         key, paths, pixel = ("classifier_accuracy", t2, "probe") if name == "table2" else ("accuracy", t3, "kmeans")
         write_grid_table(paths, [pixels[pixel]], cells, MODELS6, SEEDS, key, name, "T", "t.tex", "t.csv", std_ddof=1,
                          config=PAPER_CONFIG)  # fmt: skip
-    assert _body_cells(Path("t.tex").read_text()) == _body_cells((BEFORE / f"{name}.tex").read_text())
+    # the same numbers, laid out with a line per model now (a column per model no longer fits in \\small)
+    assert _values(Path("t.tex").read_text()) == _values((BEFORE / f"{name}.tex").read_text())
     old, new = pd.read_csv(BEFORE / f"{name}.csv"), pd.read_csv("t.csv")
     if name != "table1":  # the old tables repeated a dataset's pixel row after each of its rows
         pixel_rows = old[old.model == "pixels"].drop_duplicates("dataset")
@@ -97,7 +113,7 @@ def test_population_std_by_default(tmp_path):
     summary = write_table1(paths, MODELS, [0, 1], tmp_path / "t.tex", tmp_path / "t.csv")
     tex = (tmp_path / "t.tex").read_text()
     assert "7.00 $\\pm$ 1.00" in tex  # x10^-3; np.std of [6, 8] (ddof 0), not 1.41 (ddof 1)
-    assert "\\textbf{0.30 $\\pm$ 0.10}" in tex and "population std (ddof 0" in tex
+    assert "\\textbf{0.30 $\\pm$ 0.10}" in tex and "population standard deviation over 2 seeds (0, 1)" in tex
     assert "\\toprule" in tex and "\\bottomrule" in tex and "6.88 $\\pm$ 0.21" in tex  # the paper under ours
     csv = pd.read_csv(tmp_path / "t.csv")
     assert csv.loc[(csv.metric == "mean_distance") & (csv.model == "baseline"), "std"].item() == pytest.approx(1.0)
@@ -122,9 +138,9 @@ def test_all_undefined_smoothness_is_reported_undefined_end_to_end(tmp_path):
     assert "NaN" in paths[-1].read_text()
     write_table1(paths, MODELS, SEEDS, tmp_path / "t.tex", tmp_path / "t.csv")
     tex = (tmp_path / "t.tex").read_text()
-    smoothness = next(row for row in _body_cells(tex) if row[0] == "Smoothness")
-    assert smoothness[2] == "undef.$^\\dagger$"
-    assert "\\textbf{0.40 $\\pm$ 0.00}" in smoothness[1]  # the only defined value is the best
+    lines = _lines(tex)  # model -> Mean Distance ours, paper, Smoothness ours, paper
+    assert lines["ACAI"][2] == "undef.$^\\dagger$"
+    assert lines["Baseline"][2] == "\\textbf{0.40 $\\pm$ 0.00}"  # the only defined value is the best
     assert "ACAI, Smoothness: 3 of 3 seeds" in tex
     csv = pd.read_csv(tmp_path / "t.csv").set_index(["metric", "model"])
     row = csv.loc[("smoothness", "acai")]
@@ -253,7 +269,7 @@ def test_grid_table_best_is_highest_with_paper_pixels_and_sources(tmp_path):
     assert "94.38" in text and "53.20" in text and "50.00" in text  # paper ACAI, paper pixels, our pixels
     assert "DEC on MNIST, 84.3" in text  # the prior methods quoted beside Table 3
     rows = csv_path.read_text().splitlines()
-    assert rows[1].endswith(f"{paths[0]};{paths[1]}") and rows[-1].endswith(str(pixel))
+    assert rows[1].endswith(f"{paths[0].name};{paths[1].name}") and rows[-1].endswith(pixel.name)  # relative
     with pytest.raises(MissingCellError, match="acai"):
         write_grid_table(paths[:3], [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T3", tex, csv_path)
 
@@ -269,8 +285,8 @@ def test_grid_table_names_each_dataset_by_its_title_in_the_config(tmp_path):
         return tex.read_text()
 
     titled = written({"datasets": {"mnist": {"title": "Handwritten digits"}}})
-    assert "\nHandwritten digits & 32 & " in titled and "DEC on Handwritten digits, 84.3" in titled
-    assert "\nmnist & 32 & " in written({"datasets": {"mnist": {}}})  # a dataset without a title: its key
+    assert "{Handwritten digits, $d_z$ = 32}" in titled and "DEC on Handwritten digits, 84.3" in titled
+    assert "{mnist, $d_z$ = 32}" in written({"datasets": {"mnist": {}}})  # a dataset without a title: its key
 
 
 def test_paper_values_cover_every_published_cell():
@@ -281,14 +297,15 @@ def test_paper_values_cover_every_published_cell():
     assert np.isfinite(paper["mean"]).all()
 
 
-def test_a_model_at_its_own_dz_is_named_in_its_column(tmp_path):
+def test_a_model_at_its_own_dz_is_named_in_the_caption(tmp_path):
     paths = [_cell(tmp_path, m, 0) for m in MODELS]
     vq = json.loads(paths[0].read_text())
     vq["cell"].update(model="vqvae", dz=256)
     paths.append(_write(tmp_path / "vqvae_0.json", vq))
     write_table1(paths, ["baseline", "vqvae", "acai"], [0], tmp_path / "t.tex", tmp_path / "t.csv")
-    header = _body_cells((tmp_path / "t.tex").read_text())[0]
-    assert header == ["Metric", "Baseline", "VQ-VAE ($d_z$ 256)", "ACAI"]
+    tex = (tmp_path / "t.tex").read_text()
+    assert list(_lines(tex)) == ["Baseline", "VQ-VAE", "ACAI"]
+    assert "The VQ-VAE at $d_z$ = 256, the others at 64" in next(l for l in tex.splitlines() if l.startswith("\\caption"))
     assert pd.read_csv(tmp_path / "t.csv").set_index(["metric", "model"]).loc[("smoothness", "vqvae"), "dz"] == 256
 
 
@@ -298,9 +315,9 @@ def test_one_seed_shows_no_std_never_zero(tmp_path, ddof):
     paths = [_cell(tmp_path, "baseline", 0, md=0.006), _cell(tmp_path, "acai", 0, md=0.0002)]
     summary = write_table1(paths, MODELS, [0], tmp_path / "t.tex", tmp_path / "t.csv", std_ddof=ddof)
     tex = (tmp_path / "t.tex").read_text()
-    cells = dict((row[0], row[1:]) for row in _body_cells(tex))
-    assert cells["Mean Distance ($\\times 10^{-3}$)"] == ["6.00", "\\textbf{0.20}"], cells
-    assert "$\\pm$ 0.00" not in tex and "undef.}" not in tex and "one seed (0): its value, no std" in tex
+    lines = _lines(tex)
+    assert [lines["Baseline"][0], lines["ACAI"][0]] == ["6.00", "\\textbf{0.20}$^\\circ$"], lines  # best of one seed
+    assert "$\\pm$ 0.00" not in tex and "undef.}" not in tex and "one seed (0), so no standard deviation" in tex
     csv = pd.read_csv(tmp_path / "t.csv", keep_default_na=False)
     assert (csv["std"] == "").all() and (csv["status"] == "ok").all() and (csv["mean"] != "").all()
     assert summary["std"].isna().all()
@@ -319,7 +336,7 @@ def test_grid_table_with_one_seed_shows_no_std(study):
                                "classifier_accuracy", "table2", "T", "t.tex", "t.csv", std_ddof=1,
                                config=PAPER_CONFIG)  # fmt: skip
     tex = Path("t.tex").read_text()
-    ours = [row for row in _body_cells(tex) if row[0] == "MNIST"]
+    ours = [cells[0::2] for cells in _lines(tex).values()]  # ours: every other column
     assert ours and not any("pm" in cell for row in ours for cell in row), ours
     assert summary[summary.model != "pixels"]["std"].isna().all()
 
@@ -344,3 +361,92 @@ def test_each_row_names_the_scale_its_records_were_made_at(tmp_path):
     write_grid_table(paths, [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T", tmp_path / "t.tex", csv_path)
     scales = pd.read_csv(csv_path, keep_default_na=False).set_index("model")["scale"]
     assert scales.to_dict() == {"baseline": "quick", "acai": "paper;quick", "pixels": ""}
+
+
+# ---- every command the result sets give to regenerate their files, run as written --------------
+ROOT = Path(__file__).resolve().parent.parent
+REGENERATE = re.compile(r"## Regenerating the tables and the scorecard\n.*?```bash\n(.*?)```", re.S)
+
+
+def regeneration_commands():
+    """(result set, command) for each line of each committed set's regeneration block."""
+    found = []
+    for readme in sorted(ROOT.glob("docs/*-results/README.md")):
+        block = REGENERATE.search(readme.read_text())
+        assert block, f"{readme}: no regeneration block"
+        found += [(readme.parent.name, line) for line in block.group(1).splitlines() if line.strip()]
+    return found
+
+
+def _run_redirected(command: str, out: Path, monkeypatch) -> dict:
+    """Runs a documented command from the repository root with its --out moved under `out`; returns
+    {written file: the committed file it must equal}."""
+    words = shlex.split(command)
+    assert words[:2] == ["python", "-m"] and words[2] in ("acai_repro.tables", "acai_repro.scorecard"), command
+    at = words.index("--out")
+    committed = ROOT / words[at + 1]
+    words[at + 1] = str(out / words[at + 1])
+    monkeypatch.chdir(ROOT)
+    before = set(out.rglob("*"))
+    if words[2] == "acai_repro.tables":
+        tables.main(words[3:])
+    else:
+        assert scorecard.main(words[3:]) == 0, command
+    written = sorted(set(out.rglob("*")) - before)
+    return {path: committed / path.name if committed.is_dir() else committed.with_suffix(path.suffix)
+            for path in written if path.is_file()}
+
+
+@pytest.mark.parametrize("folder, command", regeneration_commands(), ids=lambda v: v if "/" not in v else None)
+def test_each_documented_regeneration_command_rewrites_its_files_byte_for_byte(folder, command, tmp_path, monkeypatch):
+    pairs = _run_redirected(command, tmp_path, monkeypatch)
+    assert pairs, f"{command}: wrote nothing"
+    for written, committed in pairs.items():
+        assert written.read_bytes() == committed.read_bytes(), f"{command}: {written.name} differs from {committed}"
+
+
+def test_every_committed_table_and_scorecard_is_regenerated_by_a_documented_command(tmp_path, monkeypatch):
+    covered = set()
+    for folder, command in regeneration_commands():
+        covered |= set(_run_redirected(command, tmp_path / str(len(covered)), monkeypatch).values())
+    shipped = {p for p in ROOT.glob("docs/*-results/*") if p.suffix in (".tex", ".csv", ".md") and p.name != "README.md"}
+    assert shipped <= covered, sorted(str(p.relative_to(ROOT)) for p in shipped - covered)
+
+
+def test_table_csvs_name_their_records_relative_to_the_results_folder():
+    for csv in ROOT.glob("docs/*-results/table*.csv"):
+        sources = [s for joined in pd.read_csv(csv).sources for s in joined.split(";")]
+        assert all((csv.parent / s).is_file() for s in sources), (csv, sources[:2])
+
+
+@pytest.mark.parametrize("acai, bold", [((0.0050, 0.0070), False), ((0.0002, 0.0004), True)])
+def test_bold_only_where_the_lead_exceeds_the_seeds_spread(tmp_path, acai, bold):
+    """Baseline 7 ± 1, ACAI 6 ± 1 (lead 1 within 2 combined std: no bold) or 0.3 ± 0.1 (bold)."""
+    paths = [_cell(tmp_path, "baseline", s, md=md) for s, md in ((0, 0.006), (1, 0.008))]
+    paths += [_cell(tmp_path, "acai", s, md=md) for s, md in zip((0, 1), acai)]
+    write_table1(paths, MODELS, [0, 1], tmp_path / "t.tex", tmp_path / "t.csv")
+    lines = _lines((tmp_path / "t.tex").read_text())
+    assert lines["ACAI"][0].startswith("\\textbf{") is bold, lines["ACAI"]
+    markdown = tables_markdown([tmp_path / "t.csv"], PAPER_CONFIG)
+    assert ("**0.30 ± 0.10**" in markdown) is bold and ("**6.00 ± 1.00**" not in markdown), markdown
+    assert ("Bold: the best autoencoder, where its lead" in markdown) is bold
+
+
+COMMAND = re.compile(r"python -m acai_repro\.(?:tables|scorecard)(?:[^`\n\\]|\\\n)*")
+
+
+def documented_commands(text: str) -> list[str]:
+    """Each `python -m acai_repro.tables|scorecard ...` in a page that writes from a committed set,
+    its continuation lines joined and its spaces collapsed."""
+    found = [" ".join(m.replace("\\\n", " ").split()) for m in COMMAND.findall(text)]
+    return [c for c in found if re.search(r"--results docs/[\w-]+-results", c) and "--out" in c]
+
+
+def test_every_regeneration_command_the_docs_give_is_one_the_test_runs():
+    run = {" ".join(command.split()) for _, command in regeneration_commands()}
+    pages = [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("docs/*-results/README.md")]
+    given = {(page.relative_to(ROOT).as_posix(), c) for page in pages for c in documented_commands(page.read_text())}
+    assert len(given) >= 5, given
+    assert [g for g in given if g[1] not in run] == []
+    # known bad: the README's former form, without the config its records were made under
+    assert documented_commands("`python -m acai_repro.tables --results docs/quick-table1-results --out x`")[0] not in run
