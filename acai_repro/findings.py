@@ -253,7 +253,7 @@ FINDINGS = [
             "approaches.",
             "Section 3.2 (Base Model), Table 1", "table1", "the Baseline last on Mean Distance", _baseline_worst_distance),
     Finding("denoising_poor_lines",
-            "… comparatively poor Mean Distance and Smoothness …",
+            "This resulted in comparatively poor Mean Distance and Smoothness scores.",
             "Section 3.2 (Denoising Autoencoder), Table 1", "table1",
             "Denoising in the worse half of the six on both metrics", _denoising_poor_lines),
     Finding("vae_good_distance_poor_smoothness",
