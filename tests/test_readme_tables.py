@@ -1,4 +1,4 @@
-"""The tables the README quotes are rendered from committed results, scale included.
+"""The tables the results page quotes are rendered from committed results, scale included.
 
 Each quoted table sits between `<!-- rendered from CSV [CSV ...] by python -m acai_repro.tables
 --markdown -->` and `<!-- end -->`, and must be exactly what `acai_repro.tables.markdown_tables`
@@ -32,12 +32,12 @@ def quoted_table_problems(readme: str, root: Path) -> list[str]:
     return problems
 
 
-QUOTING = ["README.md", "docs/quick-scale.md"]  # the pages that quote measured tables
+QUOTING = ["docs/results.md", "docs/quick-scale.md"]  # the pages that quote measured tables
 
 
-def test_the_readme_quotes_tables_only_as_rendered_from_their_csvs():
-    readme = (ROOT / "README.md").read_text()
-    assert len(QUOTE.findall(readme)) >= 2, "the README quotes the GPU and the quick-scale tables"
+def test_the_results_page_quotes_tables_only_as_rendered_from_their_csvs():
+    results = (ROOT / "docs/results.md").read_text()
+    assert len(QUOTE.findall(results)) >= 2, "docs/results.md quotes the GPU and the quick-scale tables"
     for page in QUOTING:
         assert not quoted_table_problems((ROOT / page).read_text(), ROOT), page
 
