@@ -1,0 +1,241 @@
+"""The device slots of acai_repro.devices, on the CPU: fake device lists, real processes."""
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from acai_repro import devices
+from acai_repro.devices import (
+    Device,
+    cuda_devices,
+    held_slot,
+    job_device,
+    list_devices,
+    memory_note,
+    needs_slot,
+    parse_visible,
+    slot_holders,
+    take_slot,
+    try_take_slot,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+FORK = multiprocessing.get_context("fork")
+
+
+def fakes(*names):
+    return list_devices({devices.FAKE_DEVICES: ",".join(names)})
+
+
+def config(device="cuda", share=1):
+    return {"device": device, "resources": {"train": {"gpu_share": share}}}
+
+
+def wait_for(condition, seconds=20.0):
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, "timed out waiting"
+        time.sleep(0.02)
+
+
+# ---- which devices --------------------------------------------------------------------------
+def test_cuda_visible_devices_is_parsed_as_cuda_reads_it():
+    assert parse_visible("2, 3") == ["2", "3"]
+    assert parse_visible("GPU-ab12,1") == ["GPU-ab12", "1"]
+    assert parse_visible("0,-1,2") == ["0"], "CUDA ignores the entries from an invalid one on"
+    assert parse_visible("-1") == [] and parse_visible("") == []
+
+
+def test_a_set_cuda_visible_devices_names_the_devices_a_job_may_take():
+    seen = {}
+
+    def probe(environ):  # what CUDA reports in a process with that environment
+        seen.update(environ)
+        return ["GPU-aaa", "GPU-bbb"]
+
+    found = list_devices({"CUDA_VISIBLE_DEVICES": "5,7"}, probe)
+    assert seen["CUDA_VISIBLE_DEVICES"] == "5,7", "the probe runs with the job's CUDA_VISIBLE_DEVICES"
+    assert [d.visible_id for d in found] == ["5", "7"]
+    assert [d.key for d in found] == ["GPU-aaa", "GPU-bbb"], "keyed by UUID"
+    # unset: every device of the machine, by index
+    assert [d.visible_id for d in cuda_devices({}, ["GPU-x", "GPU-y", "GPU-z"])] == ["0", "1", "2"]
+    # torch without UUIDs: keyed by the name
+    assert [d.key for d in cuda_devices({}, ["", ""])] == ["index-0", "index-1"]
+    assert list_devices({}, lambda environ: []) == [], "no CUDA: no device"
+
+
+def test_renumbered_devices_with_other_uuids_do_not_share_slots(tmp_path):
+    """A SLURM site that renumbers each job's GPUs: both jobs see CUDA_VISIBLE_DEVICES=0."""
+    first = cuda_devices({"CUDA_VISIBLE_DEVICES": "0"}, ["GPU-card-a"])
+    second = cuda_devices({"CUDA_VISIBLE_DEVICES": "0"}, ["GPU-card-b"])
+    assert try_take_slot(first, 1, tmp_path, "a") is not None
+    assert try_take_slot(second, 1, tmp_path, "b") is not None, "a different card is free"
+
+
+def test_the_fake_device_variable_names_cpu_devices():
+    found = fakes("a", "b")
+    assert [d.visible_id for d in found] == ["a", "b"] and all(d.fake for d in found)
+    assert "on the CPU" in found[0].describe()
+
+
+def test_a_cpu_job_takes_no_slot_unless_fake_devices_stand_in():
+    assert not needs_slot("cpu", [])
+    assert not needs_slot("cpu", cuda_devices({}, ["GPU-x"])), "device: cpu never takes a GPU"
+    assert not needs_slot("auto", []), "auto without a GPU runs on the CPU"
+    assert needs_slot("auto", cuda_devices({}, ["GPU-x"]))
+    assert needs_slot("cpu", fakes("a"))
+
+
+# ---- slots in one process ---------------------------------------------------------------
+def test_jobs_spread_over_the_least_busy_devices(tmp_path):
+    two = fakes("a", "b")
+    taken = [try_take_slot(two, 2, tmp_path, f"job{i}") for i in range(4)]
+    assert [s.device.visible_id for s in taken] == ["a", "b", "a", "b"], "one per device before a second"
+    assert try_take_slot(two, 2, tmp_path, "job4") is None, "4 slots, 4 holders"
+    taken[1].release()
+    assert try_take_slot(two, 2, tmp_path, "job5").device.visible_id == "b", "the freed device"
+
+
+def test_slot_files_name_their_holder_and_status_finds_it(tmp_path):
+    slot = try_take_slot(fakes("a"), 1, tmp_path, "train_cell: log.txt")
+    assert slot_holders(tmp_path) == {os.getpid(): slot.name()}
+    assert json.loads(slot.path.read_text())["job"] == "train_cell: log.txt"
+    slot.release()
+    assert slot_holders(tmp_path) == {}, "a released slot is nobody's"
+
+
+def test_memory_in_use_by_another_process_is_named():
+    assert memory_note(free=79 << 30, total=80 << 30) == "", "a context of our own"
+    note = memory_note(free=60 << 30, total=80 << 30)
+    assert "20.0 of 80.0 GiB" in note and "another process" in note
+
+
+def test_job_device_narrows_cuda_to_its_device_and_names_it(tmp_path):
+    environ = {"CUDA_VISIBLE_DEVICES": "5,7", devices.LOCK_FOLDER: str(tmp_path)}
+    visible = cuda_devices(environ, ["GPU-a", "GPU-b"])
+    lines, other = [], try_take_slot(visible, 1, tmp_path, "another job")  # holds GPU 5
+    with job_device(config(), "job", lines.append, environ, visible, foreign_use=lambda: "note: busy") as slot:
+        assert environ["CUDA_VISIBLE_DEVICES"] == "7", "the job sees only the device it got"
+        assert held_slot(environ) == {"device_slot": "GPU 7, slot 1 of 1"}
+        assert slot.device.visible_id == "7"
+    assert lines == ["device: GPU 7, slot 1 of 1 (2 device(s) seen, 1 job(s) per device)", "note: busy"]
+    assert environ["CUDA_VISIBLE_DEVICES"] == "5,7" and held_slot(environ) == {}, "restored after the job"
+    assert try_take_slot(visible, 1, tmp_path, "next").device.visible_id == "7", "released"
+    other.release()
+
+
+def test_a_cpu_job_takes_nothing_and_probes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(devices, "list_devices", lambda *a: pytest.fail("a CPU job probed for GPUs"))
+    environ = {devices.LOCK_FOLDER: str(tmp_path)}
+    with job_device(config("cpu"), "job", print, environ) as slot:
+        assert slot is None and devices.HELD_SLOT not in environ
+    assert not list(tmp_path.iterdir())
+
+
+# ---- slots across processes -------------------------------------------------------------
+def _job(folder, share, names, record, hold_seconds):
+    """A job in its own process: take a slot, record when, hold it a while, release."""
+    lines = []
+    slot = take_slot(fakes(*names), share, Path(folder), f"pid {os.getpid()}", lines.append, poll_seconds=0.02)
+    start = time.monotonic()
+    time.sleep(hold_seconds)
+    end = time.monotonic()
+    with open(record, "a") as f:
+        f.write(json.dumps({"slot": slot.name(), "device": slot.device.visible_id, "start": start, "end": end, "lines": lines}) + "\n")
+    slot.release()
+
+
+def _most_at_once(intervals) -> int:
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    running = most = 0
+    for _, step in events:
+        running += step
+        most = max(most, running)
+    return most
+
+
+def test_n_jobs_on_k_slots_never_share_a_slot_beyond_gpu_share(tmp_path):
+    share, names, jobs = 2, ("a", "b"), 9
+    record = tmp_path / "record.jsonl"
+    processes = [FORK.Process(target=_job, args=(tmp_path / "locks", share, names, record, 0.3)) for _ in range(jobs)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+        assert process.exitcode == 0, "a job crashed for want of a slot"
+    rows = [json.loads(line) for line in record.read_text().splitlines()]
+    assert len(rows) == jobs
+    for name in names:
+        on_device = [(r["start"], r["end"]) for r in rows if r["device"] == name]
+        assert _most_at_once(on_device) <= share, f"device {name}: more than {share} jobs at once"
+    for slot in {r["slot"] for r in rows}:
+        assert _most_at_once([(r["start"], r["end"]) for r in rows if r["slot"] == slot]) == 1, f"{slot} shared"
+    assert _most_at_once([(r["start"], r["end"]) for r in rows]) == share * len(names), "every slot in use at once"
+    assert any(r["lines"] and r["lines"][0].startswith("waiting for a free device slot") for r in rows), \
+        "9 jobs on 4 slots: some waited, and said so"  # fmt: skip
+
+
+HOLDER = """
+import sys
+from pathlib import Path
+from acai_repro.devices import list_devices, take_slot
+slot = take_slot(list_devices({"ACAI_FAKE_DEVICES": "a"}), 1, Path(sys.argv[1]), sys.argv[2], print)
+print("holding", flush=True)
+sys.stdin.readline()  # until told, or killed
+slot.release()
+"""
+
+
+def holder_process(folder, job="holder"):
+    """A job in its own program holding fake device a's one slot until a line on its stdin."""
+    process = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder), job], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert process.stdout.readline().strip() == "holding"
+    return process
+
+
+def test_a_sigkilled_holder_frees_its_slot(tmp_path):
+    holder = holder_process(tmp_path)
+    try:
+        assert try_take_slot(fakes("a"), 1, tmp_path, "second") is None, "held by the live holder"
+        assert slot_holders(tmp_path) == {holder.pid: "fake device a (on the CPU), slot 1 of 1"}
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    slot = try_take_slot(fakes("a"), 1, tmp_path, "second")
+    assert slot is not None, "the kernel dropped the killed holder's lock"
+    assert slot_holders(tmp_path) == {os.getpid(): slot.name()}, "the killed holder's PID is no holder"
+
+
+def _waiter(folder, log_path):
+    def log(line):
+        with open(log_path, "a") as f:
+            f.write(line + "\n")
+
+    slot = take_slot(fakes("a"), 1, Path(folder), "waiter", log, poll_seconds=0.02)
+    log(f"took {slot.name()}")
+
+
+def test_no_free_slot_means_the_job_waits_with_a_log_line_then_proceeds(tmp_path):
+    holder = holder_process(tmp_path, "the first job")
+    log = tmp_path / "waiter.log"
+    waiter = FORK.Process(target=_waiter, args=(tmp_path, log))
+    waiter.start()
+    try:
+        wait_for(lambda: log.exists() and "waiting" in log.read_text())
+        time.sleep(0.3)
+        assert waiter.is_alive(), "it waits, it does not fail"
+        assert f"PID {holder.pid} (the first job)" in log.read_text(), "the log names the holder"
+    finally:
+        holder.communicate("release\n", timeout=30)
+    waiter.join(30)
+    assert waiter.exitcode == 0
+    lines = log.read_text().splitlines()
+    assert lines[-2].startswith("a device slot freed after") and lines[-1] == "took fake device a (on the CPU), slot 1 of 1"
