@@ -239,3 +239,28 @@ def test_no_free_slot_means_the_job_waits_with_a_log_line_then_proceeds(tmp_path
     assert waiter.exitcode == 0
     lines = log.read_text().splitlines()
     assert lines[-2].startswith("a device slot freed after") and lines[-1] == "took fake device a (on the CPU), slot 1 of 1"
+
+
+# ---- the workflow on two fake devices -----------------------------------------------------
+def test_smoke_run_on_two_fake_devices_trains_two_cells_on_two_slots_at_once(tmp_path, monkeypatch):
+    """Two training jobs at once (--cores 2) on two fake devices, one job per device: each log
+    names its device. The allocator gives a job the first listed device unless that device's
+    slot is held, so a job on device b proves that device a's slot was held at that moment."""
+    from tests.test_workflow import SMOKE, snakemake
+
+    monkeypatch.setenv(devices.FAKE_DEVICES, "a,b")
+    monkeypatch.setenv(devices.LOCK_FOLDER, str(tmp_path / "locks"))
+    longer = tmp_path / "longer.yaml"  # cells that train long enough to overlap whatever the load
+    longer.write_text("training: {total_images: 4096, eval_every: 2048}\n")
+    cells = [f"{SMOKE}/lines/{model}/dz64/seed0" for model in ("baseline", "vae")]
+    result = snakemake(tmp_path, *(f"{cell}/metrics.json" for cell in cells), configs=[longer])
+    assert result.returncode == 0, result.stderr[-3000:]
+    slots = {}
+    for cell in cells:
+        log = (tmp_path / cell.replace(f"{SMOKE}/", f"{SMOKE}/logs/train/")).with_suffix(".log").read_text()
+        named = [line for line in log.splitlines() if line.startswith("device: ")]
+        assert len(named) == 1, f"{cell}: the log names no device:\n{log[-2000:]}"
+        metrics = json.loads((tmp_path / cell / "metrics.json").read_text())
+        slots[cell] = metrics["provenance"]["device_slot"]
+        assert named[0].startswith(f"device: {slots[cell]} "), "log and metrics.json name the same slot"
+    assert sorted(slots.values()) == ["fake device a (on the CPU), slot 1 of 1", "fake device b (on the CPU), slot 1 of 1"], slots
