@@ -154,7 +154,7 @@ def cost_report(config, configfiles, directory: Path, targets, card: str, rates=
     lines += kmeans_cost_lines(config, jobs, cells_by_rule.get("kmeans", []), card, rates)
     if gpus:
         costed = device_jobs(config, directory, parse_jobs(output), card, rates, step, precision)
-        lines += wall_clock_lines(config, costed, gpus, card)
+        lines += wall_clock_lines(config, costed, gpus, card, jobs.get("kmeans", 0))
     lines += [f"[{i}] {source}" for i, source in enumerate(sources, 1)]
     return lines
 
@@ -278,15 +278,17 @@ def schedule(jobs: list[DeviceJob], devices: int) -> float:
     return max(ends.values(), default=0.0)
 
 
-def wall_clock_lines(config: dict, jobs: list[DeviceJob], gpus: list[int], card: str) -> list[str]:
-    """Hours until the targets are done on each number of GPUs (the costed device jobs)."""
+def wall_clock_lines(config: dict, jobs: list[DeviceJob], gpus: list[int], card: str, kmeans_jobs: int = 0) -> list[str]:
+    """Hours until the targets are done on each number of GPUs (the costed device jobs; of the
+    dry run's `kmeans_jobs`, those whose K-Means was measured on `card`)."""
     if is_cpu_card(card) or config.get("device") == "cpu":
         return [f"--gpus: the config's device is {config.get('device')} and the rates are {card}'s: no GPU to "
                 "schedule on; the hours above are CPU-hours"]  # fmt: skip
     total = sum(j.hours for j in jobs)
     kmeans = sum(1 for j in jobs if j.name.startswith("kmeans "))
+    unmeasured = f" ({kmeans_jobs - kmeans} more never measured on {card}: not included)" if kmeans_jobs > kmeans else ""
     lines = [f"wall-clock until the targets are done on N GPUs ({card} rates above; {len(jobs) - kmeans} training "
-             f"jobs and {kmeans} K-Means jobs on the devices, each on one device, a cell's K-Means after its "
+             f"jobs and {kmeans} K-Means jobs{unmeasured} on the devices, each on one device, a cell's K-Means after its "
              "training; evaluations, latent export, probes and pixel K-Means not included; "
              f"resources.train.gpu_share {config['resources']['train']['gpu_share']} is costed as one job per "
              "device at a time):"]  # fmt: skip
