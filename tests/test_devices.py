@@ -264,3 +264,28 @@ def test_smoke_run_on_two_fake_devices_trains_two_cells_on_two_slots_at_once(tmp
         slots[cell] = metrics["provenance"]["device_slot"]
         assert named[0].startswith(f"device: {slots[cell]} "), "log and metrics.json name the same slot"
     assert sorted(slots.values()) == ["fake device a (on the CPU), slot 1 of 1", "fake device b (on the CPU), slot 1 of 1"], slots
+
+
+# ---- grid status names the device ---------------------------------------------------------
+def test_grid_status_names_the_device_a_cell_ran_on_and_the_one_it_runs_on(tmp_path, monkeypatch):
+    from acai_repro.cell_status import grid_status
+    from acai_repro.grid_cells import cell_folder, load_grid_config, target_cells
+    from tests.test_grid import _finish, _running
+
+    monkeypatch.setenv(devices.LOCK_FOLDER, str(tmp_path / "locks"))
+    smoke = load_grid_config([str(ROOT / "config" / "smoke.yaml")])
+    finished, running, waiting = target_cells(smoke, ["table1"])[:3]
+    _finish(tmp_path, smoke, finished, {"mean_distance": 1.0})
+    metrics = cell_folder(tmp_path, smoke, finished) / "metrics.json"
+    metrics.write_text(json.dumps({**json.loads(metrics.read_text()), "provenance": {"device": "cuda", "device_slot": "GPU 3, slot 1 of 1"}}))
+    _running(tmp_path, smoke, running, [{"images": 128, "images_per_s": 500.0}])
+    (cell_folder(tmp_path, smoke, running) / ".trainer.lock").write_text(f"{os.getpid()}\n")  # its trainer: us
+    slot = try_take_slot(fakes("b"), 1, tmp_path / "locks", "train_cell")
+    lines = grid_status(smoke, tmp_path, ["table1"])
+    line = {cell: next(x for x in lines if x.startswith(cell.name + " ")) for cell in (finished, running, waiting)}
+    assert line[finished].endswith("[on GPU 3, slot 1 of 1]"), line[finished]
+    assert line[running].endswith("[on fake device b (on the CPU), slot 1 of 1]"), line[running]
+    assert "[on" not in line[waiting]
+    slot.release()
+    assert "[on" not in next(x for x in grid_status(smoke, tmp_path, ["table1"]) if x.startswith(running.name + " ")), \
+        "a trainer without a slot runs on no named device"  # fmt: skip
