@@ -3,6 +3,7 @@
 import json
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -289,3 +290,38 @@ def test_grid_status_names_the_device_a_cell_ran_on_and_the_one_it_runs_on(tmp_p
     slot.release()
     assert "[on" not in next(x for x in grid_status(smoke, tmp_path, ["table1"]) if x.startswith(running.name + " ")), \
         "a trainer without a slot runs on no named device"  # fmt: skip
+
+
+# ---- the workstation profile and the documented numbers ----------------------------------
+def test_the_workstation_profile_runs_the_workflow_and_gpu_evaluations_count_as_gpu_jobs(tmp_path):
+    overlay = tmp_path / "evaluate_gpu.yaml"
+    overlay.write_text("resources:\n  evaluate: {gpu: 1, threads: 1, mem_mb: 1000, runtime: 10}\n")
+    target = "results/smoke/mnist/acai/dz32/seed0/kmeans.json"
+    command = [sys.executable, "-m", "snakemake", "--dry-run", "--workflow-profile", str(ROOT / "profiles" / "workstation"),
+               "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+               "--configfile", str(ROOT / "config" / "smoke.yaml"), str(overlay), "--", target]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Using workflow specific profile" in result.stdout + result.stderr
+    blocks = {}
+    for block in (result.stdout + result.stderr).split("\n\n"):
+        if header := re.search(r"^(?:local)?rule (\w+):", block, re.M):
+            blocks[header.group(1)] = block
+    for rule in ("export_latents", "kmeans"):
+        assert "gpu=1" in blocks[rule], f"{rule}: resources.evaluate.gpu 1 not requested:\n{blocks[rule]}"
+    assert "gpu=1" not in blocks["train_cell"], "smoke training asks for no GPU (resources.train.gpu 0)"
+
+
+def _wall_clock_table(text: str) -> dict[int, str]:
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("wall-clock until the targets are done"))
+    return {int(row.split()[0]): row.split()[1] for row in lines[start + 2 :] if row.strip() and row.split()[0].isdigit()}
+
+
+def test_the_documented_hours_on_n_gpus_are_those_grid_cost_printed():
+    raw = ROOT / "benchmarks" / "results" / "grid-cost-2026-12-07"
+    h100, h200 = (_wall_clock_table((raw / f"paper_grid_{card}.txt").read_text()) for card in ("h100", "h200"))
+    doc = (ROOT / "docs" / "gpu.md").read_text().split("## One machine, several GPUs")[1]
+    rows = {int(cells[0]): (cells[1], cells[2]) for cells in
+            (line.strip("|").replace(" ", "").split("|") for line in doc.splitlines() if line.startswith("| ") and line[2].isdigit())}  # fmt: skip
+    assert rows == {n: (h100[n], h200[n]) for n in (1, 2, 4, 8)}, rows
