@@ -325,3 +325,20 @@ def test_the_documented_hours_on_n_gpus_are_those_grid_cost_printed():
     rows = {int(cells[0]): (cells[1], cells[2]) for cells in
             (line.strip("|").replace(" ", "").split("|") for line in doc.splitlines() if line.startswith("| ") and line[2].isdigit())}  # fmt: skip
     assert rows == {n: (h100[n], h200[n]) for n in (1, 2, 4, 8)}, rows
+
+
+@pytest.mark.mnist
+def test_latent_export_and_kmeans_jobs_take_a_device_slot_too(tmp_path, monkeypatch):
+    from tests.conftest import mnist_overlay
+    from tests.test_workflow import SMOKE, snakemake
+
+    monkeypatch.setenv(devices.FAKE_DEVICES, "a,b")
+    monkeypatch.setenv(devices.LOCK_FOLDER, str(tmp_path / "locks"))
+    cell = "mnist/acai/dz32/seed0"
+    result = snakemake(tmp_path, f"{SMOKE}/{cell}/kmeans.json", configs=[mnist_overlay(tmp_path)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    for kind in ("train", "latents", "kmeans"):
+        log = (tmp_path / SMOKE / "logs" / kind / f"{cell}.log").read_text()
+        assert "device: fake device a (on the CPU), slot 1 of 1" in log, f"{kind}: {log[-1500:]}"
+    record = json.loads((tmp_path / SMOKE / cell / "kmeans.json").read_text())
+    assert record["provenance"]["device_slot"] == "fake device a (on the CPU), slot 1 of 1"
