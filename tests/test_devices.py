@@ -14,7 +14,6 @@ import pytest
 
 from acai_repro import devices
 from acai_repro.devices import (
-    Device,
     cuda_devices,
     held_slot,
     job_device,
