@@ -284,6 +284,8 @@ def job_device(config: dict, job: str, log, environ: MutableMapping[str, str] | 
         cpu_only = config["device"] == "cpu" and fake_devices(environ) is None
         devices = [] if cpu_only else list_devices(environ)
     if not needs_slot(config["device"], devices):
+        if config["device"] == "cuda":  # say so: the job opens device 0, as without slots
+            log("device slots: no CUDA device seen (probe of CUDA_VISIBLE_DEVICES and the machine); no slot taken")
         yield None
         return
     share = config["resources"]["train"]["gpu_share"]

@@ -71,6 +71,13 @@ def test_a_set_cuda_visible_devices_names_the_devices_a_job_may_take():
     assert list_devices({}, lambda environ: []) == [], "no CUDA: no device"
 
 
+def test_the_real_probe_runs_and_sees_every_cuda_device_of_this_machine():
+    import torch
+
+    uuids = devices.probe_cuda_uuids(dict(os.environ))
+    assert len(uuids) == (torch.cuda.device_count() if torch.cuda.is_available() else 0), uuids
+
+
 def test_renumbered_devices_with_other_uuids_do_not_share_slots(tmp_path):
     """A SLURM site that renumbers each job's GPUs: both jobs see CUDA_VISIBLE_DEVICES=0."""
     first = cuda_devices({"CUDA_VISIBLE_DEVICES": "0"}, ["GPU-card-a"])
@@ -129,6 +136,13 @@ def test_job_device_narrows_cuda_to_its_device_and_names_it(tmp_path):
     assert environ["CUDA_VISIBLE_DEVICES"] == "5,7" and held_slot(environ) == {}, "restored after the job"
     assert try_take_slot(visible, 1, tmp_path, "next").device.visible_id == "7", "released"
     other.release()
+
+
+def test_a_cuda_job_that_sees_no_device_says_so_and_takes_nothing(tmp_path):
+    lines, environ = [], {devices.LOCK_FOLDER: str(tmp_path)}
+    with job_device(config("cuda"), "job", lines.append, environ, devices=[]) as slot:
+        assert slot is None and "CUDA_VISIBLE_DEVICES" not in environ
+    assert lines == ["device slots: no CUDA device seen (probe of CUDA_VISIBLE_DEVICES and the machine); no slot taken"]
 
 
 def test_a_cpu_job_takes_nothing_and_probes_nothing(tmp_path, monkeypatch):
