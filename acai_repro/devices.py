@@ -227,9 +227,14 @@ def holders_text(devices: list[Device], share: int, folder: Path) -> str:
     return "; ".join(parts)
 
 
+class ParentGoneError(RuntimeError):
+    """The job's parent (Snakemake) died while the job waited for a device: it does not start."""
+
+
 def take_slot(devices: list[Device], share: int, folder: Path, job: str, log, poll_seconds: float = 5.0,
-              sleep: Callable[[float], None] = time.sleep) -> Slot:  # fmt: skip
-    """A slot of `devices` (`share` per device), waiting with a log line while none is free."""
+              sleep: Callable[[float], None] = time.sleep, parent_gone: Callable[[], bool] = lambda: False) -> Slot:  # fmt: skip
+    """A slot of `devices` (`share` per device), waiting with a log line while none is free;
+    ParentGoneError when `parent_gone()` turns true meanwhile (no orphan starts late)."""
     if not devices:
         raise ValueError("take_slot: no device to take a slot of")
     if share < 1:
@@ -240,6 +245,8 @@ def take_slot(devices: list[Device], share: int, folder: Path, job: str, log, po
             f"are held ({holders_text(devices, share, folder)}); lock folder {folder}")  # fmt: skip
         while slot is None:
             sleep(poll_seconds)
+            if parent_gone():
+                raise ParentGoneError("the parent process (Snakemake) is gone: this job does not start")
             slot = try_take_slot(devices, share, folder, job)
         log(f"a device slot freed after {time.monotonic() - started:.0f} s of waiting")
     return slot
@@ -289,7 +296,9 @@ def job_device(config: dict, job: str, log, environ: MutableMapping[str, str] | 
         yield None
         return
     share = config["resources"]["train"]["gpu_share"]
-    slot = take_slot(devices, share, default_lock_folder(environ), job, log, poll_seconds)
+    parent = os.getppid()
+    slot = take_slot(devices, share, default_lock_folder(environ), job, log, poll_seconds,
+                     parent_gone=lambda: os.getppid() != parent)  # fmt: skip
     saved = {name: environ.get(name) for name in ("CUDA_VISIBLE_DEVICES", HELD_SLOT)}
     try:
         if not slot.device.fake:

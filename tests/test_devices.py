@@ -255,6 +255,16 @@ def test_no_free_slot_means_the_job_waits_with_a_log_line_then_proceeds(tmp_path
     assert lines[-2].startswith("a device slot freed after") and lines[-1] == "took fake device a (on the CPU), slot 1 of 1"
 
 
+def test_a_waiting_job_whose_snakemake_died_does_not_start(tmp_path):
+    held = try_take_slot(fakes("a"), 1, tmp_path, "the first job")
+    polls, lines = [], []
+    with pytest.raises(devices.ParentGoneError, match="Snakemake"):
+        take_slot(fakes("a"), 1, tmp_path, "orphan", lines.append, poll_seconds=0, parent_gone=lambda: len(polls) > 2,
+                  sleep=polls.append)  # fmt: skip
+    assert lines[0].startswith("waiting for a free device slot") and len(polls) == 3
+    held.release()
+
+
 # ---- the workflow on two fake devices -----------------------------------------------------
 def test_smoke_run_on_two_fake_devices_trains_two_cells_on_two_slots_at_once(tmp_path, monkeypatch):
     """Two training jobs at once (--cores 2) on two fake devices, one job per device: each log
