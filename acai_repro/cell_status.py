@@ -11,12 +11,15 @@ should be, named).
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from acai_repro.config import cell_spec
+from acai_repro.devices import default_lock_folder, slot_holders
+from acai_repro.guard import LOCK_FILE
 from acai_repro.grid_cells import Cell, cell_folder, target_cells
 from acai_repro.results import SPEC_FILE, DamagedRecordError, read_record, recorded_spec, spec_differences
 from acai_repro.units import format_duration
@@ -30,6 +33,7 @@ class CellStatus:
     total: int = 0
     rate: float | None = None  # images/s
     detail: str = ""
+    device: str = ""  # where it ran (metrics.json) or runs (the device slot its trainer holds)
 
 
 def last_json_line(path: Path, chunk: int = 8192):
@@ -84,11 +88,33 @@ def _stale(cell: Cell, total: int, changes: list[str], how: str) -> CellStatus:
     return CellStatus(cell, "stale", 0, total, None, f"{how} under another spec: {'; '.join(changes)}")
 
 
-def cell_status(config: dict, directory: Path, cell: Cell, now: float) -> CellStatus:
-    """A cell's state from its files; `damaged`, naming the file and what is wrong, where one
-    of them cannot be read as what it should be."""
+def _recorded_device(record: dict) -> str:
+    """The device slot a finished cell's metrics.json names, else its torch device."""
+    provenance = record.get("provenance") if isinstance(record.get("provenance"), dict) else {}
+    return str(provenance.get("device_slot") or provenance.get("device") or "")
+
+
+def _running_device(folder: Path, holders: dict[int, str]) -> str:
+    """The device slot held by the live trainer of a cell (its lock file names its PID)."""
     try:
-        return _cell_status(config, directory, cell, now)
+        pid = (folder / LOCK_FILE).read_text().strip()
+    except OSError:
+        return ""
+    return holders.get(int(pid), "") if pid.isdigit() else ""
+
+
+def cell_status(config: dict, directory: Path, cell: Cell, now: float, holders: dict[int, str] | None = None) -> CellStatus:
+    """A cell's state from its files; `damaged`, naming the file and what is wrong, where one
+    of them cannot be read as what it should be. `holders`: PID -> device slot held
+    (acai_repro.devices.slot_holders), which names a running cell's device."""
+    try:
+        status = _cell_status(config, directory, cell, now)
+        folder = cell_folder(directory, config, cell)
+        if status.state in ("finished", "diverged"):
+            status.device = _recorded_device(read_record(folder / "metrics.json"))
+        elif status.state == "running":
+            status.device = _running_device(folder, holders or {})
+        return status
     except DamagedRecordError as error:
         return CellStatus(cell, "damaged", 0, config["training"]["total_images"], None, str(error))
 
@@ -132,7 +158,8 @@ def _kimg(images: int, total: int) -> str:
 def status_line(s: CellStatus, width: int) -> str:
     progress = f"{_kimg(s.images, s.total)}/{_kimg(s.total, s.total)} kimg" if s.state != "waiting" else ""
     rate = f"{s.rate:.0f} img/s" if s.rate and s.state == "running" else ""
-    return f"{s.cell.name:<{width}}  {s.state:<8}  {progress:>16}  {rate:>11}  {s.detail}".rstrip()
+    device = f"  [on {s.device}]" if s.device else ""
+    return f"{s.cell.name:<{width}}  {s.state:<8}  {progress:>16}  {rate:>11}  {s.detail}{device}".rstrip()
 
 
 def total_line(statuses: list[CellStatus]) -> str:
@@ -156,6 +183,7 @@ def total_line(statuses: list[CellStatus]) -> str:
 
 def grid_status(config: dict, directory: Path, targets: list[str], now: float | None = None) -> list[str]:
     now = time.time() if now is None else now
-    statuses = [cell_status(config, directory, cell, now) for cell in target_cells(config, targets)]
+    holders = slot_holders(default_lock_folder(os.environ))
+    statuses = [cell_status(config, directory, cell, now, holders) for cell in target_cells(config, targets)]
     width = max((len(s.cell.name) for s in statuses), default=4)
     return [status_line(s, width) for s in statuses] + [total_line(statuses)]

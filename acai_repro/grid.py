@@ -1,7 +1,7 @@
 """Watch the grid and cost it before running it.
 
     python -m acai_repro.grid status [--configfile F ...] [--directory D] TARGET ...
-    python -m acai_repro.grid cost   [--configfile F ...] [--directory D] [--card h100] TARGET ...
+    python -m acai_repro.grid cost   [--configfile F ...] [--directory D] [--card h100] [--gpus N ...] TARGET ...
     python -m acai_repro.grid check  [--profile profiles/slurm] [--configfile F ...] [--card h100]
 
 `status` prints one line per training cell of the targets (waiting, running with kimg done
@@ -19,7 +19,11 @@ class names in `rate_like`, marked "ESTIMATE"). With `resources.train.pack` > 1 
 train in packs (rules train_pack_*, one job each): `cost` counts those jobs and costs each pack
 from its measured packed rate where benchmarks/rates.csv has one (kind train_packed, model
 pack<K>), else from its cells' solo rates. `status` lists a packed cell like any other (each cell
-of a pack writes its own evals.jsonl). `check` validates a SLURM profile (array cap, runtime).
+of a pack writes its own evals.jsonl). `cost --gpus 1 2 4 8` adds the wall-clock hours until the
+targets are done on each number of GPUs: the training jobs and the cells' K-Means on the
+devices, each job on one device, scheduled at the same rates. A config whose device is the CPU
+is costed at rates measured on a CPU (card cpu2), in CPU-hours, unless --card names a card.
+`check` validates a SLURM profile (array cap, runtime).
 TARGET is a table under the config's results_dir (results/table1.tex for the paper,
 results/quick/table1.tex with --configfile config/quick.yaml; or by its name, e.g. table3,
 which resolves under the config's results_dir) or `all` for all four.
@@ -40,7 +44,7 @@ from acai_repro.cell_status import grid_status
 from acai_repro.config import ConfigError
 from acai_repro.cost import cost_report
 from acai_repro.grid_cells import ROOT, GridError, load_grid_config
-from acai_repro.rates import STEP_KINDS, config_step, load_rates
+from acai_repro.rates import STEP_KINDS, config_step, default_card, load_rates
 from acai_repro.results import DamagedRecordError
 from acai_repro.slurm_profile import check_profile, runtime_minutes
 
@@ -52,13 +56,17 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name)
         p.add_argument("--configfile", nargs="+", default=[], help="overlays on config/config.yaml")
         p.add_argument("--directory", type=Path, default=Path("."), help="the workflow's working directory")
-        p.add_argument("--card", default="h100", help="the rates of which card (benchmarks/rates.csv)")
+        p.add_argument("--card", default=None, help="the rates of which card (benchmarks/rates.csv); default h100, "
+                       "or cpu2 (measured on a CPU) for a config whose device is the CPU")  # fmt: skip
         p.add_argument("--profile", type=Path, default=ROOT / "profiles" / "slurm")
         p.add_argument("--margin", type=float, default=1.5)
         p.add_argument("--step", choices=("auto", *STEP_KINDS), default="auto",
                        help="rates of the eager step (measured everywhere), the CUDA graph, the fast path or the "
                             "seed-fused fast path (where measured; else the next, named); auto: the config's "
                             "(device, seed_fusion, fast_path, cuda_graphs)")  # fmt: skip
+        if name == "cost":
+            p.add_argument("--gpus", type=int, nargs="+", default=[], metavar="N",
+                           help="also the wall-clock hours until the targets are done on N GPUs (one or more N)")  # fmt: skip
         if name in ("status", "cost"):
             p.add_argument("targets", nargs="+")
     return parser
@@ -73,6 +81,8 @@ def check_arguments(args) -> None:
     if args.command == "runtime" and not (math.isfinite(args.margin) and args.margin > 0):
         raise GridError(f"--margin {args.margin}: the margin multiplies the slowest cell's training time; "
                         "give a finite number above 0 (1.5: half as long again)")  # fmt: skip
+    if args.command == "cost" and any(n < 1 for n in args.gpus):
+        raise GridError(f"--gpus {' '.join(map(str, args.gpus))}: a number of GPUs is 1 or more")
     if args.command == "check" and not (args.profile / "config.yaml").is_file():
         raise GridError(f"--profile {args.profile}: no config.yaml there; name a Snakemake profile folder "
                         "(profiles/slurm)")  # fmt: skip
@@ -84,16 +94,18 @@ def main(argv=None) -> int:
         check_arguments(args)
         config = load_grid_config(args.configfile)
         rates = load_rates()
+        card = args.card or (default_card(config) if args.command == "cost" else "h100")
         if args.command == "status":
             lines = grid_status(config, args.directory, args.targets)
         elif args.command == "cost":
             step, precision = config_step(config)
             step = step if args.step == "auto" else args.step
-            lines = cost_report(config, args.configfile, args.directory, args.targets, args.card, rates, step=step, precision=precision)
+            lines = cost_report(config, args.configfile, args.directory, args.targets, card, rates, step=step,
+                                precision=precision, gpus=args.gpus)  # fmt: skip
         elif args.command == "check":
-            lines = check_profile(args.profile, config, args.card, rates)
+            lines = check_profile(args.profile, config, card, rates)
         else:
-            lines = [str(runtime_minutes(config, args.card, rates, args.margin))]
+            lines = [str(runtime_minutes(config, card, rates, args.margin))]
     except (GridError, DamagedRecordError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

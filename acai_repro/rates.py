@@ -17,6 +17,10 @@ from acai_repro.grid_cells import ROOT, GridError
 from acai_repro.models import MODELS
 
 RATES = ROOT / "benchmarks" / "rates.csv"
+# The rates measured on a CPU (this project's 2-core machine): a config whose device is the CPU
+# is costed at them, in CPU-hours. A card whose name starts with "cpu" is a CPU.
+CPU_CARD = "cpu2"
+GPU_CARD = "h100"  # the default card of a config that trains on a GPU
 
 
 # --step -> the kinds of benchmarks/rates.csv that measure it, the asked one first; a step not
@@ -63,6 +67,24 @@ class Rate:
 def load_rates(path: Path = RATES) -> list[dict]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def is_cpu_card(card: str) -> bool:
+    return card.startswith("cpu")
+
+
+def default_card(config: dict) -> str:
+    """The rates a config is costed at: measured on a CPU for `device: cpu`, else on an H100."""
+    return CPU_CARD if config.get("device") == "cpu" else GPU_CARD
+
+
+def hours_unit(card: str) -> str:
+    return "CPU-hours" if is_cpu_card(card) else "GPU-hours"
+
+
+def train_cores(rates: list[dict], card: str) -> set[int]:
+    """The cores (threads) the training rates of a CPU `card` were measured with."""
+    return {int(r["cores"]) for r in rates if r["card"] == card and r["kind"].startswith("train") and r.get("cores")}
 
 
 def config_step(config: dict) -> tuple[str, str]:

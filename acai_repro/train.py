@@ -52,6 +52,7 @@ from acai_repro import fastpath
 from acai_repro.cells import cell_folders, group_folders
 from acai_repro.config import spec_digest
 from acai_repro.data import build_source
+from acai_repro.devices import held_slot
 from acai_repro.files import write_atomically, write_json
 from acai_repro.fusion import FusedGroup
 from acai_repro.graphs import build_stepper, resolve_cuda_graphs
@@ -164,6 +165,8 @@ def provenance(device: torch.device) -> dict:
         "device_name": name or platform.machine(),
         "threads": torch.get_num_threads(),
         "host": platform.node(),
+        # which of the machine's devices (acai_repro.devices): "cuda" is the job's one device
+        **held_slot(),
     }
 
 

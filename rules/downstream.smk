@@ -15,6 +15,8 @@ rule export_latents:
     threads: config["resources"]["evaluate"]["threads"]
     resources:
         **job_resources("evaluate"),
+        # a GPU run: resources.evaluate.gpu 1 counts it with the training jobs (docs/gpu.md)
+        gpu=config["resources"]["evaluate"]["gpu"],
     params:
         splits=lambda w: split_names(w.dataset),
     script:
@@ -55,6 +57,8 @@ rule kmeans:
     threads: config["resources"]["evaluate"]["threads"]
     resources:
         **job_resources("evaluate"),
+        # a GPU run: resources.evaluate.gpu 1 counts it with the training jobs (docs/gpu.md)
+        gpu=config["resources"]["evaluate"]["gpu"],
     params:
         **downstream_params("clustering"),
     script:
@@ -91,6 +95,8 @@ rule pixels_kmeans:
     threads: config["resources"]["evaluate"]["threads"]
     resources:
         **job_resources("evaluate"),
+        # a GPU run: resources.evaluate.gpu 1 counts it with the training jobs (docs/gpu.md)
+        gpu=config["resources"]["evaluate"]["gpu"],
     params:
         **downstream_params("clustering"),
     script:

@@ -8,9 +8,10 @@ import pytest
 
 from acai_repro.cell_status import grid_status, last_json_line
 from acai_repro.config import cell_spec, spec_digest, with_run_settings
-from acai_repro.cost import cost_report, expand_targets, images_left, parse_dry_run
+from acai_repro.cost import DeviceJob, cost_report, expand_targets, images_left, parse_dry_run, schedule
+from acai_repro.grid import main as grid_main
 from acai_repro.grid_cells import GridError, cell_folder, load_grid_config, target_cells
-from acai_repro.rates import config_step, load_rates, train_rate
+from acai_repro.rates import config_step, default_card, load_rates, train_rate
 from acai_repro.models import MODELS
 from acai_repro.results import write_started_spec
 from acai_repro.slurm_profile import array_cap, check_profile, runtime_minutes
@@ -300,6 +301,69 @@ def test_cost_counts_resumed_cells_from_their_log_and_names_every_rate(tmp_path)
     assert any(line.startswith("[1] benchmarks/rates_raw/h100_") for line in lines)
     kmeans_hours = 74.2 * 2 * paper["clustering"]["restarts"] / 1000 / 3600  # one dz32 job, 2 cores
     assert any(line.startswith("  on cpu2: 1 x dz32") and f"-> {kmeans_hours:.2f} CPU-hours" in line for line in lines)
+
+
+def test_jobs_on_n_devices_end_when_the_longest_ready_job_first_schedule_ends():
+    five = [DeviceJob(f"train{i}", hours) for i, hours in enumerate([3, 3, 2, 2, 2])]
+    assert schedule(five, 1) == 12
+    assert schedule(five, 2) == 7, "3+2+2 on one device, 3+2 on the other"
+    assert schedule(five, 8) == 3, "more devices than jobs: the longest job"
+    short_first = [DeviceJob("a", 1), DeviceJob("b", 1), DeviceJob("c", 2)]
+    assert schedule(short_first, 2) == 2, "the longest job starts first, whatever the dry run's order"
+    # a K-Means job waits for its cell's training, and a free device idles until then
+    chained = [DeviceJob("train", 2.0), DeviceJob("kmeans", 1.0, after="train")]
+    assert schedule(chained, 2) == 3.0
+    assert schedule([DeviceJob("a", 1.0), DeviceJob("kmeans a", 0.5, after="a"), DeviceJob("b", 1.5)], 2) == 1.5
+    assert schedule([], 4) == 0.0
+
+
+def _wall_clock(lines):
+    """{GPUs: (hours, device-hours)} from the wall-clock table of a cost report."""
+    start = next(i for i, line in enumerate(lines) if line.startswith("wall-clock until the targets are done"))
+    rows = [line.split() for line in lines[start + 2 :] if line.startswith("  ") and line.split()[0].isdigit()]
+    return {int(r[0]): (float(r[1]), float(r[2])) for r in rows}
+
+
+def test_cost_on_n_gpus_schedules_training_and_its_kmeans_on_the_devices(tmp_path):
+    paper = dict(load_grid_config([]), device="cuda")
+    lines = cost_report(paper, [], tmp_path, ["table1"], "h100", output=DRY_RUN, gpus=[1, 2, 4])
+    total = paper["training"]["total_images"]
+    acai = total / _measured("train", "lines", 64, "acai") / 3600
+    vae = total / _measured("train", "mnist", 32, "vae") / 3600
+    [kmeans_row] = [r for r in load_rates() if (r["card"], r["kind"], r["dz"]) == ("h100", "kmeans", "32")]
+    kmeans = float(kmeans_row["value"]) * paper["clustering"]["restarts"] / 1000 / 3600
+    table = _wall_clock(lines)
+    assert table[1][0] == pytest.approx(acai + vae + kmeans, abs=0.01), "one GPU: every job one after another"
+    assert table[2][0] == pytest.approx(max(acai, vae + kmeans), abs=0.01), "two: the vae cell's K-Means after it"
+    assert table[4] == table[2], "two training jobs: more GPUs end no sooner"
+    assert all(device_hours == pytest.approx(acai + vae + kmeans, abs=0.01) for _, device_hours in table.values())
+
+
+def test_a_cpu_config_is_costed_at_cpu_rates_in_cpu_hours_and_has_no_gpus_to_schedule(tmp_path):
+    quick = load_grid_config(QUICK)
+    assert default_card(quick) == "cpu2" and default_card(load_grid_config([])) == "h100"
+    lines = cost_report(quick, QUICK, tmp_path, ["table1"], "cpu2", output=DRY_RUN, gpus=[2])
+    assert lines[1].startswith("the config's device is the CPU: costed at rates measured on a CPU (cpu2), in CPU-hours")
+    [training] = [line for line in lines if "of training steps on cpu2" in line]
+    assert training.startswith("CPU-hours of training steps on cpu2 (eager):"), training
+    assert not any("GPU-h" in line for line in lines), "no GPU-hours for a CPU run:\n" + "\n".join(lines)
+    [cpu_rate] = [r for r in load_rates() if (r["card"], r["kind"], r["model"], r["dz"]) == ("cpu2", "train", "acai", "64")]
+    acai_hours = quick["training"]["total_images"] / float(cpu_rate["value"]) / 3600
+    [acai] = [line for line in lines if line.startswith("  lines ") and " acai " in line]
+    assert float(acai.split()[6]) == pytest.approx(acai_hours, abs=0.005) and "pack_cpu.txt" in " ".join(lines)
+    assert any(line.startswith("--gpus: the config's device is cpu") for line in lines)
+
+
+def test_a_number_of_gpus_below_one_is_refused(capsys):
+    assert grid_main(["cost", "--gpus", "2", "0", "--", "table1"]) == 2
+    assert "--gpus 2 0: a number of GPUs is 1 or more" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_grid_cost_of_the_quick_scale_prints_cpu_hours_from_the_command_line(capsys, tmp_path):
+    assert grid_main(["cost", "--configfile", *QUICK, "--directory", str(tmp_path), "--", "table1"]) == 0
+    out = capsys.readouterr().out
+    assert "card cpu2" in out and "CPU-hours of training steps on cpu2" in out and "h100" not in out, out
 
 
 @pytest.mark.slow
