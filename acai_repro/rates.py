@@ -26,7 +26,7 @@ GPU_CARD = "h100"  # the default card of a config that trains on a GPU
 # --step -> the kinds of benchmarks/rates.csv that measure it, the asked one first; a step not
 # measured for a setting is costed at the next kind, and the estimate says so.
 STEP_KINDS = {
-    # seed fusion: the rate of one seed of a fused group (the group's images/s over its seeds)
+    # seed fusion: a fused group's aggregate images/s (each seed's images over it is that seed's share)
     "fused": ("train_fused", "train_fast", "train_graphed", "train"),
     "fast": ("train_fast", "train_graphed", "train"),
     "graphed": ("train_graphed", "train"),

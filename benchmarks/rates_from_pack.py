@@ -2,7 +2,8 @@
 `grid cost` uses are read from a committed raw file, never typed by hand.
 
 Solo rates become kind `train_graphed` (exact path), `train_fast` (fast path) or `train_fused`
-(seed fusion: the rate per seed of a group of 3, what one cell costs), one per model at its
+(seed fusion: the group of 3's aggregate img/s, so that a cell's images over it is the cell's
+share of the group's time and a group's three cells add up to the group's time), one per model at its
 Table 1 dz; packed rates become `train_packed` / `train_packed_fast` / `train_packed_fused`,
 model `pack<K>` (pack sizes below 18 are lines ACAI cells at dz 64; 18 is Table 1's mix, dz
 empty). The precision comes from the raw file's header ("convolutions in float32" or "TF32").
@@ -50,8 +51,8 @@ def rate_rows(text: str, card: str, source: str) -> list[dict]:
         row = dict(card=card, kind=kind, dataset="lines", unit="images_per_s", precision=precision, cores="",
                    source=f"{source} ({section[0]} path, {section[1]})")  # fmt: skip
         if section[1] == "solo" and (match := SOLO_ROW.match(line)):
-            model, dz, value, per_seed = match.groups()
-            rows.append(dict(row, dz=dz, model=model, value=per_seed or value))
+            model, dz, value, _per_seed = match.groups()
+            rows.append(dict(row, dz=dz, model=model, value=value))
         elif section[1] == "packed" and (match := PACKED_ROW.match(line)):
             size, _, value = match.groups()
             rows.append(dict(row, dz="" if size == "18" else "64", model=f"pack{size}", value=value))

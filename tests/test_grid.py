@@ -404,3 +404,19 @@ def test_the_slurm_profile_runtime_is_the_one_derived_from_the_rates():
     assert runtime_minutes(paper, "h100", rates, margin=1.5) == expected
     profile = (ROOT / "profiles" / "slurm" / "config.yaml").read_text()
     assert f"runtime: {expected}\n" in profile
+
+
+def test_a_fused_groups_cells_add_up_to_the_groups_time(tmp_path):
+    """A fused group trains its seeds at once: its rate is the group's aggregate images/s, so its
+    three cells cost the group's time together, not three times it."""
+    from acai_repro.cost import training_cost
+    from acai_repro.grid_cells import Cell
+
+    config = load_grid_config([str(ROOT / "config" / "smoke.yaml")])
+    rates = [dict(card="h100", kind="train_fused", dataset="lines", dz="64", model="acai", value="90000",
+                  unit="images_per_s", precision="fp32", cores="", source="test")]
+    group = [Cell("lines", "acai", 64, seed) for seed in range(3)]
+    rows, hours = training_cost(config, tmp_path, group, "h100", rates, step="fused", precision="fp32")
+    images = config["training"]["total_images"]
+    group_seconds = 3 * images / 90000  # three seeds' images at the group's aggregate rate
+    assert math.isclose(hours * 3600, group_seconds), f"{hours * 3600} s costed, the group takes {group_seconds} s"
