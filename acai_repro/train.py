@@ -517,7 +517,7 @@ def build_trainers(units: list[list[tuple[dict, Path]]], log) -> list:
 def train_cell(spec: dict, outdir, log=print) -> dict:
     """Train (or resume) one cell and write its outputs; returns the metrics record.
 
-    SIGTERM or SIGUSR1 meanwhile: the state is saved at the end of the step under way and
+    SIGTERM, SIGUSR1 or SIGINT (^C) meanwhile: the state is saved at the end of the step under way and
     TrainingInterrupted is raised (a rerun resumes from that step).
     """
     return train_pack([(spec, Path(outdir))], log)[0]
@@ -527,8 +527,8 @@ def train_pack(cells: list[tuple[dict, Path]], log=print) -> list[dict]:
     """Train (or resume) several cells in one process, one step of each in turn; returns
     their metrics records in order. Each cell ends bit-identical to the cell trained alone.
 
-    A cell that diverges ends alone (its outputs written) and the others go on. SIGTERM or
-    SIGUSR1 meanwhile: every cell's state is saved at the end of the round under way and
+    A cell that diverges ends alone (its outputs written) and the others go on. SIGTERM,
+    SIGUSR1 or SIGINT (^C) meanwhile: every cell's state is saved at the end of the round under way and
     TrainingInterrupted is raised (a rerun resumes every cell from that step).
     """
     _check_pack(cells)

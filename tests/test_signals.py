@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from acai_repro.signals import StopRequest, TrainingInterrupted, stop_requests
-from acai_repro.train import EVALS_FILE, STATE_FILE, train_cell
+from acai_repro.train import EVALS_FILE, STATE_FILE, train_cell, train_pack
 from tests.conftest import ROOT, tiny_spec
 from tests.test_train import QUIET, _assert_same_weights, _evals_without_timing, _weights
 
@@ -89,3 +89,66 @@ def test_signal_mid_run_saves_that_step_and_resume_is_bit_identical(smoke_config
     _assert_same_weights(_weights(tmp_path / "unbroken/model.pt"), _weights(cell / "model.pt"))
     assert _evals_without_timing(resumed) == _evals_without_timing(unbroken)
     assert not (cell / STATE_FILE).exists()
+
+
+# --- ^C: SIGINT saves like SIGTERM ---
+
+
+def test_sigint_is_a_stop_signal_unless_the_process_was_started_ignoring_it():
+    with stop_requests() as stop:
+        os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt: the handler records it
+        time.sleep(0.01)
+        assert stop.signum == signal.SIGINT
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `nohup` or `cmd &` in a script start it
+    try:
+        with stop_requests() as stop:
+            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN, "a stop on ^C in a process told to ignore it"
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+PACK_OF_SIX = dict(total_images=64 * 8, eval_every=64 * 2, checkpoint_minutes=1e9)  # a state only from the signal
+
+
+def _six_cells(smoke_config, folder):
+    from acai_repro.models import MODELS
+
+    return [(tiny_spec(smoke_config, model, **PACK_OF_SIX), folder / model) for model in sorted(MODELS)]
+
+
+def _every_cell_evaluated(folders, proc, seconds=900):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        if all((f / EVALS_FILE).exists() and (f / EVALS_FILE).read_text().count("\n") >= 1 for f in folders):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the pack never reached every cell's first evaluation")
+
+
+def test_sigint_mid_pack_of_six_saves_every_cell_and_the_rerun_is_bit_identical(smoke_config, tmp_path):
+    from tests.test_pack import _start_pack
+
+    unbroken = train_pack(_six_cells(smoke_config, tmp_path / "unbroken"), QUIET)
+    cells = _six_cells(smoke_config, tmp_path / "stopped")
+    proc = _start_pack(cells)
+    _every_cell_evaluated([folder for _, folder in cells], proc)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=900)
+    assert proc.returncode != 0 and "KeyboardInterrupt" not in output, output
+    steps = {}
+    for spec, folder in cells:
+        label = f"lines/{spec['model']}/dz{spec['dz']}/seed0"
+        match = re.search(rf"\[{label}\] stopped by SIGINT at step (\d+)", output)
+        assert match, f"{label} saved nothing on SIGINT:\n{output[-3000:]}"
+        steps[folder] = int(match.group(1))
+        assert 2 <= steps[folder] < 8, f"{label}: the signal landed at step {steps[folder]}, not mid-run"
+        assert torch.load(folder / STATE_FILE, weights_only=False)["step"] == steps[folder]
+        assert not (folder / "metrics.json").exists()
+
+    messages = []
+    rerun = train_pack(cells, messages.append)
+    for (spec, folder), metrics, reference in zip(cells, rerun, unbroken):
+        assert any(f"resumed from {folder / STATE_FILE} at step {steps[folder]}" in m for m in messages), messages
+        _assert_same_weights(_weights(tmp_path / "unbroken" / spec["model"] / "model.pt"), _weights(folder / "model.pt"))
+        assert _evals_without_timing(metrics) == _evals_without_timing(reference), spec["model"]
