@@ -59,10 +59,11 @@ from acai_repro.metrics.lines import line_metrics
 from acai_repro.models import build_model
 from acai_repro.nets import Architecture, dense
 from acai_repro.guard import CellLock, ParentWatch
-from acai_repro.results import write_started_spec
+from acai_repro.results import DamagedRecordError, write_started_spec
 from acai_repro.signals import TrainingInterrupted, stop_requests
 from acai_repro.training_run import Run, build_run, make_generator, one_step, resolve_device
 from acai_repro.units import format_duration
+from acai_repro.weights_file import check_contents, quarantine
 
 STATE_FILE = "train_state.pt"
 EVALS_FILE = "evals.jsonl"
@@ -582,7 +583,15 @@ def _save_and_stop(trainers: list[CellTrainer], signum: int, log) -> None:
 
 
 def load_trained(path, device="cpu"):
-    """(model, classifier, spec) from a cell's model.pt, in eval mode."""
+    """(model, classifier, spec) from a cell's model.pt, in eval mode. Weights whose bytes do
+    not match their checksums are moved aside and named (DamagedRecordError): the cell's
+    output is then missing, so the next run trains it again (acai_repro.weights_file)."""
+    try:
+        check_contents(path)
+    except DamagedRecordError as error:
+        aside = quarantine(path)
+        raise DamagedRecordError(f"{error}; moved to {aside}: the next run trains the cell again "
+                                 "(rename it back to keep it as it is)") from None
     saved = torch.load(path, map_location=device, weights_only=False)
     spec = saved["spec"]
     arch = Architecture(**spec["architecture"])
