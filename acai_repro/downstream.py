@@ -84,6 +84,9 @@ def read_latents(path, split: str, limit: int | None = None):
     try:
         with h5py.File(path, "r") as f:
             # Every split checked, not only the one asked for: a damaged file is refused whole.
+            if split not in f:
+                raise DamagedRecordError(f"{path}: holds no split {split!r} (it holds {', '.join(f)}): exported for "
+                                         "other splits; delete it, and the rerun exports the configured ones")
             checked = {name: {key: _checked(path, name, group[key]) for key in LATENT_DATASETS} for name, group in f.items()}
             data = checked[split]
     except DamagedRecordError:

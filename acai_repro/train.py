@@ -589,7 +589,11 @@ def load_trained(path, device="cpu"):
     try:
         check_contents(path)
     except DamagedRecordError as error:
-        aside = quarantine(path)
+        try:
+            aside = quarantine(path)
+        except OSError as why:  # a read-only folder: the damage is still named
+            raise DamagedRecordError(f"{error}; could not move it aside ({why}): delete it, and the next run "
+                                     "trains the cell again") from None
         raise DamagedRecordError(f"{error}; moved to {aside}: the next run trains the cell again "
                                  "(rename it back to keep it as it is)") from None
     saved = torch.load(path, map_location=device, weights_only=False)

@@ -186,3 +186,32 @@ def test_a_damaged_model_pt_fails_its_export_once_and_the_rerun_retrains_it(tmp_
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "rule train_cell" in rerun.stdout + rerun.stderr, "the rerun did not train the cell again"
     assert read_latents(work / latents, "test")[0].shape[1] == 32
+
+
+@pytest.mark.parametrize("content", [b"", b"not a torch archive\n"], ids=["empty", "text"])
+def test_weights_that_are_no_archive_are_named(trained, content):
+    cell, _ = trained
+    (cell / "model.pt").write_bytes(content)
+    with pytest.raises(DamagedRecordError, match=f"^{cell / 'model.pt'}: damaged weights: not a readable torch archive"):
+        load_trained(cell / "model.pt")
+
+
+def test_damaged_weights_that_cannot_be_moved_aside_are_named_saying_to_delete_them(trained, monkeypatch):
+    """A read-only folder (simulated: root may write anywhere)."""
+    import acai_repro.train
+
+    def read_only(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(acai_repro.train, "quarantine", read_only)
+    cell, _ = trained
+    weights = cell / "model.pt"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(DamagedRecordError, match="could not move it aside .*delete it, and the next run trains"):
+        load_trained(weights)
+
+
+def test_a_split_the_latents_do_not_hold_is_named_with_those_they_hold(trained):
+    _, latents = trained
+    with pytest.raises(DamagedRecordError, match=f"^{latents}: holds no split 'validation' \\(it holds test, train\\)"):
+        read_latents(latents, "validation")
