@@ -428,7 +428,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     missing = [folder for folder in args.results if not Path(folder).is_dir()]
     if missing:  # before any work: a misspelt folder would read as a run with no cells
-        print(f"error: --results {', '.join(missing)}: no such folder (a results folder holds the cells, "
+        what = "not a folder" if all(Path(folder).exists() for folder in missing) else "no such folder"
+        print(f"error: --results {', '.join(missing)}: {what} (a results folder holds the cells, "
               "DATASET/MODEL/dzDZ/seedSEED)", file=sys.stderr)
         return 2
     config = load_config(Path(__file__).resolve().parent.parent / "config" / "config.yaml", *args.configfile)
