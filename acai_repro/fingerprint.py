@@ -163,7 +163,7 @@ def _fallback_cpu() -> str:
         import subprocess
 
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            brand = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5)
+            brand = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5, check=False)
             if brand.stdout.strip():
                 return brand.stdout.strip()
     return platform.processor() or "unknown CPU"

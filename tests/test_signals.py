@@ -108,7 +108,7 @@ def test_sigint_is_a_stop_signal_unless_the_process_was_started_ignoring_it():
         signal.signal(signal.SIGINT, previous)
 
 
-PACK_OF_SIX = dict(total_images=64 * 8, eval_every=64 * 2, checkpoint_minutes=1e9)  # a state only from the signal
+PACK_OF_SIX = {"total_images": 64 * 8, "eval_every": 64 * 2, "checkpoint_minutes": 1e9}  # a state only from the signal
 
 
 def _six_cells(smoke_config, folder):
@@ -192,7 +192,7 @@ def test_ctrl_c_on_snakemake_saves_every_cell_of_a_pack_and_the_rerun_resumes_th
         assert torch.load(cell / STATE_FILE, weights_only=False)["step"] == steps[cell], label
         assert not (cell / "metrics.json").exists(), label
 
-    rerun = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    rerun = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     log = next((tmp_path / "w" / "results" / "smoke" / "logs" / "train" / "packs").glob("*.log")).read_text()
     for cell, step in steps.items():
