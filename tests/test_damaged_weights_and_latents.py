@@ -214,3 +214,24 @@ def test_a_split_the_latents_do_not_hold_is_named_with_those_they_hold(trained):
     _, latents = trained
     with pytest.raises(DamagedRecordError, match=f"^{latents}: holds no split 'validation' \\(it holds test, train\\)"):
         read_latents(latents, "validation")
+
+
+def test_torch_load_alone_reads_changed_weight_bytes_the_crc_check_does_not(trained):
+    """Why model.pt is checked before torch.load (acai_repro.weights_file's docstring)."""
+    import zipfile
+
+    import torch
+
+    cell, _ = trained
+    weights = cell / "model.pt"
+    with zipfile.ZipFile(weights) as archive:
+        entry = max(archive.infolist(), key=lambda e: e.file_size)  # the largest tensor's bytes
+    data = bytearray(weights.read_bytes())
+    name_and_extra = int.from_bytes(data[entry.header_offset + 26 : entry.header_offset + 28], "little") + int.from_bytes(
+        data[entry.header_offset + 28 : entry.header_offset + 30], "little")  # fmt: skip
+    start = entry.header_offset + 30 + name_and_extra + entry.file_size // 2
+    data[start : start + 64] = bytes(64)
+    weights.write_bytes(bytes(data))
+    torch.load(weights, weights_only=False)  # no error: torch reads the changed bytes as weights
+    with pytest.raises(DamagedRecordError, match="does not match its CRC-32"):
+        check_contents(weights)
