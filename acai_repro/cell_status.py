@@ -5,7 +5,9 @@ evals.jsonl, never its torch state: cheap enough for the 126 cells of the paper'
 cell is waiting, running (kimg done and images/s from its evals.jsonl), finished (with its
 reported values), diverged (with the reason), stale (trained or training under another spec
 than the config's: all of it is work to do) or damaged (a file that cannot be read as what it
-should be, named).
+should be, named). A trained cell's model.pt is checked as an archive from its end only
+(acai_repro.weights_file.check_structure: a cut file is damaged); a reader of the weights
+checks every byte, and moves damaged weights aside: such a cell is damaged until retrained.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from acai_repro.guard import LOCK_FILE
 from acai_repro.grid_cells import Cell, cell_folder, target_cells
 from acai_repro.results import SPEC_FILE, DamagedRecordError, read_record, recorded_spec, spec_differences
 from acai_repro.units import format_duration
+from acai_repro.weights_file import DAMAGED_SUFFIX, check_structure
 
 
 @dataclass
@@ -130,6 +133,7 @@ def _cell_status(config: dict, directory: Path, cell: Cell, now: float) -> CellS
         if changes:
             return _stale(cell, total, changes, "trained")
         rate = record.get("images_per_s") if isinstance(record.get("images_per_s"), (int, float)) else None
+        _check_weights(folder / "model.pt")
         if record.get("status") == "diverged":
             return CellStatus(cell, "diverged", record.get("images", 0), total, rate, record.get("reason") or "")
         if record.get("status") != "ok" or not isinstance(record.get("reported"), dict):
@@ -148,6 +152,16 @@ def _cell_status(config: dict, directory: Path, cell: Cell, now: float) -> CellS
     rate = last.get("images_per_s") if last else None
     rate = rate if isinstance(rate, (int, float)) and not isinstance(rate, bool) else None
     return CellStatus(cell, "running", images, total, rate, _age(newest, now))
+
+
+def _check_weights(weights: Path) -> None:
+    """A trained cell's model.pt is not cut short, and was not moved aside as damaged by a
+    reader; DamagedRecordError naming it."""
+    aside = weights.with_name(weights.name + DAMAGED_SUFFIX)
+    if weights.exists():
+        check_structure(weights)
+    elif aside.exists():
+        raise DamagedRecordError(f"{weights}: damaged weights, moved to {aside.name}: the next run trains the cell again")
 
 
 def _kimg(images: int, total: int) -> str:

@@ -5,10 +5,16 @@ flattened latent that interpolation uses; as the model's `latent_kind` says: the
 configured sample or mean, the VQ-VAE's pre-quantisation map) and
 `labels` (int64); file attributes `model`, `dataset`, `dz`, `seed`, `latent` (which latent
 was exported), `code_version`. Written chunk by chunk, so a split never sits in memory twice.
+Every dataset carries HDF5's fletcher32 checksum per chunk and the sha256 of its bytes (attribute
+`sha256`; fletcher32 alone passes a chunk zeroed together with its checksum), and the file is in
+HDF5's newest format, whose metadata carry checksums too: `read_latents` refuses a damaged file,
+or one written without checksums, naming it (DamagedRecordError), so that damage never reads as
+latents.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from functools import partial
 from pathlib import Path
@@ -42,28 +48,77 @@ def _write_latents(path: Path, model, spec: dict, splits, generator, device: str
     import h5py
 
     data = spec["data"]
-    with h5py.File(path, "w") as f:
+    with h5py.File(path, "w", libver="latest") as f:  # the latest format: checksummed metadata
         for split in splits:
             images, labels = read_split(data["path"], split, data.get("max_examples"))
             group = f.create_group(split)
             z = group.create_dataset("z", (len(images), spec["dz"]), dtype="float32",
-                                     chunks=(min(len(images), chunk), spec["dz"]))  # fmt: skip
-            group.create_dataset("labels", data=labels.astype(np.int64))
+                                     chunks=(min(len(images), chunk), spec["dz"]), fletcher32=True)  # fmt: skip
+            labels = np.ascontiguousarray(labels, dtype=np.int64)
+            group.create_dataset("labels", data=labels, fletcher32=True).attrs["sha256"] = _sha256(labels)
+            digest = hashlib.sha256()  # of the rows in order: the sha256 of the whole dataset
             for start in range(0, len(images), chunk):
                 batch = to_float(torch.from_numpy(images[start : start + chunk]).to(device))
-                z[start : start + len(batch)] = model.encode(batch, generator).flatten(1).cpu().numpy()
+                rows = np.ascontiguousarray(model.encode(batch, generator).flatten(1).cpu().numpy(), dtype=np.float32)
+                z[start : start + len(batch)] = rows
+                digest.update(rows.tobytes())
+            z.attrs["sha256"] = digest.hexdigest()
         f.attrs.update(
             model=spec["model"], dataset=spec["dataset"], dz=spec["dz"], seed=spec["seed"],
             latent=model.latent_kind, code_version=code_version(),
         )  # fmt: skip
 
 
+LATENT_DATASETS = ("z", "labels")
+
+
 def read_latents(path, split: str, limit: int | None = None):
+    """(z, labels) of one split of a latents.h5, the first `limit` rows. The whole file is read
+    and checked (each chunk's fletcher32, each dataset's sha256): DamagedRecordError naming the
+    file when it is damaged or carries no checksums (written before they were kept)."""
     import h5py
 
-    with h5py.File(path, "r") as f:
-        n = len(f[split]["labels"]) if limit is None else min(limit, len(f[split]["labels"]))
-        return f[split]["z"][:n], f[split]["labels"][:n]
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such latents file")
+    try:
+        with h5py.File(path, "r") as f:
+            # Every split checked, not only the one asked for: a damaged file is refused whole.
+            if split not in f:
+                raise DamagedRecordError(f"{path}: holds no split {split!r} (it holds {', '.join(f)}): exported for "
+                                         "other splits; delete it, and the rerun exports the configured ones")
+            checked = {name: {key: _checked(path, name, group[key]) for key in LATENT_DATASETS} for name, group in f.items()}
+            data = checked[split]
+    except DamagedRecordError:
+        raise
+    except (OSError, KeyError, ValueError, RuntimeError) as error:  # what h5py raises for a damaged file
+        raise DamagedRecordError(
+            f"{path}: damaged latents file ({type(error).__name__}: {error}): delete it, and the rerun exports "
+            "it again from the cell's model.pt"
+        ) from error
+    n = len(data["labels"]) if limit is None else min(limit, len(data["labels"]))
+    return data["z"][:n], data["labels"][:n]
+
+
+def _sha256(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _checked(path: Path, split: str, dataset) -> np.ndarray:
+    """The whole dataset (every chunk checked by fletcher32 as it is read), then its sha256."""
+    recorded = dataset.attrs.get("sha256")
+    if not dataset.fletcher32 or recorded is None:
+        raise DamagedRecordError(
+            f"{path}: latents without checksums ({split}/{dataset.name.rsplit('/', 1)[-1]}; written by older "
+            "code): delete it, and the rerun exports it again"
+        )
+    values = dataset[()]
+    if _sha256(values) != recorded:
+        raise DamagedRecordError(
+            f"{path}: damaged latents file: {dataset.name} does not match its sha256 (bytes changed since it was "
+            "written): delete it, and the rerun exports it again from the cell's model.pt"
+        )
+    return values
 
 
 def pixel_features(h5_path, split: str, limit: int | None = None):

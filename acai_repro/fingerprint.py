@@ -128,24 +128,100 @@ def compute_fingerprints(models=None) -> dict:
     return {model: model_fingerprint(fingerprint_spec(config, model)) for model in (models or MODELS)}
 
 
+# What decides the bits besides the code: the torch build, and the CPU that runs it. The
+# instruction set alone is not enough: oneDNN and MKL pick their kernels and blocking by the
+# CPU's vendor, model and cache sizes, so two AVX-512 CPUs of other models round differently.
+CPUINFO = Path("/proc/cpuinfo")
+CACHES = Path("/sys/devices/system/cpu/cpu0/cache")
+# Vector-instruction flags of /proc/cpuinfo (a hypervisor may hide some of a model's).
+VECTOR_FLAGS = ("avx", "amx", "fma", "f16c", "sse", "ssse", "vaes", "vpclmul", "gfni", "asimd", "sve", "neon")
+NOT_RECORDED = "CPU not recorded"  # entries computed before CPUs were recorded: their CPU is unknown
+
+
+def _cpuinfo_fields(text: str) -> dict:
+    """The first processor's `key: value` lines of /proc/cpuinfo."""
+    fields = {}
+    for line in text.split("\n\n")[0].splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def _linux_cpu(fields: dict) -> str:
+    """Vendor, model name and (x86) family/model numbers; ARM: implementer and part."""
+    if "vendor_id" in fields:
+        numbers = f" (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
+        return f"{fields['vendor_id']} {fields.get('model name', 'unnamed model')}{numbers}"
+    if "CPU implementer" in fields:
+        return f"implementer {fields['CPU implementer']}, part {fields.get('CPU part', '?')}, variant {fields.get('CPU variant', '?')}"
+    return ""
+
+
+def _fallback_cpu() -> str:
+    """No /proc/cpuinfo: macOS's brand string, else what Python knows (Windows: vendor, family, model)."""
+    if sys.platform == "darwin":
+        import subprocess
+
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            brand = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5, check=False)
+            if brand.stdout.strip():
+                return brand.stdout.strip()
+    return platform.processor() or "unknown CPU"
+
+
+def cpu_caches(root: Path = CACHES) -> str:
+    """cpu0's caches as Linux lists them, e.g. 'L1d 32K L1i 32K L2 512K L3 32768K'; '' elsewhere."""
+    caches = []
+    for index in sorted(root.glob("index*")):
+        with contextlib.suppress(OSError):
+            kind = (index / "type").read_text().strip()
+            suffix = {"Data": "d", "Instruction": "i"}.get(kind, "")
+            caches.append(f"L{(index / 'level').read_text().strip()}{suffix} {(index / 'size').read_text().strip()}")
+    return " ".join(caches)
+
+
+def cpu_record(cpuinfo: Path = CPUINFO, caches: Path = CACHES) -> dict:
+    """The CPU's identity: `cpu` (vendor, model), `caches`, `vector_flags`."""
+    fields = _cpuinfo_fields(cpuinfo.read_text()) if cpuinfo.exists() else {}
+    flags = (fields.get("flags") or fields.get("Features") or "").split()
+    return {
+        "cpu": _linux_cpu(fields) or _fallback_cpu(),
+        "caches": cpu_caches(caches),
+        "vector_flags": " ".join(sorted(f for f in flags if f.startswith(VECTOR_FLAGS))),
+    }
+
+
 def platform_record() -> dict:
-    """What else decides the bits: the torch build and the CPU's vector instructions."""
+    """What else decides the bits: the torch build, the CPU's vector instructions, and the CPU."""
     return {
         "torch": torch.__version__,
         "machine": platform.machine(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        **cpu_record(),
     }
 
 
 def platform_key(record: dict | None = None) -> str:
-    """The name of a platform in fingerprints.json and in a result set's provenance."""
+    """The name of a platform in fingerprints.json and in a result set's provenance. The vector
+    flags enter as a short digest (their list is in the entry)."""
     record = record or platform_record()
-    return f"torch {record['torch']}, {record['machine']}, {record['cpu_capability']}"
+    key = f"torch {record['torch']}, {record['machine']}, {record['cpu_capability']}, {record.get('cpu', NOT_RECORDED)}"
+    if record.get("caches"):
+        key += f", caches {record['caches']}"
+    if record.get("vector_flags"):
+        key += f", flags {_digest(record['vector_flags'].encode())[:8]}"
+    return key
+
+
+def canonical_platform(name: str) -> str:
+    """A platform name as fingerprints.json keys it now: a name of the older form (torch,
+    machine, instruction set; the CPU not recorded) gets the CPU part that says so."""
+    return f"{name}, {NOT_RECORDED}" if name.count(", ") == 2 else name
 
 
 # Every record written before fingerprints were kept per platform (a fingerprints.json without
 # `platforms`, a provenance.json without `platform`) was computed on this one.
-LEGACY_PLATFORM = "torch 2.13.0+cpu, x86_64, AVX2"
+LEGACY_PLATFORM = canonical_platform("torch 2.13.0+cpu, x86_64, AVX2")
 
 
 def read_committed(path: Path = FINGERPRINTS_PATH) -> dict:
@@ -156,12 +232,17 @@ def read_committed(path: Path = FINGERPRINTS_PATH) -> dict:
     if PLATFORMS_KEY not in record:
         entry = {key: record[key] for key in ("torch", "machine", "cpu_capability", "set", "models") if key in record}
         record = {**{k: v for k, v in record.items() if k not in entry}, PLATFORMS_KEY: {platform_key(entry): entry}}
-    return record
+    # An entry of the older form (no CPU recorded) is keyed as one whose CPU is unknown.
+    platforms = {}
+    for entry in record[PLATFORMS_KEY].values():
+        entry = entry if "cpu" in entry else {**entry, "cpu": NOT_RECORDED}
+        platforms[platform_key(entry)] = entry
+    return {**record, PLATFORMS_KEY: platforms}
 
 
 def platform_entry(committed: dict, key: str) -> dict | None:
     """One platform's committed fingerprints, or None when none were computed there."""
-    return committed.get(PLATFORMS_KEY, {}).get(key)
+    return committed.get(PLATFORMS_KEY, {}).get(canonical_platform(key))
 
 
 def moved_models(committed: dict, computed: dict) -> list[str]:
@@ -202,7 +283,9 @@ def updated_table(committed: dict, computed: dict, here: dict) -> dict:
     return {
         "note": (
             "Bit fingerprints of a smoke-scale lines training per model (CPU, one thread; "
-            "acai_repro/fingerprint.py), one entry per platform that computed them. Rewrite with the "
+            "acai_repro/fingerprint.py), one entry per platform that computed them: the torch build and the CPU "
+            "(vendor, model, caches, vector instructions). Entries whose cpu reads 'CPU not recorded' were "
+            "computed before CPUs were recorded, on CPUs of unknown model; no machine matches them. Rewrite with the "
             "command below only together with rerunning every committed result set quoted as current "
             "(docs/fingerprints.md)."
         ),
@@ -237,7 +320,8 @@ PROVENANCE_KEYS = {
 # fingerprint. A record without it (older) holds the set fingerprint of every model registered then.
 MODELS_KEY = "models"
 # Optional: the platform (platform_key) whose fingerprints `models` are; absent in records written
-# before fingerprints were kept per platform, which were all computed on LEGACY_PLATFORM.
+# before fingerprints were kept per platform, which were all computed on LEGACY_PLATFORM. A name
+# of the older form (before CPUs were recorded) reads as canonical_platform makes it.
 PLATFORM_KEY = "platform"
 COMMIT = re.compile(r"[0-9a-f]{7,40}")
 MODEL_FINGERPRINT = re.compile(rf"[0-9a-f]{{{LENGTH}}}")
@@ -293,7 +377,7 @@ def staleness(provenance: dict, committed: dict) -> str | None:
     one of them moved; an older record, when the set of every model moved."""
     if provenance["fingerprint"] == UNKNOWN:
         return "its fingerprint is unknown (produced before fingerprints existed)"
-    where = provenance.get(PLATFORM_KEY, LEGACY_PLATFORM)
+    where = canonical_platform(provenance.get(PLATFORM_KEY, LEGACY_PLATFORM))
     entry = platform_entry(committed, where)
     if entry is None:
         return f"no fingerprints are committed for its platform ({where})"

@@ -460,6 +460,12 @@ def main(argv=None) -> int:
     parser.add_argument("--configfile", nargs="+", default=[], help="config overlays on config/config.yaml")
     parser.add_argument("--out", required=True, help="output prefix: writes PREFIX.csv, PREFIX.md, PREFIX.tex")
     args = parser.parse_args(argv)
+    missing = [folder for folder in args.results if not Path(folder).is_dir()]
+    if missing:  # before any work: a misspelt folder would read as a run with no cells
+        what = "not a folder" if all(Path(folder).exists() for folder in missing) else "no such folder"
+        print(f"error: --results {', '.join(missing)}: {what} (a results folder holds the cells, "
+              "DATASET/MODEL/dzDZ/seedSEED)", file=sys.stderr)
+        return 2
     config = load_config(Path(__file__).resolve().parent.parent / "config" / "config.yaml", *args.configfile)
     records = merged_record_paths(config, args.results)
     out = Path(args.out)

@@ -1,6 +1,8 @@
-"""Stop requests by signal: SIGTERM or SIGUSR1 ask a training run to save and exit.
+"""Stop requests by signal: SIGTERM, SIGUSR1 or SIGINT ask a training run to save and exit.
 
-SLURM sends SIGTERM at a time limit or a pre-emption (then SIGKILL after KillWait or
+SIGINT is ^C in a terminal: the terminal sends it to every process of the foreground group,
+Snakemake and the training processes it started alike, so each pack saves every cell and
+Snakemake, waiting for its jobs, reports them failed and leaves their state files. SLURM sends SIGTERM at a time limit or a pre-emption (then SIGKILL after KillWait or
 GraceTime), and `--signal` lets a job ask for a signal some time ahead of its limit. The
 handler only records the request: the training loop reads a plain Python attribute once per
 step (no device synchronisation), writes its full state at the next step boundary and exits
@@ -13,7 +15,7 @@ import contextlib
 import signal
 import threading
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
 
 
 class TrainingInterrupted(Exception):
@@ -44,7 +46,7 @@ class StopRequest:
 
 @contextlib.contextmanager
 def stop_requests(signals=STOP_SIGNALS):
-    """Yield a StopRequest that SIGTERM/SIGUSR1 set while the block runs; restore handlers after.
+    """Yield a StopRequest that SIGTERM/SIGUSR1/SIGINT set while the block runs; restore handlers after.
 
     Handlers can only be installed from the main thread; elsewhere (a training run inside a
     thread) the request is never set and the default signal behaviour stays.
@@ -53,6 +55,8 @@ def stop_requests(signals=STOP_SIGNALS):
     if threading.current_thread() is not threading.main_thread():
         yield request
         return
+    # A process started with SIGINT ignored (`nohup`, `cmd &` in a script) keeps ignoring it.
+    signals = [s for s in signals if not (s == signal.SIGINT and signal.getsignal(s) == signal.SIG_IGN)]
     previous = {s: signal.signal(s, request._handle) for s in signals}
     try:
         yield request

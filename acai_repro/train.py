@@ -60,10 +60,11 @@ from acai_repro.metrics.lines import line_metrics
 from acai_repro.models import build_model
 from acai_repro.nets import Architecture, dense
 from acai_repro.guard import CellLock, ParentWatch
-from acai_repro.results import write_started_spec
+from acai_repro.results import DamagedRecordError, write_started_spec
 from acai_repro.signals import TrainingInterrupted, stop_requests
 from acai_repro.training_run import Run, build_run, make_generator, one_step, resolve_device
 from acai_repro.units import format_duration
+from acai_repro.weights_file import check_contents, quarantine
 
 STATE_FILE = "train_state.pt"
 EVALS_FILE = "evals.jsonl"
@@ -520,7 +521,7 @@ def build_trainers(units: list[list[tuple[dict, Path]]], log) -> list:
 def train_cell(spec: dict, outdir, log=print) -> dict:
     """Train (or resume) one cell and write its outputs; returns the metrics record.
 
-    SIGTERM or SIGUSR1 meanwhile: the state is saved at the end of the step under way and
+    SIGTERM, SIGUSR1 or SIGINT (^C) meanwhile: the state is saved at the end of the step under way and
     TrainingInterrupted is raised (a rerun resumes from that step).
     """
     return train_pack([(spec, Path(outdir))], log)[0]
@@ -530,8 +531,8 @@ def train_pack(cells: list[tuple[dict, Path]], log=print) -> list[dict]:
     """Train (or resume) several cells in one process, one step of each in turn; returns
     their metrics records in order. Each cell ends bit-identical to the cell trained alone.
 
-    A cell that diverges ends alone (its outputs written) and the others go on. SIGTERM or
-    SIGUSR1 meanwhile: every cell's state is saved at the end of the round under way and
+    A cell that diverges ends alone (its outputs written) and the others go on. SIGTERM,
+    SIGUSR1 or SIGINT (^C) meanwhile: every cell's state is saved at the end of the round under way and
     TrainingInterrupted is raised (a rerun resumes every cell from that step).
     """
     _check_pack(cells)
@@ -585,7 +586,19 @@ def _save_and_stop(trainers: list[CellTrainer], signum: int, log) -> None:
 
 
 def load_trained(path, device="cpu"):
-    """(model, classifier, spec) from a cell's model.pt, in eval mode."""
+    """(model, classifier, spec) from a cell's model.pt, in eval mode. Weights whose bytes do
+    not match their checksums are moved aside and named (DamagedRecordError): the cell's
+    output is then missing, so the next run trains it again (acai_repro.weights_file)."""
+    try:
+        check_contents(path)
+    except DamagedRecordError as error:
+        try:
+            aside = quarantine(path)
+        except OSError as why:  # a read-only folder: the damage is still named
+            raise DamagedRecordError(f"{error}; could not move it aside ({why}): delete it, and the next run "
+                                     "trains the cell again") from None
+        raise DamagedRecordError(f"{error}; moved to {aside}: the next run trains the cell again "
+                                 "(rename it back to keep it as it is)") from None
     saved = torch.load(path, map_location=device, weights_only=False)
     spec = saved["spec"]
     arch = Architecture(**spec["architecture"])

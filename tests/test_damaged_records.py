@@ -172,3 +172,18 @@ def test_grid_refuses_bad_arguments_before_any_work(args, message):
 def test_grid_runtime_with_a_good_margin_still_answers():
     result = _grid("runtime", "--configfile", SMOKE, "--margin", "1.5")
     assert result.returncode == 0 and int(result.stdout) > 0, result.stdout + result.stderr
+
+
+def test_the_scorecard_refuses_a_results_folder_that_does_not_exist(tmp_path):
+    """A misspelt folder is no run with 72 cells not run: refused before any output is written."""
+    real = tmp_path / "results"
+    real.mkdir()
+    out = tmp_path / "card" / "reproduction"
+    command = [sys.executable, "-m", "acai_repro.scorecard", "--results", str(real), str(tmp_path / "reslts"),
+               "--configfile", SMOKE, "--out", str(out)]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"--results {tmp_path / 'reslts'}: no such folder" in result.stderr, result.stderr
+    assert not out.parent.exists(), "wrote a scorecard of a folder that does not exist"
+    ok = subprocess.run(command[:5] + command[6:], capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0 and out.with_suffix(".md").exists(), ok.stderr

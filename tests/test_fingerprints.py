@@ -35,25 +35,49 @@ def computed():
 
 
 def _this_platform(committed) -> dict:
+    """This platform's entry. On a platform the file does not know the comparison is skipped,
+    not passed: a skip says in the summary (pytest -rs) that nothing was compared, and how to
+    record this platform; a pass would claim a check that did not happen."""
     entry = fp.platform_entry(committed, fp.platform_key())
     if entry is None:
-        pytest.skip(f"{fp.FINGERPRINTS_PATH.name} holds no fingerprints of this platform ({fp.platform_key()}), only of "
-                    f"{sorted(committed[fp.PLATFORMS_KEY])}: bits may differ here; `{fp.WRITE_COMMAND}` adds them")
+        pytest.skip(f"{fp.FINGERPRINTS_PATH.name} holds no fingerprints of this platform ({fp.platform_key()}): "
+                    "the CPU's own kernels may round differently, so there is nothing to compare with. Record them "
+                    f"with `{fp.WRITE_COMMAND}` (it changes no other platform's entry; docs/fingerprints.md)")
     return entry
 
 
-# --- the committed fingerprints ---
-
-
-def test_committed_fingerprints_match_the_code(committed, computed):
+def _assert_not_moved(entry: dict, computed: dict) -> None:
     # A model the file does not record yet (a new one) has nothing to match: `--write` adds it.
-    moved = fp.moved_models(_this_platform(committed)["models"], computed)
+    moved = fp.moved_models(entry["models"], computed)
     assert not moved, (
         f"training bits moved for: {', '.join(moved)} (committed: {fp.FINGERPRINTS_PATH}). If the change is meant "
         f"to move them, rewrite the file with `{fp.WRITE_COMMAND}` and, in the same change, rerun every committed "
         "result set the README or docs quote as current, or mark it as produced by an older commit "
         "(docs/fingerprints.md)"
     )
+
+
+# --- the committed fingerprints ---
+
+
+def test_committed_fingerprints_match_the_code(committed, computed):
+    _assert_not_moved(_this_platform(committed), computed)
+
+
+def test_moved_bits_on_a_known_platform_fail_naming_the_models(computed):
+    entry = {"models": dict(computed)}  # a platform whose entry holds what this code computes
+    moved = dict(computed, acai="0" * fp.LENGTH)  # as if a change had moved ACAI's training bits
+    with pytest.raises(AssertionError, match="training bits moved for: acai "):
+        _assert_not_moved(entry, moved)
+
+
+def test_an_unknown_platform_is_skipped_saying_how_to_record_it(committed, monkeypatch):
+    monkeypatch.setattr(fp, "platform_key", lambda record=None: "torch 9.9, x86_64, AVX512, GenuineIntel Xeon (family 6, model 143)")
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        _this_platform(committed)
+    message = str(skipped.value)
+    assert "no fingerprints of this platform (torch 9.9, x86_64, AVX512, GenuineIntel Xeon" in message, message
+    assert f"`{fp.WRITE_COMMAND}`" in message, message
 
 
 def test_committed_file_records_registered_models_and_their_set_fingerprint(committed):
@@ -166,7 +190,7 @@ def test_the_older_single_platform_file_is_read_as_its_platform(tmp_path):
     path = tmp_path / "fingerprints.json"
     path.write_text(json.dumps({"command": fp.WRITE_COMMAND, **THERE, "set": CURRENT, "models": CURRENT_MODELS}))
     entry = fp.platform_entry(fp.read_committed(path), fp.platform_key(THERE))
-    assert entry == {**THERE, "set": CURRENT, "models": CURRENT_MODELS}, entry
+    assert entry == {**THERE, "cpu": fp.NOT_RECORDED, "set": CURRENT, "models": CURRENT_MODELS}, entry
 
 
 # --- result sets in this repository ---
@@ -376,3 +400,98 @@ def test_write_provenance_without_records_or_with_an_unknown_model_says_what_to_
 
 def test_a_set_named_at_the_end_of_a_sentence_is_quoted(tmp_path):
     assert len(_problems(_tree(tmp_path, "Raw outputs in docs/run-results.\n"))) == 1
+
+
+# --- a platform is its torch build and its CPU ---
+
+EPYC = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
+model name\t: AMD EPYC 9R14 96-Core Processor
+flags\t\t: fpu sse sse2 avx avx2 fma avx512f avx512bw avx512_bf16 hypervisor
+
+processor\t: 1
+vendor_id\t: AuthenticAMD
+"""
+XEON = EPYC.replace("AuthenticAMD", "GenuineIntel").replace("cpu family\t: 25", "cpu family\t: 6").replace(
+    "model\t\t: 17", "model\t\t: 143").replace("AMD EPYC 9R14 96-Core Processor", "Intel(R) Xeon(R) Platinum 8488C")
+GRAVITON = "processor\t: 0\nBogoMIPS\t: 243.75\nFeatures\t: fp asimd sve\nCPU implementer\t: 0x41\nCPU part\t: 0xd40\nCPU variant\t: 0x1\n"
+
+
+def _caches(root, sizes):
+    for index, (level, kind, size) in enumerate(sizes):
+        folder = root / f"index{index}"
+        folder.mkdir(parents=True)
+        for name, value in (("level", level), ("type", kind), ("size", size)):
+            (folder / name).write_text(f"{value}\n")
+    return root
+
+
+def _cpu(tmp_path, name, text, sizes=((1, "Data", "48K"), (2, "Unified", "1024K"), (3, "Unified", "32768K"))):
+    (tmp_path / name).write_text(text)
+    return fp.cpu_record(tmp_path / name, _caches(tmp_path / f"{name}-caches", sizes))
+
+
+def test_the_cpu_record_names_vendor_model_caches_and_vector_flags(tmp_path):
+    record = _cpu(tmp_path, "epyc", EPYC)
+    assert record == {"cpu": "AuthenticAMD AMD EPYC 9R14 96-Core Processor (family 25, model 17)",
+                      "caches": "L1d 48K L2 1024K L3 32768K",
+                      "vector_flags": "avx avx2 avx512_bf16 avx512bw avx512f fma sse sse2"}, record  # fmt: skip
+    arm = _cpu(tmp_path, "graviton", GRAVITON)
+    assert arm["cpu"] == "implementer 0x41, part 0xd40, variant 0x1" and arm["vector_flags"] == "asimd sve", arm
+
+
+def test_two_avx512_cpus_of_other_models_or_caches_are_other_platforms(tmp_path):
+    """The case that failed CI: one AVX-512 entry stood for every AVX-512 CPU."""
+    build = {"torch": "2.13.0+cpu", "machine": "x86_64", "cpu_capability": "AVX512"}
+    epyc = fp.platform_key({**build, **_cpu(tmp_path, "epyc", EPYC)})
+    xeon = fp.platform_key({**build, **_cpu(tmp_path, "xeon", XEON)})
+    smaller = fp.platform_key({**build, **_cpu(tmp_path, "small", EPYC, sizes=((1, "Data", "48K"), (2, "Unified", "512K")))})
+    assert len({epyc, xeon, smaller}) == 3, (epyc, xeon, smaller)
+    again = tmp_path / "again"
+    again.mkdir()
+    assert epyc == fp.platform_key({**build, **_cpu(again, "epyc", EPYC)}), "the same CPU read twice"
+    assert fp.platform_key({**build, "torch": "2.14.0+cpu", **_cpu(tmp_path, "epyc2", EPYC)}) != epyc, "another torch build"
+
+
+def test_without_proc_cpuinfo_the_cpu_is_what_python_knows(tmp_path, monkeypatch):
+    monkeypatch.setattr(fp.sys, "platform", "win32")
+    monkeypatch.setattr(fp.platform, "processor", lambda: "Intel64 Family 6 Model 85 Stepping 7, GenuineIntel")
+    record = fp.cpu_record(tmp_path / "no-cpuinfo", tmp_path / "no-caches")
+    assert record == {"cpu": "Intel64 Family 6 Model 85 Stepping 7, GenuineIntel", "caches": "", "vector_flags": ""}
+    monkeypatch.setattr(fp.platform, "processor", lambda: "")
+    assert fp.cpu_record(tmp_path / "no-cpuinfo", tmp_path / "no-caches")["cpu"] == "unknown CPU"
+
+
+def test_entries_of_the_older_key_read_as_computed_on_an_unrecorded_cpu(tmp_path):
+    path = tmp_path / "fingerprints.json"
+    path.write_text(json.dumps({"command": fp.WRITE_COMMAND, fp.PLATFORMS_KEY: {
+        "torch 2.13.0+cpu, x86_64, AVX512": {**HERE, "set": CURRENT, "models": CURRENT_MODELS}}}))  # fmt: skip
+    committed = fp.read_committed(path)
+    assert list(committed[fp.PLATFORMS_KEY]) == ["torch 2.13.0+cpu, x86_64, AVX512, CPU not recorded"]
+    # a result set's provenance that names the older key finds that entry
+    record = {"fingerprint": CURRENT, "models": CURRENT_MODELS, "platform": "torch 2.13.0+cpu, x86_64, AVX512"}
+    assert fp.staleness(record, committed) is None
+    here = {**HERE, **_cpu(tmp_path, "epyc", EPYC)}
+    assert fp.platform_entry(committed, fp.platform_key(here)) is None, "an AVX-512 CPU took the unrecorded CPU's bits"
+
+
+def test_this_machine_has_an_entry_naming_its_cpu(committed):
+    """Recorded with `--write` on the machine that develops this code; elsewhere, skipped."""
+    entry = _this_platform(committed)
+    assert entry["cpu"] == fp.platform_record()["cpu"] and entry["cpu"] != fp.NOT_RECORDED
+
+
+def test_what_the_docs_say_about_which_cpus_reproduce_the_committed_sets(committed):
+    """docs/fingerprints.md: the development machine (an AMD EPYC, family 25 model 1, AVX2) has
+    the older AVX2 entry's fingerprints; no machine with a recorded CPU has the AVX-512 entry's."""
+    platforms = committed[fp.PLATFORMS_KEY]
+    older_avx2 = platforms["torch 2.13.0+cpu, x86_64, AVX2, CPU not recorded"]["models"]
+    avx512 = platforms["torch 2.13.0+cpu, x86_64, AVX512, CPU not recorded"]["models"]
+    epyc = [e for e in platforms.values() if e["cpu"] == "AuthenticAMD AMD EPYC (family 25, model 1)" and e["cpu_capability"] == "AVX2"]
+    assert [e["models"] for e in epyc] == [older_avx2], f"the docs say the EPYC (AVX2) entry equals the older AVX2 one: {epyc}"
+    recorded = [key for key, e in platforms.items() if e["cpu"] != fp.NOT_RECORDED and e["models"] == avx512]
+    assert not recorded, f"{recorded} reproduce the current quick-scale sets: say so in docs/fingerprints.md"
+    doc = (fp.ROOT / "docs" / "fingerprints.md").read_text()
+    assert "AuthenticAMD AMD EPYC (family 25,\n  model 1)" in doc and "No machine with a recorded CPU has these fingerprints yet" in doc

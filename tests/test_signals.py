@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from acai_repro.signals import StopRequest, TrainingInterrupted, stop_requests
-from acai_repro.train import EVALS_FILE, STATE_FILE, train_cell
+from acai_repro.train import EVALS_FILE, STATE_FILE, train_cell, train_pack
 from tests.conftest import ROOT, tiny_spec
 from tests.test_train import QUIET, _assert_same_weights, _evals_without_timing, _weights
 
@@ -89,3 +89,112 @@ def test_signal_mid_run_saves_that_step_and_resume_is_bit_identical(smoke_config
     _assert_same_weights(_weights(tmp_path / "unbroken/model.pt"), _weights(cell / "model.pt"))
     assert _evals_without_timing(resumed) == _evals_without_timing(unbroken)
     assert not (cell / STATE_FILE).exists()
+
+
+# --- ^C: SIGINT saves like SIGTERM ---
+
+
+def test_sigint_is_a_stop_signal_unless_the_process_was_started_ignoring_it():
+    with stop_requests() as stop:
+        os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt: the handler records it
+        time.sleep(0.01)
+        assert stop.signum == signal.SIGINT
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `nohup` or `cmd &` in a script start it
+    try:
+        with stop_requests() as stop:
+            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN, "a stop on ^C in a process told to ignore it"
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+PACK_OF_SIX = {"total_images": 64 * 8, "eval_every": 64 * 2, "checkpoint_minutes": 1e9}  # a state only from the signal
+
+
+def _six_cells(smoke_config, folder):
+    from acai_repro.models import MODELS
+
+    return [(tiny_spec(smoke_config, model, **PACK_OF_SIX), folder / model) for model in sorted(MODELS)]
+
+
+def _every_cell_evaluated(folders, proc, seconds=900):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        if all((f / EVALS_FILE).exists() and (f / EVALS_FILE).read_text().count("\n") >= 1 for f in folders):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the pack never reached every cell's first evaluation")
+
+
+def test_sigint_mid_pack_of_six_saves_every_cell_and_the_rerun_is_bit_identical(smoke_config, tmp_path):
+    from tests.test_pack import _start_pack
+
+    unbroken = train_pack(_six_cells(smoke_config, tmp_path / "unbroken"), QUIET)
+    cells = _six_cells(smoke_config, tmp_path / "stopped")
+    proc = _start_pack(cells)
+    _every_cell_evaluated([folder for _, folder in cells], proc)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=900)
+    assert proc.returncode != 0 and "KeyboardInterrupt" not in output, output
+    steps = {}
+    for spec, folder in cells:
+        label = f"lines/{spec['model']}/dz{spec['dz']}/seed0"
+        match = re.search(rf"\[{label}\] stopped by SIGINT at step (\d+)", output)
+        assert match, f"{label} saved nothing on SIGINT:\n{output[-3000:]}"
+        steps[folder] = int(match.group(1))
+        assert 2 <= steps[folder] < 8, f"{label}: the signal landed at step {steps[folder]}, not mid-run"
+        assert torch.load(folder / STATE_FILE, weights_only=False)["step"] == steps[folder]
+        assert not (folder / "metrics.json").exists()
+
+    messages = []
+    rerun = train_pack(cells, messages.append)
+    for (spec, folder), metrics, reference in zip(cells, rerun, unbroken):
+        assert any(f"resumed from {folder / STATE_FILE} at step {steps[folder]}" in m for m in messages), messages
+        _assert_same_weights(_weights(tmp_path / "unbroken" / spec["model"] / "model.pt"), _weights(folder / "model.pt"))
+        assert _evals_without_timing(metrics) == _evals_without_timing(reference), spec["model"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_snakemake_saves_every_cell_of_a_pack_and_the_rerun_resumes_them(tmp_path):
+    """^C in a terminal sends SIGINT to the whole foreground process group: Snakemake and the
+    pack's training process. The trainer saves every cell; Snakemake waits for it, reports the
+    job failed and leaves the state files (not declared outputs); the plain rerun resumes."""
+    overlay = tmp_path / "pack6.yaml"
+    overlay.write_text(
+        "resources:\n  train: {gpu: 0, threads: 1, mem_mb: 1000, runtime: 10, pack: 6}\n"
+        f"training: {{total_images: {PACK_OF_SIX['total_images']}, eval_every: {PACK_OF_SIX['eval_every']}, "
+        "checkpoint_minutes: 1000000}\n"
+    )
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--snakefile", str(ROOT / "Snakefile"),
+               "--directory", str(tmp_path / "w"), "--configfile", str(ROOT / "config" / "smoke.yaml"), str(overlay),
+               "--", "results/smoke/table1.tex"]  # fmt: skip
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=path)
+    # A session of its own, so that the group's SIGINT reaches what a terminal's ^C reaches.
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # fmt: skip
+    cells = sorted((tmp_path / "w" / "results" / "smoke" / "lines").glob("*/dz*/seed0"))
+    deadline = time.monotonic() + 900
+    while len(cells) < 6 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        cells = sorted((tmp_path / "w" / "results" / "smoke" / "lines").glob("*/dz*/seed0"))
+    _every_cell_evaluated(cells, proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    output, _ = proc.communicate(timeout=900)
+    assert proc.returncode != 0, output
+    log = next((tmp_path / "w" / "results" / "smoke" / "logs" / "train" / "packs").glob("*.log")).read_text()
+    steps = {}
+    for cell in cells:
+        label = cell.relative_to(tmp_path / "w" / "results" / "smoke").as_posix()
+        match = re.search(rf"\[{label}\] stopped by SIGINT at step (\d+)", log)
+        assert match, f"{label} saved nothing on ^C:\n{log[-3000:]}\n{output[-2000:]}"
+        steps[cell] = int(match.group(1))
+        assert torch.load(cell / STATE_FILE, weights_only=False)["step"] == steps[cell], label
+        assert not (cell / "metrics.json").exists(), label
+
+    rerun = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    log = next((tmp_path / "w" / "results" / "smoke" / "logs" / "train" / "packs").glob("*.log")).read_text()
+    for cell, step in steps.items():
+        assert f"resumed from results/smoke/{cell.relative_to(tmp_path / 'w' / 'results' / 'smoke')}/{STATE_FILE} at step {step}" in log, log[-3000:]
+        assert (cell / "metrics.json").exists() and not (cell / STATE_FILE).exists()
