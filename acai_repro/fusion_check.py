@@ -1,25 +1,27 @@
 """Does seed fusion keep each seed its own? Each seed of a fused group (acai_repro.fusion) against
 the same seed trained alone, after a few steps.
 
-`compare(model, device)` builds a tiny lines cell (config/smoke.yaml; dz 16, a batch of 8, networks of base width 4) for a
-group of seeds with seed fusion (on the fast path, which fusion is part of), trains the group
-`steps` fused steps as the trainer does (`FusedGroup` and its stepper: a captured CUDA graph on
-CUDA; then each seed's slice pulled into its `Run`, as before a checkpoint), trains each seed's
-own `Run`, built from the same spec, the same steps alone by the unfused loop (`one_step`), and
-returns per seed the largest relative gap (`relative_gap`) of its weights, of Adam's moments
-(exp_avg, exp_avg_sq) and of its buffers (the VQ-VAE's EMA codebook, counts and sums).
+`compare(model, device)` builds a tiny lines cell (config/smoke.yaml; dz 16, a batch of 8,
+networks of base width 4) for a group of seeds with seed fusion (on the fast path, which fusion
+is part of), trains the group `steps` fused steps as the trainer does (`FusedGroup` and its
+stepper: a captured CUDA graph on CUDA; then each seed's slice pulled into its `Run`, as before a
+checkpoint), trains each seed's own `Run`, built from the same spec, the same steps alone by the
+unfused loop (`one_step`), and returns per seed the largest relative gap (`relative_gap`) of its
+weights (on the scale of how far the steps moved them), of Adam's moments (exp_avg, exp_avg_sq)
+and of its buffers (the VQ-VAE's EMA codebook, counts and sums).
 
-The seeds alone are built from the fused spec, so they run the same eager networks as the fused
-step: which networks the fast path compiles for unfused cells never enters. What is left is how
-fusion schedules the arithmetic (grouped convolutions, batched products, one Adam kernel over the
-stacked seeds), which rounds differently.
+The seeds alone are built from the same specs (`build_run`, as their cells build them) and
+compared by parameter and buffer names, so the check holds whichever networks the fast path
+compiles. What separates fused from alone on clean code is how fusion schedules the arithmetic
+(grouped convolutions, batched products, one Adam kernel over the stacked seeds): rounding.
 
-In float64 (the default): in float32 that rounding, amplified by Adam's normalised steps, moves a
-near-zero-gradient bias by up to 0.2 of its 5-step movement on clean code, as much as a leak of
-1e-4 of the neighbouring seed's gradient does, so no tolerance could tell them apart. In float64
-(torch's default dtype while the comparison builds and trains; the batches are cast) the clean
-gaps are ~1e-11 and the known-bad controls below >= 1e-3 (benchmarks/results/fusion-check/):
-TOLERANCE sits between them with decades of margin on each side.
+Why float64 (the default; torch's default dtype while the comparison builds and trains, the
+batches cast): in float32 that rounding, amplified by Adam's normalised steps where a gradient
+nearly cancels, reaches 2.7e-2 on clean code while a leak of 1e-4 of the neighbouring seed's
+gradient can give as little as 3.3e-2, so no tolerance could tell them apart. In float64 the
+clean gaps are <= 6.1e-13 and every known-bad control (CONTROLS) gives >= 4.7e-2 on every seed
+of every model it applies to (benchmarks/results/fusion-check-cpu-2026-12-07/): TOLERANCE lies
+over four decades from each.
 
 Command line (exit 0: every model within tolerance, 1: one is not, 2: usage error):
 
@@ -56,8 +58,9 @@ BATCH = 8
 DEPTH = 4  # the networks' base width (smoke: 16): the leaks show at any width, and 5 steps cost ~1 s
 KINDS = ("weights", "adam", "buffers")
 MOMENTS = ("exp_avg", "exp_avg_sq")
-# Measured in float64 on the CPU (benchmarks/results/fusion-check/): clean code <= 1e-11 for every
-# model; each known-bad control >= 1e-3 on the model it applies to. Five decades each side.
+# Measured in float64 on the CPU (benchmarks/results/fusion-check-cpu-2026-12-07/): clean code
+# <= 6.1e-13 for every model and seed; each known-bad control >= 4.7e-2 on every seed of every
+# model it applies to. Over four decades each side.
 TOLERANCE = 1e-6
 
 

@@ -1,7 +1,8 @@
 """Seed fusion (training.seed_fusion): the seeds of a cell trained as one stacked model. On the
-CPU: each seed's fused step is its own step (to float rounding), the same group trained again
-gives the same bits, a stopped group resumes to the same bits, and the spec, the rules' unit and
-the refusals. The CUDA side (captured fused step) runs in benchmarks/gpu_session.sh."""
+CPU: each seed's fused step is its own step (to float rounding), each seed after 5 fused steps is
+the seed trained alone (acai_repro.fusion_check) and leaks between seeds fail that check, the
+same group trained again gives the same bits, a stopped group resumes to the same bits, and the
+spec, the rules' unit and the refusals. The CUDA side (captured fused step) runs in benchmarks/gpu_session.sh."""
 
 import json
 import re
