@@ -54,8 +54,10 @@ def _largest_gap(a: torch.Tensor, b: torch.Tensor) -> float:
 def test_each_seeds_fused_step_is_its_own_step(smoke_config, model):
     """Known-good: one fused step of three seeds gives each seed the losses and the gradients of
     its own cell stepped alone on the exact path (to float32 rounding: a grouped convolution
-    sums in another order, and a bias gradient is a sum of 65,536 terms that cancel). A fusion
-    that mixed seeds up would be off by far more (checked)."""
+    sums in another order, and a bias gradient is a sum of 65,536 terms that cancel; how far
+    depends on the CPU's vector kernels, hence a tolerance of 1e-2). A fusion that
+    mixed seeds up would be off by far more (checked). The float64 check below bounds a leak
+    far more tightly."""
     fused = fused_specs(smoke_config, model)
     solo_specs = _solo_specs(smoke_config, model)
     runs = [build_run(spec, CPU) for spec in fused]
@@ -72,7 +74,7 @@ def test_each_seeds_fused_step_is_its_own_step(smoke_config, model):
         alone = {name: p.grad for name, p in OneSeedStep(solo.model, solo.classifier).named_parameters()}
         for name, value in alone.items():
             gap = _largest_gap(group.params[name].grad[index], value)
-            assert gap < 2e-3, f"{model} seed {spec['seed']}: gradient of {name} is {gap:.2g} (relative) from the seed's own"
+            assert gap < 1e-2, f"{model} seed {spec['seed']}: gradient of {name} is {gap:.2g} (relative) from the seed's own"
         alone_gradients.append(alone)
     # Known-bad: another seed's gradients are far outside that tolerance, so a mix-up would show.
     mixed = max(_largest_gap(group.params[n].grad[0], alone_gradients[1][n]) for n in alone_gradients[1])
