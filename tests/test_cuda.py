@@ -8,7 +8,8 @@ captured step (acai_repro.graphs): which models capture, graphed = eager bit for
 at the next evaluation; the dense nearest-line search on the device = the CPU's sparse one.
 Packed training: a mixed pack of all six models (one process, a stream and a graph per cell)
 equals each model trained alone, graphed, bit for bit. The fast path and seed fusion: graphed =
-eager for every model, the same command the same bits.
+eager for every model, the same command the same bits; each fused seed equals the seed trained
+alone (acai_repro.fusion_check), and a gradient leak between seeds fails that check.
 """
 
 import math
@@ -17,8 +18,10 @@ import numpy as np
 import pytest
 import torch
 
+from acai_repro import fusion_check
 from acai_repro.data.lines import random_angles, render_lines
 from acai_repro.downstream import export_latents, read_latents
+from acai_repro.fusion import FusedGroup
 from acai_repro.metrics.clustering import kmeans
 from acai_repro.metrics.lines import nearest_lines
 from acai_repro.models import MODELS
@@ -236,3 +239,22 @@ def test_a_fused_group_on_cuda_trained_again_gives_the_same_bits(smoke_config, t
     for seed, (a, b) in enumerate(zip(first, second)):
         assert _evals_without_timing(a) == _evals_without_timing(b), f"seed {seed}: histories differ"
         _assert_same_weights(_weights(tmp_path / f"a/seed{seed}/model.pt"), _weights(tmp_path / f"b/seed{seed}/model.pt"))
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_five_fused_steps_on_cuda_leave_each_seed_as_trained_alone(model):
+    """The CPU's fused-against-alone check (acai_repro.fusion_check) on the device, the fused
+    step captured: each seed's weights, Adam moments and buffers after 5 fused steps are those of
+    the seed trained alone, within the check's tolerance."""
+    messages = []
+    gaps = fusion_check.compare(model, "cuda", steps=5, log=messages.append)
+    assert any("fused step graphed" in m for m in messages), f"{model}: the fused step was not captured: {messages}"
+    over = [g for g in gaps if not g.largest() <= fusion_check.TOLERANCE]
+    assert not over, f"{model}: fused seeds differ from the seeds trained alone on CUDA: {over}"
+
+
+def test_a_gradient_leak_between_seeds_fails_the_check_on_cuda(monkeypatch):
+    attribute, make_faulty = fusion_check.CONTROLS["gradient-leak"]
+    monkeypatch.setattr(FusedGroup, attribute, make_faulty(getattr(FusedGroup, attribute)))
+    gaps = fusion_check.compare("vqvae", "cuda", steps=5)
+    assert all(g.weights > 1e3 * fusion_check.TOLERANCE for g in gaps), f"a 1e-4 gradient leak passes the check on CUDA: {gaps}"
