@@ -1,5 +1,6 @@
-"""The CUDA paths: skipped without a GPU (CI has none); run on a lent GPU machine
-(benchmarks/gpu_session.sh runs this file first).
+"""The CUDA paths: skipped without a GPU (CI has none); run on a lent GPU machine with
+`python -m pytest tests/test_cuda.py` (the timed GPU session, benchmarks/gpu_session.sh, proves
+its own paths first with benchmarks/cuda_proof.py and acai_repro.fusion_check instead).
 
 Same checks as on the CPU, on the device: rendering, every model's training, the image
 source and latent export, exact resume after a kill, and the dense batched K-Means. And the
