@@ -54,7 +54,14 @@ def path_name(spec: dict) -> str:
 
 
 def accelerate(*modules: nn.Module) -> None:
-    """Channels-last weights and every `nn.Sequential` compiled in place, for each module."""
+    """Channels-last weights and every network (each `nn.Sequential`) of each module compiled.
+
+    Each network's `forward` is replaced, on that instance, by its `torch.compile`d version: its
+    convolutions, activations, poolings and upsamplings are one graph, forward and backward.
+    Not `nn.Module.compile()`: that compiles `Module._call_impl`, which dynamo skips ("frame is
+    in the skipfiles list"), so the layers ran eagerly and only the upsampling was compiled.
+    Not `torch.compile(module)` either: the `OptimizedModule` it returns would put `_orig_mod.`
+    into every state_dict key. An instance attribute leaves the keys as they are."""
     inductor_config.deterministic = True
     # One compiled graph per network structure and mode; an 18-cell pack has dozens of
     # networks of a few structures. Past the limit torch would fall back to eager silently:
@@ -63,9 +70,56 @@ def accelerate(*modules: nn.Module) -> None:
     dynamo_config.fail_on_recompile_limit_hit = True
     for module in modules:
         module.to(memory_format=torch.channels_last)
-        for sub in module.modules():
-            if isinstance(sub, nn.Sequential):
-                sub.compile(dynamic=False)
+        for network in networks(module):
+            network.forward = torch.compile(network.forward, dynamic=False, backend=_counted_inductor)
+
+
+def networks(module: nn.Module) -> list[nn.Sequential]:
+    """The networks the fast path compiles: every `nn.Sequential` in `module` (encoders,
+    decoders, critics, the VQ-VAE's MLP), outermost first."""
+    return [sub for sub in module.modules() if isinstance(sub, nn.Sequential)]
+
+
+def is_compiled(network: nn.Module) -> bool:
+    """Whether `accelerate` compiled `network` (its forward is a compiled function)."""
+    return "forward" in vars(network) and hasattr(network.forward, "_torchdynamo_orig_callable")
+
+
+_COMPILED = {"graphs": 0, "ops": 0, "convolutions": 0}
+
+
+def _counted_inductor(graph_module, example_inputs):
+    """Inductor, as `torch.compile`'s default backend calls it, after tallying the graph dynamo
+    hands it (what `compiled_summary` reports)."""
+    from torch._inductor.compile_fx import compile_fx
+
+    calls = [n for n in graph_module.graph.nodes if n.op in ("call_function", "call_method", "call_module")]
+    _COMPILED["graphs"] += 1
+    _COMPILED["ops"] += len(calls)
+    _COMPILED["convolutions"] += sum(_is_convolution(graph_module, n) for n in calls)
+    return compile_fx(graph_module, example_inputs)
+
+
+def _is_convolution(graph_module, node) -> bool:
+    if node.op == "call_module":
+        return isinstance(graph_module.get_submodule(node.target), nn.Conv2d)
+    return getattr(node.target, "__name__", "") in ("conv2d", "convolution", "_convolution")
+
+
+def compiled_summary() -> dict:
+    """What the fast path has compiled in this process so far: `graphs` (graphs handed to
+    inductor, one per network structure and mode), `ops` (torch calls in them) and
+    `convolutions` (of those, convolutions), with dynamo's own count of unique graphs
+    (`dynamo_unique_graphs`, torch._dynamo.utils.counters["stats"]["unique_graphs"]: every
+    graph compiled in the process, by any caller). A session script prints it after a fast
+    step, e.g.
+
+        python -c "from acai_repro import fastpath; ...one fast step...; print(fastpath.compiled_summary())"
+
+    A fast path whose networks did not compile reports 0 convolutions."""
+    from torch._dynamo.utils import counters
+
+    return dict(_COMPILED, dynamo_unique_graphs=int(counters["stats"]["unique_graphs"]))
 
 
 def adam(params, lr: float, device: torch.device, fast: bool) -> torch.optim.Adam:
