@@ -4,20 +4,31 @@ fewer and bigger kernels.
 The exact path (the default) runs PyTorch's eager kernels one by one; on a GPU a lines step
 is ~885 tiny kernels. The fast path changes how the same arithmetic is scheduled, which
 changes the bits (not the method), so it is part of a cell's spec:
-- every network (each `nn.Sequential` of a model: encoders, decoders, critics) is compiled in
-  place with `torch.compile` (`nn.Module.compile`, so state_dict keys are unchanged and
-  checkpoints load either way). Each network is its own compiled region: the autograd graph
-  between them is the eager one, so each parameter group's backward still only computes its
-  own loss's gradients. Random draws stay outside the compiled regions, on the cell's own
-  generators, exactly as on the exact path;
+- every network (each `nn.Sequential` of a model: encoders, decoders, critics, the VQ-VAE's
+  MLP) is compiled as a unit by `torch.compile` (inductor): its convolutions, activations,
+  poolings and upsamplings run inside one compiled graph forward and one backward
+  (tests/test_fastpath.py profiles a fast step of every model and fails on any of them outside
+  a compiled graph). What stays eager: the arithmetic between networks (the losses, the
+  latent mixing, the VQ-VAE's codebook lookup and EMA update), the single dense layers outside
+  a Sequential (the VAE's heads, the VQ-VAE's projection, the in-tandem classifier) and every
+  random draw, which stays on the cell's own generators exactly as on the exact path. Each
+  network is its own compiled region (its own autograd node), so each parameter group's
+  backward still only computes its own loss's gradients. `compiled_summary()` counts what was
+  compiled in the process;
 - the weights and the batch are channels-last (NHWC, cuDNN's native layout: no NCHW<->NHWC
   conversion kernels around each convolution);
 - Adam is fused (one kernel per parameter group and step instead of one per op);
 - inductor runs deterministically (`torch._inductor.config.deterministic`: no autotuning
   that could change a reduction's order from run to run), so the same command gives the same
-  bits.
+  bits (tested in two fresh processes).
 Evaluations run the same weights eagerly (`torch.compiler.set_stance("force_eager")`): their
 batch sizes differ from training's and would each cost a compilation.
+
+What it gains: not measured yet where it is meant to gain, on a GPU (benchmarks/pack.py, the
+next GPU session). On this repository's shared 2-core CPU two runs of the same pack.py command
+gave fast / exact 0.68-1.09 and 1.51-2.90 (benchmarks/results/cpu-2026-12-07/): the machine's
+load, not the path, decided; no CPU gain is claimed. (The 1.16-1.38x of cpu-2026-12-04 was
+measured while `nn.Module.compile()` left the convolutions eager: channels-last and fused Adam.)
 
 TF32 is a separate switch (`training.conv_tf32`). On CUDA the compiled step is captured in the
 project's own CUDA graph (acai_repro.graphs) like the exact one.
