@@ -122,12 +122,13 @@ def compiled_summary() -> dict:
     inductor, one per network structure and mode), `ops` (torch calls in them) and
     `convolutions` (of those, convolutions), with dynamo's own count of unique graphs
     (`dynamo_unique_graphs`, torch._dynamo.utils.counters["stats"]["unique_graphs"]: every
-    graph compiled in the process, by any caller). A session script prints it after a fast
-    step, e.g.
+    graph compiled in the process, by any caller). A session script prints it in the process
+    that trained a fast step (the counts are per process), e.g. after
+    `acai_repro.training_run.build_run` and `one_step` on a fast spec:
 
-        python -c "from acai_repro import fastpath; ...one fast step...; print(fastpath.compiled_summary())"
-
-    A fast path whose networks did not compile reports 0 convolutions."""
+        summary = fastpath.compiled_summary()
+        print(f"compiled graphs: {summary['graphs']} ({summary['convolutions']} convolutions)")
+    """
     from torch._dynamo.utils import counters
 
     return dict(_COMPILED, dynamo_unique_graphs=int(counters["stats"]["unique_graphs"]))

@@ -10,7 +10,6 @@ import tarfile
 import pytest
 
 from acai_repro import train
-
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
