@@ -8,6 +8,11 @@ Pack sizes 1, 2, 4 and 8 are lines ACAI cells (seeds 0..K-1, the slowest model);
 its own captured graph and CUDA stream, exactly as in training; evaluations and checkpoints
 are pushed out of the timed window. The timed window is bracketed by device syncs.
 
+Each rate says how its steps ran ("graphed 18/18": every cell's step captured in a CUDA graph;
+"eager (cpu)"): the trainers' own log lines about the capture are read, not assumed. On CUDA a
+step that was not captured (training fell back to eager) is an ERROR line naming the reason,
+in place of the rate: an eager rate is never reported as a graphed one.
+
 On the fused path the seeds of a model are one group (a `FusedGroupTrainer`, one captured
 graph and stream for the group): a pack of K ACAI cells is one group of K seeds, the 18-cell
 pack six groups of 3, and a model's "solo" rate is its group of 3 seeds (aggregate, and per
@@ -99,9 +104,36 @@ def tflops_text(rate: float, flops: float, peak: float | None) -> str:
     return f"{achieved:7.2f}" + (f" ({100 * achieved / peak:4.1f}% of {peak:.0f})" if peak else "")
 
 
-def build(specs: list[dict], folder: Path) -> list:
-    """The trainers of `specs`' cells as training builds them (a fused group: one trainer)."""
-    return build_trainers(training_units([(spec, folder / f"cell{i}") for i, spec in enumerate(specs)]), QUIET)
+class CaptureLog:
+    """The log of a benchmark's trainers: drops their progress lines, keeps what they say about
+    the CUDA-graph capture (acai_repro.graphs.build_stepper: "CUDA graph: not captured, ...")."""
+
+    def __init__(self):
+        self.not_captured: list[str] = []
+
+    def __call__(self, message: str) -> None:
+        if "not captured" in message:
+            self.not_captured.append(message)
+
+
+def build(specs: list[dict], folder: Path) -> tuple[list, CaptureLog]:
+    """The trainers of `specs`' cells as training builds them (a fused group: one trainer), and
+    their log (whether each step was captured)."""
+    log = CaptureLog()
+    trainers = build_trainers(training_units([(spec, folder / f"cell{i}") for i, spec in enumerate(specs)]), log)
+    return trainers, log
+
+
+def how_stepped(trainers: list, log: CaptureLog, device: str) -> tuple[bool, str]:
+    """(whether the rate is the one asked for, how the steps ran): on CUDA every trainer's step
+    must have been captured; elsewhere steps are eager by design."""
+    if device != "cuda":
+        return True, f"eager ({device})"
+    graphed = sum(bool(t.stepper is not None and t.stepper.graphed) for t in trainers)
+    if graphed == len(trainers) and not log.not_captured:
+        return True, f"graphed {graphed}/{len(trainers)}"
+    reasons = "; ".join(log.not_captured) or "no stepper"
+    return False, f"ERROR: {len(trainers) - graphed} of {len(trainers)} steps not captured (trained eagerly): {reasons}"
 
 
 def cells_of(trainers: list) -> list[CellTrainer]:
@@ -124,11 +156,20 @@ def rounds_rate(trainers: list[CellTrainer], rounds: int, device: str) -> float:
     return rounds * sum(c.batch for c in cells_of(trainers)) / (time.perf_counter() - start)
 
 
-def measure(config, size, device, warmup, rounds, repeats, folder: Path, path="exact", conv_tf32=False) -> tuple[float, list]:
-    trainers = build(pack_specs(config, size, device, path, conv_tf32), folder / f"{path}_pack{size}")
+def measure(config, size, device, warmup, rounds, repeats, folder: Path, path="exact", conv_tf32=False):
+    """(median aggregate img/s or None when the steps did not run as asked, how they ran, trainers)."""
+    trainers, log = build(pack_specs(config, size, device, path, conv_tf32), folder / f"{path}_pack{size}")
+    return timed(trainers, log, device, warmup, rounds, repeats) + (trainers,)
+
+
+def timed(trainers: list, log: CaptureLog, device: str, warmup: int, rounds: int, repeats: int) -> tuple:
+    """(median img/s of `repeats` x `rounds` rounds after `warmup`, how the steps ran); the rate is
+    None, unmeasured, when a CUDA step was not captured."""
+    ok, how = how_stepped(trainers, log, device)
+    if not ok:
+        return None, how
     rounds_rate(trainers, warmup, device)
-    rates = [rounds_rate(trainers, rounds, device) for _ in range(repeats)]
-    return statistics.median(rates), trainers
+    return statistics.median(rounds_rate(trainers, rounds, device) for _ in range(repeats)), how
 
 
 def profile_round(trainers: list[CellTrainer], device: str, rounds: int, top: int) -> list[str]:
@@ -212,27 +253,34 @@ def measure_path(config: dict, args, path: str, flops: dict, peak: float | None,
     if not args.no_solo:
         group = 3 if path == "fused" else 1
         alone = "a group of 3 seeds, per seed beside it" if group > 1 else "a pack of one"
-        print(f"\n[{path} path] solo rate of each model ({alone}; graphed on CUDA):")
-        print(f"  {'model':<10} {'dz':>4} {'img/s':>9} {'per seed':>9} {'TFLOP/s':>22}")
+        print(f"\n[{path} path] solo rate of each model ({alone}):")
+        print(f"  {'model':<10} {'dz':>4} {'img/s':>9} {'per seed':>9} {'TFLOP/s':>22}  steps")
         for model, dz in table1_cells(config):
             specs = [cell(config, model, seed, args.device, path, args.conv_tf32, group) for seed in range(group)]
-            trainers = build(specs, folder / f"{path}_solo_{model}")
-            rounds_rate(trainers, args.warmup, args.device)
-            rate = statistics.median(rounds_rate(trainers, args.rounds, args.device) for _ in range(args.repeats))
-            print(f"  {model:<10} {dz:>4} {rate:>9.0f} {rate / group:>9.0f} {tflops_text(rate, flops[model], peak):>22}")
+            trainers, log = build(specs, folder / f"{path}_solo_{model}")
+            rate, how = timed(trainers, log, args.device, args.warmup, args.rounds, args.repeats)
+            if rate is None:
+                print(f"  {model:<10} {dz:>4} {how}")
+            else:
+                print(f"  {model:<10} {dz:>4} {rate:>9.0f} {rate / group:>9.0f} {tflops_text(rate, flops[model], peak):>22}  {how}")
             del trainers
     print(f"\n[{path} path] packed (one process, a stream per cell on CUDA):")
-    print(f"  {'cells':>5} {'what':<28} {'aggregate img/s':>16} {'per cell':>9} {'TFLOP/s':>22}")
+    print(f"  {'cells':>5} {'what':<28} {'aggregate img/s':>16} {'per cell':>9} {'TFLOP/s':>22}  steps")
     last = None
     for size in args.sizes:
-        rate, trainers = measure(config, size, args.device, args.warmup, args.rounds, args.repeats, folder, path, args.conv_tf32)
+        rate, how, trainers = measure(config, size, args.device, args.warmup, args.rounds, args.repeats, folder, path, args.conv_tf32)
         what = "Table 1: 6 models x 3 seeds" if size == 18 else f"lines ACAI x {size}"
+        if rate is None:
+            print(f"  {size:>5} {what:<28} {how}")
+            continue
         mean_flops = statistics.mean(flops[c.spec["model"]] for c in cells_of(trainers))
-        print(f"  {size:>5} {what:<28} {rate:>16.0f} {rate / size:>9.0f} {tflops_text(rate, mean_flops, peak):>22}")
+        print(f"  {size:>5} {what:<28} {rate:>16.0f} {rate / size:>9.0f} {tflops_text(rate, mean_flops, peak):>22}  {how}")
         last = trainers
-    print(f"\n[{path} path] profile of {args.profile_rounds} rounds of the {args.sizes[-1]}-cell pack:")
+    if last is None:
+        print(f"\n[{path} path] no profile: no pack's steps ran as asked")
+        return
+    print(f"\n[{path} path] profile of {args.profile_rounds} rounds of the {len(cells_of(last))}-cell pack:")
     print("\n".join(profile_round(last, args.device, args.profile_rounds, 15)))
-
 
 if __name__ == "__main__":
     main()

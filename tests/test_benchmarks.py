@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from acai_repro import train
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -51,6 +52,7 @@ def test_pack_benchmark_smoke_run_measures_every_path():
     for path in ("fused", "fast", "exact"):
         assert f"[{path} path] packed" in out.stdout, f"no packed rates of the {path} path:\n{out.stdout[-2000:]}"
     assert "FLOP per image of one training step: baseline" in out.stdout, out.stdout[:500]
+    assert "eager (cpu)" in out.stdout and "graphed" not in out.stdout, f"CPU steps are eager:\n{out.stdout[-2000:]}"
 
 
 PACK_OUTPUT = """device cuda (NVIDIA H200), torch 2.13.0, batch 64, 100 rounds x 3 repeats (median), convolutions in float32
@@ -87,3 +89,27 @@ def test_rates_rows_are_read_from_a_pack_output():
         rates_from_pack.rate_rows(PACK_OUTPUT.replace("convolutions in float32", ""), "h200", "x")
     with pytest.raises(ValueError, match="no rates found"):
         rates_from_pack.rate_rows("convolutions in TF32\nnothing else", "h200", "x")
+
+
+def test_a_failed_capture_is_an_error_line_never_a_rate(smoke_config, tmp_path, monkeypatch):
+    """A step that falls back to eager (here: a capture tried on the CPU, which has no CUDA graphs)
+    is reported with the trainers' own reason, and no round is timed."""
+    monkeypatch.setattr(train, "resolve_cuda_graphs", lambda setting, device: True)
+    trainers, log = pack.build(pack.pack_specs(smoke_config, 1, "cpu"), tmp_path)
+    monkeypatch.setattr(pack, "rounds_rate", lambda *args: pytest.fail("timed a step that was not captured"))
+    rate, how = pack.timed(trainers, log, "cuda", warmup=1, rounds=1, repeats=1)
+    assert rate is None, f"a rate ({rate}) was measured for a step that fell back to eager"
+    assert how.startswith("ERROR: 1 of 1 steps not captured") and "CUDA graph: not captured" in how, how
+    rows = rates_from_pack.rate_rows(PACK_OUTPUT.replace("   61000    9.21 (13.7% of 67)", " " + how), "h200", "x")
+    assert "baseline" not in [r["model"] for r in rows], "rates_from_pack read an ERROR line as a rate"
+
+
+def test_captured_steps_are_named_graphed(smoke_config, tmp_path):
+    trainers, log = pack.build(pack.pack_specs(smoke_config, 1, "cpu"), tmp_path)
+    assert pack.how_stepped(trainers, log, "cpu") == (True, "eager (cpu)")
+    for trainer in trainers:  # as a captured step marks itself (acai_repro.graphs.GraphedStep)
+        trainer.stepper.graphed = True
+    assert pack.how_stepped(trainers, log, "cuda") == (True, "graphed 1/1")
+    trainers[0].stepper.graphed = False
+    ok, how = pack.how_stepped(trainers, log, "cuda")
+    assert not ok and how.startswith("ERROR: 1 of 1 steps not captured"), how

@@ -14,10 +14,12 @@ import torch.nn.functional as F
 
 from acai_repro import fastpath, tables
 from acai_repro.config import cell_spec, spec_digest
+from acai_repro.data import build_source
 from acai_repro.graphs import step_blockers
+from acai_repro.models import MODELS
 from acai_repro.nets import NearestUpsample2x
 from acai_repro.signals import TrainingInterrupted
-from acai_repro.training_run import build_run
+from acai_repro.training_run import build_run, train_step
 from acai_repro.train import train_cell, train_pack
 from tests.conftest import ROOT, tiny_spec
 
@@ -81,15 +83,103 @@ def test_exact_path_spec_is_unchanged_and_fast_path_is_part_of_the_spec(smoke_co
 
 def test_fast_path_compiles_every_network_and_fuses_adam(smoke_config):
     run = build_run(tiny_spec(smoke_config, "acai", fast_path=True), torch.device("cpu"))
-    networks = [m for m in run.model.modules() if isinstance(m, torch.nn.Sequential)]
+    networks = fastpath.networks(run.model)
     assert len(networks) == 3, f"ACAI has an encoder, a decoder and a critic, found {len(networks)} networks"
-    uncompiled = [type(m).__name__ for m in networks if getattr(m, "_compiled_call_impl", None) is None]
+    uncompiled = [type(m).__name__ for m in networks if not fastpath.is_compiled(m)]
     assert not uncompiled, f"networks left uncompiled: {uncompiled}"
     convs = [m for m in run.model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs), "weights not channels-last"
     assert all(o.param_groups[0]["fused"] for o in run.optimizers.values()), "Adam not fused"
     exact = build_run(tiny_spec(smoke_config, "acai"), torch.device("cpu"))
     assert not any(o.param_groups[0].get("fused") for o in exact.optimizers.values()), "exact path's Adam fused"
+    assert not any(fastpath.is_compiled(m) for m in fastpath.networks(exact.model)), "exact path compiled"
+
+
+def test_compiled_networks_keep_their_state_dict_keys(smoke_config):
+    """Checkpoints load either way: a fast model's keys are an exact model's keys."""
+    fast = build_run(tiny_spec(smoke_config, "acai", fast_path=True), torch.device("cpu")).model
+    exact = build_run(tiny_spec(smoke_config, "acai"), torch.device("cpu")).model
+    assert list(fast.state_dict()) == list(exact.state_dict()), "compiling changed the state_dict keys"
+    exact.load_state_dict(fast.state_dict())
+    fast.load_state_dict(exact.state_dict())
+
+
+# The network layers' kernels (forward and backward) that must run inside a compiled graph on the
+# fast path, as the profiler names them; the autograd node of an eager upsampling.
+LAYER_OPS = ("aten::convolution", "aten::convolution_backward", "aten::leaky_relu", "aten::leaky_relu_backward",
+             "aten::avg_pool2d", "aten::avg_pool2d_backward", "_NearestUp2xBackward")  # fmt: skip
+# AOTAutograd's forward and backward, and the call of an inductor graph (a graph compiled without
+# autograd, e.g. under no_grad, has only this one)
+COMPILED_SCOPES = ("CompiledFunction", "CompiledFunctionBackward", "## Call CompiledFxGraph")
+
+
+def _outside_compiled_graphs(events) -> list[str]:
+    """The LAYER_OPS among profiler `events` that ran outside a compiled graph (no enclosing
+    compiled forward or backward), with how many times."""
+    counts: dict[str, int] = {}
+    for event in events:
+        if event.name in LAYER_OPS and not _inside_compiled(event):
+            counts[event.name] = counts.get(event.name, 0) + 1
+    return [f"{name} x{n}" for name, n in sorted(counts.items())]
+
+
+def _inside_compiled(event) -> bool:
+    parent = event.cpu_parent
+    while parent is not None:
+        if parent.name.startswith(COMPILED_SCOPES):
+            return True
+        parent = parent.cpu_parent
+    return False
+
+
+def _fast_step_outside_compiled(smoke_config, model: str) -> list[str]:
+    """The network layer ops that ran outside a compiled graph in a fast training step of
+    `model` (batch, losses, backward, Adam), after one step that compiles."""
+    spec = tiny_spec(smoke_config, model, fast_path=True, batch_size=4)
+    cpu = torch.device("cpu")
+    run, source = build_run(spec, cpu), build_source(spec, cpu)
+    train_step(run, *source.train_batch(4, run.data_generator))
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiled:
+        train_step(run, *source.train_batch(4, run.data_generator))
+    return _outside_compiled_graphs(profiled.events())
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_a_fast_step_runs_every_convolution_inside_a_compiled_graph(smoke_config, model):
+    """Every convolution, activation, pooling and upsampling of a fast training step runs in a
+    compiled graph, forward and backward; each graph dynamo made went through the fast path's
+    counted backend (compiled_summary)."""
+    before = fastpath.compiled_summary()
+    outside = _fast_step_outside_compiled(smoke_config, model)
+    assert not outside, f"{model}: network layers ran outside a compiled graph: {outside}"
+    after = fastpath.compiled_summary()
+    new_graphs = after["dynamo_unique_graphs"] - before["dynamo_unique_graphs"]
+    assert after["graphs"] - before["graphs"] == new_graphs, f"{model}: dynamo compiled graphs the fast path did not"
+
+
+def test_the_exact_path_is_seen_running_its_convolutions_eagerly(smoke_config):
+    """Known-bad control of the test above: the exact path's step is flagged."""
+    spec = tiny_spec(smoke_config, "baseline", batch_size=4)
+    cpu = torch.device("cpu")
+    run, source = build_run(spec, cpu), build_source(spec, cpu)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiled:
+        train_step(run, *source.train_batch(4, run.data_generator))
+    outside = " ".join(_outside_compiled_graphs(profiled.events()))
+    for op in ("aten::convolution ", "aten::convolution_backward", "aten::leaky_relu ", "_NearestUp2xBackward"):
+        assert op in outside + " ", f"an eager {op.strip()} was not seen: {outside}"
+
+
+def test_compiled_summary_counts_the_convolutions_of_a_fresh_compile(smoke_config):
+    torch._dynamo.reset()  # compile again what earlier tests compiled
+    before = fastpath.compiled_summary()
+    _fast_step_outside_compiled(smoke_config, "baseline")
+    after = fastpath.compiled_summary()
+    arch = build_run(tiny_spec(smoke_config, "baseline"), torch.device("cpu")).model
+    convs = sum(isinstance(m, torch.nn.Conv2d) for m in arch.modules())
+    got = {key: after[key] - before[key] for key in before}
+    assert got["graphs"] == 2, f"the baseline's encoder and decoder are two graphs, got {got}"
+    assert got["convolutions"] == convs, f"the baseline has {convs} convolutions, the summary counted {got}"
+    assert got["ops"] > convs, got
 
 
 def test_fast_step_has_no_capture_blockers(smoke_config):
