@@ -42,6 +42,7 @@ import torch
 import torch._dynamo.config as dynamo_config
 import torch._inductor.config as inductor_config
 from torch import nn
+from torch._dynamo.utils import counters
 
 EXACT, FAST, FUSED = "exact", "fast", "fast-fused"
 
@@ -129,8 +130,6 @@ def compiled_summary() -> dict:
         summary = fastpath.compiled_summary()
         print(f"compiled graphs: {summary['graphs']} ({summary['convolutions']} convolutions)")
     """
-    from torch._dynamo.utils import counters
-
     return dict(_COMPILED, dynamo_unique_graphs=int(counters["stats"]["unique_graphs"]))
 
 

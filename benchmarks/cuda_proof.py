@@ -6,9 +6,8 @@ each built as training builds it (acai_repro.train.build_trainers) with its log 
 - the capture is asserted, not only attempted: the trainer's stepper is a captured CUDA graph and
   the log has no "not captured" line (graphs.build_stepper falls back to eager with that line);
 - a few replayed steps leave every loss finite;
-- the fast path compiled something: the count of graphs dynamo compiled
-  (`torch._dynamo.utils.counters["stats"]["unique_graphs"]`) after its steps is printed and must
-  not be 0.
+- the fast path compiled its networks: `acai_repro.fastpath.compiled_summary()` after its steps
+  (graphs and convolutions compiled) is printed; none compiled is a failure.
 One line per path ("proof exact: ok ..." or "proof fast: FAILED: ..."), then "proof: ok" or
 "proof: FAILED (paths)". A device without CUDA graphs (the CPU) proves nothing: every path fails.
 
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from acai_repro import fastpath
 from acai_repro.config import cell_spec, load_config, table1_cells, with_run_settings
 from acai_repro.train import build_trainers, training_units
 
@@ -66,12 +66,6 @@ def unit_problems(trainer, log_lines: list[str], device: str) -> list[str]:
     return problems
 
 
-def compiled_graphs() -> int:
-    from torch._dynamo.utils import counters
-
-    return int(counters["stats"]["unique_graphs"])
-
-
 def prove(config: dict, path: str, device: str, steps: int, folder: Path) -> list[str]:
     """Build `path`'s unit, step it `steps` times; the problems found (none: proven)."""
     log_lines: list[str] = []
@@ -85,10 +79,11 @@ def prove(config: dict, path: str, device: str, steps: int, folder: Path) -> lis
     problems = unit_problems(trainer, log_lines, device)
     extra = ""
     if path == "fast":
-        graphs = compiled_graphs()
-        extra = f", {graphs} graphs compiled by dynamo so far"
-        if graphs == 0:
-            problems.append("dynamo compiled no graph: the fast path ran eagerly")
+        summary = fastpath.compiled_summary()
+        extra = (f", compiled graphs: {summary['graphs']} ({summary['convolutions']} convolutions; "
+                 f"dynamo's unique graphs {summary['dynamo_unique_graphs']})")
+        if summary["graphs"] == 0 or summary["convolutions"] == 0:
+            problems.append("no convolution was compiled: the fast path ran eagerly")
     verdict = "ok" if not problems else "FAILED: " + "; ".join(problems)
     print(f"proof {path}: {verdict} ({len(trainer.members)} cell(s), {steps} steps, "
           f"{time.perf_counter() - start:.1f} s{extra})", flush=True)  # fmt: skip
