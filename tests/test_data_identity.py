@@ -201,5 +201,9 @@ def test_the_committed_quick_records_read_as_finished_wherever_the_data_lie(tmp_
     )  # fmt: skip
     assert status.returncode == 0, status.stderr[-2000:]
     assert "12 cells: 12 finished" in status.stdout and "0 stale" in status.stdout, status.stdout[-2000:]
-    spec = json.loads((tmp_path / "results/quick/mnist/acai/dz32/seed0/spec.json").read_text())["spec"]
+    record = json.loads((tmp_path / "results/quick/mnist/acai/dz32/seed0/spec.json").read_text())
+    spec = record["spec"]
     assert spec["data"]["path"] == "results/data/mnist.h5" and "content" not in spec["data"], "the path form"
+    # its digest keeps the path, also in the job's spec: a checkpoint of such a cell still resumes
+    config = load_grid_config([str(ROOT / "config" / "quick.yaml"), str(moved)])
+    assert spec_digest(spec) == record["spec_digest"] == spec_digest(with_run_settings(spec, config))

@@ -160,3 +160,18 @@ def test_tf32_where_the_jobs_would_run_on_the_cpu_is_refused_before_any_job(tmp_
     assert result.returncode != 0, output[-2000:]
     assert "config key 'training.conv_tf32': true, but this machine has no CUDA device" in output, output[-2000:]
     assert not (tmp_path / "work" / "results").exists(), "a job ran before the refusal"
+
+
+def test_a_configfile_written_from_the_directory_folder_fails_in_snakemake_as_documented(tmp_path):
+    """Snakemake reads --configfile from the folder it is run in, before --directory applies and
+    before any of the workflow's code: config/README.md says so and what to write instead."""
+    command = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(ROOT / "Snakefile"),
+               "--directory", str(ROOT), "--configfile", "config/smoke.yaml"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "FileNotFoundError" in output and "'config/smoke.yaml'" in output, output[-2000:]
+    readme = (ROOT / "config" / "README.md").read_text()
+    assert "Snakemake\nreads `--configfile` paths from the folder you run it in" in readme
+    absolute = subprocess.run([*command[:-1], str(ROOT / "config" / "smoke.yaml"), "--", "results/smoke/lines/acai/dz64/seed0/spec.json"],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=300)  # fmt: skip
+    assert absolute.returncode == 0, absolute.stderr[-2000:]
