@@ -148,7 +148,7 @@ def test_labels_beyond_classes_stop_the_preparation_before_any_training(tmp_path
     result = run_snakemake(work, overlay, "results/smoke/tiny/acai/dz32/seed0/metrics.json")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
-    expected = (f"ERROR: config key 'datasets.tiny.classes': 5, but the data being prepared into results/data/tiny.h5 "
+    expected = ("ERROR: config key 'datasets.tiny.classes': 5, but the data being prepared into results/data/tiny.h5 "
                 "have labels up to 9: classes must be at least 10 (nothing written)")  # fmt: skip
     assert expected in output.splitlines(), output[-3000:]
     assert "Traceback" not in output and not (work / "results/data/tiny.h5").exists()

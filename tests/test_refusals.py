@@ -31,15 +31,15 @@ REFUSED = [
     ("clustering: {k: 70000}", "'clustering.k'", "more than clustering.train_limit = 60000"),
     # a train-only or one-class dataset as a Table 2-3 row: every model trained, 100.0 everywhere
     ("table2: {cells: [[celeba, 32]]}", "'table2.cells.0'",
-     "celeba has no test split apart from its training images (splits: train), so its accuracy and clustering "
-     "would be measured on training data; Table 2-3 rows take mnist, svhn, cifar10 (celeba makes figures only)"),
+     ("celeba has no test split apart from its training images (splits: train), so its accuracy and clustering "
+      "would be measured on training data; Table 2-3 rows take mnist, svhn, cifar10 (celeba makes figures only)")),
     ("table3: {cells: [[mnist, 32], [celeba, 64]]}", "'table3.cells.1'", "celeba has no test split apart"),
     ("datasets: {mnist: {classes: 1}}", "'table2.cells.0'",
      "mnist has 1 class (datasets.mnist.classes), so every accuracy and clustering score would read 100"),
     # TF32 is cuDNN's: on the CPU the cells would retrain for identical numbers
     ("device: cpu\ntraining: {conv_tf32: true}", "'training.conv_tf32'",
-     "true, but device: cpu; TF32 convolutions exist on CUDA only (the CPU computes float32 either way): "
-     "set training.conv_tf32: false, or device: cuda"),
+     ("true, but device: cpu; TF32 convolutions exist on CUDA only (the CPU computes float32 either way): "
+      "set training.conv_tf32: false, or device: cuda")),
     # a rule no cell can meet: the tables failed after all training
     ("tables: {report_rule: {last: 300, of: 256}}", "'tables.report_rule.last'",
      "300 of 256 is more than all of a cell's evaluations; last must be at most of (256)"),
@@ -167,11 +167,11 @@ def test_a_configfile_written_from_the_directory_folder_fails_in_snakemake_as_do
     before any of the workflow's code: config/README.md says so and what to write instead."""
     command = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(ROOT / "Snakefile"),
                "--directory", str(ROOT), "--configfile", "config/smoke.yaml"]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "FileNotFoundError" in output and "'config/smoke.yaml'" in output, output[-2000:]
     readme = (ROOT / "config" / "README.md").read_text()
     assert "Snakemake\nreads `--configfile` paths from the folder you run it in" in readme
     absolute = subprocess.run([*command[:-1], str(ROOT / "config" / "smoke.yaml"), "--", "results/smoke/lines/acai/dz64/seed0/spec.json"],
-                              capture_output=True, text=True, cwd=tmp_path, timeout=300)  # fmt: skip
+                              capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)  # fmt: skip
     assert absolute.returncode == 0, absolute.stderr[-2000:]

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from acai_repro.config import content_digest, content_of_source
+from acai_repro.data import CHECKSUM_KIND, CHECKSUMS, CONTENT
 from acai_repro.data.fetch import (  # noqa: F401  (re-exported: the data API in one place)
     DECOMPRESSION_ERRORS,
     DataError,
@@ -35,8 +37,6 @@ from acai_repro.data.fetch import (  # noqa: F401  (re-exported: the data API in
     source_files,
     verify,
 )
-from acai_repro.config import content_digest, content_of_source
-from acai_repro.data import CHECKSUM_KIND, CHECKSUMS, CONTENT
 from acai_repro.files import write_atomically
 
 IMAGE_SIZE = 32
