@@ -10,6 +10,7 @@ from acai_repro.config import (
     ConfigError,
     cell_spec,
     check_dataset,
+    data_file as prepared_file,
     kept_spec,
     table1_cells,
     validate_config,
@@ -164,7 +165,7 @@ def data_file(dataset):
             f"dataset {dataset!r} has no data file (the lines are drawn on the fly): "
             f"latents, probes, K-Means and image figures need one of {real}"
         )
-    return f"{DATA_DIR}/{dataset}.h5"
+    return prepared_file(config, dataset)  # where the job reads it too (config.with_run_settings)
 
 
 def train_data(wildcards):
