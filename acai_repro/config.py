@@ -332,8 +332,35 @@ def _check_grid(config: dict, table: str) -> None:
             raise ConfigError(f"config key '{key}': unknown dataset {dataset!r}; valid datasets: {valid}")
         if dataset not in config["data"]["sources"]:
             raise ConfigError(f"config key 'data.sources.{dataset}' is missing (where {dataset} comes from)")
+        _check_measurable(config, dataset, key)
         for model in config[table]["models"]:
             _check_architecture(config, dataset, model, dz, key)
+
+
+def _check_measurable(config: dict, dataset: str, key: str) -> None:
+    """A Table 2-3 row measures held-out test images against at least two classes: a dataset with
+    one split (no test set apart from training) or one class (CelebA's, no labels) would train
+    every model of the row and read 100.0 everywhere."""
+    ds, splits = config["datasets"][dataset], source_splits(config["data"]["sources"][dataset])
+    measurable = [name for name in _real_datasets(config) if _is_measurable(config, name)]
+    instead = f"Table 2-3 rows take {', '.join(measurable) or 'a labelled dataset with a test split'}"
+    if len(splits) < 2 or ds["test_split"] in ds["train_splits"]:
+        raise ConfigError(
+            f"config key '{key}': {dataset} has no test split apart from its training images (splits: "
+            f"{', '.join(splits)}), so its accuracy and clustering would be measured on training data; "
+            f"{instead} ({dataset} makes figures only)"
+        )
+    if ds["classes"] < 2:
+        raise ConfigError(
+            f"config key '{key}': {dataset} has {ds['classes']} class (datasets.{dataset}.classes), so every "
+            f"accuracy and clustering score would read 100; {instead} ({dataset} makes figures only)"
+        )
+
+
+def _is_measurable(config: dict, dataset: str) -> bool:
+    source = config["data"]["sources"].get(dataset)
+    ds = config["datasets"][dataset]
+    return bool(source) and len(source_splits(source)) > 1 and ds["test_split"] not in ds["train_splits"] and ds["classes"] > 1
 
 
 # Formats whose one source file holds a fixed set of splits (acai_repro.data.prepare's loaders);
@@ -524,6 +551,28 @@ def evaluations(training: dict) -> int:
     return steps // every + (1 if steps % every else 0)
 
 
+def _check_conv_precision(config: dict) -> None:
+    """TF32 is a cuDNN setting: on the CPU the convolutions stay float32 whatever it says, so
+    cells trained under it would retrain for identical numbers, their spec claiming TF32."""
+    if config["training"]["conv_tf32"] and config["device"] == "cpu":
+        raise ConfigError(
+            "config key 'training.conv_tf32': true, but device: cpu; TF32 convolutions exist on CUDA only "
+            "(the CPU computes float32 either way): set training.conv_tf32: false, or device: cuda"
+        )
+
+
+def _check_report_rule(config: dict) -> None:
+    """The tables' rule can be met by every cell, before any job (else the tables fail after all
+    training). Its count is the fraction last/of of the evaluations a cell made, rounded half up
+    (acai_repro.tables.ReportRule.count): with last <= of it never exceeds them, at any scale."""
+    rule = config["tables"]["report_rule"]
+    if rule["last"] > rule["of"]:
+        raise ConfigError(
+            f"config key 'tables.report_rule.last': {rule['last']} of {rule['of']} is more than all of a "
+            f"cell's evaluations; last must be at most of ({rule['of']}), e.g. the paper's last: 20, of: 256"
+        )
+
+
 def _check_training(training: dict) -> None:
     batch = training["batch_size"]
     for name in ("total_images", "eval_every"):
@@ -582,6 +631,8 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     _check_prepared_data(config)
     _check_results_dir(config["results_dir"])
     _check_training(config["training"])
+    _check_conv_precision(config)
+    _check_report_rule(config)
     _check_lines_evaluation(config["evaluation"]["lines"])
     if config["figures"]["seed"] not in config["seeds"]:
         raise ConfigError("config key 'figures.seed': must be one of the configured seeds")
@@ -682,20 +733,56 @@ def model_options(config: dict, model: str) -> dict:
 
 
 def with_run_settings(spec: dict, config: dict) -> dict:
-    """`spec` plus the run settings of `config` (device, scale name, reporting intervals), for the job."""
+    """`spec` plus the run settings of `config` (device, scale name, reporting intervals, where
+    the prepared data lie now), for the job."""
     spec = copy.deepcopy(spec)
     spec.update({key: config[key] for key in TOP_RUN_SETTINGS})
     spec["training"].update({k: config["training"][k] for k in RUN_SETTINGS})
+    if spec.get("data") and DATA_CONTENT in spec["data"]:
+        spec["data"][DATA_LOCATION] = data_file(config, spec["dataset"])
     return spec
 
 
+# A real-data cell's spec names its prepared data by content: DATA_CONTENT, a digest of what the
+# prepared file's content depends on (data.sources.<d>: format and accepted md5s). Where the file
+# lies (DATA_LOCATION) is a run setting the job adds: the same data elsewhere retrain nothing.
+# Specs written before held the location alone (LEGACY: {"path": ...}); `comparable_spec` reads
+# them as trained on the configured data, and their path stays part of their own digest.
+DATA_CONTENT, DATA_LOCATION = "content", "path"
+
+
+def data_file(config: dict, dataset: str) -> str:
+    """Where a real dataset's prepared HDF5 file lies under the configured data folder."""
+    return f"{config['data']['data_dir']}/{dataset}.h5"
+
+
+def source_content(config: dict, dataset: str) -> dict:
+    """What a prepared file's content depends on: the format and each file's accepted md5s.
+
+    Where the files come from (path, URLs, mirrors) and how they are downloaded do not change
+    the verified content: they stay out of it."""
+    return content_of_source(config["data"]["sources"][dataset])
+
+
+def content_of_source(source: dict) -> dict:
+    """`source_content` of one `data.sources` entry."""
+    files = {key: {"name": f["name"], "md5": list(f["md5"])} for key, f in (source.get("files") or {}).items()}
+    return {"format": source["format"], "files": files}
+
+
+def content_digest(content: dict) -> str:
+    """The digest naming prepared data by what their content depends on (`source_content`)."""
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def data_spec(config: dict, dataset: str) -> dict | None:
-    """Where a real dataset's HDF5 file is and which of its splits a cell uses."""
+    """Which prepared data a real-data cell trains on (by content, not where they lie) and which of
+    their splits it uses."""
     if dataset == "lines":
         return None
     ds = config["datasets"][dataset]
     return {
-        "path": f"{config['data']['data_dir']}/{dataset}.h5",
+        DATA_CONTENT: content_digest(source_content(config, dataset)),
         "train_splits": list(ds["train_splits"]),
         "test_split": ds["test_split"],
         "max_examples": ds["max_examples"],
@@ -709,7 +796,37 @@ def spec_core(spec: dict) -> dict:
         core.pop(key, None)
     for key in RUN_SETTINGS:
         core["training"].pop(key, None)
+    if core.get("data") and DATA_CONTENT in core["data"]:
+        core["data"].pop(DATA_LOCATION, None)  # a location, not the data: a run setting
     return core
+
+
+def is_located_spec(spec: dict) -> bool:
+    """A real-data spec written before data were named by content: it names them by path alone."""
+    data = spec.get("data")
+    return isinstance(data, dict) and DATA_CONTENT not in data and DATA_LOCATION in data
+
+
+def comparable_spec(recorded: dict, expected: dict) -> dict:
+    """`recorded` in the form of `expected` where the two differ by form only: a spec naming its
+    data by path (written before content digests) is read as trained on the data `expected`
+    names, its other settings kept. Those records were written when a cell's data were the
+    configured source's data at that path; the path never said more about their content."""
+    if not (is_located_spec(recorded) and (expected.get("data") or {}).get(DATA_CONTENT)):
+        return recorded
+    comparable = copy.deepcopy(recorded)
+    located = comparable["data"]
+    comparable["data"] = {DATA_CONTENT: expected["data"][DATA_CONTENT],
+                          **{k: v for k, v in located.items() if k != DATA_LOCATION}}  # fmt: skip
+    return comparable
+
+
+def kept_spec(recorded: dict | None, expected: dict) -> dict:
+    """The spec rule cell_spec records: `recorded` (a cell's spec.json) where it says what `expected`
+    says in its older form, so Snakemake sees the same params and retrains nothing; else `expected`."""
+    if recorded is not None and is_located_spec(recorded) and spec_core(comparable_spec(recorded, expected)) == spec_core(expected):
+        return recorded
+    return expected
 
 
 def spec_digest(spec: dict) -> str:

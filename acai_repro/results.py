@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from acai_repro.cells import cell_of_path
-from acai_repro.config import DATASET_NAME, ConfigError, cell_spec, read_yaml, spec_core, spec_digest
+from acai_repro.config import DATASET_NAME, ConfigError, cell_spec, comparable_spec, read_yaml, spec_core, spec_digest
 from acai_repro.files import write_json
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -196,8 +196,9 @@ def _shown(value) -> str:
 
 def spec_differences(recorded: dict, expected: dict) -> list[str]:
     """'key recorded != expected' for each result setting that differs (run settings ignored),
-    e.g. 'training.total_images 131072 != 16777216'."""
-    old, new = _flatten(spec_core(recorded)), _flatten(spec_core(expected))
+    e.g. 'training.total_images 131072 != 16777216'. A record naming its data by path (written
+    before data were named by content) is compared as naming the data `expected` names."""
+    old, new = _flatten(spec_core(comparable_spec(recorded, expected))), _flatten(spec_core(expected))
     differing = [key for key in sorted(old.keys() | new.keys()) if old.get(key, _ABSENT) != new.get(key, _ABSENT)]
     return [f"{key} {_shown(old.get(key, _ABSENT))} != {_shown(new.get(key, _ABSENT))}" for key in differing]
 

@@ -1,4 +1,5 @@
 # Configuration checks, wildcard constraints and input helpers shared by every rule.
+import os
 import sys
 
 import torch
@@ -9,6 +10,8 @@ from acai_repro.config import (
     ConfigError,
     cell_spec,
     check_dataset,
+    data_file as prepared_file,
+    kept_spec,
     table1_cells,
     validate_config,
 )
@@ -16,9 +19,11 @@ from acai_repro.cells import CELL_FOLDERS, cell_directory, cell_folders, group_f
 from acai_repro.packs import dissolve_targeted, training_packs
 from acai_repro.results import (
     SPEC_FILE,
+    DamagedRecordError,
     check_scale_root,
     dataset_pattern,
     normalise_paths,
+    read_cell_spec,
     write_cell_spec,
 )
 from acai_repro.tables import GRID_TABLES
@@ -44,6 +49,14 @@ def check_local_device(local_exec):
             "invalid configuration: config key 'device': cuda, but this machine has no CUDA "
             "device (torch.cuda.is_available() is false): set device: cpu, or auto (CUDA where "
             "present), or run where a GPU is"
+        )
+    if local_exec and config["training"]["conv_tf32"] and not torch.cuda.is_available():
+        # device: cpu is refused with the config; auto falls back to the CPU here
+        raise WorkflowError(
+            "invalid configuration: config key 'training.conv_tf32': true, but this machine has no "
+            "CUDA device, so the jobs run here on the CPU, where convolutions are float32 either way "
+            "(the cells would retrain for identical numbers): set training.conv_tf32: false, or run "
+            "where a GPU is"
         )
 
 
@@ -71,9 +84,11 @@ def target_error(error):
 
 def train_spec(wildcards):
     """What determines one cell's result: a change to it reruns that cell only. Run settings
-    (device, reporting intervals) are not in it; the job reads them from the config."""
+    (device, reporting intervals, where the data lie) are not in it; the job reads them from the
+    config. A spec.json naming the data by path (written before data were named by content) that
+    otherwise says the same is kept as it is: the same params, nothing retrained."""
     try:
-        return cell_spec(
+        spec = cell_spec(
             config,
             wildcards.dataset,
             wildcards.model,
@@ -82,6 +97,18 @@ def train_spec(wildcards):
         )
     except ConfigError as error:
         raise target_error(error) from None
+    return kept_spec(recorded_cell_spec(wildcards), spec)
+
+
+def recorded_cell_spec(wildcards):
+    """The spec in the cell's spec.json; None where it has none (or a damaged one: rewritten)."""
+    path = f"{cell_directory((wildcards.dataset, wildcards.model, wildcards.dz, wildcards.seed), RESULTS)}/{SPEC_FILE}"
+    if wildcards.dataset == "lines" or not os.path.isfile(path):
+        return None
+    try:
+        return read_cell_spec(path)
+    except DamagedRecordError:
+        return None
 
 
 def table1_files(filename, seeds):
@@ -138,7 +165,7 @@ def data_file(dataset):
             f"dataset {dataset!r} has no data file (the lines are drawn on the fly): "
             f"latents, probes, K-Means and image figures need one of {real}"
         )
-    return f"{DATA_DIR}/{dataset}.h5"
+    return prepared_file(config, dataset)  # where the job reads it too (config.with_run_settings)
 
 
 def train_data(wildcards):

@@ -11,6 +11,13 @@ from acai_repro.train import code_version
 
 WORKFLOW_DIR = Path(__file__).resolve().parent.parent  # relative data paths start here
 dataset = snakemake.wildcards.dataset
+settings = snakemake.config["datasets"][dataset]
+# the labels of the splits the config uses fit its classes, checked before the file is written
+labels = {
+    "classes": settings["classes"],
+    "splits": [*settings["train_splits"], settings["test_split"]],
+    "key": f"datasets.{dataset}.classes",
+}
 failed = False
 with logged(snakemake) as log:
     try:
@@ -22,6 +29,7 @@ with logged(snakemake) as log:
             code_version(),
             DownloadSettings.from_config(snakemake.config["data"]["download"]),
             log,
+            labels,
         )
         log(f"wrote {snakemake.output[0]}")
     except DataError as error:

@@ -132,3 +132,24 @@ def test_the_docs_fashion_mnist_example_reaches_a_table(tmp_path):
     for job in ("prepare_dataset", "train_cell", "pixels_probe", "table2"):
         assert f"rule {job}:" in output or f"\n{job} " in output, job
     assert "results/data/fashion-mnist.h5" in output and "results/quick/table2.tex" in output
+
+
+@pytest.mark.slow
+def test_labels_beyond_classes_stop_the_preparation_before_any_training(tmp_path):
+    """In a fresh clone the data are not prepared when the config is checked: the preparation
+    refuses them in one line, and no training job starts on them."""
+    files = fabricate_idx(tmp_path / "src")  # labels 0-9
+    overlay = {
+        "datasets": {"tiny": {**ARCHITECTURE, "classes": 5}},
+        "data": {"sources": {"tiny": {"format": "idx", "path": str(tmp_path / "src"), "files": files}}},
+    }
+    work = tmp_path / "work"
+    work.mkdir()
+    result = run_snakemake(work, overlay, "results/smoke/tiny/acai/dz32/seed0/metrics.json")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    expected = ("ERROR: config key 'datasets.tiny.classes': 5, but the data being prepared into results/data/tiny.h5 "
+                "have labels up to 9: classes must be at least 10 (nothing written)")  # fmt: skip
+    assert expected in output.splitlines(), output[-3000:]
+    assert "Traceback" not in output and not (work / "results/data/tiny.h5").exists()
+    assert not (work / "results/smoke/logs/train").exists(), "a training job started"

@@ -1,10 +1,12 @@
 import gzip
 import hashlib
 import io
+import os
 import pickle
 import struct
 import tarfile
 import zipfile
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -251,3 +253,84 @@ def test_an_md5_key_on_a_data_source_is_rejected(tmp_path):
     overlay.write_text("data: {sources: {mnist: {md5: f68b3c2dcbeaaa9fbdd348bbdeb94873}}}\n")
     with pytest.raises(ConfigError, match=r"'data.sources.mnist.md5' is unknown; .*: format, path, mirrors, files"):
         load_config(ROOT / "config" / "config.yaml", overlay)
+
+
+# ---- what a prepared file must be before it is written or read ----------------------------------
+def _tiny_idx_source(folder, test_shape=(5, 28, 28), labels_up_to=9):
+    """An IDX `data.sources` entry over tiny files in `folder` (their md5s listed)."""
+    rng = np.random.default_rng(1)
+    folder.mkdir(exist_ok=True)
+    files = {}
+    for split, shape in (("train", (5, 28, 28)), ("test", test_shape)):
+        images = _idx_gz(folder / f"{split}-images.gz", rng.integers(0, 256, shape))
+        labels = _idx_gz(folder / f"{split}-labels.gz", np.arange(shape[0]) % (labels_up_to + 1))
+        for key, path in ((f"{split}_images", images), (f"{split}_labels", labels)):
+            files[key] = {"name": path.name, "md5": [_md5(path.read_bytes())], "urls": []}
+    return {"format": "idx", "path": str(folder), "files": files}
+
+
+@pytest.mark.parametrize("shape,message", [
+    ((5, 28, 27), r"test-images.gz: images of 28×27 pixels; an IDX dataset's images are square"),
+    ((5, 27, 27), r"train-images.gz: images of 28×28 pixels, but split test has 27×27: every split of a dataset has one image size"),
+])  # fmt: skip
+def test_an_idx_file_of_the_wrong_shape_is_refused_though_its_md5_is_listed(tmp_path, shape, message):
+    source = _tiny_idx_source(tmp_path / "src", test_shape=shape)
+    with pytest.raises(DataError, match=message):
+        prepare("mnist", source, tmp_path / "data" / "mnist.h5", tmp_path / "dl")
+    assert not (tmp_path / "data" / "mnist.h5").exists()
+
+
+def test_labels_beyond_classes_are_refused_at_preparation_and_nothing_is_written(tmp_path):
+    source = _tiny_idx_source(tmp_path / "src", labels_up_to=9)  # 5 images a split: labels 0-4
+    labels = {"classes": 3, "splits": ["train", "test"], "key": "datasets.mnist.classes"}
+    out = tmp_path / "data" / "mnist.h5"
+    with pytest.raises(DataError, match=r"^config key 'datasets.mnist.classes': 3, but the data being prepared into "
+                       r".*mnist.h5 have labels up to 4: classes must be at least 5 \(nothing written\)$"):  # fmt: skip
+        prepare("mnist", source, out, tmp_path / "dl", labels=labels)
+    assert not out.exists()
+    prepare("mnist", source, out, tmp_path / "dl", labels={**labels, "classes": 5})
+    assert out.exists()
+
+
+def test_a_read_only_data_folder_is_one_line_before_any_download(tmp_path, monkeypatch):
+    import acai_repro.data.prepare as prepare_module
+
+    source = _tiny_idx_source(tmp_path / "src")
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o555)
+    if os.geteuid() == 0:  # root writes into a read-only folder: the folder reads as one it may not
+        monkeypatch.setattr(prepare_module.os, "access", lambda path, mode: Path(path) != data)
+    try:
+        with pytest.raises(DataError) as error:
+            prepare("mnist", source, data / "mnist.h5", data / "downloads")
+    finally:
+        data.chmod(0o755)
+    assert str(error.value) == (
+        f"{data}: the data folder (data.data_dir) is not writable, so the prepared file cannot be written there: "
+        "make it writable, or name another data.data_dir"
+    )
+    assert list(data.iterdir()) == []
+
+
+def test_a_write_refused_midway_is_one_line_naming_the_file(tmp_path, monkeypatch):
+    import acai_repro.data.prepare as prepare_module
+
+    def refused(path, splits, attrs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(prepare_module, "write_h5", refused)
+    with pytest.raises(DataError, match=r"mnist.h5: cannot write the prepared file \(Permission denied\); make data.data_dir writable"):
+        prepare("mnist", _tiny_idx_source(tmp_path / "src"), tmp_path / "mnist.h5", tmp_path / "dl")
+
+
+def test_prepared_data_carry_checksums_and_name_their_content(tmp_path):
+    from acai_repro.config import content_digest, content_of_source
+    from acai_repro.data import CHECKSUM_KIND, CHECKSUMS, CONTENT
+
+    source = _tiny_idx_source(tmp_path / "src")
+    out = tmp_path / "mnist.h5"
+    prepare("mnist", source, out, tmp_path / "dl")
+    with h5py.File(out) as f:
+        assert f.attrs[CHECKSUMS] == CHECKSUM_KIND and f.attrs[CONTENT] == content_digest(content_of_source(source))
+        assert all(f[f"{split}/{name}"].fletcher32 for split in ("train", "test") for name in ("images", "labels"))

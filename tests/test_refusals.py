@@ -4,12 +4,12 @@ each refused when the config is checked, naming the key and the bound, before an
 import subprocess
 import sys
 
-import h5py
 import numpy as np
 import pytest
 
 from acai_repro.config import ConfigError, load_config
 from acai_repro.data import ImageSource, LabelError
+from acai_repro.data.prepare import write_h5
 from tests.conftest import ROOT
 
 PAPER, SMOKE = ROOT / "config" / "config.yaml", ROOT / "config" / "smoke.yaml"
@@ -29,6 +29,20 @@ REFUSED = [
      "'test' is the test split (datasets.mnist.test_split)"),
     ("datasets: {mnist: {train_splits: [train, train]}}", "'datasets.mnist.train_splits.1'", "'train' is listed twice"),
     ("clustering: {k: 70000}", "'clustering.k'", "more than clustering.train_limit = 60000"),
+    # a train-only or one-class dataset as a Table 2-3 row: every model trained, 100.0 everywhere
+    ("table2: {cells: [[celeba, 32]]}", "'table2.cells.0'",
+     ("celeba has no test split apart from its training images (splits: train), so its accuracy and clustering "
+      "would be measured on training data; Table 2-3 rows take mnist, svhn, cifar10 (celeba makes figures only)")),
+    ("table3: {cells: [[mnist, 32], [celeba, 64]]}", "'table3.cells.1'", "celeba has no test split apart"),
+    ("datasets: {mnist: {classes: 1}}", "'table2.cells.0'",
+     "mnist has 1 class (datasets.mnist.classes), so every accuracy and clustering score would read 100"),
+    # TF32 is cuDNN's: on the CPU the cells would retrain for identical numbers
+    ("device: cpu\ntraining: {conv_tf32: true}", "'training.conv_tf32'",
+     ("true, but device: cpu; TF32 convolutions exist on CUDA only (the CPU computes float32 either way): "
+      "set training.conv_tf32: false, or device: cuda")),
+    # a rule no cell can meet: the tables failed after all training
+    ("tables: {report_rule: {last: 300, of: 256}}", "'tables.report_rule.last'",
+     "300 of 256 is more than all of a cell's evaluations; last must be at most of (256)"),
 ]  # fmt: skip
 
 
@@ -54,11 +68,17 @@ def test_the_shipped_scales_and_celebas_figures_only_split_stay_valid():
 
 
 def _prepared(path, labels_up_to, test_size):
-    with h5py.File(path, "w") as f:
-        for split, n in (("train", 20), ("test", test_size)):
-            group = f.create_group(split)
-            group.create_dataset("images", data=np.zeros((n, 32, 32, 1), np.uint8))
-            group.create_dataset("labels", data=np.arange(n, dtype=np.int64) % (labels_up_to + 1))
+    splits = {split: (np.zeros((n, 32, 32, 1), np.uint8), np.arange(n, dtype=np.int64) % (labels_up_to + 1))
+              for split, n in (("train", 20), ("test", test_size))}  # fmt: skip
+    write_h5(path, splits, {"dataset": "mnist"})
+
+
+def test_the_refused_rows_and_settings_have_valid_neighbours(tmp_path):
+    """Each refusal above is of the value, not of the key: its sensible neighbour stays valid."""
+    for text in ("table3: {cells: [[mnist, 32], [svhn, 64]]}", "datasets: {mnist: {classes: 2}}",
+                 "device: cuda\ntraining: {conv_tf32: true}", "device: cpu\ntraining: {conv_tf32: false}",
+                 "tables: {report_rule: {last: 256, of: 256}}"):  # fmt: skip
+        assert load_config(PAPER, SMOKE, _overlay(tmp_path, text)), text
 
 
 def test_a_prepared_dataset_bounds_classes_and_figure_pairs(tmp_path):
@@ -129,3 +149,29 @@ def test_an_empty_source_path_is_refused_not_read_as_download(tmp_path):
     with pytest.raises(ConfigError, match="'data.sources.mnist.path': empty; give the local folder .* or null"):
         load_config(PAPER, SMOKE, _overlay(tmp_path, "data: {sources: {mnist: {path: ''}}}"))
     assert load_config(PAPER, SMOKE, _overlay(tmp_path, "data: {sources: {mnist: {path: null}}}"))
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_tf32_where_the_jobs_would_run_on_the_cpu_is_refused_before_any_job(tmp_path):
+    """device: auto falls back to the CPU here: TF32 there is refused as the run starts."""
+    overlay = _overlay(tmp_path, "device: auto\ntraining: {conv_tf32: true}")
+    result = _snakemake(tmp_path, "--configfile", str(SMOKE), str(overlay), "--", "results/smoke/lines/acai/dz64/seed0/metrics.json")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-2000:]
+    assert "config key 'training.conv_tf32': true, but this machine has no CUDA device" in output, output[-2000:]
+    assert not (tmp_path / "work" / "results").exists(), "a job ran before the refusal"
+
+
+def test_a_configfile_written_from_the_directory_folder_fails_in_snakemake_as_documented(tmp_path):
+    """Snakemake reads --configfile from the folder it is run in, before --directory applies and
+    before any of the workflow's code: config/README.md says so and what to write instead."""
+    command = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(ROOT / "Snakefile"),
+               "--directory", str(ROOT), "--configfile", "config/smoke.yaml"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "FileNotFoundError" in output and "'config/smoke.yaml'" in output, output[-2000:]
+    readme = (ROOT / "config" / "README.md").read_text()
+    assert "Snakemake\nreads `--configfile` paths from the folder you run it in" in readme
+    absolute = subprocess.run([*command[:-1], str(ROOT / "config" / "smoke.yaml"), "--", "results/smoke/lines/acai/dz64/seed0/spec.json"],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)  # fmt: skip
+    assert absolute.returncode == 0, absolute.stderr[-2000:]

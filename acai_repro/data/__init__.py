@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from acai_repro.data.fetch import DataError
 from acai_repro.data.lines import angle_labels, random_angles, render_lines
+from acai_repro.results import DamagedRecordError
 
 
 class LinesSource:
@@ -39,15 +41,59 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     return images.permute(0, 3, 1, 2).float() * (2.0 / 255.0) - 1.0
 
 
-def read_split(path, split: str, limit: int | None = None):
-    """(uint8 images N×32×32×C, int64 labels) of one split of a prepared HDF5 file."""
+# A prepared file's attributes: CHECKSUMS says every dataset carries HDF5's Fletcher-32 checksum
+# (h5py verifies it on each read of a chunk); CONTENT is the digest of what its content depends
+# on (acai_repro.config.content_digest), the data a cell's spec names.
+CHECKSUMS, CHECKSUM_KIND, CONTENT = "checksums", "fletcher32", "content"
+
+
+class DamagedDataError(DataError, DamagedRecordError):
+    """A prepared data file that cannot be read as what it should be: damaged, without checksums,
+    or not the data a cell names (the file named, with what to do)."""
+
+
+def read_split(path, split: str, limit: int | None = None, content: str | None = None):
+    """(uint8 images N×32×32×C, int64 labels) of one split of a prepared HDF5 file, its checksums
+    verified; with `content`, the file must hold the data of that digest (a cell's data.content)."""
     import h5py
 
-    with h5py.File(path, "r") as f:
-        if split not in f:
-            raise KeyError(f"{path} has no split {split!r} (it has: {', '.join(f)})")
-        n = len(f[split]["labels"]) if limit is None else min(limit, len(f[split]["labels"]))
-        return f[split]["images"][:n], f[split]["labels"][:n]
+    try:
+        with h5py.File(path, "r") as f:
+            check_prepared(f, path, content)
+            if split not in f:
+                raise KeyError(f"{path} has no split {split!r} (it has: {', '.join(f)})")
+            n = len(f[split]["labels"]) if limit is None else min(limit, len(f[split]["labels"]))
+            return f[split]["images"][:n], f[split]["labels"][:n]
+    except FileNotFoundError:
+        raise DamagedDataError(f"{path}: no prepared data there (data.data_dir): prepare it, or name the folder it is in") from None
+    except OSError as error:
+        raise DamagedDataError(
+            f"{path}: damaged prepared data ({error}); delete it to have it prepared again"
+        ) from None
+
+
+def check_prepared(f, path, content: str | None = None) -> None:
+    """A prepared file that carries checksums on every dataset and, where `content` is given,
+    holds those data (DamagedDataError naming the file otherwise)."""
+    unchecked = [name for name, item in _datasets(f) if not item.fletcher32]
+    if f.attrs.get(CHECKSUMS) != CHECKSUM_KIND or unchecked:
+        raise DamagedDataError(
+            f"{path}: prepared without checksums (by an earlier version), so damage could not be told from data: "
+            f"add them in place with `python -m acai_repro.data.checksums {path}` (content and file time "
+            "kept: nothing retrains), or delete it to have it prepared again"
+        )
+    recorded = f.attrs.get(CONTENT)
+    if content is not None and recorded is not None and str(recorded) != content:
+        raise DamagedDataError(
+            f"{path}: holds data {recorded}, but the cell names data {content} (another data.sources entry): "
+            "prepare this dataset again (delete the file) or point data.data_dir at its data"
+        )
+
+
+def _datasets(f):
+    found = []
+    f.visititems(lambda name, item: found.append((name, item)) if hasattr(item, "fletcher32") else None)
+    return found
 
 
 class ImageSource:
@@ -60,9 +106,9 @@ class ImageSource:
     line_metrics = False
 
     def __init__(self, data: dict, device: torch.device, classes: int | None = None, dataset: str = "?"):
-        limit = data.get("max_examples")
-        parts = [read_split(data["path"], s, limit) for s in data["train_splits"]]
-        test_images, test_labels = read_split(data["path"], data["test_split"], limit)
+        limit, content = data.get("max_examples"), data.get("content")
+        parts = [read_split(data["path"], s, limit, content) for s in data["train_splits"]]
+        test_images, test_labels = read_split(data["path"], data["test_split"], limit, content)
         if classes is not None:
             check_labels(data["path"], [p[1] for p in parts] + [test_labels], classes, dataset)
         self.device = device

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from acai_repro.config import load_schema
+from acai_repro.config import load_schema, source_content
 from acai_repro.files import write_atomically
 from acai_repro.units import format_duration
 
@@ -82,15 +82,11 @@ def source_files(source: dict) -> dict[str, SourceFile]:
 
 
 def content_spec(config: dict, dataset: str) -> dict:
-    """What a prepared file's content depends on: the format and each file's accepted md5s.
-
-    Where the files come from (path, URLs, mirrors) and how they are downloaded do not
-    change the verified content, so they stay out of the rule's params: editing them must
-    not rerun the preparation and, through it, every cell trained on the dataset.
+    """What a prepared file's content depends on (acai_repro.config.source_content): the rule's
+    params. Where the files come from (path, URLs, mirrors) and how they are downloaded stay out:
+    editing them must not rerun the preparation and, through it, every cell trained on the dataset.
     """
-    source = config["data"]["sources"][dataset]
-    files = {key: {"name": f["name"], "md5": list(f["md5"])} for key, f in (source.get("files") or {}).items()}
-    return {"format": source["format"], "files": files}
+    return source_content(config, dataset)
 
 
 def source_location(config: dict, dataset: str, workflow_dir) -> dict:

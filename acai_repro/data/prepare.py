@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import pickle
 import struct
 import tarfile
@@ -25,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from acai_repro.config import content_digest, content_of_source
+from acai_repro.data import CHECKSUM_KIND, CHECKSUMS, CONTENT
 from acai_repro.data.fetch import (  # noqa: F401  (re-exported: the data API in one place)
     DECOMPRESSION_ERRORS,
     DataError,
@@ -88,15 +91,34 @@ def idx_splits(files) -> list[str]:
 
 def load_idx(paths: dict[str, Path]) -> dict:
     """Every split of an IDX dataset (MNIST, Fashion-MNIST, KMNIST...), padded to 32×32."""
-    splits = {}
+    splits, sizes = {}, {}
     for split in idx_splits(paths):
         images, labels = read_idx(paths[f"{split}_images"]), read_idx(paths[f"{split}_labels"])
         if images.ndim != 3 or labels.ndim != 1:
             raise DataError(f"{paths[f'{split}_images']}: expected an image file and a label file for split {split}")
         if len(images) != len(labels):
             raise DataError(f"split {split}: {len(images)} images but {len(labels)} labels")
+        sizes[split] = images.shape[1:]
+        check_image_sizes(paths, sizes)
         splits[split] = (pad_to_32(images), labels.astype(np.int64))
     return splits
+
+
+def check_image_sizes(paths: dict[str, Path], sizes: dict[str, tuple[int, int]]) -> None:
+    """Square images, one size in every split: padding a 28×27 file to 32×32 beside 28×28
+    training images would shift every picture without a word (a listed md5 does not vouch for
+    the shape: the md5 list is configuration)."""
+    for split, (rows, cols) in sizes.items():
+        if rows != cols:
+            raise DataError(f"{paths[f'{split}_images']}: images of {rows}×{cols} pixels; an IDX dataset's images are square")
+    first, *others = sizes
+    for split in others:
+        if sizes[split] != sizes[first]:
+            (rows, cols), (first_rows, first_cols) = sizes[split], sizes[first]
+            raise DataError(
+                f"{paths[f'{split}_images']}: images of {rows}×{cols} pixels, but split {first} has "
+                f"{first_rows}×{first_cols}: every split of a dataset has one image size"
+            )
 
 
 load_mnist = load_idx  # MNIST is the IDX format's reference instance
@@ -183,11 +205,13 @@ def _write_splits(path: Path, splits: dict, attrs: dict) -> None:
                 raise DataError(f"split {name}: expected uint8 N×32×32×C, got {images.dtype} {images.shape}")
             group = f.create_group(name)
             chunk = (min(len(images), 1024), *images.shape[1:])
-            group.create_dataset("images", data=images, chunks=chunk, compression="lzf")
-            group.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
+            # Fletcher-32 on every dataset: h5py checks each chunk it reads (data.CHECKSUMS)
+            group.create_dataset("images", data=images, chunks=chunk, compression="lzf", fletcher32=True)
+            group.create_dataset("labels", data=np.asarray(labels, dtype=np.int64), fletcher32=True)
         f.attrs["splits"] = list(splits)
         for key, value in attrs.items():
             f.attrs[key] = value
+        f.attrs[CHECKSUMS] = CHECKSUM_KIND
 
 
 LOADERS = {"idx": load_idx, "svhn_mat": load_svhn, "cifar10_python": load_cifar10}
@@ -202,8 +226,13 @@ def prepare(
     code_version: str = "unknown",
     settings: DownloadSettings | None = None,  # None: the schema's defaults
     log=print,
+    labels: dict | None = None,
 ) -> None:
-    """Get, verify, parse and write one dataset's HDF5 file from its `data.sources` entry."""
+    """Get, verify, parse and write one dataset's HDF5 file from its `data.sources` entry.
+
+    `labels` ({"classes", "splits", "key"}): the splits a config uses must hold labels below
+    `classes`, checked before the file is written (DataError naming `key`)."""
+    check_writable(Path(out_path).parent)
     kind = source.get("format")
     if kind == "celeba_jpeg":
         if not source.get("path"):
@@ -216,6 +245,35 @@ def prepare(
         provenance = {files[key].name: digest for key, (_, digest) in found.items()}
     else:
         raise DataError(f"{dataset}: unknown data.sources.{dataset}.format {kind!r}; valid: {', '.join(FORMATS)}")
-    attrs = {"dataset": dataset, "code_version": code_version}
+    if labels is not None:
+        check_split_labels(splits, labels, out_path)
+    attrs = {"dataset": dataset, "code_version": code_version, CONTENT: content_digest(content_of_source(source))}
     attrs.update({f"md5:{name}": digest for name, digest in provenance.items()})
-    write_h5(out_path, splits, attrs)
+    try:
+        write_h5(out_path, splits, attrs)
+    except PermissionError as error:
+        raise DataError(f"{out_path}: cannot write the prepared file ({error.strerror}); make data.data_dir writable or name another") from None
+
+
+def check_writable(folder: Path) -> None:
+    """The prepared file can be written into `folder` (made where missing), before any download."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"{folder}: cannot make the data folder ({error.strerror}); name another data.data_dir") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DataError(
+            f"{folder}: the data folder (data.data_dir) is not writable, so the prepared file cannot be "
+            "written there: make it writable, or name another data.data_dir"
+        )
+
+
+def check_split_labels(splits: dict, labels: dict, out_path) -> None:
+    """The splits a config uses hold labels below its `classes` (the classifier's outputs)."""
+    used = [split for split in labels["splits"] if split in splits]
+    largest = max((int(splits[s][1].max(initial=-1)) for s in used), default=-1)
+    if largest >= labels["classes"]:
+        raise DataError(
+            f"config key '{labels['key']}': {labels['classes']}, but the data being prepared into {out_path} "
+            f"have labels up to {largest}: classes must be at least {largest + 1} (nothing written)"
+        )
