@@ -32,12 +32,16 @@ from acai_repro.training_run import resolve_device
 
 
 @torch.no_grad()
-def export_latents(model_path, splits, out_path, chunk: int = 2048, device: str = "cpu") -> None:
+def export_latents(model_path, splits, out_path, chunk: int = 2048, device: str = "cpu", data_path=None) -> None:
     """Encode the given splits of the cell's dataset into `out_path` (written atomically).
 
-    `device`: a torch device or the config's name for one ('auto': CUDA when present)."""
+    `device`: a torch device or the config's name for one ('auto': CUDA when present).
+    `data_path`: where the prepared data lie now (the rule's input; the data may have moved since
+    training, which recorded its own location); its content must be the cell's."""
     device = str(resolve_device(device))
     model, _, spec = load_trained(model_path, device)
+    if data_path is not None:
+        spec = {**spec, "data": {**spec["data"], "path": str(data_path)}}
     generator = torch.Generator(device=device).manual_seed(spec["seed"])
     write = partial(_write_latents, model=model, spec=spec, splits=splits, generator=generator, device=device, chunk=chunk)
     write_atomically(out_path, write)
@@ -50,7 +54,7 @@ def _write_latents(path: Path, model, spec: dict, splits, generator, device: str
     data = spec["data"]
     with h5py.File(path, "w", libver="latest") as f:  # the latest format: checksummed metadata
         for split in splits:
-            images, labels = read_split(data["path"], split, data.get("max_examples"))
+            images, labels = read_split(data["path"], split, data.get("max_examples"), data.get("content"))
             group = f.create_group(split)
             z = group.create_dataset("z", (len(images), spec["dz"]), dtype="float32",
                                      chunks=(min(len(images), chunk), spec["dz"]), fletcher32=True)  # fmt: skip

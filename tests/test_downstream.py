@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from acai_repro.data import ImageSource
+from acai_repro.data import DamagedDataError, ImageSource
 from acai_repro.data.prepare import write_h5
 from acai_repro.downstream import cluster, export_latents, linear_probe, read_latents
 from acai_repro.train import train_cell
@@ -81,3 +81,22 @@ def test_train_on_images_and_export_latents_round_trip(smoke_config, tiny_mnist_
     with h5py.File(out) as f:
         assert f.attrs["model"] == "vae" and f.attrs["latent"] == "sample" and f.attrs["dz"] == 32
     assert list(tmp_path.glob(".latents*")) == []
+
+
+def test_latents_are_exported_from_where_the_data_lie_now(smoke_config, tiny_mnist_h5, tmp_path):
+    """The data moved after training (a run setting): the export reads the rule's data file, not
+    the location the weights recorded; the recorded location alone is refused, naming it."""
+    path, splits = tiny_mnist_h5
+    spec = tiny_spec(smoke_config, "baseline", total_images=64, eval_every=64)
+    spec.update(dataset="mnist", dz=32)
+    spec["architecture"].update(latent_width=4, latent_channels=2)
+    spec["data"] = {"path": str(path), "train_splits": ["train"], "test_split": "test", "max_examples": None}
+    train_cell(spec, tmp_path / "cell", lambda m: None)
+    moved = tmp_path / "elsewhere" / path.name
+    moved.parent.mkdir()
+    path.rename(moved)
+    with pytest.raises(DamagedDataError, match=str(path)):
+        export_latents(tmp_path / "cell" / "model.pt", ["test"], tmp_path / "old.h5", chunk=32)
+    export_latents(tmp_path / "cell" / "model.pt", ["test"], tmp_path / "latents.h5", chunk=32, data_path=moved)
+    _, labels = read_latents(tmp_path / "latents.h5", "test")
+    np.testing.assert_array_equal(labels, splits["test"][1])
