@@ -21,8 +21,8 @@ from pathlib import Path
 
 from acai_repro.config import cell_spec
 from acai_repro.devices import default_lock_folder, slot_holders
-from acai_repro.guard import LOCK_FILE
 from acai_repro.grid_cells import Cell, cell_folder, target_cells
+from acai_repro.guard import LOCK_FILE
 from acai_repro.results import SPEC_FILE, DamagedRecordError, read_record, recorded_spec, spec_differences
 from acai_repro.units import format_duration
 from acai_repro.weights_file import DAMAGED_SUFFIX, check_structure
@@ -57,12 +57,17 @@ def last_json_line(path: Path, chunk: int = 8192):
         if isinstance(entry, dict) and isinstance(entry.get("images"), int):
             return entry
     if lines:
-        raise DamagedRecordError(f"{path}: damaged record: its last lines are no evaluation (a JSON object with 'images')")
+        raise DamagedRecordError(
+            f"{path}: damaged record: its last lines are no evaluation (a JSON object with 'images')"
+        )
     return None
 
 
 def _reported_text(values: dict) -> str:
-    return "  ".join(f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {v!r}" for k, v in values.items()) or "(no reported values)"
+    return (
+        "  ".join(f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {v!r}" for k, v in values.items())
+        or "(no reported values)"
+    )
 
 
 def _age(path: Path, now: float) -> str:
@@ -106,7 +111,9 @@ def _running_device(folder: Path, holders: dict[int, str]) -> str:
     return holders.get(int(pid), "") if pid.isdigit() else ""
 
 
-def cell_status(config: dict, directory: Path, cell: Cell, now: float, holders: dict[int, str] | None = None) -> CellStatus:
+def cell_status(
+    config: dict, directory: Path, cell: Cell, now: float, holders: dict[int, str] | None = None
+) -> CellStatus:
     """A cell's state from its files; `damaged`, naming the file and what is wrong, where one
     of them cannot be read as what it should be. `holders`: PID -> device slot held
     (acai_repro.devices.slot_holders), which names a running cell's device."""
@@ -137,8 +144,12 @@ def _cell_status(config: dict, directory: Path, cell: Cell, now: float) -> CellS
         if record.get("status") == "diverged":
             return CellStatus(cell, "diverged", record.get("images", 0), total, rate, record.get("reason") or "")
         if record.get("status") != "ok" or not isinstance(record.get("reported"), dict):
-            raise DamagedRecordError(f"{metrics}: damaged record: no 'status' ok or diverged with its 'reported' values")
-        return CellStatus(cell, "finished", record.get("images", total), total, rate, _reported_text(record["reported"]))
+            raise DamagedRecordError(
+                f"{metrics}: damaged record: no 'status' ok or diverged with its 'reported' values"
+            )
+        return CellStatus(
+            cell, "finished", record.get("images", total), total, rate, _reported_text(record["reported"])
+        )
     # spec.json alone is no start: rule cell_spec writes it before the training job is queued
     present = [p for p in (evals, state) if p.exists()]
     if not present:
@@ -161,7 +172,9 @@ def _check_weights(weights: Path) -> None:
     if weights.exists():
         check_structure(weights)
     elif aside.exists():
-        raise DamagedRecordError(f"{weights}: damaged weights, moved to {aside.name}: the next run trains the cell again")
+        raise DamagedRecordError(
+            f"{weights}: damaged weights, moved to {aside.name}: the next run trains the cell again"
+        )
 
 
 def _kimg(images: int, total: int) -> str:

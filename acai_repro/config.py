@@ -130,8 +130,12 @@ def _schema(schema_path: Path, models: tuple[tuple[str, type[AutoEncoder]], ...]
 
 
 _JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}
-_BOUNDS = {"minimum": "minimum", "maximum": "maximum",
-           "exclusive_minimum": "exclusiveMinimum", "exclusive_maximum": "exclusiveMaximum"}  # fmt: skip
+_BOUNDS = {
+    "minimum": "minimum",
+    "maximum": "maximum",
+    "exclusive_minimum": "exclusiveMinimum",
+    "exclusive_maximum": "exclusiveMaximum",
+}
 
 
 def option_schema(option: Option) -> dict:
@@ -140,7 +144,9 @@ def option_schema(option: Option) -> dict:
         schema = {"enum": list(option.choices)}
     else:
         schema = {"type": _JSON_TYPES[option.type]}
-        schema.update({key: getattr(option, bound) for bound, key in _BOUNDS.items() if getattr(option, bound) is not None})
+        schema.update(
+            {key: getattr(option, bound) for bound, key in _BOUNDS.items() if getattr(option, bound) is not None}
+        )
     return {**schema, "description": option.description, "default": option.default}
 
 
@@ -172,9 +178,7 @@ def _is_number(checker, instance) -> bool:
     return finite and not isinstance(instance, bool)  # .nan and .inf are not numbers here
 
 
-_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
-    {"integer": _is_integer, "number": _is_number}
-)
+_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many({"integer": _is_integer, "number": _is_number})
 StrictValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_TYPES)
 
 
@@ -234,8 +238,12 @@ def _messages(error: jsonschema.ValidationError) -> list[str]:
     if error.validator == "type":
         wanted = error.validator_value
         wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
-        note = " (finite)" if "number" in wanted else " (written without a decimal point)" if wanted == "integer" else ""
-        return [f"config key '{key}': {error.instance!r} is not of type {wanted}{note}{_yaml11_note(error.instance, wanted)}"]
+        note = (
+            " (finite)" if "number" in wanted else " (written without a decimal point)" if wanted == "integer" else ""
+        )
+        return [
+            f"config key '{key}': {error.instance!r} is not of type {wanted}{note}{_yaml11_note(error.instance, wanted)}"
+        ]
     if "propertyNames" in error.schema_path:
         return [f"config key '{key}': name {error.instance!r} is not allowed: {error.message}"]
     return [f"config key '{key}': {error.message}"]
@@ -360,7 +368,12 @@ def _check_measurable(config: dict, dataset: str, key: str) -> None:
 def _is_measurable(config: dict, dataset: str) -> bool:
     source = config["data"]["sources"].get(dataset)
     ds = config["datasets"][dataset]
-    return bool(source) and len(source_splits(source)) > 1 and ds["test_split"] not in ds["train_splits"] and ds["classes"] > 1
+    return (
+        bool(source)
+        and len(source_splits(source)) > 1
+        and ds["test_split"] not in ds["train_splits"]
+        and ds["classes"] > 1
+    )
 
 
 # Formats whose one source file holds a fixed set of splits (acai_repro.data.prepare's loaders);
@@ -460,7 +473,9 @@ def _check_clustering(config: dict) -> None:
     """K-Means needs at least k examples to fit k centres."""
     k, limit = config["clustering"]["k"], config["clustering"]["train_limit"]
     if k > limit:
-        raise ConfigError(f"config key 'clustering.k': {k} clusters, more than clustering.train_limit = {limit} examples")
+        raise ConfigError(
+            f"config key 'clustering.k': {k} clusters, more than clustering.train_limit = {limit} examples"
+        )
     for dataset in _grid_datasets(config, ("table3",)):
         cap = config["datasets"][dataset]["max_examples"]
         if cap is not None and k > cap:
@@ -489,8 +504,10 @@ def _check_samples_model(config: dict) -> None:
         raise ConfigError(f"config key 'figures.samples_model': unknown model {name!r}; valid: {', '.join(MODELS)}")
     if not MODELS[name].has_prior:
         with_prior = [model for model, cls in MODELS.items() if cls.has_prior]
-        raise ConfigError(f"config key 'figures.samples_model': {name!r} has no prior to sample (has_prior is False); "
-                          f"models with one: {', '.join(with_prior) or 'none'}")
+        raise ConfigError(
+            f"config key 'figures.samples_model': {name!r} has no prior to sample (has_prior is False); "
+            f"models with one: {', '.join(with_prior) or 'none'}"
+        )
 
 
 def prepared_splits(path) -> dict[str, tuple[int, int]] | None:
@@ -578,13 +595,11 @@ def _check_training(training: dict) -> None:
     for name in ("total_images", "eval_every"):
         if training[name] % batch:
             raise ConfigError(
-                f"config key 'training.{name}': {training[name]} is not divisible by "
-                f"training.batch_size = {batch}"
+                f"config key 'training.{name}': {training[name]} is not divisible by training.batch_size = {batch}"
             )
     if training["eval_every"] > training["total_images"]:
         raise ConfigError(
-            "config key 'training.eval_every': larger than training.total_images, "
-            "so no evaluation would run"
+            "config key 'training.eval_every': larger than training.total_images, so no evaluation would run"
         )
     if training["seed_fusion"] and not training["fast_path"]:
         raise ConfigError(
@@ -816,15 +831,21 @@ def comparable_spec(recorded: dict, expected: dict) -> dict:
         return recorded
     comparable = copy.deepcopy(recorded)
     located = comparable["data"]
-    comparable["data"] = {DATA_CONTENT: expected["data"][DATA_CONTENT],
-                          **{k: v for k, v in located.items() if k != DATA_LOCATION}}  # fmt: skip
+    comparable["data"] = {
+        DATA_CONTENT: expected["data"][DATA_CONTENT],
+        **{k: v for k, v in located.items() if k != DATA_LOCATION},
+    }
     return comparable
 
 
 def kept_spec(recorded: dict | None, expected: dict) -> dict:
     """The spec rule cell_spec records: `recorded` (a cell's spec.json) where it says what `expected`
     says in its older form, so Snakemake sees the same params and retrains nothing; else `expected`."""
-    if recorded is not None and is_located_spec(recorded) and spec_core(comparable_spec(recorded, expected)) == spec_core(expected):
+    if (
+        recorded is not None
+        and is_located_spec(recorded)
+        and spec_core(comparable_spec(recorded, expected)) == spec_core(expected)
+    ):
         return recorded
     return expected
 

@@ -11,20 +11,28 @@ benchmarks/rates.csv has one, else from its cells' solo rates one after another.
 
 from __future__ import annotations
 
+import heapq
 import re
 import subprocess
 import sys
-import heapq
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from acai_repro.cell_status import last_json_line, started_spec_changes
+from acai_repro.cells import cell_of_path
 from acai_repro.config import cell_spec, evaluations
 from acai_repro.grid_cells import PACK_RULE_PREFIX, ROOT, TRAIN_RULE, Cell, GridError, cell_folder, table_names
-from acai_repro.cells import cell_of_path
-from acai_repro.rates import CPU_CARD, hours_unit, is_cpu_card, kmeans_seconds, load_rates, packed_rate, train_cores, train_rate
-
+from acai_repro.rates import (
+    CPU_CARD,
+    hours_unit,
+    is_cpu_card,
+    kmeans_seconds,
+    load_rates,
+    packed_rate,
+    train_cores,
+    train_rate,
+)
 
 # ---- what would run (Snakemake dry run) --------------------------------------------------
 JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):\s*$")
@@ -34,8 +42,18 @@ OUTPUT = re.compile(r"^\s+output: (.*)$")
 
 def dry_run(config: dict, configfiles: list[str], directory: Path, targets: list[str]) -> str:
     files = expand_targets(config, targets)
-    command = [sys.executable, "-m", "snakemake", "--dry-run", "--snakefile", str(ROOT / "Snakefile"),
-               "--directory", str(directory), "--cores", "1"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--dry-run",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(directory),
+        "--cores",
+        "1",
+    ]
     if configfiles:
         command += ["--configfile", *configfiles]
     result = subprocess.run(command + ["--", *files], capture_output=True, text=True)
@@ -101,7 +119,15 @@ def images_left(config: dict, directory: Path, cell: Cell) -> int:
     return total - (last["images"] if last else 0)
 
 
-def training_cost(config: dict, directory: Path, cells: list[Cell], card: str, rates: list[dict], step: str = "eager", precision: str = ""):
+def training_cost(
+    config: dict,
+    directory: Path,
+    cells: list[Cell],
+    card: str,
+    rates: list[dict],
+    step: str = "eager",
+    precision: str = "",
+):
     """Rows (dataset, dz, model, cells, images, rate, hours) and total GPU-hours."""
     groups: dict = {}
     for cell in cells:
@@ -114,8 +140,18 @@ def training_cost(config: dict, directory: Path, cells: list[Cell], card: str, r
     return rows, sum(r[-1] for r in rows)
 
 
-def cost_report(config, configfiles, directory: Path, targets, card: str, rates=None, output=None, step="eager",
-                precision: str = "", gpus: list[int] | None = None) -> list[str]:  # fmt: skip
+def cost_report(
+    config,
+    configfiles,
+    directory: Path,
+    targets,
+    card: str,
+    rates=None,
+    output=None,
+    step="eager",
+    precision: str = "",
+    gpus: list[int] | None = None,
+) -> list[str]:
     """The dry run's jobs and the GPU-hours (CPU-hours for a CPU `card`) of its training at
     measured rates, each rate named with its source (and what stands in where the step or
     precision was not measured); with `gpus`, the wall-clock hours on each number of GPUs."""
@@ -125,8 +161,10 @@ def cost_report(config, configfiles, directory: Path, targets, card: str, rates=
     packs = {rule: cells for rule, cells in cells_by_rule.items() if rule.startswith(PACK_RULE_PREFIX)}
     cells = cells_by_rule.get(TRAIN_RULE, []) + [cell for pack in packs.values() for cell in pack]
     unit = hours_unit(card)
-    lines = [f"targets: {' '.join(expand_targets(config, targets))}; directory {directory}; card {card}; {step} step"
-             + (f", {precision} convolutions" if precision else "")]  # fmt: skip
+    lines = [
+        f"targets: {' '.join(expand_targets(config, targets))}; directory {directory}; card {card}; {step} step"
+        + (f", {precision} convolutions" if precision else "")
+    ]
     lines += cpu_card_lines(config, card, rates)
     lines.append("jobs that would run (snakemake --dry-run):")
     lines += [f"  {rule:<16} {n:>5}" for rule, n in sorted(jobs.items())]
@@ -150,7 +188,9 @@ def cost_report(config, configfiles, directory: Path, targets, card: str, rates=
         "evaluations not included: "
         f"{evaluations(config['training'])} per cell)"
     )
-    lines += pack_cost_lines(config, directory, packs, card, rates, step, len(cells_by_rule.get(TRAIN_RULE, [])), precision, sources)
+    lines += pack_cost_lines(
+        config, directory, packs, card, rates, step, len(cells_by_rule.get(TRAIN_RULE, [])), precision, sources
+    )
     lines += kmeans_cost_lines(config, jobs, cells_by_rule.get("kmeans", []), card, rates)
     if gpus:
         costed = device_jobs(config, directory, parse_jobs(output), card, rates, step, precision)
@@ -165,12 +205,22 @@ def cpu_card_lines(config: dict, card: str, rates: list[dict]) -> list[str]:
         return []
     cores = ", ".join(map(str, sorted(train_cores(rates, card)))) or "?"
     device = "the config's device is the CPU: " if config.get("device") == "cpu" else ""
-    return [f"{device}costed at rates measured on a CPU ({card}), in CPU-hours: a training job at the {cores} "
-            f"core(s) its rate was measured with (resources.train.threads: {config['resources']['train']['threads']})"]  # fmt: skip
+    return [
+        f"{device}costed at rates measured on a CPU ({card}), in CPU-hours: a training job at the {cores} "
+        f"core(s) its rate was measured with (resources.train.threads: {config['resources']['train']['threads']})"
+    ]
 
 
-def pack_hours(config, directory: Path, cells: list[Cell], card: str, rates: list[dict], step: str, precision: str,
-               sources: list[str]) -> tuple[float, str]:  # fmt: skip
+def pack_hours(
+    config,
+    directory: Path,
+    cells: list[Cell],
+    card: str,
+    rates: list[dict],
+    step: str,
+    precision: str,
+    sources: list[str],
+) -> tuple[float, str]:
     """A pack's hours on one device, from its measured packed rate, else from its cells' solo
     rates one after another (an upper bound); and how it was costed."""
     left = [images_left(config, directory, cell) for cell in cells]
@@ -180,32 +230,50 @@ def pack_hours(config, directory: Path, cells: list[Cell], card: str, rates: lis
     return cells_hours(config, directory, cells, card, rates, step, precision), "solo rate, packed rate not measured"
 
 
-def cells_hours(config, directory: Path, cells: list[Cell], card: str, rates: list[dict], step: str, precision: str) -> float:
+def cells_hours(
+    config, directory: Path, cells: list[Cell], card: str, rates: list[dict], step: str, precision: str
+) -> float:
     """Hours of `cells` trained one after another at their solo rates (a fused group's seeds:
     the step's rate, as training_cost counts them)."""
-    return sum(
-        images_left(config, directory, c) / train_rate(rates, card, c.dataset, c.dz, c.model, step, precision).value
-        for c in cells
-    ) / 3600
+    return (
+        sum(
+            images_left(config, directory, c) / train_rate(rates, card, c.dataset, c.dz, c.model, step, precision).value
+            for c in cells
+        )
+        / 3600
+    )
 
 
-def pack_cost_lines(config, directory: Path, packs: dict, card: str, rates: list[dict], step: str, singles: int,
-                    precision: str = "", sources: list[str] | None = None) -> list[str]:  # fmt: skip
+def pack_cost_lines(
+    config,
+    directory: Path,
+    packs: dict,
+    card: str,
+    rates: list[dict],
+    step: str,
+    singles: int,
+    precision: str = "",
+    sources: list[str] | None = None,
+) -> list[str]:
     """Training jobs: packs (one job each) and single cells; each pack's GPU-hours from its
     measured packed rate, else from its cells' solo rates one after another (an upper bound)."""
     if not packs:
         return []
     sources = [] if sources is None else sources
     unit = hours_unit(card)
-    lines = [f"training jobs: {len(packs)} packs (rules {PACK_RULE_PREFIX}*, "
-             f"{sum(len(c) for c in packs.values())} cells) + {singles} single cells ({TRAIN_RULE})"]  # fmt: skip
+    lines = [
+        f"training jobs: {len(packs)} packs (rules {PACK_RULE_PREFIX}*, "
+        f"{sum(len(c) for c in packs.values())} cells) + {singles} single cells ({TRAIN_RULE})"
+    ]
     hours_sum = 0.0
     for rule, cells in sorted(packs.items()):
         hours, how = pack_hours(config, directory, cells, card, rates, step, precision, sources)
         hours_sum += hours
         kimg = sum(images_left(config, directory, cell) for cell in cells) / 1024
         lines.append(f"  {rule:<28} {len(cells):>3} cells {kimg:>9.0f} kimg {hours:>7.2f} {unit[:5]}  {how}")
-    lines.append(f"{unit} of the packs on {card}: {hours_sum:.1f} (one {'CPU' if is_cpu_card(card) else 'GPU'} job per pack)")
+    lines.append(
+        f"{unit} of the packs on {card}: {hours_sum:.1f} (one {'CPU' if is_cpu_card(card) else 'GPU'} job per pack)"
+    )
     return lines
 
 
@@ -221,8 +289,12 @@ def kmeans_cost_lines(config: dict, jobs: Counter, cells: list[Cell], card: str,
             continue
         hours = sum(n * estimates[dz][0] * estimates[dz][1] for dz, n in per_dz.items()) / 3600
         each = "; ".join(f"{per_dz[dz]} x dz{dz} {s:.0f} s x {c} cores" for dz, (s, c, _) in estimates.items())
-        lines.append(f"  on {where}: {each} -> {hours:.2f} {unit} [measured at 60000 points: {next(iter(estimates.values()))[2]}; linear in restarts]")
-    lines.append("  not costed (never measured): export_latents, probe, pixels_kmeans, pixels_probe, prepare_dataset, tables")
+        lines.append(
+            f"  on {where}: {each} -> {hours:.2f} {unit} [measured at 60000 points: {next(iter(estimates.values()))[2]}; linear in restarts]"
+        )
+    lines.append(
+        "  not costed (never measured): export_latents, probe, pixels_kmeans, pixels_probe, prepare_dataset, tables"
+    )
     return lines
 
 
@@ -234,8 +306,9 @@ class DeviceJob:
     after: str | None = None  # the job that must end before it starts (a K-Means job's training)
 
 
-def device_jobs(config, directory: Path, jobs: list[tuple[str, list[Cell]]], card: str, rates: list[dict], step: str,
-                precision: str) -> list[DeviceJob]:  # fmt: skip
+def device_jobs(
+    config, directory: Path, jobs: list[tuple[str, list[Cell]]], card: str, rates: list[dict], step: str, precision: str
+) -> list[DeviceJob]:
     """The dry run's jobs that hold a device, costed: every training job (a cell, a fused group
     or a pack) and, where K-Means runs on the device (the config's device is not the CPU) and
     the card's K-Means was measured, each cell's K-Means after the job that trains that cell."""
@@ -278,20 +351,28 @@ def schedule(jobs: list[DeviceJob], devices: int) -> float:
     return max(ends.values(), default=0.0)
 
 
-def wall_clock_lines(config: dict, jobs: list[DeviceJob], gpus: list[int], card: str, kmeans_jobs: int = 0) -> list[str]:
+def wall_clock_lines(
+    config: dict, jobs: list[DeviceJob], gpus: list[int], card: str, kmeans_jobs: int = 0
+) -> list[str]:
     """Hours until the targets are done on each number of GPUs (the costed device jobs; of the
     dry run's `kmeans_jobs`, those whose K-Means was measured on `card`)."""
     if is_cpu_card(card) or config.get("device") == "cpu":
-        return [f"--gpus: the config's device is {config.get('device')} and the rates are {card}'s: no GPU to "
-                "schedule on; the hours above are CPU-hours"]  # fmt: skip
+        return [
+            f"--gpus: the config's device is {config.get('device')} and the rates are {card}'s: no GPU to "
+            "schedule on; the hours above are CPU-hours"
+        ]
     total = sum(j.hours for j in jobs)
     kmeans = sum(1 for j in jobs if j.name.startswith("kmeans "))
-    unmeasured = f" ({kmeans_jobs - kmeans} more never measured on {card}: not included)" if kmeans_jobs > kmeans else ""
-    lines = [f"wall-clock until the targets are done on N GPUs ({card} rates above; {len(jobs) - kmeans} training "
-             f"jobs and {kmeans} K-Means jobs{unmeasured} on the devices, each on one device, a cell's K-Means after its "
-             "training; evaluations, latent export, probes and pixel K-Means not included; "
-             f"resources.train.gpu_share {config['resources']['train']['gpu_share']} is costed as one job per "
-             "device at a time):"]  # fmt: skip
+    unmeasured = (
+        f" ({kmeans_jobs - kmeans} more never measured on {card}: not included)" if kmeans_jobs > kmeans else ""
+    )
+    lines = [
+        f"wall-clock until the targets are done on N GPUs ({card} rates above; {len(jobs) - kmeans} training "
+        f"jobs and {kmeans} K-Means jobs{unmeasured} on the devices, each on one device, a cell's K-Means after its "
+        "training; evaluations, latent export, probes and pixel K-Means not included; "
+        f"resources.train.gpu_share {config['resources']['train']['gpu_share']} is costed as one job per "
+        "device at a time):"
+    ]
     lines.append(f"  {'GPUs':>4} {'hours':>8} {'device-hours':>13} {'busy':>5}")
     for n in gpus:
         hours = schedule(jobs, n)

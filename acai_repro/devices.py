@@ -118,7 +118,9 @@ def probe_cuda_uuids(environ: Mapping[str, str]) -> list[str]:
     """The UUID (or "" where torch reports none) of each device CUDA shows a process with
     `environ`; [] without CUDA."""
     try:
-        result = subprocess.run([sys.executable, "-c", PROBE], env=dict(environ), capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-c", PROBE], env=dict(environ), capture_output=True, text=True, timeout=300
+        )
     except (OSError, subprocess.SubprocessError):
         return []
     return result.stdout.splitlines() if result.returncode == 0 else []
@@ -131,11 +133,15 @@ def cuda_devices(environ: Mapping[str, str], uuids: list[str]) -> list[Device]:
     devices = []
     for index, uuid in enumerate(uuids):
         name = names[index] if index < len(names) else str(index)
-        devices.append(Device(name, lock_key(f"GPU-{uuid}" if uuid and not uuid.startswith("GPU-") else uuid or f"index-{name}")))
+        devices.append(
+            Device(name, lock_key(f"GPU-{uuid}" if uuid and not uuid.startswith("GPU-") else uuid or f"index-{name}"))
+        )
     return devices
 
 
-def list_devices(environ: Mapping[str, str], probe: Callable[[Mapping[str, str]], list[str]] = probe_cuda_uuids) -> list[Device]:
+def list_devices(
+    environ: Mapping[str, str], probe: Callable[[Mapping[str, str]], list[str]] = probe_cuda_uuids
+) -> list[Device]:
     """The devices a job may take: the fake ones when ACAI_FAKE_DEVICES is set, else the CUDA
     devices it can see (honouring CUDA_VISIBLE_DEVICES)."""
     fakes = fake_devices(environ)
@@ -231,8 +237,16 @@ class ParentGoneError(RuntimeError):
     """The job's parent (Snakemake) died while the job waited for a device: it does not start."""
 
 
-def take_slot(devices: list[Device], share: int, folder: Path, job: str, log, poll_seconds: float = 5.0,
-              sleep: Callable[[float], None] = time.sleep, parent_gone: Callable[[], bool] = lambda: False) -> Slot:  # fmt: skip
+def take_slot(
+    devices: list[Device],
+    share: int,
+    folder: Path,
+    job: str,
+    log,
+    poll_seconds: float = 5.0,
+    sleep: Callable[[float], None] = time.sleep,
+    parent_gone: Callable[[], bool] = lambda: False,
+) -> Slot:
     """A slot of `devices` (`share` per device), waiting with a log line while none is free;
     ParentGoneError when `parent_gone()` turns true meanwhile (no orphan starts late)."""
     if not devices:
@@ -241,8 +255,10 @@ def take_slot(devices: list[Device], share: int, folder: Path, job: str, log, po
         raise ValueError(f"take_slot: gpu_share {share}: at least one job per device")
     slot, started = try_take_slot(devices, share, folder, job), time.monotonic()
     if slot is None:
-        log(f"waiting for a free device slot: all {share * len(devices)} slots of {len(devices)} device(s) "
-            f"are held ({holders_text(devices, share, folder)}); lock folder {folder}")  # fmt: skip
+        log(
+            f"waiting for a free device slot: all {share * len(devices)} slots of {len(devices)} device(s) "
+            f"are held ({holders_text(devices, share, folder)}); lock folder {folder}"
+        )
         while slot is None:
             sleep(poll_seconds)
             if parent_gone():
@@ -258,8 +274,10 @@ def memory_note(free: int, total: int) -> str:
     used = total - free
     if used <= FOREIGN_MEMORY_BYTES:
         return ""
-    return (f"note: {used / 2**30:.1f} of {total / 2**30:.1f} GiB of this device's memory were in use before "
-            "this job started: another process shares the card (slower steps; memory for both)")  # fmt: skip
+    return (
+        f"note: {used / 2**30:.1f} of {total / 2**30:.1f} GiB of this device's memory were in use before "
+        "this job started: another process shares the card (slower steps; memory for both)"
+    )
 
 
 def _foreign_use_note() -> str:
@@ -279,9 +297,15 @@ def needs_slot(config_device: str, devices: list[Device]) -> bool:
 
 
 @contextlib.contextmanager
-def job_device(config: dict, job: str, log, environ: MutableMapping[str, str] | None = None,
-               devices: list[Device] | None = None, poll_seconds: float = 5.0,
-               foreign_use: Callable[[], str] | None = None) -> Iterator[Slot | None]:  # fmt: skip
+def job_device(
+    config: dict,
+    job: str,
+    log,
+    environ: MutableMapping[str, str] | None = None,
+    devices: list[Device] | None = None,
+    poll_seconds: float = 5.0,
+    foreign_use: Callable[[], str] | None = None,
+) -> Iterator[Slot | None]:
     """For a workflow job that computes on a GPU: hold a device slot for the block, with
     CUDA_VISIBLE_DEVICES narrowed to that device (call it before CUDA starts in the process).
     Yields the slot, or None where the job runs on the CPU (nothing taken). Logs the device,
@@ -297,8 +321,9 @@ def job_device(config: dict, job: str, log, environ: MutableMapping[str, str] | 
         return
     share = config["resources"]["train"]["gpu_share"]
     parent = os.getppid()
-    slot = take_slot(devices, share, default_lock_folder(environ), job, log, poll_seconds,
-                     parent_gone=lambda: os.getppid() != parent)  # fmt: skip
+    slot = take_slot(
+        devices, share, default_lock_folder(environ), job, log, poll_seconds, parent_gone=lambda: os.getppid() != parent
+    )
     saved = {name: environ.get(name) for name in ("CUDA_VISIBLE_DEVICES", HELD_SLOT)}
     try:
         if not slot.device.fake:

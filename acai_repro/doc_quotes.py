@@ -114,5 +114,3 @@ def result_set_problems(root: Path = ROOT, committed: dict | None = None) -> lis
     for doc in docs(root):
         problems.extend(doc_problems(doc, provenances, committed, root))
     return problems
-
-

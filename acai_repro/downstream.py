@@ -43,7 +43,9 @@ def export_latents(model_path, splits, out_path, chunk: int = 2048, device: str 
     if data_path is not None:
         spec = {**spec, "data": {**spec["data"], "path": str(data_path)}}
     generator = torch.Generator(device=device).manual_seed(spec["seed"])
-    write = partial(_write_latents, model=model, spec=spec, splits=splits, generator=generator, device=device, chunk=chunk)
+    write = partial(
+        _write_latents, model=model, spec=spec, splits=splits, generator=generator, device=device, chunk=chunk
+    )
     write_atomically(out_path, write)
 
 
@@ -56,8 +58,13 @@ def _write_latents(path: Path, model, spec: dict, splits, generator, device: str
         for split in splits:
             images, labels = read_split(data["path"], split, data.get("max_examples"), data.get("content"))
             group = f.create_group(split)
-            z = group.create_dataset("z", (len(images), spec["dz"]), dtype="float32",
-                                     chunks=(min(len(images), chunk), spec["dz"]), fletcher32=True)  # fmt: skip
+            z = group.create_dataset(
+                "z",
+                (len(images), spec["dz"]),
+                dtype="float32",
+                chunks=(min(len(images), chunk), spec["dz"]),
+                fletcher32=True,
+            )
             labels = np.ascontiguousarray(labels, dtype=np.int64)
             group.create_dataset("labels", data=labels, fletcher32=True).attrs["sha256"] = _sha256(labels)
             digest = hashlib.sha256()  # of the rows in order: the sha256 of the whole dataset
@@ -68,9 +75,13 @@ def _write_latents(path: Path, model, spec: dict, splits, generator, device: str
                 digest.update(rows.tobytes())
             z.attrs["sha256"] = digest.hexdigest()
         f.attrs.update(
-            model=spec["model"], dataset=spec["dataset"], dz=spec["dz"], seed=spec["seed"],
-            latent=model.latent_kind, code_version=code_version(),
-        )  # fmt: skip
+            model=spec["model"],
+            dataset=spec["dataset"],
+            dz=spec["dz"],
+            seed=spec["seed"],
+            latent=model.latent_kind,
+            code_version=code_version(),
+        )
 
 
 LATENT_DATASETS = ("z", "labels")
@@ -89,9 +100,13 @@ def read_latents(path, split: str, limit: int | None = None):
         with h5py.File(path, "r") as f:
             # Every split checked, not only the one asked for: a damaged file is refused whole.
             if split not in f:
-                raise DamagedRecordError(f"{path}: holds no split {split!r} (it holds {', '.join(f)}): exported for "
-                                         "other splits; delete it, and the rerun exports the configured ones")
-            checked = {name: {key: _checked(path, name, group[key]) for key in LATENT_DATASETS} for name, group in f.items()}
+                raise DamagedRecordError(
+                    f"{path}: holds no split {split!r} (it holds {', '.join(f)}): exported for "
+                    "other splits; delete it, and the rerun exports the configured ones"
+                )
+            checked = {
+                name: {key: _checked(path, name, group[key]) for key in LATENT_DATASETS} for name, group in f.items()
+            }
             data = checked[split]
     except DamagedRecordError:
         raise
@@ -142,8 +157,14 @@ def linear_probe(train_z, train_y, test_z, test_y, classes: int, max_iter: int =
     layer = torch.nn.Linear(x.shape[1], classes)
     torch.nn.init.zeros_(layer.weight)
     torch.nn.init.zeros_(layer.bias)
-    optimizer = torch.optim.LBFGS(layer.parameters(), max_iter=max_iter, tolerance_grad=1e-7,
-                                  tolerance_change=1e-10, history_size=20, line_search_fn="strong_wolfe")  # fmt: skip
+    optimizer = torch.optim.LBFGS(
+        layer.parameters(),
+        max_iter=max_iter,
+        tolerance_grad=1e-7,
+        tolerance_change=1e-10,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         optimizer.zero_grad()
@@ -177,9 +198,16 @@ def cluster(train_z, test_z, test_y, options: dict, device=None, whitened: bool 
     start = time.perf_counter()
     w_train, w_test = whiten(train_z, test_z) if whitened else (train_z, test_z)
     result = kmeans(
-        w_train, k=options["k"], restarts=options["restarts"], max_iter=options["max_iter"],
-        tol=options["tol"], seed=options["seed"], device=device, backend=options["backend"], threads=threads,
-    )  # fmt: skip
+        w_train,
+        k=options["k"],
+        restarts=options["restarts"],
+        max_iter=options["max_iter"],
+        tol=options["tol"],
+        seed=options["seed"],
+        device=device,
+        backend=options["backend"],
+        threads=threads,
+    )
     accuracy = cluster_accuracy(test_y, predict(result.centers, w_test), n_classes=options["k"])
     return {
         "accuracy": accuracy,
@@ -194,6 +222,7 @@ def cluster(train_z, test_z, test_y, options: dict, device=None, whitened: bool 
 
 
 # ---- One function per downstream rule: each script in scripts/ is a single call to one ----
+
 
 def _finished(metrics_path) -> dict:
     """The start of a cell's record: which cell, whether it finished training, its spec digest

@@ -73,8 +73,13 @@ def read_stamp(png: Path) -> dict:
 
 
 def stamp_fields(set_dir: Path, provenance: dict, rendered_by: str) -> dict:
-    return {"result set": set_dir.as_posix(), "commit": provenance["commit"], "fingerprint": provenance["fingerprint"],
-            "command": provenance["command"], "rendered by": rendered_by}  # fmt: skip
+    return {
+        "result set": set_dir.as_posix(),
+        "commit": provenance["commit"],
+        "fingerprint": provenance["fingerprint"],
+        "command": provenance["command"],
+        "rendered by": rendered_by,
+    }
 
 
 def _copy_records(set_dir: Path, results: Path) -> None:
@@ -90,16 +95,37 @@ def _copy_records(set_dir: Path, results: Path) -> None:
 def render(workdir: Path, configfiles: list, targets: list, rules, cores: int) -> None:
     """Snakemake on `targets`, allowed to run the figure rules only: a missing cell fails, named,
     instead of training one."""
-    command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--snakefile", str(ROOT / "Snakefile"),
-               "--directory", str(workdir), "--allowed-rules", *rules, "--configfile", *map(str, configfiles),
-               "--", *targets]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        str(cores),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--allowed-rules",
+        *rules,
+        "--configfile",
+        *map(str, configfiles),
+        "--",
+        *targets,
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode:
         raise RuntimeError(f"rendering {targets} failed:\n{result.stderr[-3000:]}")
 
 
-def refresh(set_dir: Path, configfiles: list, from_records: bool = False, rendered: Path | None = None,
-            workdir: Path = Path("."), cores: int = 1, rendered_by: str = "") -> list[Path]:  # fmt: skip
+def refresh(
+    set_dir: Path,
+    configfiles: list,
+    from_records: bool = False,
+    rendered: Path | None = None,
+    workdir: Path = Path("."),
+    cores: int = 1,
+    rendered_by: str = "",
+) -> list[Path]:
     """Render (or take from `rendered`) the set's figures, stamp them with its provenance and
     copy them into SET/figures/. Returns the committed paths."""
     set_dir = Path(set_dir)
@@ -132,7 +158,9 @@ def _commit_figures(set_dir: Path, rendered: Path, names: list, fields: dict) ->
         target = set_dir / FIGURES_DIR / name
         stamp(rendered / name, target, fields)
         if target.stat().st_size > MAX_BYTES:
-            raise ValueError(f"{target}: {target.stat().st_size} bytes, over the {MAX_BYTES} a committed figure may have")
+            raise ValueError(
+                f"{target}: {target.stat().st_size} bytes, over the {MAX_BYTES} a committed figure may have"
+            )
         committed.append(target)
     return committed
 
@@ -176,8 +204,10 @@ def _figure_problems(where: str, png: Path, link: str, root: Path, committed: di
     found = read_stamp(png)
     wrong = [key for key in ("commit", "fingerprint") if found.get(key) != provenance[key]]
     if wrong:
-        return [f"{where}: {link} is stamped {[found.get(k) for k in wrong]} for {wrong}, its set {name} records "
-                f"{[provenance[k] for k in wrong]}: render it again with python -m acai_repro.figure_sets {name}"]
+        return [
+            f"{where}: {link} is stamped {[found.get(k) for k in wrong]} for {wrong}, its set {name} records "
+            f"{[provenance[k] for k in wrong]}: render it again with python -m acai_repro.figure_sets {name}"
+        ]
     return quote_problems(f"{where} ({link})", name, provenance, committed, marked)
 
 
@@ -191,10 +221,13 @@ def main(argv=None) -> int:
     parser.add_argument("--directory", type=Path, default=Path("."), help="where the run's results_dir lies")
     parser.add_argument("--cores", type=int, default=1)
     args = parser.parse_args(argv)
-    command = "python -m acai_repro.figure_sets " + " ".join(map(shlex.quote, argv if argv is not None else sys.argv[1:]))
+    command = "python -m acai_repro.figure_sets " + " ".join(
+        map(shlex.quote, argv if argv is not None else sys.argv[1:])
+    )
     try:
-        written = refresh(args.set_dir, args.configfile, args.from_records, args.rendered, args.directory, args.cores,
-                          command)  # fmt: skip
+        written = refresh(
+            args.set_dir, args.configfile, args.from_records, args.rendered, args.directory, args.cores, command
+        )
     except (ValueError, FileNotFoundError, RuntimeError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

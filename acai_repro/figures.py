@@ -20,10 +20,14 @@ import torch  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from acai_repro.data import read_split, to_float  # noqa: E402
-from acai_repro.tables import PAPER_RULE, ReportRule, median_of_last  # noqa: E402
 from acai_repro.data.lines import render_lines  # noqa: E402
 from acai_repro.models import MODELS, title_of  # noqa: E402
-from acai_repro.tables import paper_values  # noqa: E402
+from acai_repro.tables import (  # noqa: E402
+    PAPER_RULE,
+    ReportRule,
+    median_of_last,
+    paper_values,  # noqa: E402
+)
 from acai_repro.train import load_trained  # noqa: E402
 
 N_POINTS = 16
@@ -62,7 +66,10 @@ def reported_text(record: dict, rule: ReportRule = PAPER_RULE) -> str:
     """A Table 1 cell's Mean Distance and Smoothness, as the tables print them."""
     reported = reported_values(record, rule)
     values = []
-    for key, title, scale, unit in (("mean_distance", "Mean Distance", 1e3, "×10⁻³"), ("smoothness", "Smoothness", 1, "")):
+    for key, title, scale, unit in (
+        ("mean_distance", "Mean Distance", 1e3, "×10⁻³"),
+        ("smoothness", "Smoothness", 1, ""),
+    ):
         value = reported.get(key)
         values.append(f"{title} {'undef.' if is_undefined(value) else f'{value * scale:.2f}{unit}'}")
     return "\n".join(values)
@@ -70,13 +77,17 @@ def reported_text(record: dict, rule: ReportRule = PAPER_RULE) -> str:
 
 def provenance_text(records) -> str:
     """Scale, seeds, reporting rule and training commit of the records a figure shows."""
+
     def joined(values):
         return ", ".join(sorted({str(v) for v in values if v is not None})) or "not recorded"
 
     scales = joined((r.get("spec") or {}).get("scale_name") for r in records)
     seeds = joined(r["cell"]["seed"] for r in records)
-    rules = joined(f"median of the last {PAPER_RULE.count(len(r['evals']))} of {len(r['evals'])} evaluations"
-                   for r in records if r.get("evals") and r.get("status") == "ok")  # fmt: skip
+    rules = joined(
+        f"median of the last {PAPER_RULE.count(len(r['evals']))} of {len(r['evals'])} evaluations"
+        for r in records
+        if r.get("evals") and r.get("status") == "ok"
+    )
     commits = joined((r.get("provenance") or {}).get("code_version") for r in records)
     return f"scale {scales}; seeds {seeds}; a cell's value: {rules}; trained by commit {commits}"
 
@@ -203,9 +214,19 @@ def vae_sample_figure(model_path, out_path, n: int, seed: int) -> None:
             _show(ax, image)
     else:
         fig.text(0.5, 0.5, stopped_text(record), ha="center", va="center", fontsize=8, color="firebrick", wrap=True)
-    fig.suptitle(title_with_status(model_path, f"{title_of(record['cell']['model'])} samples on lines (paper Fig. 5)"), fontsize=9)
-    fig.text(0.5, 0.0, provenance_text([record]).replace("; a cell", ";\na cell"), ha="center", va="top", fontsize=6,
-             color="dimgray")  # fmt: skip
+    fig.suptitle(
+        title_with_status(model_path, f"{title_of(record['cell']['model'])} samples on lines (paper Fig. 5)"),
+        fontsize=9,
+    )
+    fig.text(
+        0.5,
+        0.0,
+        provenance_text([record]).replace("; a cell", ";\na cell"),
+        ha="center",
+        va="top",
+        fontsize=6,
+        color="dimgray",
+    )
     fig.savefig(out_path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
@@ -311,8 +332,10 @@ def _legend(ax, records, seed_styles: dict, references: dict, any_undefined: boo
     (with why), then the keys of the reference lines and markers."""
     show_dz = len({r["cell"]["dz"] for r in records}) > 1
     models = dict.fromkeys((r["cell"]["model"], r["cell"]["dz"]) for r in records)
-    handles = [Line2D([], [], color=model_colour(m), lw=1.5, label=title_of(m) + (f" (dz {dz})" if show_dz else ""))
-               for m, dz in models]  # fmt: skip
+    handles = [
+        Line2D([], [], color=model_colour(m), lw=1.5, label=title_of(m) + (f" (dz {dz})" if show_dz else ""))
+        for m, dz in models
+    ]
     if len(seed_styles) > 1:
         handles += [Line2D([], [], color="gray", ls=style, label=f"seed {seed}") for seed, style in seed_styles.items()]
     for record in records:
@@ -322,8 +345,16 @@ def _legend(ax, records, seed_styles: dict, references: dict, any_undefined: boo
     if references:
         handles.append(Line2D([], [], color="gray", label="paper's final value (2^24 images)", **PAPER_LINE))
     if any_undefined:
-        handles.append(Line2D([], [], color="gray", marker="x", ls="none",
-                              label="× in the strip 'undef.': undefined at that evaluation\n(every interpolation collapsed), no value"))  # fmt: skip
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color="gray",
+                marker="x",
+                ls="none",
+                label="× in the strip 'undef.': undefined at that evaluation\n(every interpolation collapsed), no value",
+            )
+        )
     ax.axis("off")
     ax.legend(handles=handles, fontsize=7, loc="upper left", frameon=False)
 
@@ -366,8 +397,11 @@ def training_curves_figure(metrics_paths, out_path) -> None:
 
 def _nothing_to_plot(records, out_path) -> None:
     """A figure that says why there are no curves (no cell reached its first evaluation)."""
-    lines = [f"{title_of(r['cell']['model'])} seed {r['cell']['seed']}: {r['status']}"
-             + (f" ({r['reason']})" if r.get("reason") else "") for r in records]  # fmt: skip
+    lines = [
+        f"{title_of(r['cell']['model'])} seed {r['cell']['seed']}: {r['status']}"
+        + (f" ({r['reason']})" if r.get("reason") else "")
+        for r in records
+    ]
     fig, ax = plt.subplots(figsize=(7, 1 + 0.22 * len(lines)))
     ax.axis("off")
     text = "No training curves: no cell reached its first evaluation.\n\n" + "\n".join(lines)

@@ -18,8 +18,8 @@ The number rows are acai_repro.verdicts' (`number_rows`): one per published valu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -29,9 +29,11 @@ from acai_repro.tables import TABLE1_METRICS
 from acai_repro.verdicts import AUTOENCODERS, PROTOCOL_IMAGES
 
 FINDING_VERDICTS = ["holds", "fails", "partly", "not enough cells"]
-MEANINGFUL_RULE = ("A finding's verdict is evidence about the paper's claim only where every cell of the table it "
-                   "reads trained on the protocol's 2^24 images; at a reduced scale it describes our partly trained "
-                   "models, is marked (not meaningful at this scale) and is counted apart.")  # fmt: skip
+MEANINGFUL_RULE = (
+    "A finding's verdict is evidence about the paper's claim only where every cell of the table it "
+    "reads trained on the protocol's 2^24 images; at a reduced scale it describes our partly trained "
+    "models, is marked (not meaningful at this scale) and is counted apart."
+)
 COLLAPSED = np.inf  # a collapsed cell's Smoothness, for ranking: the worst a model can interpolate
 
 
@@ -78,8 +80,9 @@ def rank(values: pd.Series, model: str, lower_is_better: bool) -> int | None:
 
 
 def _detail(results) -> str:
-    return "; ".join(f"{where}: {'yes' if ok else 'no' if ok is not None else 'not enough cells'}"
-                     for where, ok in results)  # fmt: skip
+    return "; ".join(
+        f"{where}: {'yes' if ok else 'no' if ok is not None else 'not enough cells'}" for where, ok in results
+    )
 
 
 def combine(results: list[tuple[str, bool | None]], every_part: bool = False) -> tuple[str, str]:
@@ -174,13 +177,23 @@ def _against_baseline(rows, metric: str, model: str, good: bool):
 
 
 def _vae_good_distance_poor_smoothness(rows, config=None):
-    return combine([_against_baseline(rows, "mean_distance", "vae", good=True),
-                    _against_baseline(rows, "smoothness", "vae", good=False)], every_part=True)  # fmt: skip
+    return combine(
+        [
+            _against_baseline(rows, "mean_distance", "vae", good=True),
+            _against_baseline(rows, "smoothness", "vae", good=False),
+        ],
+        every_part=True,
+    )
 
 
 def _aae_best_smoothness_of_the_others(rows, config=None):
-    return combine([_lines_part(rows, "smoothness", "aae", lambda r, n: r == 1, ["acai"]),
-                    _lines_part(rows, "mean_distance", "aae", lambda r, n: r > 1, ["acai"])], every_part=True)  # fmt: skip
+    return combine(
+        [
+            _lines_part(rows, "smoothness", "aae", lambda r, n: r == 1, ["acai"]),
+            _lines_part(rows, "mean_distance", "aae", lambda r, n: r > 1, ["acai"]),
+        ],
+        every_part=True,
+    )
 
 
 def _worst(rows, metric, model):
@@ -243,67 +256,112 @@ def _acai_above_pixels(rows, config):
 
 
 FINDINGS = [
-    Finding("acai_best_on_lines",
-            "We found dramatically improved performance on the lines benchmark when using ACAI — it achieved "
-            "the best Mean Distance and Smoothness score among the autoencoders we considered.",
-            "Section 3.2, Table 1", "table1", "ACAI first on both metrics", _acai_best_lines),
-    Finding("baseline_worst_mean_distance",
-            "After training our baseline autoencoder, we achieved a Mean Distance score which was the worst "
-            "(highest) of all of the autoencoders we studied, though the Smoothness was on par with various other "
-            "approaches.",
-            "Section 3.2 (Base Model), Table 1", "table1", "the Baseline last on Mean Distance", _baseline_worst_distance),
-    Finding("denoising_poor_lines",
-            "This resulted in comparatively poor Mean Distance and Smoothness scores.",
-            "Section 3.2 (Denoising Autoencoder), Table 1", "table1",
-            "Denoising in the worse half of the six on both metrics", _denoising_poor_lines),
-    Finding("vae_good_distance_poor_smoothness",
-            "This resulted in a very good Mean Distance score but a very poor Smoothness score.",
-            "Section 3.2 (Variational Autoencoder), Table 1", "table1",
-            "Mean Distance better than the Baseline's or in the best third, never worse than the Baseline's; "
-            "Smoothness worse than the Baseline's or in the worst third, never better than the Baseline's",
-            _vae_good_distance_poor_smoothness),
-    Finding("aae_best_smoothness_of_existing",
-            "This behavior produced the best Smoothness score among existing autoencoders, but a relatively poor "
-            "Mean Distance score.",
-            "Section 3.2 (Adversarial Autoencoder), Table 1", "table1",
-            "without ACAI, the AAE first on Smoothness and not first on Mean Distance", _aae_best_smoothness_of_the_others),
-    Finding("vqvae_poor_interpolations",
-            "On the lines task, we found that this procedure produced poor interpolations.",
-            "Section 3.2 (VQ-VAE), Table 1", "table1", "no model with a worse Smoothness (a collapsed one ties)",
-            _vqvae_worst_smoothness),
-    Finding("acai_beats_baseline_classifier",
-            "In all settings, using ACAI instead of the baseline autoencoder upon which it is based produced "
-            "significant gains",
-            "Section 4 (Single-Layer Classifier), Table 2", "table2",
-            "a higher mean than the Baseline's in every setting of Table 2 (significance is not tested)",
-            lambda rows, config: _per_setting(rows, config, "table2", None, _above("acai", "baseline"))),
-    Finding("denoising_vae_acai_ahead_classifier",
-            "In general, we found the denoising autoencoder, VAE, and ACAI obtained significantly higher "
-            "performance compared to the remaining models.",
-            "Section 4 (Single-Layer Classifier), Table 2", "table2",
-            "each of the three above each of the other three, per setting ('in general': partly when some "
-            "settings hold)",
-            lambda rows, config: _per_setting(rows, config, "table2", None, _each_above_each, universal=False)),
-    Finding("acai_best_classifier_mnist_svhn",
-            "On MNIST and SVHN, ACAI achieved the best accuracy by a significant margin;",
-            "Section 4 (Single-Layer Classifier), Table 2", "table2", "ACAI first in every MNIST and SVHN setting",
-            lambda rows, config: _per_setting(rows, config, "table2", ["mnist", "svhn"], _within(["acai"], 1))),
-    Finding("acai_denoising_similar_cifar10",
-            "on CIFAR-10, the performance of ACAI and the denoising autoencoder was similar.",
-            "Section 4 (Single-Layer Classifier), Table 2", "table2",
-            "ACAI and Denoising the two best, per CIFAR-10 setting",
-            lambda rows, config: _per_setting(rows, config, "table2", ["cifar10"], _within(["acai", "denoising"], 2))),
-    Finding("acai_beats_pixels_classifier",
-            "By way of comparison, we found a single-layer classifier applied directly to (flattened) image pixels "
-            "achieved an accuracy of 92.31%, 23.48%, and 39.70% on MNIST, SVHN, and CIFAR-10 respectively, so "
-            "classifying using the representation learned by ACAI provides a huge benefit.",
-            "Section 4 (Single-Layer Classifier), Table 2", "table2",
-            "ACAI above the raw pixels' classifier in every setting", _acai_above_pixels),
-    Finding("acai_top_two_kmeans",
-            "On both MNIST and SVHN, ACAI achieved the best or second-best performance for both dz = 32 and dz = 256.",
-            "Section 4 (Clustering), Table 3", "table3", "ACAI first or second in every MNIST and SVHN setting",
-            lambda rows, config: _per_setting(rows, config, "table3", ["mnist", "svhn"], _within(["acai"], 2))),
-]  # fmt: skip
+    Finding(
+        "acai_best_on_lines",
+        "We found dramatically improved performance on the lines benchmark when using ACAI — it achieved "
+        "the best Mean Distance and Smoothness score among the autoencoders we considered.",
+        "Section 3.2, Table 1",
+        "table1",
+        "ACAI first on both metrics",
+        _acai_best_lines,
+    ),
+    Finding(
+        "baseline_worst_mean_distance",
+        "After training our baseline autoencoder, we achieved a Mean Distance score which was the worst "
+        "(highest) of all of the autoencoders we studied, though the Smoothness was on par with various other "
+        "approaches.",
+        "Section 3.2 (Base Model), Table 1",
+        "table1",
+        "the Baseline last on Mean Distance",
+        _baseline_worst_distance,
+    ),
+    Finding(
+        "denoising_poor_lines",
+        "This resulted in comparatively poor Mean Distance and Smoothness scores.",
+        "Section 3.2 (Denoising Autoencoder), Table 1",
+        "table1",
+        "Denoising in the worse half of the six on both metrics",
+        _denoising_poor_lines,
+    ),
+    Finding(
+        "vae_good_distance_poor_smoothness",
+        "This resulted in a very good Mean Distance score but a very poor Smoothness score.",
+        "Section 3.2 (Variational Autoencoder), Table 1",
+        "table1",
+        "Mean Distance better than the Baseline's or in the best third, never worse than the Baseline's; "
+        "Smoothness worse than the Baseline's or in the worst third, never better than the Baseline's",
+        _vae_good_distance_poor_smoothness,
+    ),
+    Finding(
+        "aae_best_smoothness_of_existing",
+        "This behavior produced the best Smoothness score among existing autoencoders, but a relatively poor "
+        "Mean Distance score.",
+        "Section 3.2 (Adversarial Autoencoder), Table 1",
+        "table1",
+        "without ACAI, the AAE first on Smoothness and not first on Mean Distance",
+        _aae_best_smoothness_of_the_others,
+    ),
+    Finding(
+        "vqvae_poor_interpolations",
+        "On the lines task, we found that this procedure produced poor interpolations.",
+        "Section 3.2 (VQ-VAE), Table 1",
+        "table1",
+        "no model with a worse Smoothness (a collapsed one ties)",
+        _vqvae_worst_smoothness,
+    ),
+    Finding(
+        "acai_beats_baseline_classifier",
+        "In all settings, using ACAI instead of the baseline autoencoder upon which it is based produced "
+        "significant gains",
+        "Section 4 (Single-Layer Classifier), Table 2",
+        "table2",
+        "a higher mean than the Baseline's in every setting of Table 2 (significance is not tested)",
+        lambda rows, config: _per_setting(rows, config, "table2", None, _above("acai", "baseline")),
+    ),
+    Finding(
+        "denoising_vae_acai_ahead_classifier",
+        "In general, we found the denoising autoencoder, VAE, and ACAI obtained significantly higher "
+        "performance compared to the remaining models.",
+        "Section 4 (Single-Layer Classifier), Table 2",
+        "table2",
+        "each of the three above each of the other three, per setting ('in general': partly when some settings hold)",
+        lambda rows, config: _per_setting(rows, config, "table2", None, _each_above_each, universal=False),
+    ),
+    Finding(
+        "acai_best_classifier_mnist_svhn",
+        "On MNIST and SVHN, ACAI achieved the best accuracy by a significant margin;",
+        "Section 4 (Single-Layer Classifier), Table 2",
+        "table2",
+        "ACAI first in every MNIST and SVHN setting",
+        lambda rows, config: _per_setting(rows, config, "table2", ["mnist", "svhn"], _within(["acai"], 1)),
+    ),
+    Finding(
+        "acai_denoising_similar_cifar10",
+        "on CIFAR-10, the performance of ACAI and the denoising autoencoder was similar.",
+        "Section 4 (Single-Layer Classifier), Table 2",
+        "table2",
+        "ACAI and Denoising the two best, per CIFAR-10 setting",
+        lambda rows, config: _per_setting(rows, config, "table2", ["cifar10"], _within(["acai", "denoising"], 2)),
+    ),
+    Finding(
+        "acai_beats_pixels_classifier",
+        "By way of comparison, we found a single-layer classifier applied directly to (flattened) image pixels "
+        "achieved an accuracy of 92.31%, 23.48%, and 39.70% on MNIST, SVHN, and CIFAR-10 respectively, so "
+        "classifying using the representation learned by ACAI provides a huge benefit.",
+        "Section 4 (Single-Layer Classifier), Table 2",
+        "table2",
+        "ACAI above the raw pixels' classifier in every setting",
+        _acai_above_pixels,
+    ),
+    Finding(
+        "acai_top_two_kmeans",
+        "On both MNIST and SVHN, ACAI achieved the best or second-best performance for both dz = 32 and dz = 256.",
+        "Section 4 (Clustering), Table 3",
+        "table3",
+        "ACAI first or second in every MNIST and SVHN setting",
+        lambda rows, config: _per_setting(rows, config, "table3", ["mnist", "svhn"], _within(["acai"], 2)),
+    ),
+]
 
 
 def meaningful_here(rows: pd.DataFrame, finding: Finding) -> bool:
@@ -320,7 +378,15 @@ def finding_rows(rows: pd.DataFrame, findings=FINDINGS, config: dict | None = No
     out = []
     for finding in findings:
         verdict, evaluated_on = finding.check(rows, config)
-        out.append({"finding": finding.name, "verdict": verdict, "evaluated_on": evaluated_on,
-                    "meaningful": "yes" if meaningful_here(rows, finding) else "no",
-                    "location": finding.location, "quote": finding.quote, "checked_as": finding.checked_as})  # fmt: skip
+        out.append(
+            {
+                "finding": finding.name,
+                "verdict": verdict,
+                "evaluated_on": evaluated_on,
+                "meaningful": "yes" if meaningful_here(rows, finding) else "no",
+                "location": finding.location,
+                "quote": finding.quote,
+                "checked_as": finding.checked_as,
+            }
+        )
     return pd.DataFrame(out)

@@ -163,7 +163,9 @@ def _fallback_cpu() -> str:
         import subprocess
 
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            brand = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5, check=False)
+            brand = subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5, check=False
+            )
             if brand.stdout.strip():
                 return brand.stdout.strip()
     return platform.processor() or "unknown CPU"
@@ -387,8 +389,11 @@ def staleness(provenance: dict, committed: dict) -> str | None:
             return None
         return f"its set fingerprint is {provenance['fingerprint']}, the code's is {entry['set']}"
     now = entry["models"]
-    moved = [f"{model} {value} then, {now.get(model, 'none committed')} now"
-             for model, value in sorted(recorded.items()) if now.get(model) != value]  # fmt: skip
+    moved = [
+        f"{model} {value} then, {now.get(model, 'none committed')} now"
+        for model, value in sorted(recorded.items())
+        if now.get(model) != value
+    ]
     return ("fingerprints moved: " + "; ".join(moved)) if moved else None
 
 
@@ -492,15 +497,19 @@ def main(argv=None) -> int:
         print(f"no {FINGERPRINTS_PATH} yet: write it with `{WRITE_COMMAND}`")
         return 1
     elif entry is None:
-        print(f"{FINGERPRINTS_PATH} has no fingerprints of this platform ({here}), only of "
-              f"{', '.join(table[PLATFORMS_KEY])}: nothing to compare with. `{WRITE_COMMAND}` adds this platform's "
-              "and changes no other")
+        print(
+            f"{FINGERPRINTS_PATH} has no fingerprints of this platform ({here}), only of "
+            f"{', '.join(table[PLATFORMS_KEY])}: nothing to compare with. `{WRITE_COMMAND}` adds this platform's "
+            "and changes no other"
+        )
     elif moved or retired:
         print(f"differs from {FINGERPRINTS_PATH} (this platform's entry, {here}): the code moved these bits")
         return 1
     elif new:
-        print(f"new models, not in {FINGERPRINTS_PATH} yet: {', '.join(sorted(new))} (`{WRITE_COMMAND}` records them; "
-              "no result set goes stale)")
+        print(
+            f"new models, not in {FINGERPRINTS_PATH} yet: {', '.join(sorted(new))} (`{WRITE_COMMAND}` records them; "
+            "no result set goes stale)"
+        )
     return 0
 
 

@@ -86,7 +86,9 @@ class FusedGroup:
         names = {id(p): name for name, p in own[0].named_parameters()}
         group_names = {group: [names[id(p)] for p in params] for group, params in runs[0].groups.items()}
         self.groups = {group: [self.params[name] for name in names] for group, names in group_names.items()}
-        self.member_params = [{group: [mine[name] for name in names] for group, names in group_names.items()} for mine in named]
+        self.member_params = [
+            {group: [mine[name] for name in names] for group, names in group_names.items()} for mine in named
+        ]
         lr = runs[0].spec["training"]["learning_rate"]
         self.optimizers = {name: fastpath.adam(params, lr, self.device, True) for name, params in self.groups.items()}
         self.worst = torch.zeros(len(runs), device=self.device)
@@ -108,7 +110,9 @@ class FusedGroup:
             ys.append(y)
             noises.append(run.model.noise(x, run.model_generator))
         noise = {key: torch.stack([n[key] for n in noises]) for key in noises[0]}
-        losses = vmap(self._one_seed, randomness="error")(self.params, self.buffers, torch.stack(xs), torch.stack(ys), noise)
+        losses = vmap(self._one_seed, randomness="error")(
+            self.params, self.buffers, torch.stack(xs), torch.stack(ys), noise
+        )
         for name, params in self.groups.items():
             for p in params:
                 p.grad = None
@@ -155,8 +159,10 @@ class FusedGroup:
                 stacked[index].copy_(mine)
         for group, opt in self.optimizers.items():
             for position, stacked in enumerate(self.groups[group]):
-                states = [run.optimizers[group].state.get(self.member_params[i][group][position], {})
-                          for i, run in enumerate(self.runs)]  # fmt: skip
+                states = [
+                    run.optimizers[group].state.get(self.member_params[i][group][position], {})
+                    for i, run in enumerate(self.runs)
+                ]
                 if not states[counts_from]:
                     continue  # no step taken yet: Adam makes its state at the first one
                 opt.state[stacked] = {

@@ -183,11 +183,21 @@ def _check_request(model: str, steps: int, seeds) -> None:
     if reason:
         raise ValueError(reason)
     if steps < 1 or len(seeds) < 2 or len(set(seeds)) != len(seeds):
-        raise ValueError(f"the comparison needs at least 1 step and 2 distinct seeds, got {steps} steps and seeds {list(seeds)}")
+        raise ValueError(
+            f"the comparison needs at least 1 step and 2 distinct seeds, got {steps} steps and seeds {list(seeds)}"
+        )
 
 
-def compare(model: str, device: str = "cpu", steps: int = 5, seeds=SEEDS, batch: int = BATCH, depth: int | None = DEPTH,
-            dtype: torch.dtype = torch.float64, log: Callable[[str], None] = lambda message: None) -> list[Gaps]:  # fmt: skip
+def compare(
+    model: str,
+    device: str = "cpu",
+    steps: int = 5,
+    seeds=SEEDS,
+    batch: int = BATCH,
+    depth: int | None = DEPTH,
+    dtype: torch.dtype = torch.float64,
+    log: Callable[[str], None] = lambda message: None,
+) -> list[Gaps]:
     """Per seed, the largest relative gaps between the seed trained `steps` steps fused with
     `seeds` and the same seed trained alone (weights: on the scale of their movement)."""
     _check_request(model, steps, seeds)
@@ -195,7 +205,9 @@ def compare(model: str, device: str = "cpu", steps: int = 5, seeds=SEEDS, batch:
     with default_dtype(dtype):
         fused, graphed = train_fused(specs, steps, log)
         alone = [train_alone(spec, steps) for spec in specs]
-    log(f"{model}: {len(specs)} seeds, {steps} steps of {batch}, {dtype}, fused step {'graphed' if graphed else 'eager'}")
+    log(
+        f"{model}: {len(specs)} seeds, {steps} steps of {batch}, {dtype}, fused step {'graphed' if graphed else 'eager'}"
+    )
     return [_seed_gaps(model, spec, run, *solo) for spec, run, solo in zip(specs, fused, alone)]
 
 
@@ -204,9 +216,14 @@ def _seed_gaps(model: str, spec: dict, fused: Run, alone: Run, start: dict) -> G
     largest = {}
     for kind in KINDS:
         if together[kind].keys() != own[kind].keys():
-            raise AssertionError(f"{model} seed {spec['seed']}: the fused run's {kind} are "
-                                 f"{sorted(together[kind])}, alone {sorted(own[kind])}")  # fmt: skip
-        gaps = [relative_gap(together[kind][n], own[kind][n], start.get(n) if kind == "weights" else None) for n in own[kind]]
+            raise AssertionError(
+                f"{model} seed {spec['seed']}: the fused run's {kind} are "
+                f"{sorted(together[kind])}, alone {sorted(own[kind])}"
+            )
+        gaps = [
+            relative_gap(together[kind][n], own[kind][n], start.get(n) if kind == "weights" else None)
+            for n in own[kind]
+        ]
         largest[kind] = max(gaps, default=0.0)
     return Gaps(spec["seed"], **largest)
 
@@ -288,7 +305,11 @@ def report_line(model: str, gaps: list[Gaps], tolerance: float = TOLERANCE) -> t
     over = [g.seed for g in gaps if not g.largest() <= tolerance]  # NaN fails too
     line = f"{model}: " + ", ".join(f"{kind} {_number(worst[kind])}" for kind in KINDS) + f" (tolerance {tolerance:g})"
     if over:
-        return line + f" FAIL: seed{'s' if len(over) > 1 else ''} {', '.join(map(str, over))} differ from the seed trained alone", False
+        return (
+            line
+            + f" FAIL: seed{'s' if len(over) > 1 else ''} {', '.join(map(str, over))} differ from the seed trained alone",
+            False,
+        )
     return line + " ok", True
 
 
@@ -299,13 +320,19 @@ def _parser() -> argparse.ArgumentParser:
         "Exit 0: every model within tolerance; 1: a model is not; 2: usage error.",
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
-    p.add_argument("--models", nargs="+", default=list(MODELS), metavar="MODEL", help=f"default: all of {', '.join(MODELS)}")
+    p.add_argument(
+        "--models", nargs="+", default=list(MODELS), metavar="MODEL", help=f"default: all of {', '.join(MODELS)}"
+    )
     p.add_argument("--steps", type=int, default=5, help="fused steps (default 5)")
     p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help="the group's seeds (default 0 1 2)")
     p.add_argument("--batch", type=int, default=BATCH, help=f"batch size (default {BATCH})")
     p.add_argument("--depth", type=int, default=DEPTH, help=f"the networks' base width (default {DEPTH}; smoke: 16)")
-    p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
-                   help="float64 (default); float32 only to measure its rounding gaps, which exceed the tolerance")
+    p.add_argument(
+        "--dtype",
+        choices=["float64", "float32"],
+        default="float64",
+        help="float64 (default); float32 only to measure its rounding gaps, which exceed the tolerance",
+    )
     p.add_argument("--control", choices=sorted(CONTROLS), help="inject this known-bad leak first (the check must fail)")
     return p
 
@@ -323,15 +350,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
-    print(f"fusion check on {device} (torch {torch.__version__}): seeds {args.seeds}, {args.steps} steps of "
-          f"{args.batch}, depth {args.depth}, {args.dtype}{', control ' + args.control if args.control else ''}", file=sys.stderr)  # fmt: skip
+    print(
+        f"fusion check on {device} (torch {torch.__version__}): seeds {args.seeds}, {args.steps} steps of "
+        f"{args.batch}, depth {args.depth}, {args.dtype}{', control ' + args.control if args.control else ''}",
+        file=sys.stderr,
+    )
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     passed = True
     with injected(args.control) if args.control else contextlib.nullcontext():
         for model in args.models:
-            gaps = compare(model, device, args.steps, tuple(args.seeds), args.batch, args.depth, getattr(torch, args.dtype), log)
+            gaps = compare(
+                model, device, args.steps, tuple(args.seeds), args.batch, args.depth, getattr(torch, args.dtype), log
+            )
             for g in gaps:
-                log(f"  seed {g.seed}: weights {_number(g.weights)}, adam {_number(g.adam)}, buffers {_number(g.buffers)}")
+                log(
+                    f"  seed {g.seed}: weights {_number(g.weights)}, adam {_number(g.adam)}, buffers {_number(g.buffers)}"
+                )
             line, ok = report_line(model, gaps)
             print(line, flush=True)
             passed &= ok

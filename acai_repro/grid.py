@@ -56,17 +56,31 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name)
         p.add_argument("--configfile", nargs="+", default=[], help="overlays on config/config.yaml")
         p.add_argument("--directory", type=Path, default=Path("."), help="the workflow's working directory")
-        p.add_argument("--card", default=None, help="the rates of which card (benchmarks/rates.csv); default h100, "
-                       "or cpu2 (measured on a CPU) for a config whose device is the CPU")  # fmt: skip
+        p.add_argument(
+            "--card",
+            default=None,
+            help="the rates of which card (benchmarks/rates.csv); default h100, "
+            "or cpu2 (measured on a CPU) for a config whose device is the CPU",
+        )
         p.add_argument("--profile", type=Path, default=ROOT / "profiles" / "slurm")
         p.add_argument("--margin", type=float, default=1.5)
-        p.add_argument("--step", choices=("auto", *STEP_KINDS), default="auto",
-                       help="rates of the eager step (measured everywhere), the CUDA graph, the fast path or the "
-                            "seed-fused fast path (where measured; else the next, named); auto: the config's "
-                            "(device, seed_fusion, fast_path, cuda_graphs)")  # fmt: skip
+        p.add_argument(
+            "--step",
+            choices=("auto", *STEP_KINDS),
+            default="auto",
+            help="rates of the eager step (measured everywhere), the CUDA graph, the fast path or the "
+            "seed-fused fast path (where measured; else the next, named); auto: the config's "
+            "(device, seed_fusion, fast_path, cuda_graphs)",
+        )
         if name == "cost":
-            p.add_argument("--gpus", type=int, nargs="+", default=[], metavar="N",
-                           help="also the wall-clock hours until the targets are done on N GPUs (one or more N)")  # fmt: skip
+            p.add_argument(
+                "--gpus",
+                type=int,
+                nargs="+",
+                default=[],
+                metavar="N",
+                help="also the wall-clock hours until the targets are done on N GPUs (one or more N)",
+            )
         if name in ("status", "cost"):
             p.add_argument("targets", nargs="+")
     return parser
@@ -76,16 +90,21 @@ def check_arguments(args) -> None:
     """What the command needs, refused with the value before any work: the working directory
     of status and cost, a finite positive margin, an existing profile for check."""
     if args.command in ("status", "cost") and not args.directory.is_dir():
-        raise GridError(f"--directory {args.directory}: no such folder (the workflow's working directory, "
-                        "where the results folder is)")  # fmt: skip
+        raise GridError(
+            f"--directory {args.directory}: no such folder (the workflow's working directory, "
+            "where the results folder is)"
+        )
     if args.command == "runtime" and not (math.isfinite(args.margin) and args.margin > 0):
-        raise GridError(f"--margin {args.margin}: the margin multiplies the slowest cell's training time; "
-                        "give a finite number above 0 (1.5: half as long again)")  # fmt: skip
+        raise GridError(
+            f"--margin {args.margin}: the margin multiplies the slowest cell's training time; "
+            "give a finite number above 0 (1.5: half as long again)"
+        )
     if args.command == "cost" and any(n < 1 for n in args.gpus):
         raise GridError(f"--gpus {' '.join(map(str, args.gpus))}: a number of GPUs is 1 or more")
     if args.command == "check" and not (args.profile / "config.yaml").is_file():
-        raise GridError(f"--profile {args.profile}: no config.yaml there; name a Snakemake profile folder "
-                        "(profiles/slurm)")  # fmt: skip
+        raise GridError(
+            f"--profile {args.profile}: no config.yaml there; name a Snakemake profile folder (profiles/slurm)"
+        )
 
 
 def main(argv=None) -> int:
@@ -100,8 +119,17 @@ def main(argv=None) -> int:
         elif args.command == "cost":
             step, precision = config_step(config)
             step = step if args.step == "auto" else args.step
-            lines = cost_report(config, args.configfile, args.directory, args.targets, card, rates, step=step,
-                                precision=precision, gpus=args.gpus)  # fmt: skip
+            lines = cost_report(
+                config,
+                args.configfile,
+                args.directory,
+                args.targets,
+                card,
+                rates,
+                step=step,
+                precision=precision,
+                gpus=args.gpus,
+            )
         elif args.command == "check":
             lines = check_profile(args.profile, config, card, rates)
         else:

@@ -54,7 +54,11 @@ class Rate:
             sources.append(self.source)
         ref = f"[{sources.index(self.source) + 1}]"
         what = " ".join(filter(None, [KIND_STEPS.get(self.kind, self.kind), self.precision]))
-        note = f"EXTRAPOLATED: not measured; the {what} rate of {self.extrapolated_from} {ref}" if self.extrapolated_from else f"measured {what} {ref}"
+        note = (
+            f"EXTRAPOLATED: not measured; the {what} rate of {self.extrapolated_from} {ref}"
+            if self.extrapolated_from
+            else f"measured {what} {ref}"
+        )
         if self.kind != self.asked:
             note += f"; STAND-IN: {KIND_STEPS.get(self.asked, self.asked)} step not measured here"
         if self.asked_precision and self.precision and self.precision != self.asked_precision:
@@ -107,18 +111,36 @@ def _measured(rows: list[dict], precision: str) -> dict | None:
     return next((r for r in rows if r.get("precision") == precision), rows[0] if rows else None)
 
 
-def train_rate(rates: list[dict], card: str, dataset: str, dz: int, model: str, step: str = "eager", precision: str = "") -> Rate:
+def train_rate(
+    rates: list[dict], card: str, dataset: str, dz: int, model: str, step: str = "eager", precision: str = ""
+) -> Rate:
     """Measured images/s of a training step (`step`: eager, graphed or fast, where measured,
     else the next of STEP_KINDS, named); else the nearest measured eager setting, marked."""
     asked = STEP_KINDS[step][0]
     for kind in STEP_KINDS[step]:
-        rows = [r for r in rates if r["card"] == card and r["kind"] == kind and r["model"] == model
-                and r["dataset"] == dataset and int(r["dz"]) == dz]  # fmt: skip
+        rows = [
+            r
+            for r in rates
+            if r["card"] == card
+            and r["kind"] == kind
+            and r["model"] == model
+            and r["dataset"] == dataset
+            and int(r["dz"]) == dz
+        ]
         row = _measured(rows, precision)
         if row is not None:
-            return Rate(float(row["value"]), row["source"], kind=kind, asked=asked,
-                        precision=row.get("precision", ""), asked_precision=precision)  # fmt: skip
-    measured = [[r for r in rates if r["card"] == card and r["kind"] == kind and r["model"] == model] for kind in STEP_KINDS[step]]
+            return Rate(
+                float(row["value"]),
+                row["source"],
+                kind=kind,
+                asked=asked,
+                precision=row.get("precision", ""),
+                asked_precision=precision,
+            )
+    measured = [
+        [r for r in rates if r["card"] == card and r["kind"] == kind and r["model"] == model]
+        for kind in STEP_KINDS[step]
+    ]
     stand_in = getattr(MODELS.get(model), "rate_like", None)
     if not any(measured) and stand_in and stand_in != model:
         rate = train_rate(rates, card, dataset, dz, stand_in, step, precision)
@@ -134,8 +156,15 @@ def train_rate(rates: list[dict], card: str, dataset: str, dz: int, model: str, 
         return (r["dataset"] != dataset, other_kind, abs(math.log2(int(r["dz"]) / dz)))
 
     nearest = min(next(rows for rows in measured if rows), key=distance)
-    return Rate(float(nearest["value"]), nearest["source"], f"{nearest['dataset']} dz{nearest['dz']} {model}",
-                kind=nearest["kind"], asked=asked, precision=nearest.get("precision", ""), asked_precision=precision)  # fmt: skip
+    return Rate(
+        float(nearest["value"]),
+        nearest["source"],
+        f"{nearest['dataset']} dz{nearest['dz']} {model}",
+        kind=nearest["kind"],
+        asked=asked,
+        precision=nearest.get("precision", ""),
+        asked_precision=precision,
+    )
 
 
 def kmeans_seconds(rates: list[dict], card: str, dz: int, restarts: int) -> tuple[float, int, str] | None:
@@ -147,18 +176,31 @@ def kmeans_seconds(rates: list[dict], card: str, dz: int, restarts: int) -> tupl
     return float(row["value"]) * restarts / 1000, int(row["cores"] or 1), row["source"]  # GPU: 1 device
 
 
-def packed_rate(rates: list[dict], card: str, dataset: str, size: int, step: str = "graphed", precision: str = "") -> Rate | None:
+def packed_rate(
+    rates: list[dict], card: str, dataset: str, size: int, step: str = "graphed", precision: str = ""
+) -> Rate | None:
     """Measured aggregate images/s of a pack of `size` cells on `dataset` (rows of kind
     train_packed, train_packed_fast on the fast path, train_packed_fused with seed fusion; model
     "pack<size>"), or None where never measured. A path not measured falls back to the next
     (fused, fast, exact), named."""
-    kinds = {"fused": ("train_packed_fused", "train_packed_fast", "train_packed"),
-             "fast": ("train_packed_fast", "train_packed")}.get(step, ("train_packed",))  # fmt: skip
+    kinds = {
+        "fused": ("train_packed_fused", "train_packed_fast", "train_packed"),
+        "fast": ("train_packed_fast", "train_packed"),
+    }.get(step, ("train_packed",))
     for kind in kinds:
-        rows = [r for r in rates if r["card"] == card and r["kind"] == kind
-                and r["dataset"] == dataset and r["model"] == f"pack{size}"]  # fmt: skip
+        rows = [
+            r
+            for r in rates
+            if r["card"] == card and r["kind"] == kind and r["dataset"] == dataset and r["model"] == f"pack{size}"
+        ]
         row = _measured(rows, precision)
         if row is not None:
-            return Rate(float(row["value"]), row["source"], kind=kind, asked=kinds[0],
-                        precision=row.get("precision", ""), asked_precision=precision)  # fmt: skip
+            return Rate(
+                float(row["value"]),
+                row["source"],
+                kind=kind,
+                asked=kinds[0],
+                precision=row.get("precision", ""),
+                asked_precision=precision,
+            )
     return None

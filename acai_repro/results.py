@@ -152,7 +152,9 @@ def read_cell_spec(path) -> dict:
         raise DamagedRecordError(f"{error}; delete it to have it written again") from None
     spec = record.get("spec")
     if not isinstance(spec, dict) or not isinstance(spec.get("training"), dict):
-        raise DamagedRecordError(f"{path}: no 'spec' object with a 'training' section; delete it to have it written again")
+        raise DamagedRecordError(
+            f"{path}: no 'spec' object with a 'training' section; delete it to have it written again"
+        )
     return spec_core(spec)
 
 
@@ -214,7 +216,10 @@ def shipped_scales(config_dir: Path = CONFIG_DIR) -> dict[Path, tuple[str, str]]
             data = read_yaml(path)
         except ConfigError:
             continue
-        scales[path.resolve()] = (str(data.get("scale_name", "paper")), str(data.get("results_dir", DEFAULT_RESULTS_DIR)))
+        scales[path.resolve()] = (
+            str(data.get("scale_name", "paper")),
+            str(data.get("results_dir", DEFAULT_RESULTS_DIR)),
+        )
     return scales
 
 

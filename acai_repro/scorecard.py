@@ -47,14 +47,28 @@ from acai_repro.verdicts import (
     with_images,
 )
 
-TABLE_TITLES = {"table1": "Table 1 (lines)", "table2": "Table 2 (single-layer classifier, in tandem)",
-                "table3": "Table 3 (K-Means)"}  # fmt: skip
+TABLE_TITLES = {
+    "table1": "Table 1 (lines)",
+    "table2": "Table 2 (single-layer classifier, in tandem)",
+    "table3": "Table 3 (K-Means)",
+}
 # What each table reads from a cell's records: the record file, its key and the pixels' record.
 TABLE_RECORDS = {table: GRID_TABLES[table][1:4] for table in ("table2", "table3")}
 # Every verdict with its symbol: the pages print both, never a colour alone.
-SYMBOLS = {"agrees": "✓", "differs": "✗", "reduced scale": "↓", "undefined": "∅", "diverged": "‼",
-           "not run": "–", "no std": "?", "quoted": "❞", "holds": "✓", "fails": "✗", "partly": "◐",
-           "not enough cells": "…"}  # fmt: skip
+SYMBOLS = {
+    "agrees": "✓",
+    "differs": "✗",
+    "reduced scale": "↓",
+    "undefined": "∅",
+    "diverged": "‼",
+    "not run": "–",
+    "no std": "?",
+    "quoted": "❞",
+    "holds": "✓",
+    "fails": "✗",
+    "partly": "◐",
+    "not enough cells": "…",
+}
 NOT_MEANINGFUL = "not meaningful at this scale"
 SENSITIVITY_LAST = (1, 2, 4, 8)  # the fixed rules the Table 1 sensitivity lines read
 
@@ -78,16 +92,20 @@ def summary_line(rows: pd.DataFrame, findings: pd.DataFrame) -> str:
     of the autoencoders' published numbers were compared at the protocol scale."""
     judged = findings[findings.verdict != "not enough cells"]
     apart = judged[judged.meaningful == "no"]
-    parts = f"{_counts(judged[judged.meaningful == 'yes'].verdict)}, " \
-            f"{int((findings.verdict == 'not enough cells').sum())} need more cells"  # fmt: skip
+    parts = (
+        f"{_counts(judged[judged.meaningful == 'yes'].verdict)}, "
+        f"{int((findings.verdict == 'not enough cells').sum())} need more cells"
+    )
     if len(apart):
         parts += f"; {NOT_MEANINGFUL}: {_counts(apart.verdict)}"
     n = rows[rows.model.isin(AUTOENCODERS)].verdict.value_counts()
     compared = n.get("agrees", 0) + n.get("differs", 0) + n.get("no std", 0)
-    numbers = (f"{compared} of {int(n.sum())} at protocol scale "
-               f"({n.get('agrees', 0)} agree, {n.get('differs', 0)} differ), "
-               f"{n.get('reduced scale', 0)} at a reduced scale, {n.get('undefined', 0) + n.get('diverged', 0)} "
-               f"undefined or diverged, {n.get('not run', 0)} not run")  # fmt: skip
+    numbers = (
+        f"{compared} of {int(n.sum())} at protocol scale "
+        f"({n.get('agrees', 0)} agree, {n.get('differs', 0)} differ), "
+        f"{n.get('reduced scale', 0)} at a reduced scale, {n.get('undefined', 0) + n.get('diverged', 0)} "
+        f"undefined or diverged, {n.get('not run', 0)} not run"
+    )
     return f"findings: {parts}; numbers: {numbers}"
 
 
@@ -182,46 +200,78 @@ def not_run_text(rows: pd.DataFrame, config: dict | None = None) -> list[str]:
 def quoted_text(rows: pd.DataFrame, config: dict | None = None) -> list[str]:
     """The values the paper quotes from other work, with their sources: shown, never judged."""
     part = rows[rows.verdict == "quoted"]
-    return [f"- **{TABLE_TITLES[r.table]}**, {_where((r.dataset,), config)}: {source_text(r.paper_source, r.model)}: "
-            f"{r.paper_mean:.1f}" + (f" (ours: {r['mean']:.2f})" if not pd.isna(r["mean"]) else "")
-            for _, r in part.iterrows()]  # fmt: skip
+    return [
+        f"- **{TABLE_TITLES[r.table]}**, {_where((r.dataset,), config)}: {source_text(r.paper_source, r.model)}: "
+        f"{r.paper_mean:.1f}" + (f" (ours: {r['mean']:.2f})" if not pd.isna(r["mean"]) else "")
+        for _, r in part.iterrows()
+    ]
 
 
-LEGEND = ("✓ agrees (within 2 combined std) · ✗ differs · ↓ reduced scale (fewer images than the protocol: "
-          "our number, no verdict) · ∅ undefined (every evaluation collapsed) · ‼ diverged · – not run · "
-          "? no std on either side · ❞ quoted (a value the paper quotes from other work: no verdict). "
-          "Findings: ✓ holds · ✗ fails · ◐ partly · … not enough cells; a verdict the scale cannot speak to "
-          f"says ({NOT_MEANINGFUL}) and is counted apart.")  # fmt: skip
-COMPARES = ("What this page compares: each value the paper publishes in Tables 1-3 (and the values it quotes "
-            "beside them, shown with their source, not judged) against ours, read from the same records as our "
-            "tables under the same reporting rule; and each finding the paper draws from those tables, checked "
-            "as it is worded on the cells we ran (a setting the claim names that was not run: not enough cells).")
+LEGEND = (
+    "✓ agrees (within 2 combined std) · ✗ differs · ↓ reduced scale (fewer images than the protocol: "
+    "our number, no verdict) · ∅ undefined (every evaluation collapsed) · ‼ diverged · – not run · "
+    "? no std on either side · ❞ quoted (a value the paper quotes from other work: no verdict). "
+    "Findings: ✓ holds · ✗ fails · ◐ partly · … not enough cells; a verdict the scale cannot speak to "
+    f"says ({NOT_MEANINGFUL}) and is counted apart."
+)
+COMPARES = (
+    "What this page compares: each value the paper publishes in Tables 1-3 (and the values it quotes "
+    "beside them, shown with their source, not judged) against ours, read from the same records as our "
+    "tables under the same reporting rule; and each finding the paper draws from those tables, checked "
+    "as it is worded on the cells we ran (a setting the claim names that was not run: not enough cells)."
+)
 
 
-COLLAPSED_TEXT = ("A collapsed cell (Smoothness undefined in every seed: every interpolation decoded to one line) "
-                  "interpolates as poorly as a model can: the checks rank it last on Smoothness, never as a missing "
-                  "run; a diverged cell, or one undefined in some seeds only, is not ranked.")  # fmt: skip
+COLLAPSED_TEXT = (
+    "A collapsed cell (Smoothness undefined in every seed: every interpolation decoded to one line) "
+    "interpolates as poorly as a model can: the checks rank it last on Smoothness, never as a missing "
+    "run; a diverged cell, or one undefined in some seeds only, is not ranked."
+)
 
 
 def rule_paragraph(sensitivity) -> str:
     """The one rule for every finding's verdict, with where the page shows why (the Table 1 verdicts
     under other reporting rules, where Table 1 was run)."""
-    shown = (" The Table 1 findings' verdicts under other reporting rules, at the end of this page, show whether "
-             "those of this run change with the evaluations read.") if sensitivity else ""  # fmt: skip
+    shown = (
+        (
+            " The Table 1 findings' verdicts under other reporting rules, at the end of this page, show whether "
+            "those of this run change with the evaluations read."
+        )
+        if sensitivity
+        else ""
+    )
     return f"{MEANINGFUL_RULE}{shown} {COLLAPSED_TEXT}"
 
 
-def markdown(rows: pd.DataFrame, findings: pd.DataFrame, context: str, sensitivity: list[str] = (),
-             config: dict | None = None) -> str:  # fmt: skip
+def markdown(
+    rows: pd.DataFrame, findings: pd.DataFrame, context: str, sensitivity: list[str] = (), config: dict | None = None
+) -> str:
     """results/reproduction.md: the summary, the findings, a compact table per paper table, the
     reporting rule's sensitivity, what was not run and what is quoted (datasets named by their
     titles in `config`)."""
     scale = ", ".join(sorted(set(rows.scale.dropna()))) or "nothing run"
-    out = [f"# Reproduction scorecard: the paper against our {scale} run", "", f"**{summary_line(rows, findings)}**",
-           "", COMPARES, "", context, "", LEGEND, "", "## The paper's findings", "", rule_paragraph(sensitivity), ""]  # fmt: skip
+    out = [
+        f"# Reproduction scorecard: the paper against our {scale} run",
+        "",
+        f"**{summary_line(rows, findings)}**",
+        "",
+        COMPARES,
+        "",
+        context,
+        "",
+        LEGEND,
+        "",
+        "## The paper's findings",
+        "",
+        rule_paragraph(sensitivity),
+        "",
+    ]
     for f in findings.itertuples():
-        out += [f"- **{SYMBOLS[f.verdict]} {verdict_label(f)}**: \"{f.quote}\" ({f.location})",
-                f"  - checked as: {f.checked_as}", f"  - evaluated on: {f.evaluated_on}"]  # fmt: skip
+        out += [
+            f'- **{SYMBOLS[f.verdict]} {verdict_label(f)}**: "{f.quote}" ({f.location})',
+            f"  - checked as: {f.checked_as}",
+            f"  - evaluated on: {f.evaluated_on}",
+        ]
     for table in TABLES:
         wide = compact_table(rows, table, config)
         out += ["", f"## {TABLE_TITLES[table]}: ours / paper", ""]
@@ -236,38 +286,78 @@ def markdown(rows: pd.DataFrame, findings: pd.DataFrame, context: str, sensitivi
 
 
 SCORECARD_PREAMBLE = r"\usepackage{booktabs} \usepackage{longtable} \usepackage{array}"
-VERDICT_WORDS = {"agrees": "agrees", "differs": "differs", "reduced scale": "reduced scale", "undefined": "undefined",
-                 "diverged": "diverged", "not run": "not run", "no std": "no spread on either side"}  # fmt: skip
-COUNTS_LEGEND = ("Agrees: within twice the standard deviation of both sides combined; reduced scale: trained on fewer "
-                 "images than the paper, shown without a verdict; undefined: Smoothness undefined in some seed "
-                 "(every interpolation decoded to one line).")  # fmt: skip
+VERDICT_WORDS = {
+    "agrees": "agrees",
+    "differs": "differs",
+    "reduced scale": "reduced scale",
+    "undefined": "undefined",
+    "diverged": "diverged",
+    "not run": "not run",
+    "no std": "no spread on either side",
+}
+COUNTS_LEGEND = (
+    "Agrees: within twice the standard deviation of both sides combined; reduced scale: trained on fewer "
+    "images than the paper, shown without a verdict; undefined: Smoothness undefined in some seed "
+    "(every interpolation decoded to one line)."
+)
 
 
 def latex(rows: pd.DataFrame, findings: pd.DataFrame, run: str = "our run") -> str:
     """The findings as a longtable (it breaks across pages: the quotes are long), then the verdicts on
     the published values per paper table as a table float; both captioned for a paper's reader, in
     \\small type; `run` says what was run, in words."""
-    body = [f"{latex_text(f.location)} & {latex_text(f.quote)} & {latex_text(verdict_label(f))} \\\\"
-            for f in findings.itertuples()]  # fmt: skip
+    body = [
+        f"{latex_text(f.location)} & {latex_text(f.quote)} & {latex_text(verdict_label(f))} \\\\"
+        for f in findings.itertuples()
+    ]
     counts = rows[rows.model.isin(AUTOENCODERS)].groupby("table").verdict.value_counts().unstack(fill_value=0)
     counts = counts.reindex(index=list(TABLES), columns=NUMBER_VERDICTS[:-1], fill_value=0)  # no quoted autoencoder
-    number_body = [f"{latex_text(VERDICT_WORDS[v])} & " + " & ".join(str(int(counts.loc[t, v])) for t in TABLES) + r" \\"
-                   for v in NUMBER_VERDICTS[:-1]]  # fmt: skip
+    number_body = [
+        f"{latex_text(VERDICT_WORDS[v])} & " + " & ".join(str(int(counts.loc[t, v])) for t in TABLES) + r" \\"
+        for v in NUMBER_VERDICTS[:-1]
+    ]
     head = [r"\toprule", r"Where & The paper's finding & Verdict \\", r"\midrule"]
-    findings_caption = latex_text(f"The paper's findings from its Tables 1-3, each checked as worded on {run}. "
-                                  f"{MEANINGFUL_RULE} {COLLAPSED_TEXT}")  # fmt: skip
-    counts_caption = latex_text(f"The values the paper publishes for the six autoencoders in Tables 1-3 against "
-                                f"{run}, by verdict. {COUNTS_LEGEND}")  # fmt: skip
-    return "\n".join([
-        f"% Generated by the ACAI reproduction workflow. {latex_text(summary_line(rows, findings))}",
-        f"% Needs in the preamble: {SCORECARD_PREAMBLE}",
-        r"{\small", r"\begin{longtable}{" + "".join(rf">{{\raggedright\arraybackslash}}p{{{w}}}" for w in ("2.1cm", "6.0cm", "2.4cm")) + "}", f"\\caption{{{findings_caption}}}",
-        r"\label{tab:reproduction-findings}\\", *head, r"\endfirsthead", *head, r"\endhead",
-        r"\bottomrule", r"\endlastfoot", *body, r"\end{longtable}}", "",
-        r"\begin{table}[tbp]", r"\centering\small", f"\\caption{{{counts_caption}}}",
-        r"\label{tab:reproduction-values}", r"\begin{tabular}{lrrr}", r"\toprule",
-        "Verdict & " + " & ".join(TABLE_TITLES[t].split(" (")[0] for t in TABLES) + r" \\", r"\midrule",
-        *number_body, r"\bottomrule", r"\end{tabular}", r"\end{table}", ""])  # fmt: skip
+    findings_caption = latex_text(
+        f"The paper's findings from its Tables 1-3, each checked as worded on {run}. {MEANINGFUL_RULE} {COLLAPSED_TEXT}"
+    )
+    counts_caption = latex_text(
+        f"The values the paper publishes for the six autoencoders in Tables 1-3 against "
+        f"{run}, by verdict. {COUNTS_LEGEND}"
+    )
+    return "\n".join(
+        [
+            f"% Generated by the ACAI reproduction workflow. {latex_text(summary_line(rows, findings))}",
+            f"% Needs in the preamble: {SCORECARD_PREAMBLE}",
+            r"{\small",
+            r"\begin{longtable}{"
+            + "".join(rf">{{\raggedright\arraybackslash}}p{{{w}}}" for w in ("2.1cm", "6.0cm", "2.4cm"))
+            + "}",
+            f"\\caption{{{findings_caption}}}",
+            r"\label{tab:reproduction-findings}\\",
+            *head,
+            r"\endfirsthead",
+            *head,
+            r"\endhead",
+            r"\bottomrule",
+            r"\endlastfoot",
+            *body,
+            r"\end{longtable}}",
+            "",
+            r"\begin{table}[tbp]",
+            r"\centering\small",
+            f"\\caption{{{counts_caption}}}",
+            r"\label{tab:reproduction-values}",
+            r"\begin{tabular}{lrrr}",
+            r"\toprule",
+            "Verdict & " + " & ".join(TABLE_TITLES[t].split(" (")[0] for t in TABLES) + r" \\",
+            r"\midrule",
+            *number_body,
+            r"\bottomrule",
+            r"\end{tabular}",
+            r"\end{table}",
+            "",
+        ]
+    )
 
 
 # ---------------------------------------------------------------- records -> pages
@@ -297,27 +387,41 @@ def sensitivity_lines(records: dict, std_ddof: int, scale: str) -> list[str]:
     rules = {}
     for last in SENSITIVITY_LAST:
         try:
-            frames = {"table1": with_images(table1_summary(collect(records["table1"], TABLE1_METRICS,
-                                                                   ReportRule(last, None)), std_ddof))}  # fmt: skip
+            frames = {
+                "table1": with_images(
+                    table1_summary(collect(records["table1"], TABLE1_METRICS, ReportRule(last, None)), std_ddof)
+                )
+            }
         except MissingCellError:  # fewer evaluations than `last`
             continue
         rows = number_rows(frames, scale)
         titles = own_dz_titles(rows, "table1")
-        rules[last] = (rows[(rows.table == "table1") & (rows.verdict != "not run")].set_index(["metric", "model"]),
-                       finding_rows(rows, [f for f in FINDINGS if f.table == "table1"]).set_index("finding"))  # fmt: skip
+        rules[last] = (
+            rows[(rows.table == "table1") & (rows.verdict != "not run")].set_index(["metric", "model"]),
+            finding_rows(rows, [f for f in FINDINGS if f.table == "table1"]).set_index("finding"),
+        )
     if not rules:
         return []
-    header = ["Table 1 value", *(f"last {n}" if n in rules else f"last {n} (too few evaluations)" for n in SENSITIVITY_LAST)]
+    header = [
+        "Table 1 value",
+        *(f"last {n}" if n in rules else f"last {n} (too few evaluations)" for n in SENSITIVITY_LAST),
+    ]
     first_values, first_findings = next(iter(rules.values()))
     lines = []
     for metric, model in first_values.index:
         cells = [_sensitivity_value(rules[n][0].loc[(metric, model)]) if n in rules else "—" for n in SENSITIVITY_LAST]
         lines.append([f"{TABLE1_MARKDOWN[metric]}, {titles[model]}", *cells])
     for name in first_findings.index:
-        lines.append([f"finding `{name}`", *(_mark(rules[n][1].loc[name, "verdict"]) if n in rules else "—"
-                                              for n in SENSITIVITY_LAST)])  # fmt: skip
-    intro = ("Each seed's value as the median of a fixed number of its last evaluations instead of the rule "
-             "above, from the same histories: our value and its verdict, then the Table 1 findings' verdicts.")
+        lines.append(
+            [
+                f"finding `{name}`",
+                *(_mark(rules[n][1].loc[name, "verdict"]) if n in rules else "—" for n in SENSITIVITY_LAST),
+            ]
+        )
+    intro = (
+        "Each seed's value as the median of a fixed number of its last evaluations instead of the rule "
+        "above, from the same histories: our value and its verdict, then the Table 1 findings' verdicts."
+    )
     return [intro, "", _md_table(pd.DataFrame(lines, columns=header))]
 
 
@@ -356,7 +460,9 @@ def kmeans_restarts(sources) -> list[int]:
 
 def _path_text(frame: pd.DataFrame) -> str:
     """The training paths (fastpath.path_name: exact, fast, fast-fused) the frame's cells were trained on."""
-    paths = sorted({p for joined in frame.get("path", pd.Series(dtype=str)).dropna() for p in str(joined).split(";") if p})
+    paths = sorted(
+        {p for joined in frame.get("path", pd.Series(dtype=str)).dropna() for p in str(joined).split(";") if p}
+    )
     return f"the {' and '.join(paths)} path{'s' if len(paths) > 1 else ''}" if paths else "path not recorded"
 
 
@@ -369,19 +475,28 @@ def run_size_line(frames: dict, rule: ReportRule, config: dict | None = None) ->
         t1 = frames["table1"]
         own = {m: z for m, z in t1.drop_duplicates("model").set_index("model").dz.items() if z != t1.dz.mode().iloc[0]}
         dz = "".join(f", {MODEL_TITLES.get(m, m)} at dz {z}" for m, z in own.items())
-        parts.append(f"Table 1 on lines ({_power_text(t1.images)} images per cell, {_seed_count(t1)}, "
-                     f"{_path_text(t1)}, each seed the median of its {_rule_pairs(t1)} evaluations{dz})")  # fmt: skip
+        parts.append(
+            f"Table 1 on lines ({_power_text(t1.images)} images per cell, {_seed_count(t1)}, "
+            f"{_path_text(t1)}, each seed the median of its {_rule_pairs(t1)} evaluations{dz})"
+        )
     for table in ("table2", "table3"):
         if table not in frames:
             continue
         grid = frames[table][frames[table].model != "pixels"]
         settings = ", ".join(f"{dataset_title(config, d)} dz {z}" for d, z in dict.fromkeys(zip(grid.dataset, grid.dz)))
-        what = f"each seed the median of its {_rule_pairs(grid)} evaluations" if table == "table2" else \
-            f"K-Means with {', '.join(map(str, kmeans_restarts(grid.sources))) or 'unrecorded'} restarts"  # fmt: skip
-        parts.append(f"{TABLE_TITLES[table].split(' (')[0]} on {settings} ({_power_text(grid.images)} images per "
-                     f"cell, {_seed_count(grid)}, {_path_text(grid)}, {what})")  # fmt: skip
-    protocol = (f"the protocol: {power_of_two_text(PROTOCOL_IMAGES)} images per cell, 3 seeds, the last 20 of 256 "
-                "evaluations, 1,000 K-Means restarts, lines, MNIST, SVHN and CIFAR-10")
+        what = (
+            f"each seed the median of its {_rule_pairs(grid)} evaluations"
+            if table == "table2"
+            else f"K-Means with {', '.join(map(str, kmeans_restarts(grid.sources))) or 'unrecorded'} restarts"
+        )
+        parts.append(
+            f"{TABLE_TITLES[table].split(' (')[0]} on {settings} ({_power_text(grid.images)} images per "
+            f"cell, {_seed_count(grid)}, {_path_text(grid)}, {what})"
+        )
+    protocol = (
+        f"the protocol: {power_of_two_text(PROTOCOL_IMAGES)} images per cell, 3 seeds, the last 20 of 256 "
+        "evaluations, 1,000 K-Means restarts, lines, MNIST, SVHN and CIFAR-10"
+    )
     return f"This run: {'; '.join(parts) or 'nothing'} ({rule.describe()}; {protocol})."
 
 
@@ -397,8 +512,9 @@ def run_in_words(frames: dict, scale: str) -> str:
     return f"our {scale} run ({images} training images per autoencoder{paper}; {_seed_count(trained)})"
 
 
-def write_scorecard(records: dict, csv_path, md_path, tex_path=None, std_ddof: int = 0, config=None,
-                    rule: ReportRule = PAPER_RULE) -> str:  # fmt: skip
+def write_scorecard(
+    records: dict, csv_path, md_path, tex_path=None, std_ddof: int = 0, config=None, rule: ReportRule = PAPER_RULE
+) -> str:
     """Every output of the scorecard from the record files; returns the summary line."""
     frames = summaries(records, std_ddof, rule)
     images = [i for s in frames.values() for i in s.images]
@@ -409,9 +525,11 @@ def write_scorecard(records: dict, csv_path, md_path, tex_path=None, std_ddof: i
     rows.to_csv(csv_path, index=False)
     std = "population standard deviation (as the authors)" if std_ddof == 0 else "sample standard deviation"
     size = run_size_line(frames, rule, config)
-    context = (f"Scale: **{scale}**. {size} Ours as mean ± {std} over seeds; a cell with one seed has no std of its "
-               f"own (none is shown), so its combined std is the paper's alone (note `one seed`). Every number, "
-               f"with both differences in std, is in `{Path(csv_path).name}`.")  # fmt: skip
+    context = (
+        f"Scale: **{scale}**. {size} Ours as mean ± {std} over seeds; a cell with one seed has no std of its "
+        f"own (none is shown), so its combined std is the paper's alone (note `one seed`). Every number, "
+        f"with both differences in std, is in `{Path(csv_path).name}`."
+    )
     sensitivity = sensitivity_lines(records, std_ddof, scale)
     Path(md_path).write_text(markdown(rows, findings, context, sensitivity, config))
     if tex_path:
@@ -454,25 +572,41 @@ def merged_record_paths(config: dict, roots: list) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--results", required=True, nargs="+",
-                        help="results folders (cells: DATASET/MODEL/dzDZ/seedSEED), e.g. one run's Table 1 and "
-                             "another's Tables 2-3; a cell found in two of them is an error")  # fmt: skip
+    parser.add_argument(
+        "--results",
+        required=True,
+        nargs="+",
+        help="results folders (cells: DATASET/MODEL/dzDZ/seedSEED), e.g. one run's Table 1 and "
+        "another's Tables 2-3; a cell found in two of them is an error",
+    )
     parser.add_argument("--configfile", nargs="+", default=[], help="config overlays on config/config.yaml")
     parser.add_argument("--out", required=True, help="output prefix: writes PREFIX.csv, PREFIX.md, PREFIX.tex")
     args = parser.parse_args(argv)
     missing = [folder for folder in args.results if not Path(folder).is_dir()]
     if missing:  # before any work: a misspelt folder would read as a run with no cells
         what = "not a folder" if all(Path(folder).exists() for folder in missing) else "no such folder"
-        print(f"error: --results {', '.join(missing)}: {what} (a results folder holds the cells, "
-              "DATASET/MODEL/dzDZ/seedSEED)", file=sys.stderr)
+        print(
+            f"error: --results {', '.join(missing)}: {what} (a results folder holds the cells, "
+            "DATASET/MODEL/dzDZ/seedSEED)",
+            file=sys.stderr,
+        )
         return 2
     config = load_config(Path(__file__).resolve().parent.parent / "config" / "config.yaml", *args.configfile)
     records = merged_record_paths(config, args.results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        print(write_scorecard(records, out.with_suffix(".csv"), out.with_suffix(".md"), out.with_suffix(".tex"),
-                              config["tables"]["std_ddof"], config, ReportRule.from_config(config)))  # fmt: skip
+        print(
+            write_scorecard(
+                records,
+                out.with_suffix(".csv"),
+                out.with_suffix(".md"),
+                out.with_suffix(".tex"),
+                config["tables"]["std_ddof"],
+                config,
+                ReportRule.from_config(config),
+            )
+        )
     except (DamagedRecordError, MissingCellError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

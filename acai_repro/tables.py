@@ -35,10 +35,36 @@ PAPER_VALUES = Path(__file__).with_name("paper_values.csv")
 # Table 1: metric -> (row title, scale to the paper's unit); lower is better for both.
 TABLE1_METRICS = {"mean_distance": (r"Mean Distance ($\times 10^{-3}$)", 1e3), "smoothness": ("Smoothness", 1.0)}
 UNDEFINED_MARK = r"undef.$^\dagger$"
-RECORD_COLUMNS = ["dataset", "dz", "model", "seed", "metric", "value", "status", "source", "scale", "report_last",
-                  "evaluations", "path", "images"]  # fmt: skip
-CSV_COLUMNS = ["mean", "std", "n_seeds", "n_undefined", "status", "paper_mean", "paper_std", "paper_source",
-               "report_last", "evaluations", "scale", "path", "sources"]  # fmt: skip
+RECORD_COLUMNS = [
+    "dataset",
+    "dz",
+    "model",
+    "seed",
+    "metric",
+    "value",
+    "status",
+    "source",
+    "scale",
+    "report_last",
+    "evaluations",
+    "path",
+    "images",
+]
+CSV_COLUMNS = [
+    "mean",
+    "std",
+    "n_seeds",
+    "n_undefined",
+    "status",
+    "paper_mean",
+    "paper_std",
+    "paper_source",
+    "report_last",
+    "evaluations",
+    "scale",
+    "path",
+    "sources",
+]
 # The only value a finished record may leave undefined (NaN or null): elsewhere NaN is damage.
 UNDEFINABLE = {"smoothness"}
 # paper_values.csv `source`: empty for the paper's own tables, "text" for its Section 4 text, else the
@@ -63,7 +89,7 @@ class ReportRule:
     of: int | None = PAPER_OF
 
     @classmethod
-    def from_config(cls, config: dict) -> "ReportRule":
+    def from_config(cls, config: dict) -> ReportRule:
         rule = config["tables"]["report_rule"]
         return cls(rule["last"], rule["of"])
 
@@ -138,25 +164,43 @@ def collect(paths, metrics, rule: ReportRule = PAPER_RULE) -> pd.DataFrame:
                 raise MissingCellError(f"{path}: no {metric!r} in a finished record")
             value = record_number(values, metric, path, metric in UNDEFINABLE) if ok else np.nan
             status = "undefined" if ok and np.isnan(value) else record["status"]
-            rows.append({**cell, "metric": metric, "value": value, "status": status, "source": str(path),
-                         "scale": record_scale(record), "report_last": n, "evaluations": made,
-                         "path": record_training_path(record, path), "images": record_images(record, path)})  # fmt: skip
+            rows.append(
+                {
+                    **cell,
+                    "metric": metric,
+                    "value": value,
+                    "status": status,
+                    "source": str(path),
+                    "scale": record_scale(record),
+                    "report_last": n,
+                    "evaluations": made,
+                    "path": record_training_path(record, path),
+                    "images": record_images(record, path),
+                }
+            )
     frame = pd.DataFrame(rows, columns=RECORD_COLUMNS)
     return frame.astype({"dz": "Int64", "report_last": "Int64", "evaluations": "Int64", "images": "float"})
 
 
 def _record_cell(record: dict, path) -> dict:
     """The cell a record belongs to (a pixel record: its dataset, model 'pixels')."""
-    cell = record.get("cell") or ({"dataset": record["dataset"], "model": "pixels", "dz": None, "seed": 0}
-                                  if isinstance(record.get("dataset"), str) else None)  # fmt: skip
+    cell = record.get("cell") or (
+        {"dataset": record["dataset"], "model": "pixels", "dz": None, "seed": 0}
+        if isinstance(record.get("dataset"), str)
+        else None
+    )
     if not isinstance(cell, dict) or not {"dataset", "model", "dz", "seed"} <= cell.keys():
-        raise DamagedRecordError(f"{path}: damaged record: no 'cell' (dataset, model, dz, seed) nor a pixel record's 'dataset'")
+        raise DamagedRecordError(
+            f"{path}: damaged record: no 'cell' (dataset, model, dz, seed) nor a pixel record's 'dataset'"
+        )
     return cell
 
 
 def _record_status(record: dict, path) -> str:
     if record.get("status") not in ("ok", "diverged"):
-        raise DamagedRecordError(f"{path}: damaged record: 'status' is {record.get('status')!r}, not 'ok' or 'diverged'")
+        raise DamagedRecordError(
+            f"{path}: damaged record: 'status' is {record.get('status')!r}, not 'ok' or 'diverged'"
+        )
     return record["status"]
 
 
@@ -165,7 +209,9 @@ def _values_under_rule(record: dict, rule: ReportRule, path) -> tuple[dict, int 
     if "reported" not in record:  # a probe, K-Means or pixel record: one measurement of the final weights
         return record, None, None
     if not isinstance(record["reported"], dict):
-        raise DamagedRecordError(f"{path}: damaged record: 'reported' is {record['reported']!r}, not an object of values")
+        raise DamagedRecordError(
+            f"{path}: damaged record: 'reported' is {record['reported']!r}, not an object of values"
+        )
     if record["status"] != "ok":
         return {}, None, None
     evals = record.get("evals")
@@ -183,8 +229,11 @@ def median_of_last(evals: list, n: int) -> dict:
     """The median of the last `n` evaluations of each key they all hold (null read as undefined, NaN)."""
     tail = evals[-n:]
     keys = [k for k in tail[0] if all(k in e for e in tail)]
-    return {k: float(np.median([np.nan if e[k] is None else e[k] for e in tail])) for k in keys
-            if all(e[k] is None or isinstance(e[k], (int, float)) for e in tail)}  # fmt: skip
+    return {
+        k: float(np.median([np.nan if e[k] is None else e[k] for e in tail]))
+        for k in keys
+        if all(e[k] is None or isinstance(e[k], (int, float)) for e in tail)
+    }
 
 
 def require(frame: pd.DataFrame, expected: pd.MultiIndex) -> pd.DataFrame:
@@ -206,10 +255,21 @@ def summarise(group: pd.DataFrame, ddof: int) -> pd.Series:
         mean, std = values.mean(), np.std(values, ddof=ddof) if len(values) > max(ddof, 1) else np.nan
     scales = ";".join(sorted(set(group.scale.dropna())))  # one name unless scales were mixed
     paths = ";".join(sorted(set(group.path.dropna())))  # exact, fast, or both where mixed
-    return pd.Series({"mean": mean, "std": std, "n_seeds": len(group), "n_undefined": n_undefined,
-                      "status": status, "sources": ";".join(group.source), "scale": scales, "path": paths,
-                      "report_last": _joined(group.report_last), "evaluations": _joined(group.evaluations),
-                      "images": group.images.min()})  # fmt: skip
+    return pd.Series(
+        {
+            "mean": mean,
+            "std": std,
+            "n_seeds": len(group),
+            "n_undefined": n_undefined,
+            "status": status,
+            "sources": ";".join(group.source),
+            "scale": scales,
+            "path": paths,
+            "report_last": _joined(group.report_last),
+            "evaluations": _joined(group.evaluations),
+            "images": group.images.min(),
+        }
+    )
 
 
 def _joined(numbers: pd.Series) -> str:
@@ -218,8 +278,13 @@ def _joined(numbers: pd.Series) -> str:
 
 
 def paper_values(table: str) -> pd.DataFrame:
-    paper = pd.read_csv(PAPER_VALUES, comment="#", dtype={"dz": "Int64", "source": str}, keep_default_na=False,
-                        na_values={"mean": [""], "std": [""], "dz": [""]})  # fmt: skip
+    paper = pd.read_csv(
+        PAPER_VALUES,
+        comment="#",
+        dtype={"dz": "Int64", "source": str},
+        keep_default_na=False,
+        na_values={"mean": [""], "std": [""], "dz": [""]},
+    )
     return paper.query("table == @table")
 
 
@@ -241,9 +306,24 @@ def column_title(model: str) -> str:
 
 # LaTeX's special characters and the few non-ASCII ones the pages use; Greek letters through their
 # Unicode names (a model titled "β-VAE"); other letters (é, ü) pdflatex's UTF-8 input reads as they are.
-_TEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}", "—": "---", "–": "--",
-                 "§": r"\S{}", "±": r"$\pm$", "×": r"$\times$", "…": r"\dots{}"}  # fmt: skip
+_TEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\^{}",
+    "—": "---",
+    "–": "--",
+    "§": r"\S{}",
+    "±": r"$\pm$",
+    "×": r"$\times$",
+    "…": r"\dots{}",
+}
 _GREEK_CAPITALS = {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega"}
 
 
@@ -254,16 +334,20 @@ def latex_text(text: str) -> str:
     """`text` as LaTeX that pdflatex typesets as it reads: specials escaped, Greek letters and
     powers ("2^17") as math."""
     parts = _POWER.split(str(text))  # text, base, exponent, text, ...
-    out = ["".join(_TEX_SPECIALS.get(char) or _greek(char) or char for char in part) if i % 3 == 0 else
-           (f"${part}" if i % 3 == 1 else f"^{{{part}}}$") for i, part in enumerate(parts)]  # fmt: skip
+    out = [
+        "".join(_TEX_SPECIALS.get(char) or _greek(char) or char for char in part)
+        if i % 3 == 0
+        else (f"${part}" if i % 3 == 1 else f"^{{{part}}}$")
+        for i, part in enumerate(parts)
+    ]
     return "".join(out)
 
 
 def _greek(char: str) -> str | None:
     name = unicodedata.name(char, "")
     for case, prefix in (("small", "GREEK SMALL LETTER "), ("capital", "GREEK CAPITAL LETTER ")):
-        if name.startswith(prefix) and name[len(prefix):].isalpha():
-            letter = name[len(prefix):].capitalize()
+        if name.startswith(prefix) and name[len(prefix) :].isalpha():
+            letter = name[len(prefix) :].capitalize()
             if case == "small":
                 return f"$\\{letter.lower()}$"
             return f"$\\{letter}$" if letter in _GREEK_CAPITALS else unicodedata.normalize("NFKD", letter)[0]
@@ -293,8 +377,11 @@ def _sourced_paper(summary: pd.DataFrame) -> tuple[list[str], list[str]]:
     notes = []
     for source in sources:
         row = summary[summary.paper_source == source].iloc[0]
-        what = source_text(source, row.model) if source == "text" else \
-            f"{'Data' if row.model == 'pixels' else row.model}: quoted by the paper from {source}, not its own measurement"
+        what = (
+            source_text(source, row.model)
+            if source == "text"
+            else f"{'Data' if row.model == 'pixels' else row.model}: quoted by the paper from {source}, not its own measurement"
+        )
         notes.append(f"$^{{{letters[source]}}}$ {latex_text(what)}.")
     return texts, notes
 
@@ -303,8 +390,10 @@ def _sourced_paper(summary: pd.DataFrame) -> tuple[list[str], list[str]]:
 # combined std over seeds (the scorecard's agreement rule); one seed has no spread to judge a lead
 # by, so its best value is bold and marked apart. Raw pixels are no autoencoder: never bold.
 BOLD, ONE_SEED_BEST, LEAD_STDS = "bold", "one seed", 2
-BOLD_NOTE = ("Bold: the best autoencoder, where its lead over the next best exceeds twice their combined "
-             "standard deviation over seeds")  # fmt: skip
+BOLD_NOTE = (
+    "Bold: the best autoencoder, where its lead over the next best exceeds twice their combined "
+    "standard deviation over seeds"
+)
 ONE_SEED_NOTE = "the best autoencoder from one seed, with no spread to judge its lead by"
 
 
@@ -347,10 +436,14 @@ def _mark_notes(marks) -> list[str]:
 def tabular(rows, groups, cells: dict) -> str:
     """A booktabs tabular: a line per (key, title) of `rows` (the raw pixels under a rule), two columns,
     ours and the paper's, per (key, title) of `groups`; cells[(row key, group key)] = (ours, paper)."""
-    lines = [r"\begin{tabular}{l" + "cc" * len(groups) + "}", r"\toprule",
-             " & " + " & ".join(f"\\multicolumn{{2}}{{c}}{{{title}}}" for _, title in groups) + r" \\",
-             "".join(f"\\cmidrule(lr){{{2 + 2 * i}-{3 + 2 * i}}}" for i in range(len(groups))),
-             "Model & " + " & ".join(["Ours & Paper"] * len(groups)) + r" \\", r"\midrule"]  # fmt: skip
+    lines = [
+        r"\begin{tabular}{l" + "cc" * len(groups) + "}",
+        r"\toprule",
+        " & " + " & ".join(f"\\multicolumn{{2}}{{c}}{{{title}}}" for _, title in groups) + r" \\",
+        "".join(f"\\cmidrule(lr){{{2 + 2 * i}-{3 + 2 * i}}}" for i in range(len(groups))),
+        "Model & " + " & ".join(["Ours & Paper"] * len(groups)) + r" \\",
+        r"\midrule",
+    ]
     for key, title in rows:
         if key == "pixels":
             lines.append(r"\midrule")
@@ -363,17 +456,30 @@ def latex_float(tabulars: list[str], caption: str, label: str, notes: list[str],
     """A table float ready to paste: caption and label on top, the tabulars in \\small type one under
     the other, the notes under them; the preamble it needs in its header comment."""
     lines = [f"% {c}" for c in [*comments, f"Needs in the preamble: {LATEX_PREAMBLE}"]]
-    lines += [r"\begin{table}[tbp]", r"\centering\small\setlength{\tabcolsep}{4pt}", f"\\caption{{{caption}}}",
-              f"\\label{{{label}}}", "\n\\par\\medskip\n".join(tabulars)]  # fmt: skip
+    lines += [
+        r"\begin{table}[tbp]",
+        r"\centering\small\setlength{\tabcolsep}{4pt}",
+        f"\\caption{{{caption}}}",
+        f"\\label{{{label}}}",
+        "\n\\par\\medskip\n".join(tabulars),
+    ]
     if notes:
         lines += [r"\par\smallskip", r"\parbox{\linewidth}{\small " + " ".join(notes) + "}"]
     return "\n".join([*lines, r"\end{table}"]) + "\n"
 
 
 def _undefined_notes(summary, title_of_row) -> list[str]:
-    undefined = [f"{title_of_row(r)}: {r.n_undefined} of {r.n_seeds} seeds" for r in summary.itertuples() if r.n_undefined]
-    return [f"$^\\dagger$ Undefined (every interpolation decoded to one line) in some seeds, no mean: "
-            f"{'; '.join(undefined)}."] if undefined else []  # fmt: skip
+    undefined = [
+        f"{title_of_row(r)}: {r.n_undefined} of {r.n_seeds} seeds" for r in summary.itertuples() if r.n_undefined
+    ]
+    return (
+        [
+            f"$^\\dagger$ Undefined (every interpolation decoded to one line) in some seeds, no mean: "
+            f"{'; '.join(undefined)}."
+        ]
+        if undefined
+        else []
+    )
 
 
 def table1_latex(summary, models, caption, label, comments) -> str:
@@ -385,8 +491,11 @@ def table1_latex(summary, models, caption, label, comments) -> str:
     rows = [(m, latex_text(column_title(m))) for m in models]
     groups = [(metric, title) for metric, (title, _) in TABLE1_METRICS.items()]
     metric_title = {metric: title for metric, (title, _) in TABLE1_METRICS.items()}
-    notes = [*_undefined_notes(summary, lambda r: f"{dict(rows)[r.model]}, {metric_title[r.metric]}"), *notes,
-             *_mark_notes(marks)]  # fmt: skip
+    notes = [
+        *_undefined_notes(summary, lambda r: f"{dict(rows)[r.model]}, {metric_title[r.metric]}"),
+        *notes,
+        *_mark_notes(marks),
+    ]
     return latex_float([tabular(rows, groups, cells)], caption, label, notes, comments)
 
 
@@ -406,10 +515,13 @@ def grid_latex(summary, cells, columns, config, caption, label, comments) -> str
     titles = {(d, int(z)): f"{latex_text(dataset_title(config, d))}, $d_z$ = {z}" for d, z in cells}
     settings = list(titles)
     chunks = [[s for s in settings if s[0] == d] for d in dict.fromkeys(d for d, _ in settings)]
-    chunks = [c[i:i + SETTINGS_PER_TABULAR] for c in chunks for i in range(0, len(c), SETTINGS_PER_TABULAR)]
+    chunks = [c[i : i + SETTINGS_PER_TABULAR] for c in chunks for i in range(0, len(c), SETTINGS_PER_TABULAR)]
     tabulars = [tabular(rows, [(s, titles[s]) for s in chunk], texts) for chunk in chunks]
-    notes = [*_undefined_notes(summary, lambda r: f"{latex_text(column_title(r.model))}, {titles[(r.dataset, int(r.dz))]}"),
-             *notes, *_mark_notes(marks)]  # fmt: skip
+    notes = [
+        *_undefined_notes(summary, lambda r: f"{latex_text(column_title(r.model))}, {titles[(r.dataset, int(r.dz))]}"),
+        *notes,
+        *_mark_notes(marks),
+    ]
     return latex_float(tabulars, caption, label, notes, comments)
 
 
@@ -427,8 +539,11 @@ FINAL_WEIGHTS = "read on its final weights"
 def rule_text(summary: pd.DataFrame) -> str:
     """The reporting rule the cells of a summary were read under, with its N: 'the median of its last
     1 of 8 evaluations'; FINAL_WEIGHTS where no cell has an evaluation history (probe, K-Means)."""
-    pairs = {(n, m) for n, m in zip(summary.get("report_last", []), summary.get("evaluations", []))
-             if isinstance(n, str) and n}  # fmt: skip
+    pairs = {
+        (n, m)
+        for n, m in zip(summary.get("report_last", []), summary.get("evaluations", []))
+        if isinstance(n, str) and n
+    }
     if not pairs:
         return FINAL_WEIGHTS
     return "the median of its last " + " or ".join(f"{n} of {m}" for n, m in sorted(pairs)) + " evaluations"
@@ -438,8 +553,9 @@ def _images_text(summary: pd.DataFrame) -> str:
     """Images each autoencoder trained on, against the paper's."""
     counts = sorted({int(i) for i in summary.get("images", pd.Series(dtype=float)).dropna()})
     ours = " or ".join(_power_text(n) for n in counts) or "an unrecorded number of"
-    return f"{ours} training images per autoencoder" + ("" if counts == [PROTOCOL_IMAGES] else
-                                                        f" (the paper: {_power_text(PROTOCOL_IMAGES)})")
+    return f"{ours} training images per autoencoder" + (
+        "" if counts == [PROTOCOL_IMAGES] else f" (the paper: {_power_text(PROTOCOL_IMAGES)})"
+    )
 
 
 def _power_text(n: int) -> str:
@@ -450,8 +566,11 @@ def _rule_words(summary: pd.DataFrame, rule: ReportRule) -> str:
     text = rule_text(summary)
     if text == FINAL_WEIGHTS:
         return "each value is measured on the autoencoder's final weights"
-    share = ("the same share of training as the paper's last 20 of 256" if rule == PAPER_RULE else
-             "not the paper's share of training (its last 20 of 256)")  # fmt: skip
+    share = (
+        "the same share of training as the paper's last 20 of 256"
+        if rule == PAPER_RULE
+        else "not the paper's share of training (its last 20 of 256)"
+    )
     return f"each seed's value is {text.replace('its ', 'the ')}, {share}"
 
 
@@ -459,20 +578,25 @@ def caption_text(what: str, summary: pd.DataFrame, seeds, ddof: int, rule: Repor
     """A caption for a paper's reader: what the table shows; ours: images, seeds and the reporting
     rule in words; the paper's values beside ours."""
     models = summary[summary.model != "pixels"]
-    return (f"{what} Ours: {_images_text(models)}; {_std_text(ddof, seeds)}; {_rule_words(models, rule)}. "
-            "Paper: the published values, mean $\\pm$ standard deviation over 3 seeds where it gives one.")
+    return (
+        f"{what} Ours: {_images_text(models)}; {_std_text(ddof, seeds)}; {_rule_words(models, rule)}. "
+        "Paper: the published values, mean $\\pm$ standard deviation over 3 seeds where it gives one."
+    )
 
 
 def _relative_sources(summary: pd.DataFrame, root) -> pd.DataFrame:
     """The summary with each record path relative to `root` (where the table's records live), so a
     table made again from a copy of the records elsewhere writes the same CSV."""
+
     def relative(joined):
         return ";".join(Path(os.path.relpath(p, root)).as_posix() for p in str(joined).split(";"))
+
     return summary.assign(sources=summary.sources.map(relative))
 
 
-def write_table1(paths, models, seeds, tex_path, csv_path, std_ddof: int = 0, rule: ReportRule = PAPER_RULE,
-                 root=None) -> pd.DataFrame:  # fmt: skip
+def write_table1(
+    paths, models, seeds, tex_path, csv_path, std_ddof: int = 0, rule: ReportRule = PAPER_RULE, root=None
+) -> pd.DataFrame:
     """Table 1 (lines): a line per model, ours and the paper's per metric, from each cell's metrics.json,
     each seed's value under `rule` from its evaluation history (see `collect`). The CSV names each
     record relative to `root` (default: the CSV's folder, the results folder the workflow writes to)."""
@@ -480,12 +604,23 @@ def write_table1(paths, models, seeds, tex_path, csv_path, std_ddof: int = 0, ru
     summary = table1_summary(require(collect(paths, TABLE1_METRICS, rule), expected), std_ddof)
     root = Path(csv_path).parent if root is None else root
     _relative_sources(summary, root).to_csv(csv_path, index=False, columns=["metric", "model", "dz", *CSV_COLUMNS])
-    comments = ["Generated by the ACAI reproduction workflow from the cells' records. Lower is better.",
-                f"{_std_text(std_ddof, seeds)}; each seed: {rule_text(summary)} ({rule.describe()})."]  # fmt: skip
-    own = "".join(f" The {latex_text(column_title(m))} at $d_z$ = {z}, the others at {summary.dz.mode().iloc[0]}, "
-                  "as in the paper." for m, z in _own_dz(summary).items())  # fmt: skip
-    caption = caption_text("Interpolation on the lines benchmark (the paper's Table 1): Mean Distance and "
-                           f"Smoothness, lower is better.{own}", summary, seeds, std_ddof, rule)  # fmt: skip
+    comments = [
+        "Generated by the ACAI reproduction workflow from the cells' records. Lower is better.",
+        f"{_std_text(std_ddof, seeds)}; each seed: {rule_text(summary)} ({rule.describe()}).",
+    ]
+    own = "".join(
+        f" The {latex_text(column_title(m))} at $d_z$ = {z}, the others at {summary.dz.mode().iloc[0]}, "
+        "as in the paper."
+        for m, z in _own_dz(summary).items()
+    )
+    caption = caption_text(
+        "Interpolation on the lines benchmark (the paper's Table 1): Mean Distance and "
+        f"Smoothness, lower is better.{own}",
+        summary,
+        seeds,
+        std_ddof,
+        rule,
+    )
     latex = table1_latex(summary, models, caption, f"tab:{Path(tex_path).stem}", comments)
     Path(tex_path).write_text(latex)
     return summary
@@ -511,9 +646,22 @@ def _own_dz(summary: pd.DataFrame) -> dict:
     return {m: z for m, z in dz.items() if z != usual}
 
 
-def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title, tex_path, csv_path,
-                     std_ddof: int = 0, rule: ReportRule = PAPER_RULE,
-                     config: dict | None = None, root=None) -> pd.DataFrame:  # fmt: skip
+def write_grid_table(
+    paths,
+    pixel_paths,
+    cells,
+    models,
+    seeds,
+    key,
+    table,
+    title,
+    tex_path,
+    csv_path,
+    std_ddof: int = 0,
+    rule: ReportRule = PAPER_RULE,
+    config: dict | None = None,
+    root=None,
+) -> pd.DataFrame:
     """Table 2 or 3: accuracy (%), a line per model then the raw pixels, ours and the paper's per
     (dataset, dz); each dataset named by its title in `config` (the config the cells ran with). The
     CSV names each record relative to `root` (default: the CSV's folder)."""
@@ -524,17 +672,25 @@ def write_grid_table(paths, pixel_paths, cells, models, seeds, key, table, title
     _relative_sources(summary, root).to_csv(csv_path, index=False, columns=["dataset", "dz", "model", *CSV_COLUMNS])
     # Shown: the pixels of each dataset run; the prior methods the paper quotes, in comments.
     rows = pd.DataFrame(cells, columns=["dataset", "dz"]).astype({"dz": "Int64"})
-    ours = [*MODELS, "pixels"]
+    ours = [*MODELS, "pixels"]  # noqa: F841 (read by the query string as @ours)
     quoted = paper_values(table).query("model not in @ours and dataset in @rows.dataset")
     models_only = summary[summary.model != "pixels"]
-    comments = [f"Generated by the ACAI reproduction workflow from the cells' records. {latex_text(title)}. "
-                f"Accuracy (%), {_std_text(std_ddof, seeds)}; each seed: {rule_text(models_only)}.",
-                *(f"Quoted beside it in the paper: {r.model} on {dataset_title(config, r.dataset)}, {r.mean:.1f} "
-                  f"({r.source})" for r in quoted.itertuples())]  # fmt: skip
+    comments = [
+        f"Generated by the ACAI reproduction workflow from the cells' records. {latex_text(title)}. "
+        f"Accuracy (%), {_std_text(std_ddof, seeds)}; each seed: {rule_text(models_only)}.",
+        *(
+            f"Quoted beside it in the paper: {r.model} on {dataset_title(config, r.dataset)}, {r.mean:.1f} ({r.source})"
+            for r in quoted.itertuples()
+        ),
+    ]
     shown = summary[(summary.model != "pixels") | summary.dataset.isin(rows.dataset)].reset_index(drop=True)
     columns = [*models, "pixels"] if (shown.model == "pixels").any() else models
-    caption = caption_text(f"{latex_text(title)}: accuracy (\\%), higher is better.", models_only, seeds, std_ddof, rule)
-    Path(tex_path).write_text(grid_latex(shown, cells, columns, config, caption, f"tab:{Path(tex_path).stem}", comments))
+    caption = caption_text(
+        f"{latex_text(title)}: accuracy (\\%), higher is better.", models_only, seeds, std_ddof, rule
+    )
+    Path(tex_path).write_text(
+        grid_latex(shown, cells, columns, config, caption, f"tab:{Path(tex_path).stem}", comments)
+    )
     return summary
 
 
@@ -555,7 +711,9 @@ def read_table_csv(path, dtype: dict | None = None) -> pd.DataFrame:
         raise DamagedRecordError(f"{path}: damaged table CSV: {str(error).splitlines()[0]}") from None
     missing = [column for column in CSV_NEEDED if column not in frame.columns]
     if missing:
-        raise DamagedRecordError(f"{path}: damaged table CSV: no column {', '.join(missing)} (it has: {', '.join(map(str, frame.columns))})")
+        raise DamagedRecordError(
+            f"{path}: damaged table CSV: no column {', '.join(missing)} (it has: {', '.join(map(str, frame.columns))})"
+        )
     for column in ("mean", "std"):
         if not pd.api.types.is_numeric_dtype(frame[column]):
             raise DamagedRecordError(f"{path}: damaged table CSV: column {column!r} holds values that are not numbers")
@@ -579,13 +737,18 @@ def markdown_table1(csv_path) -> str:
         ours = [_markdown_cell(r, m) for r, m in zip(rows.itertuples(), marks)]
         shown_marks += marks
         paper = [_markdown_paper(r) for r in rows.itertuples()]
-        lines.append(f"| {title}, ours ({scales}, {_seeds_text(rows)}, {_rule_text(rows)}) | " + " | ".join(ours) + " |")
+        lines.append(
+            f"| {title}, ours ({scales}, {_seeds_text(rows)}, {_rule_text(rows)}) | " + " | ".join(ours) + " |"
+        )
         lines.append(f"| {title}, paper (2^24 images, 3 seeds) | " + " | ".join(paper) + " |")
     return "\n".join(lines) + "\n" + _markdown_bold_legend(shown_marks)
 
 
-GRID_TITLES = {"table2": "Table 2, in-tandem classifier", "table2_probe": "Table 2, post-hoc probe",
-               "table3": "Table 3, K-Means"}  # fmt: skip
+GRID_TITLES = {
+    "table2": "Table 2, in-tandem classifier",
+    "table2_probe": "Table 2, post-hoc probe",
+    "table3": "Table 3, K-Means",
+}
 
 
 def markdown_grid_tables(csv_paths, config: dict | None = None) -> str:
@@ -594,19 +757,28 @@ def markdown_grid_tables(csv_paths, config: dict | None = None) -> str:
     Each dataset is named by its title in `config`."""
     frames = [(Path(p).stem, read_table_csv(p, CSV_TYPES)) for p in csv_paths]
     models = list(dict.fromkeys(m for _, f in frames for m in f.model if m != "pixels"))
-    lines = ["| | dataset | dz | " + " | ".join(column_title(m) for m in [*models, "pixels"]) + " |",
-             "|---" * (len(models) + 4) + "|"]  # fmt: skip
+    lines = [
+        "| | dataset | dz | " + " | ".join(column_title(m) for m in [*models, "pixels"]) + " |",
+        "|---" * (len(models) + 4) + "|",
+    ]
     shown_marks = []
     for stem, frame in frames:
         pixels = frame[frame.model == "pixels"].drop_duplicates("dataset").set_index("dataset")
         cells = frame[frame.model != "pixels"]
         for (dataset, dz), rows in cells.groupby(["dataset", "dz"], sort=False):
-            rows = pd.concat([rows.set_index("model").reindex(models), pixels.loc[[dataset]].rename(index={dataset: "pixels"})])
+            rows = pd.concat(
+                [rows.set_index("model").reindex(models), pixels.loc[[dataset]].rename(index={dataset: "pixels"})]
+            )
             scales = _scales_text(rows)
             models_only = rows.drop(index="pixels")
-            marks = best_marks(rows.drop(columns=["model", "dataset", "dz"], errors="ignore").rename_axis("model")
-                               .reset_index().assign(dataset=dataset, dz=dz),
-                               ["dataset", "dz"], lower_is_better=False)  # fmt: skip
+            marks = best_marks(
+                rows.drop(columns=["model", "dataset", "dz"], errors="ignore")
+                .rename_axis("model")
+                .reset_index()
+                .assign(dataset=dataset, dz=dz),
+                ["dataset", "dz"],
+                lower_is_better=False,
+            )
             shown_marks += marks
             ours = [_markdown_cell(r, m) for r, m in zip(rows.itertuples(), marks)]
             paper = [_markdown_paper(r) for r in rows.itertuples()]
@@ -673,30 +845,52 @@ def _markdown_bold_legend(marks) -> str:
 # ---- Tables again from a results folder's records (no retraining) ----------------------------
 # Tables 2-3 as the workflow writes them: name -> (paper table, cell record, its key, pixel record, title).
 GRID_TABLES = {
-    "table2": ("table2", "metrics.json", "classifier_accuracy", "probe.json",
-               "Single-layer classifier on the latent code, trained alongside each autoencoder (the paper's Table 2)"),
-    "table2_probe": ("table2", "probe.json", "accuracy", "probe.json",
-                     "Single-layer classifier fitted to each autoencoder's final latent codes after training "
-                     "(a post-hoc probe; the paper's Table 2 trains it alongside)"),
-    "table3": ("table3", "kmeans.json", "accuracy", "kmeans.json",
-               "K-Means clustering of the latent codes (the paper's Table 3)"),
-}  # fmt: skip
+    "table2": (
+        "table2",
+        "metrics.json",
+        "classifier_accuracy",
+        "probe.json",
+        "Single-layer classifier on the latent code, trained alongside each autoencoder (the paper's Table 2)",
+    ),
+    "table2_probe": (
+        "table2",
+        "probe.json",
+        "accuracy",
+        "probe.json",
+        "Single-layer classifier fitted to each autoencoder's final latent codes after training "
+        "(a post-hoc probe; the paper's Table 2 trains it alongside)",
+    ),
+    "table3": (
+        "table3",
+        "kmeans.json",
+        "accuracy",
+        "kmeans.json",
+        "K-Means clustering of the latent codes (the paper's Table 3)",
+    ),
+}
 TABLE_NAMES = ["table1", *GRID_TABLES]
 
 
 def table1_cell_paths(config: dict, root) -> list[Path]:
     """Each Table 1 cell's metrics.json under a results root (`results_dir`), in table order."""
     dataset = config["table1"]["dataset"]
-    return [Path(cell_directory((dataset, model, dz, seed), str(root)), "metrics.json")
-            for model, dz in table1_cells(config) for seed in config["seeds"]]  # fmt: skip
+    return [
+        Path(cell_directory((dataset, model, dz, seed), str(root)), "metrics.json")
+        for model, dz in table1_cells(config)
+        for seed in config["seeds"]
+    ]
 
 
 def grid_cell_paths(config: dict, root, name: str) -> tuple[list[Path], list[Path]]:
     """A Table 2-3 output's cell records and its datasets' pixel records under a results root."""
     table, filename, _, pixel_file, _ = GRID_TABLES[name]
     cells = config[table]["cells"]
-    paths = [Path(cell_directory((d, m, z, s), str(root)), filename)
-             for d, z in cells for m in config[table]["models"] for s in config["seeds"]]  # fmt: skip
+    paths = [
+        Path(cell_directory((d, m, z, s), str(root)), filename)
+        for d, z in cells
+        for m in config[table]["models"]
+        for s in config["seeds"]
+    ]
     return paths, [Path(root, d, "pixels", pixel_file) for d in dict.fromkeys(d for d, _ in cells)]
 
 
@@ -714,8 +908,22 @@ def write_tables(config: dict, root, out, names, rule: ReportRule) -> list[Path]
         else:
             table, _, key, _, title = GRID_TABLES[name]
             cells, pixels = grid_cell_paths(config, root, name)
-            write_grid_table(cells, pixels, config[table]["cells"], config[table]["models"], config["seeds"], key,
-                             table, title, tex, csv, ddof, rule, config, root)  # fmt: skip
+            write_grid_table(
+                cells,
+                pixels,
+                config[table]["cells"],
+                config[table]["models"],
+                config["seeds"],
+                key,
+                table,
+                title,
+                tex,
+                csv,
+                ddof,
+                rule,
+                config,
+                root,
+            )
         written += [tex, csv]
     return written
 
@@ -727,16 +935,28 @@ def main(argv=None) -> None:
         "(recomputed from the evaluation histories the metrics.json files hold; nothing retrains); or table "
         "CSVs as Markdown.",
     )
-    parser.add_argument("--configfile", nargs="*", default=[],
-                        help="overlays on config/config.yaml (models, seeds, the datasets' titles)")
+    parser.add_argument(
+        "--configfile",
+        nargs="*",
+        default=[],
+        help="overlays on config/config.yaml (models, seeds, the datasets' titles)",
+    )
     parser.add_argument("--results", help="the results root holding <dataset>/<model>/dz<dz>/seed<seed>/")
     parser.add_argument("--tables", nargs="+", choices=TABLE_NAMES, default=["table1"], help="default: table1")
-    parser.add_argument("--report-last", type=int, metavar="N",
-                        help="another rule: the last N evaluations of each cell (writes NAME_lastN.*); default: "
-                             "the config's tables.report_rule, the paper's")  # fmt: skip
+    parser.add_argument(
+        "--report-last",
+        type=int,
+        metavar="N",
+        help="another rule: the last N evaluations of each cell (writes NAME_lastN.*); default: "
+        "the config's tables.report_rule, the paper's",
+    )
     parser.add_argument("--out", help="the folder to write NAME.tex and NAME.csv to")
-    parser.add_argument("--markdown", metavar="CSV", nargs="+",
-                        help="instead: print a Table 1 CSV, or Tables 2-3 CSVs, as Markdown (as the README quotes them)")
+    parser.add_argument(
+        "--markdown",
+        metavar="CSV",
+        nargs="+",
+        help="instead: print a Table 1 CSV, or Tables 2-3 CSVs, as Markdown (as the README quotes them)",
+    )
     args = parser.parse_args(argv)
     if not (args.markdown or (args.results and args.out)):
         parser.error("--results and --out are needed (or --markdown CSV)")
@@ -751,7 +971,11 @@ def main(argv=None) -> None:
     try:
         written = write_tables(config, args.results, args.out, args.tables, rule)
     except (MissingCellError, FileNotFoundError, DamagedRecordError) as error:
-        hint = "" if args.configfile else " (records made under an overlay, e.g. config/quick.yaml, need it as --configfile)"
+        hint = (
+            ""
+            if args.configfile
+            else " (records made under an overlay, e.g. config/quick.yaml, need it as --configfile)"
+        )
         parser.exit(2, f"error: {error}{hint}\n")
     print("wrote " + ", ".join(map(str, written)))
 

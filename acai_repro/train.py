@@ -56,10 +56,10 @@ from acai_repro.devices import held_slot
 from acai_repro.files import write_atomically, write_json
 from acai_repro.fusion import FusedGroup
 from acai_repro.graphs import build_stepper, resolve_cuda_graphs
+from acai_repro.guard import CellLock, ParentWatch
 from acai_repro.metrics.lines import line_metrics
 from acai_repro.models import build_model
 from acai_repro.nets import Architecture, dense
-from acai_repro.guard import CellLock, ParentWatch
 from acai_repro.results import DamagedRecordError, write_started_spec
 from acai_repro.signals import TrainingInterrupted, stop_requests
 from acai_repro.training_run import Run, build_run, make_generator, one_step, resolve_device
@@ -91,9 +91,7 @@ def evaluate(run: Run, source, index: int) -> dict:
     if source.line_metrics:
         ev = spec["evaluation"]
         pairs = ev["interpolation_pairs"]
-        images = model.interpolate(
-            x[:pairs], x[pairs : 2 * pairs], ev["interpolation_points"], generator
-        )
+        images = model.interpolate(x[:pairs], x[pairs : 2 * pairs], ev["interpolation_points"], generator)
         # On a GPU the nearest-reference search runs there (dense float64 product).
         result.update(line_metrics(images if images.is_cuda else images.cpu().numpy(), ev["references"]))
     model.train()
@@ -114,8 +112,8 @@ def _write_failure_named(path: Path):
     except OSError as error:
         reason = os.strerror(error.errno) if error.errno else str(error)
         raise WriteFailedError(
-            error.errno, f"{path}: cannot write it: {reason}; free space there and rerun (a cell resumes "
-            "from its last checkpoint)"
+            error.errno,
+            f"{path}: cannot write it: {reason}; free space there and rerun (a cell resumes from its last checkpoint)",
         ) from None
 
 
@@ -146,9 +144,12 @@ def code_version() -> str:
     try:
         root = Path(__file__).resolve().parent.parent
         out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"], cwd=root,
-            capture_output=True, text=True, timeout=10,
-        )  # fmt: skip
+            ["git", "describe", "--always", "--dirty"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -174,11 +175,7 @@ def provenance(device: torch.device) -> dict:
 def reported_medians(evals: list, last: int) -> dict:
     """The cell's reported values: the median of the last `last` evaluations of each metric."""
     tail = evals[-last:]
-    return {
-        key: float(np.median([e[key] for e in tail]))
-        for key in REPORTED
-        if tail and all(key in e for e in tail)
-    }
+    return {key: float(np.median([e[key] for e in tail])) for key in REPORTED if tail and all(key in e for e in tail)}
 
 
 class Progress:
@@ -285,7 +282,9 @@ class CellTrainer:
                 ended = ended or {"status": "ok", "reason": None}
                 self._write_outputs(ended["status"], ended["reason"])
                 return
-            log(f"[{self.label}] device {self.device}, {self.total_steps} steps of {self.batch}, from step {self.run.step}")
+            log(
+                f"[{self.label}] device {self.device}, {self.total_steps} steps of {self.batch}, from step {self.run.step}"
+            )
             self.worst = torch.zeros((), device=self.device)
             if not self.in_group:
                 graphs = resolve_cuda_graphs(tr.get("cuda_graphs", "auto"), self.device)
@@ -442,9 +441,11 @@ class FusedGroupTrainer:
         self.members = self._members()
         live = [m for m in self.members if not m.done]
         if len({m.run.step for m in live}) > 1:
-            log(f"[{self.label}] its seeds' checkpoints are at different steps "
+            log(
+                f"[{self.label}] its seeds' checkpoints are at different steps "
                 f"({', '.join(f'{m.label}: {m.run.step}' for m in live)}; a stop came between their "
-                "writes): the group trains again from the start")  # fmt: skip
+                "writes): the group trains again from the start"
+            )
             for member in self.members:
                 (member.outdir / STATE_FILE).unlink(missing_ok=True)
             self.members = self._members()
@@ -453,7 +454,9 @@ class FusedGroupTrainer:
         if self.done:
             return
         with on_stream(self.stream):
-            self.group = FusedGroup([m.run for m in self.members], [m.source for m in self.members], spec["training"]["batch_size"])
+            self.group = FusedGroup(
+                [m.run for m in self.members], [m.source for m in self.members], spec["training"]["batch_size"]
+            )
             self.group.push(counts_from=self.members.index(live[0]))
             graphs = resolve_cuda_graphs(self.tr.get("cuda_graphs", "auto"), self.device)
             self.stepper = build_stepper(self.group, self.group.step, [self.group.worst], graphs, log)
@@ -515,7 +518,9 @@ def build_trainers(units: list[list[tuple[dict, Path]]], log) -> list:
     """A trainer per unit of `training_units`: a FusedGroupTrainer for a fused group, else a
     CellTrainer. One after another: build_run seeds the global generator before each
     initialisation."""
-    return [FusedGroupTrainer(unit, log) if fastpath.is_fused(unit[0][0]) else CellTrainer(*unit[0], log) for unit in units]
+    return [
+        FusedGroupTrainer(unit, log) if fastpath.is_fused(unit[0][0]) else CellTrainer(*unit[0], log) for unit in units
+    ]
 
 
 def train_cell(spec: dict, outdir, log=print) -> dict:
@@ -595,10 +600,12 @@ def load_trained(path, device="cpu"):
         try:
             aside = quarantine(path)
         except OSError as why:  # a read-only folder: the damage is still named
-            raise DamagedRecordError(f"{error}; could not move it aside ({why}): delete it, and the next run "
-                                     "trains the cell again") from None
-        raise DamagedRecordError(f"{error}; moved to {aside}: the next run trains the cell again "
-                                 "(rename it back to keep it as it is)") from None
+            raise DamagedRecordError(
+                f"{error}; could not move it aside ({why}): delete it, and the next run trains the cell again"
+            ) from None
+        raise DamagedRecordError(
+            f"{error}; moved to {aside}: the next run trains the cell again (rename it back to keep it as it is)"
+        ) from None
     saved = torch.load(path, map_location=device, weights_only=False)
     spec = saved["spec"]
     arch = Architecture(**spec["architecture"])

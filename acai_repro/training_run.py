@@ -124,10 +124,15 @@ def build_run(spec: dict, device: torch.device) -> Run:
     lr = spec["training"]["learning_rate"]
     optimizers = {name: fastpath.adam(params, lr, device, fast) for name, params in groups.items()}
     return Run(
-        spec, device, model, classifier, groups, optimizers,
+        spec,
+        device,
+        model,
+        classifier,
+        groups,
+        optimizers,
         data_generator=make_generator(device, 2 * spec["seed"]),
         model_generator=make_generator(device, 2 * spec["seed"] + 1),
-    )  # fmt: skip
+    )
 
 
 def _adam_on(opt: torch.optim.Optimizer, device: torch.device) -> None:

@@ -50,9 +50,31 @@ def paper_models() -> list[str]:
 AUTOENCODERS = paper_models()
 TABLES = ("table1", "table2", "table3")
 NUMBER_VERDICTS = ["agrees", "differs", "reduced scale", "undefined", "diverged", "not run", "no std", "quoted"]
-ROW_COLUMNS = ["table", "dataset", "dz", "model", "metric", "mean", "std", "n_seeds", "n_undefined", "images", "scale",
-               "path", "report_last", "evaluations", "paper_mean", "paper_std", "paper_source", "diff", "diff_paper_std",
-               "combined_std", "diff_combined_std", "verdict", "note"]  # fmt: skip
+ROW_COLUMNS = [
+    "table",
+    "dataset",
+    "dz",
+    "model",
+    "metric",
+    "mean",
+    "std",
+    "n_seeds",
+    "n_undefined",
+    "images",
+    "scale",
+    "path",
+    "report_last",
+    "evaluations",
+    "paper_mean",
+    "paper_std",
+    "paper_source",
+    "diff",
+    "diff_paper_std",
+    "combined_std",
+    "diff_combined_std",
+    "verdict",
+    "note",
+]
 
 
 def cell_images(sources: str) -> float:
@@ -83,8 +105,14 @@ def with_images(summary: pd.DataFrame) -> pd.DataFrame:
 def recorded_scale(frames: dict) -> str | None:
     """The scale names the records carry (each cell's `spec.scale_name`, the tables' `scale`
     column), joined when several; None for records written before cells recorded one."""
-    names = {name for frame in frames.values() if "scale" in frame
-             for joined in frame.scale.dropna() for name in str(joined).split(";") if name}  # fmt: skip
+    names = {
+        name
+        for frame in frames.values()
+        if "scale" in frame
+        for joined in frame.scale.dropna()
+        for name in str(joined).split(";")
+        if name
+    }
     return "; ".join(sorted(names)) if names else None
 
 
@@ -109,14 +137,32 @@ def power_of_two_text(n: int) -> str:
 
 
 def _paper_rows() -> pd.DataFrame:
-    paper = pd.read_csv(PAPER_VALUES, comment="#", dtype={"dz": "Int64", "source": str}, keep_default_na=False,
-                        na_values={"mean": [""], "std": [""], "dz": [""]})  # fmt: skip
+    paper = pd.read_csv(
+        PAPER_VALUES,
+        comment="#",
+        dtype={"dz": "Int64", "source": str},
+        keep_default_na=False,
+        na_values={"mean": [""], "std": [""], "dz": [""]},
+    )
     return paper.rename(columns={"mean": "paper_mean", "std": "paper_std", "source": "paper_source"})
 
 
 def _ours(table: str, summary: pd.DataFrame | None) -> pd.DataFrame:
-    columns = ["dataset", "dz", "model", "metric", "mean", "std", "n_seeds", "n_undefined", "status", "images",
-               "path", "report_last", "evaluations"]  # fmt: skip
+    columns = [
+        "dataset",
+        "dz",
+        "model",
+        "metric",
+        "mean",
+        "std",
+        "n_seeds",
+        "n_undefined",
+        "status",
+        "images",
+        "path",
+        "report_last",
+        "evaluations",
+    ]
     if summary is None or summary.empty:
         return pd.DataFrame(columns=columns).astype({"dz": "Int64"})
     ours = summary.assign(dataset=summary.get("dataset", "lines"))

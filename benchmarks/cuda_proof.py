@@ -80,13 +80,18 @@ def prove(config: dict, path: str, device: str, steps: int, folder: Path) -> lis
     extra = ""
     if path == "fast":
         summary = fastpath.compiled_summary()
-        extra = (f", compiled graphs: {summary['graphs']} ({summary['convolutions']} convolutions; "
-                 f"dynamo's unique graphs {summary['dynamo_unique_graphs']})")
+        extra = (
+            f", compiled graphs: {summary['graphs']} ({summary['convolutions']} convolutions; "
+            f"dynamo's unique graphs {summary['dynamo_unique_graphs']})"
+        )
         if summary["graphs"] == 0 or summary["convolutions"] == 0:
             problems.append("no convolution was compiled: the fast path ran eagerly")
     verdict = "ok" if not problems else "FAILED: " + "; ".join(problems)
-    print(f"proof {path}: {verdict} ({len(trainer.members)} cell(s), {steps} steps, "
-          f"{time.perf_counter() - start:.1f} s{extra})", flush=True)  # fmt: skip
+    print(
+        f"proof {path}: {verdict} ({len(trainer.members)} cell(s), {steps} steps, "
+        f"{time.perf_counter() - start:.1f} s{extra})",
+        flush=True,
+    )
     return problems
 
 

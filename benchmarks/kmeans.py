@@ -64,25 +64,38 @@ def main() -> None:
     if not args.mnist:
         parser.error("name a folder of the four official MNIST .gz files: --mnist DIR or ACAI_MNIST_DIR=DIR")
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU"
-    print(f"torch {torch.__version__}, {len(os.sched_getaffinity(0))} CPU cores, ours on {args.device} ({device_name}); "
-          f"K=10, {args.restarts} restarts, max_iter 1000")  # fmt: skip
+    print(
+        f"torch {torch.__version__}, {len(os.sched_getaffinity(0))} CPU cores, ours on {args.device} ({device_name}); "
+        f"K=10, {args.restarts} restarts, max_iter 1000"
+    )
     print(f"{'data':<12} {'run':<20} {'seconds':>9} {'speed-up':>9} {'best inertia':>14} {'vs ours':>10}")
     for dims in args.dims:
         x = mnist_features(dims, args.mnist)
         kmeans(x[:2000], k=10, restarts=2, seed=1, device=args.device)  # compile / warm up outside the timing
         ours = {}
-        rows = [("ours", lambda: ours.setdefault("r", kmeans(x, 10, args.restarts, seed=0, device=args.device)).inertia)]
-        rows.append(("sklearn random", lambda: KMeans(10, init="random", n_init=args.restarts, max_iter=1000,
-                                                      random_state=0).fit(x).inertia_))  # fmt: skip
+        rows = [
+            ("ours", lambda: ours.setdefault("r", kmeans(x, 10, args.restarts, seed=0, device=args.device)).inertia)
+        ]
+        rows.append(
+            (
+                "sklearn random",
+                lambda: KMeans(10, init="random", n_init=args.restarts, max_iter=1000, random_state=0).fit(x).inertia_,
+            )
+        )
         if not args.no_same_starts:
-            rows.append(("sklearn same starts", lambda: kmeans(x, 10, args.restarts, seed=0, backend="sklearn").inertia))
+            rows.append(
+                ("sklearn same starts", lambda: kmeans(x, 10, args.restarts, seed=0, backend="sklearn").inertia)
+            )
         t_ours = None
         for name, fit in rows:
             seconds, inertia = timed(fit)
             t_ours = t_ours or seconds
             best = ours["r"].inertia
-            print(f"{f'60000 x {dims}':<12} {name:<20} {seconds:>9.1f} {seconds / t_ours:>8.2f}x {inertia:>14.7g} "
-                  f"{(inertia - best) / best:>+10.1e}", flush=True)  # fmt: skip
+            print(
+                f"{f'60000 x {dims}':<12} {name:<20} {seconds:>9.1f} {seconds / t_ours:>8.2f}x {inertia:>14.7g} "
+                f"{(inertia - best) / best:>+10.1e}",
+                flush=True,
+            )
         print(f"{'':<12} ours: backend {ours['r'].backend}, mean iterations {ours['r'].iterations.mean():.1f}")
 
 

@@ -44,8 +44,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from acai_repro.config import cell_spec, load_config, table1_cells, with_run_settings
 from acai_repro.data import build_source
-from acai_repro.training_run import build_run, compute_gradients
 from acai_repro.train import CellTrainer, build_trainers, training_units
+from acai_repro.training_run import build_run, compute_gradients
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIET = lambda message: None  # noqa: E731
@@ -59,8 +59,9 @@ LAYOUT_KERNELS = ("nchwtonhwc", "nhwctonchw", "transpose")
 PATHS = ("exact", "fast", "fused")
 
 
-def cell(config: dict, model: str, seed: int, device: str, path: str = "exact", conv_tf32: bool = False,
-         seeds: int = 1) -> dict:  # fmt: skip
+def cell(
+    config: dict, model: str, seed: int, device: str, path: str = "exact", conv_tf32: bool = False, seeds: int = 1
+) -> dict:
     """A lines cell at the model's Table 1 dz, with nothing but steps in the timed window; on the
     fused path, one of a group of `seeds` seeds (0..seeds-1)."""
     config = dict(config, seeds=list(range(max(seeds, seed + 1))), training=dict(config["training"]))
@@ -75,7 +76,11 @@ def cell(config: dict, model: str, seed: int, device: str, path: str = "exact", 
 def pack_specs(config: dict, size: int, device: str, path: str = "exact", conv_tf32: bool = False) -> list[dict]:
     """`size` lines ACAI cells, or Table 1's 18 cells (6 models x seeds 0-2) for 18."""
     if size == 18:
-        return [cell(config, model, seed, device, path, conv_tf32, 3) for model, _ in table1_cells(config) for seed in (0, 1, 2)]
+        return [
+            cell(config, model, seed, device, path, conv_tf32, 3)
+            for model, _ in table1_cells(config)
+            for seed in (0, 1, 2)
+        ]
     return [cell(config, "acai", seed, device, path, conv_tf32, size) for seed in range(size)]
 
 
@@ -198,11 +203,13 @@ def profile_round(trainers: list[CellTrainer], device: str, rounds: int, top: in
         total = sum(b - a for a, b in kernels)
         math_time = sum(e.time_range.end - e.time_range.start for e in events if is_math_kernel(e.name))
         cell_steps = rounds * len(cells_of(trainers))
-        lines.append(f"{len(kernels)} device kernels in {rounds} rounds of {len(cells_of(trainers))} cells: "
-                     f"{len(kernels) / cell_steps:.0f} kernels per cell-step, {total / max(len(kernels), 1):.1f} us each on average; "
-                     f"convolution/GEMM kernels {100 * math_time / max(total, 1e-9):.1f}% of kernel time; "
-                     f"device busy (some kernel running) {100 * busy / window_us:.1f}% of {window_us / 1e3:.1f} ms, "
-                     f"fully idle {100 - 100 * busy / window_us:.1f}%; kernels overlap {total / max(busy, 1e-9):.1f}-fold")  # fmt: skip
+        lines.append(
+            f"{len(kernels)} device kernels in {rounds} rounds of {len(cells_of(trainers))} cells: "
+            f"{len(kernels) / cell_steps:.0f} kernels per cell-step, {total / max(len(kernels), 1):.1f} us each on average; "
+            f"convolution/GEMM kernels {100 * math_time / max(total, 1e-9):.1f}% of kernel time; "
+            f"device busy (some kernel running) {100 * busy / window_us:.1f}% of {window_us / 1e3:.1f} ms, "
+            f"fully idle {100 - 100 * busy / window_us:.1f}%; kernels overlap {total / max(busy, 1e-9):.1f}-fold"
+        )
     return lines
 
 
@@ -224,9 +231,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=300, help="timed rounds per repeat")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile-rounds", type=int, default=5)
-    parser.add_argument("--paths", nargs="+", choices=PATHS, default=["fused", "fast", "exact"],
-                        help="training paths to measure, in this order (fused: training.seed_fusion; fast: "
-                             "training.fast_path)")  # fmt: skip
+    parser.add_argument(
+        "--paths",
+        nargs="+",
+        choices=PATHS,
+        default=["fused", "fast", "exact"],
+        help="training paths to measure, in this order (fused: training.seed_fusion; fast: training.fast_path)",
+    )
     parser.add_argument("--conv-tf32", action="store_true", help="TF32 convolutions (default float32, the protocol)")
     parser.add_argument("--no-solo", action="store_true", help="skip the per-model solo rates")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU: checks the script runs")
@@ -236,13 +247,19 @@ def main() -> None:
         files.append(ROOT / "config" / "smoke.yaml")
         args.device, args.sizes, args.warmup, args.rounds, args.repeats, args.profile_rounds = "cpu", [1, 2], 1, 2, 1, 1
     config = load_config(*files)
-    print(f"device {args.device}" + (f" ({torch.cuda.get_device_name()})" if args.device == "cuda" else "")
-          + f", torch {torch.__version__}, batch {config['training']['batch_size']}, {args.rounds} rounds x "
-          f"{args.repeats} repeats (median), convolutions in {'TF32' if args.conv_tf32 else 'float32'}")  # fmt: skip
+    print(
+        f"device {args.device}"
+        + (f" ({torch.cuda.get_device_name()})" if args.device == "cuda" else "")
+        + f", torch {torch.__version__}, batch {config['training']['batch_size']}, {args.rounds} rounds x "
+        f"{args.repeats} repeats (median), convolutions in {'TF32' if args.conv_tf32 else 'float32'}"
+    )
     flops = {model: flops_per_image(cell(config, model, 0, "cpu")) for model, _ in table1_cells(config)}
     peak = card_peak(args.device)
-    print("FLOP per image of one training step: " + ", ".join(f"{m} {f / 1e6:.0f} M" for m, f in flops.items())
-          + (f"; card FP32 peak {peak:.0f} TFLOP/s" if peak else ""))  # fmt: skip
+    print(
+        "FLOP per image of one training step: "
+        + ", ".join(f"{m} {f / 1e6:.0f} M" for m, f in flops.items())
+        + (f"; card FP32 peak {peak:.0f} TFLOP/s" if peak else "")
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for path in args.paths:
             measure_path(config, args, path, flops, peak, Path(tmp))
@@ -262,25 +279,32 @@ def measure_path(config: dict, args, path: str, flops: dict, peak: float | None,
             if rate is None:
                 print(f"  {model:<10} {dz:>4} {how}")
             else:
-                print(f"  {model:<10} {dz:>4} {rate:>9.0f} {rate / group:>9.0f} {tflops_text(rate, flops[model], peak):>22}  {how}")
+                print(
+                    f"  {model:<10} {dz:>4} {rate:>9.0f} {rate / group:>9.0f} {tflops_text(rate, flops[model], peak):>22}  {how}"
+                )
             del trainers
     print(f"\n[{path} path] packed (one process, a stream per cell on CUDA):")
     print(f"  {'cells':>5} {'what':<28} {'aggregate img/s':>16} {'per cell':>9} {'TFLOP/s':>22}  steps")
     last = None
     for size in args.sizes:
-        rate, how, trainers = measure(config, size, args.device, args.warmup, args.rounds, args.repeats, folder, path, args.conv_tf32)
+        rate, how, trainers = measure(
+            config, size, args.device, args.warmup, args.rounds, args.repeats, folder, path, args.conv_tf32
+        )
         what = "Table 1: 6 models x 3 seeds" if size == 18 else f"lines ACAI x {size}"
         if rate is None:
             print(f"  {size:>5} {what:<28} {how}")
             continue
         mean_flops = statistics.mean(flops[c.spec["model"]] for c in cells_of(trainers))
-        print(f"  {size:>5} {what:<28} {rate:>16.0f} {rate / size:>9.0f} {tflops_text(rate, mean_flops, peak):>22}  {how}")
+        print(
+            f"  {size:>5} {what:<28} {rate:>16.0f} {rate / size:>9.0f} {tflops_text(rate, mean_flops, peak):>22}  {how}"
+        )
         last = trainers
     if last is None:
         print(f"\n[{path} path] no profile: no pack's steps ran as asked")
         return
     print(f"\n[{path} path] profile of {args.profile_rounds} rounds of the {len(cells_of(last))}-cell pack:")
     print("\n".join(profile_round(last, args.device, args.profile_rounds, 15)))
+
 
 if __name__ == "__main__":
     main()

@@ -26,9 +26,14 @@ SECTION = re.compile(r"^\[(exact|fast|fused) path\] (solo|packed)")
 # model, dz, img/s and (in outputs that have the column) img/s per seed
 SOLO_ROW = re.compile(r"^\s+([a-z][a-z0-9_]*)\s+(\d+)\s+(\d+)(?:\s+(\d+)(?=\s))?")
 PACKED_ROW = re.compile(r"^\s+(\d+)\s+(lines ACAI x \d+|Table 1: 6 models x 3 seeds)\s+(\d+)\b")
-KINDS = {("exact", "solo"): "train_graphed", ("fast", "solo"): "train_fast", ("fused", "solo"): "train_fused",
-         ("exact", "packed"): "train_packed", ("fast", "packed"): "train_packed_fast",
-         ("fused", "packed"): "train_packed_fused"}  # fmt: skip
+KINDS = {
+    ("exact", "solo"): "train_graphed",
+    ("fast", "solo"): "train_fast",
+    ("fused", "solo"): "train_fused",
+    ("exact", "packed"): "train_packed",
+    ("fast", "packed"): "train_packed_fast",
+    ("fused", "packed"): "train_packed_fused",
+}
 
 
 def precision_of(text: str) -> str:
@@ -48,8 +53,15 @@ def rate_rows(text: str, card: str, source: str) -> list[dict]:
         if section is None:
             continue
         kind = KINDS[section]
-        row = dict(card=card, kind=kind, dataset="lines", unit="images_per_s", precision=precision, cores="",
-                   source=f"{source} ({section[0]} path, {section[1]})")  # fmt: skip
+        row = dict(
+            card=card,
+            kind=kind,
+            dataset="lines",
+            unit="images_per_s",
+            precision=precision,
+            cores="",
+            source=f"{source} ({section[0]} path, {section[1]})",
+        )
         if section[1] == "solo" and (match := SOLO_ROW.match(line)):
             model, dz, value, _per_seed = match.groups()
             rows.append(dict(row, dz=dz, model=model, value=value))

@@ -67,7 +67,9 @@ def compare(new: dict, exact: dict) -> list[tuple[str, bool, str]]:
     models = list(dict.fromkeys(model for model, _ in exact))
     rows = []
     for model in models:
-        verdicts = [(metric, *metric_verdict(new.get((model, metric)), exact.get((model, metric)))) for metric in METRICS]
+        verdicts = [
+            (metric, *metric_verdict(new.get((model, metric)), exact.get((model, metric)))) for metric in METRICS
+        ]
         agrees = all(ok for _, ok, _ in verdicts)
         words = "within the seeds' spread on both metrics" if agrees else "OUTSIDE the seeds' spread"
         detail = "; ".join(f"{metric}: {text}" for metric, _, text in verdicts)
@@ -129,8 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, KeyError, csv.Error) as error:
         print(f"science check: cannot read the tables: {error}", file=sys.stderr)
         return 2
-    print(f"science check: {args.new} against the exact records {args.exact} "
-          "(agree: |mean difference| <= sqrt(std_new^2 + std_exact^2) on both metrics)")  # fmt: skip
+    print(
+        f"science check: {args.new} against the exact records {args.exact} "
+        "(agree: |mean difference| <= sqrt(std_new^2 + std_exact^2) on both metrics)"
+    )
     rows = compare(new, exact)
     for _, _, line in rows:
         print(line)

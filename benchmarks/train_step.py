@@ -29,14 +29,15 @@ from acai_repro.data import ImageSource, LinesSource
 from acai_repro.graphs import EagerStep, GraphedStep
 from acai_repro.metrics import lines as metrics
 from acai_repro.models import MODELS
-from acai_repro.training_run import build_run, one_step, train_step
 from acai_repro.train import evaluate
+from acai_repro.training_run import build_run, one_step, train_step
 
 # name -> (dataset, dz); lines uses Table 1's dz of each model (table1.dz_by_model).
 SETTINGS = {"lines dz64": ("lines", 64), "mnist dz256": ("mnist", 256), "svhn dz256": ("svhn", 256)}
 # Models with a hand-written reference step (--reference); the others print n/a there.
 REFERENCE_MODELS = ("baseline", "denoising", "vae", "aae", "vqvae", "acai")
 BATCH = 64
+
 
 # ---- the hand-written reference (no library code) ------------------------------------
 def _conv(i, o, k):
@@ -84,8 +85,9 @@ class Reference:
             self.mu, self.lv = nn.Linear(self.dz, self.dz).to(device), nn.Linear(self.dz, self.dz).to(device)
             ae += list(self.mu.parameters()) + list(self.lv.parameters())
         if model == "aae":
-            self.critic = nn.Sequential(nn.Linear(self.dz, 100), nn.LeakyReLU(0.2), nn.Linear(100, 100),
-                                        nn.LeakyReLU(0.2), nn.Linear(100, 1)).to(device)  # fmt: skip
+            self.critic = nn.Sequential(
+                nn.Linear(self.dz, 100), nn.LeakyReLU(0.2), nn.Linear(100, 100), nn.LeakyReLU(0.2), nn.Linear(100, 1)
+            ).to(device)
         if model == "acai":
             self.critic = ref_encoder(colors, depth, width, latent).to(device)
         if model == "vqvae":
@@ -128,7 +130,9 @@ class Reference:
                 with torch.no_grad():
                     feats = self.enc(x).flatten(1)
             if m == "aae":
-                loss = loss + F.binary_cross_entropy_with_logits(self.critic(feats), torch.ones(len(x), 1, device=x.device))
+                loss = loss + F.binary_cross_entropy_with_logits(
+                    self.critic(feats), torch.ones(len(x), 1, device=x.device)
+                )
                 d = self.critic(torch.cat([feats.detach(), torch.randn_like(feats)]))
                 target = torch.cat([torch.zeros(len(x), 1), torch.ones(len(x), 1)]).to(x.device)
                 critic_loss = F.binary_cross_entropy_with_logits(d, target) * 2
@@ -172,7 +176,9 @@ def cell(config, setting: str, model: str, device: torch.device):
     source = ImageSource.__new__(ImageSource)  # a random on-device uint8 "dataset", no file
     colors, generator = spec["architecture"]["colors"], torch.Generator().manual_seed(0)
     source.device = device
-    source.train_images = torch.randint(0, 256, (60_000, 32, 32, colors), dtype=torch.uint8, generator=generator).to(device)
+    source.train_images = torch.randint(0, 256, (60_000, 32, 32, colors), dtype=torch.uint8, generator=generator).to(
+        device
+    )
     source.train_labels = torch.randint(0, 10, (60_000,), generator=generator).to(device)
     return spec, run, source
 
@@ -250,7 +256,9 @@ def main():
     parser.add_argument("--graphed-steps", type=int, default=400, help="graphed steps per timing")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS), help="default: every registered model")
+    parser.add_argument(
+        "--models", nargs="+", default=list(MODELS), choices=list(MODELS), help="default: every registered model"
+    )
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--reference", action="store_true", help="also the library vs a hand-written loop (eager)")
     parser.add_argument("--no-evaluation", action="store_true")
@@ -263,8 +271,10 @@ def main():
         return sustain(config, args.settings[0], args.models[0], device, args.sustain, args.start_at)
     graphs = device.type == "cuda"
     name = torch.cuda.get_device_name(device) if graphs else "CPU"
-    print(f"device {device} ({name}), torch {torch.__version__}, threads {torch.get_num_threads()}, batch {BATCH}, "
-          f"{args.steps} eager / {args.graphed_steps} graphed steps x {args.repeats} alternating repeats, median")  # fmt: skip
+    print(
+        f"device {device} ({name}), torch {torch.__version__}, threads {torch.get_num_threads()}, batch {BATCH}, "
+        f"{args.steps} eager / {args.graphed_steps} graphed steps x {args.repeats} alternating repeats, median"
+    )
     extra = f" {'library':>12} {'reference':>12} {'ratio':>6}" if args.reference else ""
     print(f"{'setting':<12} {'model':<10} {'eager img/s':>12} {'graphed img/s':>14} {'speed-up':>9}{extra}")
     for setting in args.settings:
@@ -277,8 +287,16 @@ def main():
                 if graphed is not None:
                     g_rates.append(images_per_second(graphed, args.graphed_steps, device))
             e = statistics.median(e_rates)
-            g = f"{statistics.median(g_rates):>14.0f} {statistics.median(g_rates) / e:>8.1f}x" if g_rates else f"{'n/a (CPU)':>14} {'':>9}"
-            more = " " + library_vs_reference(config, setting, model, device, args.steps, args.repeats) if args.reference else ""
+            g = (
+                f"{statistics.median(g_rates):>14.0f} {statistics.median(g_rates) / e:>8.1f}x"
+                if g_rates
+                else f"{'n/a (CPU)':>14} {'':>9}"
+            )
+            more = (
+                " " + library_vs_reference(config, setting, model, device, args.steps, args.repeats)
+                if args.reference
+                else ""
+            )
             print(f"{setting:<12} {model:<10} {e:>12.{0 if e >= 100 else 2}f} {g}{more}", flush=True)
             del eager, graphed
     if not args.no_evaluation:

@@ -165,7 +165,9 @@ def data_file(dataset):
             f"dataset {dataset!r} has no data file (the lines are drawn on the fly): "
             f"latents, probes, K-Means and image figures need one of {real}"
         )
-    return prepared_file(config, dataset)  # where the job reads it too (config.with_run_settings)
+    return prepared_file(
+        config, dataset
+    )  # where the job reads it too (config.with_run_settings)
 
 
 def train_data(wildcards):
@@ -288,7 +290,10 @@ def training_files(cells, filename):
     """A file of each cell that a training job trains; cells None means the wildcards' cell
     (under seed fusion, the wildcards' group of seeds)."""
     if cells is None and FUSED:
-        return [f"{RESULTS}/{cell_folders(*GROUP_WILDCARDS, seed)}/{filename}" for seed in config["seeds"]]
+        return [
+            f"{RESULTS}/{cell_folders(*GROUP_WILDCARDS, seed)}/{filename}"
+            for seed in config["seeds"]
+        ]
     if cells is None:
         return [f"{CELL}/{filename}"]
     return [f"{cell_directory(cell, RESULTS)}/{filename}" for cell in cells]

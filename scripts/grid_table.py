@@ -11,6 +11,17 @@ with logged(snakemake, expected=(DamagedRecordError, MissingCellError)) as log:
     p = snakemake.params
     rule = ReportRule(**p.report_rule) if hasattr(p, "report_rule") else PAPER_RULE
     write_grid_table(
-        list(snakemake.input.cells), list(snakemake.input.pixels), p.cells, p.models, p.seeds,
-        p.key, p.table, p.title, snakemake.output.tex, snakemake.output.csv, p.std_ddof, rule, snakemake.config,
-    )  # fmt: skip
+        list(snakemake.input.cells),
+        list(snakemake.input.pixels),
+        p.cells,
+        p.models,
+        p.seeds,
+        p.key,
+        p.table,
+        p.title,
+        snakemake.output.tex,
+        snakemake.output.csv,
+        p.std_ddof,
+        rule,
+        snakemake.config,
+    )

@@ -4,6 +4,10 @@ from acai_repro.snakemake_io import logged
 
 with logged(snakemake) as log:
     probe_pixels(
-        snakemake.wildcards.dataset, snakemake.input, snakemake.params, snakemake.config["device"],
-        snakemake.output[0], log,
-    )  # fmt: skip
+        snakemake.wildcards.dataset,
+        snakemake.input,
+        snakemake.params,
+        snakemake.config["device"],
+        snakemake.output[0],
+        log,
+    )

@@ -8,7 +8,10 @@ from acai_repro.tables import MissingCellError, ReportRule
 
 with logged(snakemake, expected=(DamagedRecordError, MissingCellError)) as log:
     i, p = snakemake.input, snakemake.params
-    records = {"table1": list(i.table1), "table2": (list(i.table2), list(i.table2_pixels)),
-               "table3": (list(i.table3), list(i.table3_pixels))}  # fmt: skip
+    records = {
+        "table1": list(i.table1),
+        "table2": (list(i.table2), list(i.table2_pixels)),
+        "table3": (list(i.table3), list(i.table3_pixels)),
+    }
     out = snakemake.output
     log(write_scorecard(records, out.csv, out.md, out.tex, p.std_ddof, snakemake.config, ReportRule(**p.report_rule)))

@@ -6,14 +6,17 @@ from pathlib import Path
 
 from acai_repro.config import with_run_settings
 from acai_repro.data import LabelError
+from acai_repro.devices import job_device
 from acai_repro.guard import CellBusyError
 from acai_repro.results import DamagedRecordError, read_cell_spec
-from acai_repro.devices import job_device
 from acai_repro.snakemake_io import logged
 from acai_repro.train import WriteFailedError, train_pack
 
 # the job's own device of the machine's GPUs, held until it ends (acai_repro.devices)
-with logged(snakemake, expected=(CellBusyError, LabelError, DamagedRecordError, WriteFailedError)) as log, job_device(snakemake.config, f"{snakemake.rule}: {snakemake.log[0]}", log):
+with (
+    logged(snakemake, expected=(CellBusyError, LabelError, DamagedRecordError, WriteFailedError)) as log,
+    job_device(snakemake.config, f"{snakemake.rule}: {snakemake.log[0]}", log),
+):
     specs = [with_run_settings(read_cell_spec(path), snakemake.config) for path in snakemake.input.specs]
     folders = [Path(path).parent for path in snakemake.output.metrics]
     train_pack(list(zip(specs, folders)), log)

@@ -50,12 +50,21 @@ def rendered_views(report: Path, browser: str, workdir: Path, timeout: int = 120
     text = Path(report).read_text()
     end = text.rindex("</body>")  # the page's own: a library in the page spells the tag in a string too
     page.write_text(text[:end] + VISIT_EVERY_RESULT + text[end:])
-    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=60000",
-               "--dump-dom", page.as_uri()]  # fmt: skip
+    command = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--virtual-time-budget=60000",
+        "--dump-dom",
+        page.as_uri(),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     found = VIEWS.search(result.stdout)
     if not found:
-        raise RuntimeError(f"{browser} rendered no views of {report}: exit {result.returncode}\n{result.stderr[-2000:]}")
+        raise RuntimeError(
+            f"{browser} rendered no views of {report}: exit {result.returncode}\n{result.stderr[-2000:]}"
+        )
     return json.loads(html.unescape(found.group(1)))
 
 
@@ -70,5 +79,7 @@ def caption_problems(views: dict, expected: list, scale: str, seeds: list) -> li
     problems = [f"{path}: not in the report" for path in expected if path not in views]
     needles = (f"Scale {scale}, seeds {', '.join(map(str, seeds))}", "Reporting rule:")
     for path, text in views.items():
-        problems += [f"{path}: its caption does not say {needle!r}" for needle in needles if needle not in caption(text)]
+        problems += [
+            f"{path}: its caption does not say {needle!r}" for needle in needles if needle not in caption(text)
+        ]
     return problems

@@ -46,8 +46,14 @@ def test_flops_per_image_count_the_step_of_each_model(smoke_config):
 @pytest.mark.slow
 def test_pack_benchmark_smoke_run_measures_every_path():
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, "benchmarks/pack.py", "--smoke", "--no-solo"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=900)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "benchmarks/pack.py", "--smoke", "--no-solo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     for path in ("fused", "fast", "exact"):
         assert f"[{path} path] packed" in out.stdout, f"no packed rates of the {path} path:\n{out.stdout[-2000:]}"

@@ -52,7 +52,9 @@ def spec_problems(recorded: dict, now: dict) -> list[str]:
     order = [name for name in now if name in recorded]
     if order != list(recorded):
         moved = next(i for i, (a, b) in enumerate(zip(order, recorded)) if a != b)
-        return [f"the recorded cells come in another order: {order[moved]} where {list(recorded)[moved]} was; {REFRESH}"]
+        return [
+            f"the recorded cells come in another order: {order[moved]} where {list(recorded)[moved]} was; {REFRESH}"
+        ]
     changed = [name for name in recorded if now[name] != recorded[name]]
     if changed:
         return [f"resolved spec changed for {len(changed)} cells, e.g. {changed[:3]}; {REFRESH}"]

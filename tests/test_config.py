@@ -45,8 +45,11 @@ MALFORMED = [
     ("datasets: {mnist: {color: 1}}", "'datasets.mnist.color' is unknown", "colors"),
     ("resources: {train: {gpus: 2}}", "'resources.train.gpus' is unknown", "valid keys under 'resources.train': gpu, "),
     ("models: {gan: {}}", "'models.gan' is unknown", "baseline, denoising, vae, aae, vqvae, acai"),
-    ("data: {sources: {mnist: {md5: 0123456789abcdef0123456789abcdef}}}", "'data.sources.mnist.md5' is unknown",
-     "path"),
+    (
+        "data: {sources: {mnist: {md5: 0123456789abcdef0123456789abcdef}}}",
+        "'data.sources.mnist.md5' is unknown",
+        "path",
+    ),
     ("models: {vae: {latent: median}}", "'models.vae.latent'", "valid: sample, mean"),
     ("device: tpu", "'device'", "valid: auto, cpu, cuda"),
     ("clustering: {backend: gpu}", "'clustering.backend'", "valid: auto, elkan, torch, sklearn"),
@@ -65,20 +68,26 @@ MALFORMED = [
     ("table1: {models: [baseline, gan]}", "'table1.models.1'", "valid: baseline, denoising"),
     ("table2: {cells: [[imagenet, 32]]}", "'table2.cells.0'", "unknown dataset 'imagenet'; valid datasets: mnist"),
     ("table3: {cells: [[mnist, 30]]}", "'table3.cells.0'", "multiple of latent_width"),
-    ("datasets: {My_Data: {colors: 1, classes: 2, depth: 16, latent_width: 4}}", "'datasets'",
-     "name 'My_Data' is not allowed"),
+    (
+        "datasets: {My_Data: {colors: 1, classes: 2, depth: 16, latent_width: 4}}",
+        "'datasets'",
+        "name 'My_Data' is not allowed",
+    ),
     ("figures: {seed: 7}", "'figures.seed'", "one of the configured seeds"),
     ("figures: {samples_model: acai}", "'figures.samples_model'", "'acai' has no prior to sample (has_prior is False)"),
     ("figures: {samples_model: gan}", "'figures.samples_model'", "unknown model 'gan'; valid: baseline"),
     ("evaluation: {lines: {interpolation_pairs: 3000}}", "'evaluation.lines.interpolation_pairs'", "test_lines"),
     # Values that passed validation and crashed a job later: refused here, with the valid ones or the bound.
-    ("datasets: {mnist: {test_split: valid}}", "'datasets.mnist.test_split'",
-     "unknown split 'valid'; valid splits (from data.sources.mnist): test, train"),
+    (
+        "datasets: {mnist: {test_split: valid}}",
+        "'datasets.mnist.test_split'",
+        "unknown split 'valid'; valid splits (from data.sources.mnist): test, train",
+    ),
     ("datasets: {mnist: {train_splits: [train, valid]}}", "'datasets.mnist.train_splits.1'", "valid splits"),
     ("table1: {dz: 1048576}", "'table1.dz'", "dz must be at most 1024"),
     ("table1: {dz_by_model: {vqvae: 1048576}}", "'table1.dz_by_model'", "dz must be at most 1024"),
     ("table2: {cells: [[mnist, 1048576]]}", "'table2.cells.0'", "dz must be at most 1024"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("text,key,hint", MALFORMED, ids=[m[1] + " " + m[0][:24] for m in MALFORMED])
@@ -163,20 +172,28 @@ def test_model_names_come_from_the_registry():
 SCHEMA_MODELS_BEFORE = {
     "baseline": {},
     "denoising": {"noise_std": {"type": "number", "minimum": 0, "default": 1.0}},
-    "vae": {"beta": {"type": "number", "minimum": 0, "default": 1.0},
-            "latent": {"enum": ["sample", "mean"], "default": "sample"}},
-    "aae": {"critic_width": {"type": "integer", "minimum": 1, "default": 100},
-            "adversary_weight": {"type": "number", "minimum": 0, "default": 1.0}},
-    "vqvae": {"codebook_size": {"type": "integer", "minimum": 1, "default": 16384},
-              "commitment": {"type": "number", "minimum": 0, "default": 10.0},
-              "decay": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.999},
-              "epsilon": {"type": "number", "exclusiveMinimum": 0, "default": 1e-05},
-              "variant": {"enum": ["slices", "whole"], "default": "slices"},
-              "slices": {"type": "integer", "minimum": 1, "default": 10},
-              "mlp_width": {"type": "integer", "minimum": 1, "default": 512}},
-    "acai": {"lambda": {"type": "number", "minimum": 0, "default": 0.5},
-             "gamma": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.2}},
-}  # fmt: skip
+    "vae": {
+        "beta": {"type": "number", "minimum": 0, "default": 1.0},
+        "latent": {"enum": ["sample", "mean"], "default": "sample"},
+    },
+    "aae": {
+        "critic_width": {"type": "integer", "minimum": 1, "default": 100},
+        "adversary_weight": {"type": "number", "minimum": 0, "default": 1.0},
+    },
+    "vqvae": {
+        "codebook_size": {"type": "integer", "minimum": 1, "default": 16384},
+        "commitment": {"type": "number", "minimum": 0, "default": 10.0},
+        "decay": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.999},
+        "epsilon": {"type": "number", "exclusiveMinimum": 0, "default": 1e-05},
+        "variant": {"enum": ["slices", "whole"], "default": "slices"},
+        "slices": {"type": "integer", "minimum": 1, "default": 10},
+        "mlp_width": {"type": "integer", "minimum": 1, "default": 512},
+    },
+    "acai": {
+        "lambda": {"type": "number", "minimum": 0, "default": 0.5},
+        "gamma": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.2},
+    },
+}
 
 
 def test_the_models_section_is_built_from_the_model_declarations_as_strict_as_before():
@@ -237,17 +254,30 @@ def test_check_command_names_file_and_line(tmp_path):
 
 
 def test_check_command_help_is_help_not_a_file_name():
-    result = subprocess.run([sys.executable, "-m", "acai_repro.config", "--help"], capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "acai_repro.config", "--help"], capture_output=True, text=True, cwd=ROOT
+    )
     assert result.returncode == 0 and result.stdout.startswith("usage: python -m acai_repro.config"), (
-        f"exit {result.returncode}, stdout {result.stdout[:200]!r}, stderr {result.stderr[-300:]!r}")
+        f"exit {result.returncode}, stdout {result.stdout[:200]!r}, stderr {result.stderr[-300:]!r}"
+    )
     assert "invalid configuration" not in result.stderr, result.stderr
 
 
 # Through Snakemake: rejected while the Snakefile is parsed, before any job, with the key named
 # and no Python traceback.
 def _dry_run(tmp_path, *configs, snakefile=ROOT / "Snakefile"):
-    command = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--snakefile", str(snakefile),
-               "--directory", str(tmp_path / "work")]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-n",
+        "--cores",
+        "1",
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(tmp_path / "work"),
+    ]
     if configs:
         command += ["--configfile", *map(str, configs)]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
@@ -295,10 +325,25 @@ def test_configfiles_given_after_one_flag_layer(tmp_path):
     layered = _dry_run(tmp_path, smoke, a, b)
     assert layered.returncode == 0, layered.stderr[-2000:]
     separate = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--snakefile", str(ROOT / "Snakefile"),
-         "--directory", str(tmp_path / "work"), f"--configfile={a}", f"--configfile={b}"],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--cores",
+            "1",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(tmp_path / "work"),
+            f"--configfile={a}",
+            f"--configfile={b}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert separate.returncode != 0
     assert "config key 'figures.seed'" in separate.stdout + separate.stderr  # a.yaml was dropped
 
@@ -347,8 +392,16 @@ def test_check_command_refuses_what_the_workflow_refuses(tmp_path, capsys, text)
 
 
 # ---- on/off switches: YAML 1.1 booleans and their spellings ----
-SPELLINGS = [("off", "off"), ("'off'", "off"), ("false", "off"), ("no", "off"),
-             ("on", "auto"), ("true", "auto"), ("yes", "auto"), ("auto", "auto")]  # fmt: skip
+SPELLINGS = [
+    ("off", "off"),
+    ("'off'", "off"),
+    ("false", "off"),
+    ("no", "off"),
+    ("on", "auto"),
+    ("true", "auto"),
+    ("yes", "auto"),
+    ("auto", "auto"),
+]
 
 
 @pytest.mark.parametrize("spelling,value", SPELLINGS)
@@ -359,7 +412,9 @@ def test_cuda_graphs_takes_booleans_as_written_in_the_docs(tmp_path, spelling, v
 
 def test_a_switch_spelt_as_a_boolean_keeps_the_spec_digest(tmp_path, paper_config):
     off = load_config(PAPER, _overlay(tmp_path, "training: {cuda_graphs: off}"))
-    assert spec_digest(cell_spec(off, "lines", "acai", 64, 0)) == spec_digest(cell_spec(paper_config, "lines", "acai", 64, 0))
+    assert spec_digest(cell_spec(off, "lines", "acai", 64, 0)) == spec_digest(
+        cell_spec(paper_config, "lines", "acai", 64, 0)
+    )
 
 
 # ---- splits and the dz bound ----
@@ -397,8 +452,13 @@ def test_snakemake_refuses_an_empty_configfile(tmp_path):
     assert not (tmp_path / "work" / "results").exists()
 
 
-@pytest.mark.parametrize("text,key", [("datasets: {mnist: {test_split: valid}}", "'datasets.mnist.test_split'"),
-                                      ("table1: {dz: 1048576}", "'table1.dz'")])  # fmt: skip
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("datasets: {mnist: {test_split: valid}}", "'datasets.mnist.test_split'"),
+        ("table1: {dz: 1048576}", "'table1.dz'"),
+    ],
+)
 def test_snakemake_refuses_late_crashing_values_before_any_job(tmp_path, text, key):
     result = _dry_run(tmp_path, ROOT / "config" / "smoke.yaml", _overlay(tmp_path, text))
     output = result.stdout + result.stderr

@@ -26,8 +26,8 @@ from acai_repro.fusion import FusedGroup
 from acai_repro.metrics.clustering import kmeans
 from acai_repro.metrics.lines import nearest_lines
 from acai_repro.models import MODELS
-from acai_repro.training_run import build_run
 from acai_repro.train import train_cell, train_pack
+from acai_repro.training_run import build_run
 from tests.conftest import LINES_REFERENCE, fused_specs, tiny_spec
 from tests.test_clustering import _blobs
 from tests.test_downstream import tiny_mnist_h5  # noqa: F401 (fixture)
@@ -172,7 +172,9 @@ def test_a_mixed_pack_on_cuda_equals_each_model_trained_alone_graphed(smoke_conf
         assert metrics["status"] == "ok" and len(metrics["evals"]) == 3
         assert _evals_without_timing(metrics) == _evals_without_timing(solo)
         folder = spec["model"]
-        _assert_same_weights(_weights(tmp_path / "pack" / folder / "model.pt"), _weights(tmp_path / "solo" / folder / "model.pt"))
+        _assert_same_weights(
+            _weights(tmp_path / "pack" / folder / "model.pt"), _weights(tmp_path / "solo" / folder / "model.pt")
+        )
 
 
 # ---- the fast path (training.fast_path) on CUDA ------------------------------------------
@@ -188,7 +190,9 @@ def test_fast_path_graphed_equals_fast_eager_bit_for_bit(smoke_config, tmp_path,
 
 
 def test_fast_path_resumes_exactly_after_a_kill(smoke_config, tmp_path):
-    spec = tiny_spec(smoke_config, "acai", total_images=64 * 30, eval_every=64 * 10, checkpoint_minutes=1e-6, fast_path=True)
+    spec = tiny_spec(
+        smoke_config, "acai", total_images=64 * 30, eval_every=64 * 10, checkpoint_minutes=1e-6, fast_path=True
+    )
     spec.update(device="cuda")
     spec["training"]["cuda_graphs"] = "auto"
     assert_kill_and_resume_is_exact(spec, tmp_path)
@@ -206,7 +210,9 @@ def test_a_fast_mixed_pack_on_cuda_equals_each_model_trained_alone(smoke_config,
     for spec, metrics, solo in zip(specs, packed, solos):
         assert _evals_without_timing(metrics) == _evals_without_timing(solo), spec["model"]
         folder = spec["model"]
-        _assert_same_weights(_weights(tmp_path / "pack" / folder / "model.pt"), _weights(tmp_path / "solo" / folder / "model.pt"))
+        _assert_same_weights(
+            _weights(tmp_path / "pack" / folder / "model.pt"), _weights(tmp_path / "solo" / folder / "model.pt")
+        )
 
 
 # ---- seed fusion (training.seed_fusion) on CUDA -------------------------------------------
@@ -231,7 +237,9 @@ def test_fused_group_graphed_equals_fused_eager_bit_for_bit(smoke_config, tmp_pa
     for seed, (g, e) in enumerate(zip(graphed, eager)):
         assert g["path"] == "fast-fused", g["path"]
         assert _evals_without_timing(g) == _evals_without_timing(e), f"seed {seed}: histories differ"
-        _assert_same_weights(_weights(tmp_path / f"graphed/seed{seed}/model.pt"), _weights(tmp_path / f"eager/seed{seed}/model.pt"))
+        _assert_same_weights(
+            _weights(tmp_path / f"graphed/seed{seed}/model.pt"), _weights(tmp_path / f"eager/seed{seed}/model.pt")
+        )
 
 
 def test_a_fused_group_on_cuda_trained_again_gives_the_same_bits(smoke_config, tmp_path):
@@ -239,7 +247,9 @@ def test_a_fused_group_on_cuda_trained_again_gives_the_same_bits(smoke_config, t
     second, _ = _fused_group(smoke_config, tmp_path, "acai", "auto", "b")
     for seed, (a, b) in enumerate(zip(first, second)):
         assert _evals_without_timing(a) == _evals_without_timing(b), f"seed {seed}: histories differ"
-        _assert_same_weights(_weights(tmp_path / f"a/seed{seed}/model.pt"), _weights(tmp_path / f"b/seed{seed}/model.pt"))
+        _assert_same_weights(
+            _weights(tmp_path / f"a/seed{seed}/model.pt"), _weights(tmp_path / f"b/seed{seed}/model.pt")
+        )
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))
@@ -258,4 +268,6 @@ def test_a_gradient_leak_between_seeds_fails_the_check_on_cuda(monkeypatch):
     attribute, make_faulty = fusion_check.CONTROLS["gradient-leak"]
     monkeypatch.setattr(FusedGroup, attribute, make_faulty(getattr(FusedGroup, attribute)))
     gaps = fusion_check.compare("vqvae", "cuda", steps=5)
-    assert all(g.weights > 1e3 * fusion_check.TOLERANCE for g in gaps), f"a 1e-4 gradient leak passes the check on CUDA: {gaps}"
+    assert all(g.weights > 1e3 * fusion_check.TOLERANCE for g in gaps), (
+        f"a 1e-4 gradient leak passes the check on CUDA: {gaps}"
+    )

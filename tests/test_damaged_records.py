@@ -56,7 +56,9 @@ def test_a_broken_json_record_is_named_by_every_reader(tmp_path, name, text, pro
 
 def test_a_nan_mean_distance_is_damage_not_undefined(tmp_path):
     path = _record(tmp_path, {**GOOD, "reported": {"mean_distance": float("nan"), "smoothness": 0.1}})
-    with pytest.raises(DamagedRecordError, match=f"{path}: damaged record: 'mean_distance' is NaN, a value that is never undefined"):
+    with pytest.raises(
+        DamagedRecordError, match=f"{path}: damaged record: 'mean_distance' is NaN, a value that is never undefined"
+    ):
         write_table1([path], ["acai"], [0], tmp_path / "t.tex", tmp_path / "t.csv")
     assert not (tmp_path / "t.tex").exists()
 
@@ -69,16 +71,37 @@ def test_a_nan_smoothness_is_still_undefined(tmp_path):
 
 
 def test_a_nan_accuracy_is_damage(tmp_path):
-    path = _record(tmp_path, {"status": "ok", "cell": {**CELL, "dataset": "mnist", "dz": 32}, "accuracy": float("nan")}, "kmeans.json")
+    path = _record(
+        tmp_path,
+        {"status": "ok", "cell": {**CELL, "dataset": "mnist", "dz": 32}, "accuracy": float("nan")},
+        "kmeans.json",
+    )
     with pytest.raises(DamagedRecordError, match="'accuracy' is NaN"):
-        write_grid_table([path], [], [["mnist", 32]], ["acai"], [0], "accuracy", "table3", "T3", tmp_path / "t.tex", tmp_path / "t.csv")
+        write_grid_table(
+            [path],
+            [],
+            [["mnist", 32]],
+            ["acai"],
+            [0],
+            "accuracy",
+            "table3",
+            "T3",
+            tmp_path / "t.tex",
+            tmp_path / "t.csv",
+        )
 
 
 @pytest.mark.parametrize(
     "record,problem",
     [
-        ({**GOOD, "reported": {"mean_distance": "0.001", "smoothness": 0.1}}, "'mean_distance' is '0.001', a str, not a number"),
-        ({**GOOD, "reported": {"mean_distance": [1], "smoothness": 0.1}}, "'mean_distance' is [1], a list, not a number"),
+        (
+            {**GOOD, "reported": {"mean_distance": "0.001", "smoothness": 0.1}},
+            "'mean_distance' is '0.001', a str, not a number",
+        ),
+        (
+            {**GOOD, "reported": {"mean_distance": [1], "smoothness": 0.1}},
+            "'mean_distance' is [1], a list, not a number",
+        ),
         ({**GOOD, "status": "finished"}, "'status' is 'finished', not 'ok' or 'diverged'"),
         ({"status": "ok", "reported": GOOD["reported"]}, "no 'cell'"),
         ({**GOOD, "reported": "0.001"}, "'reported' is '0.001', not an object"),
@@ -108,7 +131,9 @@ def test_the_scorecard_names_a_damaged_record(tmp_path):
 
 def test_a_damaged_spec_json_is_named(tmp_path):
     path = _write(tmp_path / "cell" / "spec.json", '{"spec": {"dataset"')
-    with pytest.raises(DamagedRecordError, match=f"{path}: damaged record: not valid JSON.*delete it to have it written again"):
+    with pytest.raises(
+        DamagedRecordError, match=f"{path}: damaged record: not valid JSON.*delete it to have it written again"
+    ):
         read_cell_spec(path)
 
 
@@ -118,7 +143,10 @@ def test_a_damaged_spec_json_is_named(tmp_path):
     [
         ("", "damaged table CSV: No columns to parse"),
         ("model,metric\nacai,mean_distance\n", "no column mean, std, n_seeds, status"),
-        ("model,metric,mean,std,n_seeds,status\nacai,mean_distance,abc,0.1,1,ok\n", "column 'mean' holds values that are not numbers"),
+        (
+            "model,metric,mean,std,n_seeds,status\nacai,mean_distance,abc,0.1,1,ok\n",
+            "column 'mean' holds values that are not numbers",
+        ),
     ],
     ids=["empty", "columns missing", "a mean that is text"],
 )
@@ -127,8 +155,9 @@ def test_a_damaged_table_csv_is_named(tmp_path, text, problem):
     with pytest.raises(DamagedRecordError) as error:
         read_table_csv(path)
     assert str(error.value).startswith(str(path)) and problem in str(error.value), str(error.value)
-    result = subprocess.run([sys.executable, "-m", "acai_repro.tables", "--markdown", str(path)], capture_output=True,
-                            text=True, cwd=ROOT)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "acai_repro.tables", "--markdown", str(path)], capture_output=True, text=True, cwd=ROOT
+    )
     assert result.returncode == 2 and problem in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
@@ -139,12 +168,15 @@ def _grid(*args):
     return result
 
 
-@pytest.mark.parametrize("name,text,problem", [
-    ("metrics.json", '{"status": "ok", "rep', "metrics.json: damaged record: not valid JSON"),
-    ("metrics.json", "", "metrics.json: damaged record: the file is empty"),
-    ("metrics.json", json.dumps({"status": "ok"}), "no 'status' ok or diverged with its 'reported' values"),
-    ("evals.jsonl", "garbage\nmore garbage\n", "evals.jsonl: damaged record: its last lines are no evaluation"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "name,text,problem",
+    [
+        ("metrics.json", '{"status": "ok", "rep', "metrics.json: damaged record: not valid JSON"),
+        ("metrics.json", "", "metrics.json: damaged record: the file is empty"),
+        ("metrics.json", json.dumps({"status": "ok"}), "no 'status' ok or diverged with its 'reported' values"),
+        ("evals.jsonl", "garbage\nmore garbage\n", "evals.jsonl: damaged record: its last lines are no evaluation"),
+    ],
+)
 def test_grid_status_names_a_damaged_cell_and_goes_on(tmp_path, name, text, problem):
     config = load_grid_config([SMOKE])
     cell = Cell("lines", "acai", 64, 0)
@@ -155,14 +187,23 @@ def test_grid_status_names_a_damaged_cell_and_goes_on(tmp_path, name, text, prob
     assert result.returncode == 0 and "1 damaged" in result.stdout and problem in result.stdout, result.stdout
 
 
-@pytest.mark.parametrize("args,message", [
-    (["status", "--directory", "/nonexistent", "results/smoke/table1.tex"], "--directory /nonexistent: no such folder"),
-    (["cost", "--directory", "/nonexistent", "results/smoke/table1.tex"], "--directory /nonexistent: no such folder"),
-    (["runtime", "--margin", "-1"], "--margin -1.0: the margin multiplies"),
-    (["runtime", "--margin", "0"], "give a finite number above 0"),
-    (["runtime", "--margin", "nan"], "--margin nan: the margin multiplies"),
-    (["check", "--profile", "/nonexistent"], "--profile /nonexistent: no config.yaml there"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            ["status", "--directory", "/nonexistent", "results/smoke/table1.tex"],
+            "--directory /nonexistent: no such folder",
+        ),
+        (
+            ["cost", "--directory", "/nonexistent", "results/smoke/table1.tex"],
+            "--directory /nonexistent: no such folder",
+        ),
+        (["runtime", "--margin", "-1"], "--margin -1.0: the margin multiplies"),
+        (["runtime", "--margin", "0"], "give a finite number above 0"),
+        (["runtime", "--margin", "nan"], "--margin nan: the margin multiplies"),
+        (["check", "--profile", "/nonexistent"], "--profile /nonexistent: no config.yaml there"),
+    ],
+)
 def test_grid_refuses_bad_arguments_before_any_work(args, message):
     result = _grid(*args[:1], "--configfile", SMOKE, *args[1:])
     assert result.returncode == 2 and message in result.stderr, result.stdout + result.stderr
@@ -179,8 +220,18 @@ def test_the_scorecard_refuses_a_results_folder_that_does_not_exist(tmp_path):
     real = tmp_path / "results"
     real.mkdir()
     out = tmp_path / "card" / "reproduction"
-    command = [sys.executable, "-m", "acai_repro.scorecard", "--results", str(real), str(tmp_path / "reslts"),
-               "--configfile", SMOKE, "--out", str(out)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "acai_repro.scorecard",
+        "--results",
+        str(real),
+        str(tmp_path / "reslts"),
+        "--configfile",
+        SMOKE,
+        "--out",
+        str(out),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"--results {tmp_path / 'reslts'}: no such folder" in result.stderr, result.stderr

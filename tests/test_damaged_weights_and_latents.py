@@ -65,8 +65,11 @@ def test_zeroed_latents_are_named_never_read_as_data(trained, where, tmp_path):
         with pytest.raises(DamagedRecordError, match=f"^{latents}: damaged latents file"):
             read_latents(latents, split)
     metrics = cell / "metrics.json"
-    params = type("Params", (), {"test_split": "test", "train_split": "train", "limit": None, "classes": 10,
-                                  "options": {"max_iter": 5}})  # fmt: skip
+    params = type(
+        "Params",
+        (),
+        {"test_split": "test", "train_split": "train", "limit": None, "classes": 10, "options": {"max_iter": 5}},
+    )
     inputs = type("Inputs", (), {"latents": str(latents), "metrics": str(metrics)})
     out = tmp_path / "probe.json"
     with pytest.raises(DamagedRecordError, match=str(latents)):
@@ -84,7 +87,9 @@ def test_a_chunk_zeroed_with_its_fletcher32_is_caught_by_the_sha256(trained):
     latents.write_bytes(bytes(data))
     with h5py.File(latents) as f:
         assert not f["train"]["z"][16:32].any(), "HDF5 itself reads the zeroed chunk as zeros"
-    with pytest.raises(DamagedRecordError, match=f"^{latents}: damaged latents file: /train/z does not match its sha256"):
+    with pytest.raises(
+        DamagedRecordError, match=f"^{latents}: damaged latents file: /train/z does not match its sha256"
+    ):
         read_latents(latents, "test")
 
 
@@ -134,8 +139,15 @@ def _finished_cell(directory, config, cell, trained_folder):
     folder = cell_folder(directory, config, cell)
     folder.mkdir(parents=True)
     spec = cell_spec(config, cell.dataset, cell.model, cell.dz, cell.seed)
-    record = {"status": "ok", "reason": None, "reported": {"mean_distance": 0.03}, "images": 256, "images_per_s": 9.0,
-              "spec": spec, "spec_digest": spec_digest(spec)}  # fmt: skip
+    record = {
+        "status": "ok",
+        "reason": None,
+        "reported": {"mean_distance": 0.03},
+        "images": 256,
+        "images_per_s": 9.0,
+        "spec": spec,
+        "spec_digest": spec_digest(spec),
+    }
     (folder / "metrics.json").write_text(json.dumps(record))
     (folder / "model.pt").write_bytes((trained_folder / "model.pt").read_bytes())
     return folder
@@ -153,9 +165,26 @@ def test_grid_status_marks_cut_or_moved_aside_weights_damaged(trained, tmp_path)
     weights.replace(folder / ("model.pt" + DAMAGED_SUFFIX))
     status = cell_status(config, tmp_path / "w", cell, 0.0)
     assert status.state == "damaged" and "moved to model.pt.damaged: the next run trains" in status.detail, status
-    result = subprocess.run([sys.executable, "-m", "acai_repro.grid", "status", "--configfile", SMOKE, "--directory",
-                             str(tmp_path / "w"), "results/smoke/table1.tex"], capture_output=True, text=True, cwd=ROOT, check=False)  # fmt: skip
-    assert result.returncode == 0 and "1 damaged" in result.stdout and "model.pt.damaged" in result.stdout, result.stdout
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "acai_repro.grid",
+            "status",
+            "--configfile",
+            SMOKE,
+            "--directory",
+            str(tmp_path / "w"),
+            "results/smoke/table1.tex",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0 and "1 damaged" in result.stdout and "model.pt.damaged" in result.stdout, (
+        result.stdout
+    )
 
 
 @pytest.mark.slow
@@ -178,8 +207,24 @@ def test_a_damaged_model_pt_fails_its_export_once_and_the_rerun_retrains_it(tmp_
     assert failed.returncode != 0
     assert f"{weights.relative_to(work)}: damaged weights" in failed.stderr, failed.stderr[-3000:]
     assert "Traceback" not in failed.stderr, failed.stderr[-3000:]
-    status = subprocess.run([sys.executable, "-m", "acai_repro.grid", "status", "--configfile", SMOKE, str(overlay),
-                             "--directory", str(work), "table2"], capture_output=True, text=True, cwd=ROOT, check=False)  # fmt: skip
+    status = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "acai_repro.grid",
+            "status",
+            "--configfile",
+            SMOKE,
+            str(overlay),
+            "--directory",
+            str(work),
+            "table2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     assert "damaged" in status.stdout and "model.pt.damaged" in status.stdout, status.stdout + status.stderr
     rerun = snakemake(work, latents, configs=[overlay], timeout=900)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
@@ -191,7 +236,9 @@ def test_a_damaged_model_pt_fails_its_export_once_and_the_rerun_retrains_it(tmp_
 def test_weights_that_are_no_archive_are_named(trained, content):
     cell, _ = trained
     (cell / "model.pt").write_bytes(content)
-    with pytest.raises(DamagedRecordError, match=f"^{cell / 'model.pt'}: damaged weights: not a readable torch archive"):
+    with pytest.raises(
+        DamagedRecordError, match=f"^{cell / 'model.pt'}: damaged weights: not a readable torch archive"
+    ):
         load_trained(cell / "model.pt")
 
 
@@ -227,8 +274,9 @@ def test_torch_load_alone_reads_changed_weight_bytes_the_crc_check_does_not(trai
     with zipfile.ZipFile(weights) as archive:
         entry = max(archive.infolist(), key=lambda e: e.file_size)  # the largest tensor's bytes
     data = bytearray(weights.read_bytes())
-    name_and_extra = int.from_bytes(data[entry.header_offset + 26 : entry.header_offset + 28], "little") + int.from_bytes(
-        data[entry.header_offset + 28 : entry.header_offset + 30], "little")  # fmt: skip
+    name_and_extra = int.from_bytes(
+        data[entry.header_offset + 26 : entry.header_offset + 28], "little"
+    ) + int.from_bytes(data[entry.header_offset + 28 : entry.header_offset + 30], "little")
     start = entry.header_offset + 30 + name_and_extra + entry.file_size // 2
     data[start : start + 64] = bytes(64)
     weights.write_bytes(bytes(data))

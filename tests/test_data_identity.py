@@ -182,10 +182,24 @@ def test_cells_recorded_with_the_data_path_stay_finished_and_current(trained_mni
     output = _dry(run)
     assert "Nothing to be done" in output, f"cells recorded under the path form rerun: {output[-3000:]}"
     status = subprocess.run(
-        [sys.executable, "-m", "acai_repro.grid", "status", "--configfile", str(ROOT / "config" / "smoke.yaml"),
-         str(run / "mnist_local.yaml"), "--directory", str(run), f"{SMOKE}/table2.tex"],
-        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "acai_repro.grid",
+            "status",
+            "--configfile",
+            str(ROOT / "config" / "smoke.yaml"),
+            str(run / "mnist_local.yaml"),
+            "--directory",
+            str(run),
+            f"{SMOKE}/table2.tex",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
     assert status.returncode == 0, status.stderr[-2000:]
     assert f"{len(CELLS)} finished" in status.stdout and "0 stale" in status.stdout, status.stdout[-2000:]
 
@@ -195,10 +209,24 @@ def test_the_committed_quick_records_read_as_finished_wherever_the_data_lie(tmp_
     shutil.copytree(ROOT / "docs" / "quick-tables23-results", tmp_path / "results" / "quick")
     moved = _overlay(tmp_path, "data: {data_dir: /elsewhere/data}")
     status = subprocess.run(
-        [sys.executable, "-m", "acai_repro.grid", "status", "--configfile", str(ROOT / "config" / "quick.yaml"),
-         str(moved), "--directory", str(tmp_path), "results/quick/table2.tex"],
-        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "acai_repro.grid",
+            "status",
+            "--configfile",
+            str(ROOT / "config" / "quick.yaml"),
+            str(moved),
+            "--directory",
+            str(tmp_path),
+            "results/quick/table2.tex",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
     assert status.returncode == 0, status.stderr[-2000:]
     assert "12 cells: 12 finished" in status.stdout and "0 stale" in status.stdout, status.stdout[-2000:]
     record = json.loads((tmp_path / "results/quick/mnist/acai/dz32/seed0/spec.json").read_text())

@@ -162,7 +162,12 @@ def _job(folder, share, names, record, hold_seconds):
     time.sleep(hold_seconds)
     end = time.monotonic()
     with open(record, "a") as f:
-        f.write(json.dumps({"slot": slot.name(), "device": slot.device.visible_id, "start": start, "end": end, "lines": lines}) + "\n")
+        f.write(
+            json.dumps(
+                {"slot": slot.name(), "device": slot.device.visible_id, "start": start, "end": end, "lines": lines}
+            )
+            + "\n"
+        )
     slot.release()
 
 
@@ -192,8 +197,9 @@ def test_n_jobs_on_k_slots_never_share_a_slot_beyond_gpu_share(tmp_path):
     for slot in {r["slot"] for r in rows}:
         assert _most_at_once([(r["start"], r["end"]) for r in rows if r["slot"] == slot]) == 1, f"{slot} shared"
     assert _most_at_once([(r["start"], r["end"]) for r in rows]) == share * len(names), "every slot in use at once"
-    assert any(r["lines"] and r["lines"][0].startswith("waiting for a free device slot") for r in rows), \
-        "9 jobs on 4 slots: some waited, and said so"  # fmt: skip
+    assert any(r["lines"] and r["lines"][0].startswith("waiting for a free device slot") for r in rows), (
+        "9 jobs on 4 slots: some waited, and said so"
+    )
 
 
 HOLDER = """
@@ -209,8 +215,13 @@ slot.release()
 
 def holder_process(folder, job="holder"):
     """A job in its own program holding fake device a's one slot until a line on its stdin."""
-    process = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder), job], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(folder), job],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert process.stdout.readline().strip() == "holding"
     return process
 
@@ -252,15 +263,26 @@ def test_no_free_slot_means_the_job_waits_with_a_log_line_then_proceeds(tmp_path
     waiter.join(30)
     assert waiter.exitcode == 0
     lines = log.read_text().splitlines()
-    assert lines[-2].startswith("a device slot freed after") and lines[-1] == "took fake device a (on the CPU), slot 1 of 1"
+    assert (
+        lines[-2].startswith("a device slot freed after")
+        and lines[-1] == "took fake device a (on the CPU), slot 1 of 1"
+    )
 
 
 def test_a_waiting_job_whose_snakemake_died_does_not_start(tmp_path):
     held = try_take_slot(fakes("a"), 1, tmp_path, "the first job")
     polls, lines = [], []
     with pytest.raises(devices.ParentGoneError, match="Snakemake"):
-        take_slot(fakes("a"), 1, tmp_path, "orphan", lines.append, poll_seconds=0, parent_gone=lambda: len(polls) > 2,
-                  sleep=polls.append)  # fmt: skip
+        take_slot(
+            fakes("a"),
+            1,
+            tmp_path,
+            "orphan",
+            lines.append,
+            poll_seconds=0,
+            parent_gone=lambda: len(polls) > 2,
+            sleep=polls.append,
+        )
     assert lines[0].startswith("waiting for a free device slot") and len(polls) == 3
     held.release()
 
@@ -287,7 +309,10 @@ def test_smoke_run_on_two_fake_devices_trains_two_cells_on_two_slots_at_once(tmp
         metrics = json.loads((tmp_path / cell / "metrics.json").read_text())
         slots[cell] = metrics["provenance"]["device_slot"]
         assert named[0].startswith(f"device: {slots[cell]} "), "log and metrics.json name the same slot"
-    assert sorted(slots.values()) == ["fake device a (on the CPU), slot 1 of 1", "fake device b (on the CPU), slot 1 of 1"], slots
+    assert sorted(slots.values()) == [
+        "fake device a (on the CPU), slot 1 of 1",
+        "fake device b (on the CPU), slot 1 of 1",
+    ], slots
 
 
 # ---- grid status names the device ---------------------------------------------------------
@@ -301,7 +326,11 @@ def test_grid_status_names_the_device_a_cell_ran_on_and_the_one_it_runs_on(tmp_p
     finished, running, waiting = target_cells(smoke, ["table1"])[:3]
     _finish(tmp_path, smoke, finished, {"mean_distance": 1.0})
     metrics = cell_folder(tmp_path, smoke, finished) / "metrics.json"
-    metrics.write_text(json.dumps({**json.loads(metrics.read_text()), "provenance": {"device": "cuda", "device_slot": "GPU 3, slot 1 of 1"}}))
+    metrics.write_text(
+        json.dumps(
+            {**json.loads(metrics.read_text()), "provenance": {"device": "cuda", "device_slot": "GPU 3, slot 1 of 1"}}
+        )
+    )
     _running(tmp_path, smoke, running, [{"images": 128, "images_per_s": 500.0}])
     (cell_folder(tmp_path, smoke, running) / ".trainer.lock").write_text(f"{os.getpid()}\n")  # its trainer: us
     slot = try_take_slot(fakes("b"), 1, tmp_path / "locks", "train_cell")
@@ -311,8 +340,9 @@ def test_grid_status_names_the_device_a_cell_ran_on_and_the_one_it_runs_on(tmp_p
     assert line[running].endswith("[on fake device b (on the CPU), slot 1 of 1]"), line[running]
     assert "[on" not in line[waiting]
     slot.release()
-    assert "[on" not in next(x for x in grid_status(smoke, tmp_path, ["table1"]) if x.startswith(running.name + " ")), \
-        "a trainer without a slot runs on no named device"  # fmt: skip
+    assert "[on" not in next(x for x in grid_status(smoke, tmp_path, ["table1"]) if x.startswith(running.name + " ")), (
+        "a trainer without a slot runs on no named device"
+    )
 
 
 # ---- the workstation profile and the documented numbers ----------------------------------
@@ -320,9 +350,23 @@ def test_the_workstation_profile_runs_the_workflow_and_gpu_evaluations_count_as_
     overlay = tmp_path / "evaluate_gpu.yaml"
     overlay.write_text("resources:\n  evaluate: {gpu: 1, threads: 1, mem_mb: 1000, runtime: 10}\n")
     target = "results/smoke/mnist/acai/dz32/seed0/kmeans.json"
-    command = [sys.executable, "-m", "snakemake", "--dry-run", "--workflow-profile", str(ROOT / "profiles" / "workstation"),
-               "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-               "--configfile", str(ROOT / "config" / "smoke.yaml"), str(overlay), "--", target]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--dry-run",
+        "--workflow-profile",
+        str(ROOT / "profiles" / "workstation"),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(ROOT / "config" / "smoke.yaml"),
+        str(overlay),
+        "--",
+        target,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Using workflow specific profile" in result.stdout + result.stderr
@@ -338,15 +382,23 @@ def test_the_workstation_profile_runs_the_workflow_and_gpu_evaluations_count_as_
 def _wall_clock_table(text: str) -> dict[int, str]:
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("wall-clock until the targets are done"))
-    return {int(row.split()[0]): row.split()[1] for row in lines[start + 2 :] if row.strip() and row.split()[0].isdigit()}
+    return {
+        int(row.split()[0]): row.split()[1] for row in lines[start + 2 :] if row.strip() and row.split()[0].isdigit()
+    }
 
 
 def test_the_documented_hours_on_n_gpus_are_those_grid_cost_printed():
     raw = ROOT / "benchmarks" / "results" / "grid-cost-2026-12-07"
     h100, h200 = (_wall_clock_table((raw / f"paper_grid_{card}.txt").read_text()) for card in ("h100", "h200"))
     doc = (ROOT / "docs" / "gpu.md").read_text().split("## One machine, several GPUs")[1]
-    rows = {int(cells[0]): (cells[1], cells[2]) for cells in
-            (line.strip("|").replace(" ", "").split("|") for line in doc.splitlines() if line.startswith("| ") and line[2].isdigit())}  # fmt: skip
+    rows = {
+        int(cells[0]): (cells[1], cells[2])
+        for cells in (
+            line.strip("|").replace(" ", "").split("|")
+            for line in doc.splitlines()
+            if line.startswith("| ") and line[2].isdigit()
+        )
+    }
     assert rows == {n: (h100[n], h200[n]) for n in (1, 2, 4, 8)}, rows
 
 

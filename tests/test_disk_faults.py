@@ -25,8 +25,10 @@ def test_a_write_on_a_full_disk_names_the_file_and_leaves_nothing(tmp_path):
     target.write_bytes(b"the previous checkpoint")
     with pytest.raises(WriteFailedError) as error:
         _write_cell_file(target, _fill_then_fail)
-    assert str(error.value) == (f"[Errno 28] {target}: cannot write it: No space left on device; free space there and "
-                                "rerun (a cell resumes from its last checkpoint)"), str(error.value)  # fmt: skip
+    assert str(error.value) == (
+        f"[Errno 28] {target}: cannot write it: No space left on device; free space there and "
+        "rerun (a cell resumes from its last checkpoint)"
+    ), str(error.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == [STATE_FILE], "a temporary file was left behind"
     assert target.read_bytes() == b"the previous checkpoint", "the previous checkpoint must survive"
 
@@ -59,5 +61,8 @@ def test_a_cell_stopped_by_a_full_disk_resumes_when_rerun(smoke_config, tmp_path
     resumed = train_cell(spec, small_disk / "cell", messages.append)
     unbroken = train_cell(spec, tmp_path / "unbroken", QUIET)
     # NaN (a collapsed Smoothness) equals itself only as text
-    assert resumed["status"] == "ok" and json.dumps(resumed["reported"]) == json.dumps(unbroken["reported"]), (resumed, unbroken)
+    assert resumed["status"] == "ok" and json.dumps(resumed["reported"]) == json.dumps(unbroken["reported"]), (
+        resumed,
+        unbroken,
+    )
     assert not [p.name for p in (small_disk / "cell").iterdir() if ".tmp" in p.name]

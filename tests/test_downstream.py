@@ -47,7 +47,10 @@ def test_cluster_on_separated_latents():
 @pytest.fixture
 def tiny_mnist_h5(tmp_path):
     rng = np.random.default_rng(0)
-    splits = {s: (rng.integers(0, 256, (n, 32, 32, 1)).astype(np.uint8), rng.integers(0, 10, n)) for s, n in (("train", 96), ("test", 40))}
+    splits = {
+        s: (rng.integers(0, 256, (n, 32, 32, 1)).astype(np.uint8), rng.integers(0, 10, n))
+        for s, n in (("train", 96), ("test", 40))
+    }
     path = tmp_path / "mnist.h5"
     write_h5(path, splits, {"dataset": "mnist"})
     return path, splits

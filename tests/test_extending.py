@@ -44,8 +44,9 @@ def _repository_state() -> str | None:
     check that the model touched no file of the repository is left out."""
     if not (ROOT / ".git").exists():
         return None
-    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT,
-                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
 
 
 class Placed:
@@ -56,13 +57,15 @@ class Placed:
         self.root, self.env, self.module, self.tmp, self.name = root, env, module, tmp, name
 
     def run(self, *args, timeout=300):
-        return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=self.root,
-                              env=self.env, timeout=timeout)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, *args], capture_output=True, text=True, cwd=self.root, env=self.env, timeout=timeout
+        )
 
     def config(self, *overlays) -> dict:
         """The configuration as a new process of this tree loads it (its registry included)."""
-        code = ("import json, sys; from acai_repro.config import load_config; "
-                "print(json.dumps(load_config(*sys.argv[1:])))")  # fmt: skip
+        code = (
+            "import json, sys; from acai_repro.config import load_config; print(json.dumps(load_config(*sys.argv[1:])))"
+        )
         paths = [str(self.root / "config" / "config.yaml"), *map(str, overlays)]
         loaded = self.run("-c", code, *paths)
         assert loaded.returncode == 0, loaded.stderr
@@ -147,9 +150,14 @@ def test_it_joins_every_table_after_the_papers_models_and_validates_as_strictly(
     for table in ("table1", "table2", "table3"):
         models = config[table]["models"]  # every registered model by default
         assert models[: len(PAPER_MODELS)] == PAPER_MODELS and placed.name in models, f"{table}: {models}"
-    bad = {"{btea: 1}": [f"'models.{placed.name}.btea' is unknown", f"valid keys under 'models.{placed.name}': beta, latent"],
-           "{beta: -1}": [f"'models.{placed.name}.beta'", "less than the minimum of 0"],
-           "{latent: median}": [f"'models.{placed.name}.latent': unknown value 'median'; valid: sample, mean"]}  # fmt: skip
+    bad = {
+        "{btea: 1}": [
+            f"'models.{placed.name}.btea' is unknown",
+            f"valid keys under 'models.{placed.name}': beta, latent",
+        ],
+        "{beta: -1}": [f"'models.{placed.name}.beta'", "less than the minimum of 0"],
+        "{latent: median}": [f"'models.{placed.name}.latent': unknown value 'median'; valid: sample, mean"],
+    }
     for text, needles in bad.items():
         overlay = placed.tmp / "bad.yaml"
         overlay.write_text(f"models: {{{placed.name}: {text}}}")
@@ -159,8 +167,10 @@ def test_it_joins_every_table_after_the_papers_models_and_validates_as_strictly(
 
 
 def test_it_inherits_the_vaes_behaviour_not_its_identity(placed):
-    code = (f"from acai_repro.models import MODELS; m = MODELS[{placed.name!r}]; "
-            "print(m.title, m.order, m.rate_like, m.latent_kind.fget.__qualname__)")  # fmt: skip
+    code = (
+        f"from acai_repro.models import MODELS; m = MODELS[{placed.name!r}]; "
+        "print(m.title, m.order, m.rate_like, m.latent_kind.fget.__qualname__)"
+    )
     shown = placed.run("-c", code)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.split() == [TITLE, "1000", "vae", "VAE.latent_kind"], shown.stdout
@@ -170,7 +180,9 @@ def test_it_inherits_the_vaes_behaviour_not_its_identity(placed):
 def test_grid_cost_estimates_it_from_its_parents_rate_and_the_audit_captures_it(placed):
     config = placed.config(placed.root / "config" / "smoke.yaml")
     smoke = placed.root / "config" / "smoke.yaml"
-    cost = placed.run("-m", "acai_repro.grid", "cost", "--configfile", str(smoke), "--directory", str(placed.tmp), "table1")
+    cost = placed.run(
+        "-m", "acai_repro.grid", "cost", "--configfile", str(smoke), "--directory", str(placed.tmp), "table1"
+    )
     assert cost.returncode == 0, cost.stderr
     cells = len(config["table1"]["models"]) * len(config["seeds"])
     assert f"training cells that would run: {cells}" in cost.stdout, cost.stdout
@@ -185,8 +197,11 @@ def test_grid_cost_estimates_it_from_its_parents_rate_and_the_audit_captures_it(
 def test_it_trains_at_smoke_scale_into_table1_and_the_figures(outside, drawn):
     overlay = outside.tmp / "two_models.yaml"  # Table 1 with the new model beside the Baseline only (time)
     overlay.write_text(yaml.safe_dump({"table1": {"models": ["baseline", outside.name]}}))
-    targets = ["results/smoke/table1.tex", "results/smoke/figures/fig3_lines_interpolations.png",
-               "results/smoke/figures/training_curves_lines_dz64.png"]  # fmt: skip
+    targets = [
+        "results/smoke/table1.tex",
+        "results/smoke/figures/fig3_lines_interpolations.png",
+        "results/smoke/figures/training_curves_lines_dz64.png",
+    ]
     result = snakemake(outside.tmp, *targets, configs=[overlay])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     cell = outside.tmp / f"results/smoke/lines/{outside.name}/dz64/seed0"
@@ -198,9 +213,14 @@ def test_it_trains_at_smoke_scale_into_table1_and_the_figures(outside, drawn):
         assert (outside.tmp / figure).read_bytes()[:4] == b"\x89PNG", figure
     # The figures label it with its title (redrawn here to read the labels back).
     models = [outside.tmp / f"results/smoke/lines/{m}/dz64/seed0/model.pt" for m in ("baseline", outside.name)]
-    figures.lines_interpolation_figure(models, outside.tmp / "fig3.png", load_config(PAPER)["figures"]["lines_endpoints"])
+    figures.lines_interpolation_figure(
+        models, outside.tmp / "fig3.png", load_config(PAPER)["figures"]["lines_endpoints"]
+    )
     figures.training_curves_figure([m.with_name("metrics.json") for m in models], outside.tmp / "curves.png")
-    assert TITLE in _texts(drawn[0]) and TITLE in _texts(drawn[1]), (_texts(drawn[0]), _texts(drawn[1]))  # Fig. 3 row, curves legend
+    assert TITLE in _texts(drawn[0]) and TITLE in _texts(drawn[1]), (
+        _texts(drawn[0]),
+        _texts(drawn[1]),
+    )  # Fig. 3 row, curves legend
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from acai_repro.graphs import step_blockers
 from acai_repro.models import MODELS
 from acai_repro.nets import NearestUpsample2x
 from acai_repro.signals import TrainingInterrupted
-from acai_repro.training_run import build_run, train_step
 from acai_repro.train import train_cell, train_pack
+from acai_repro.training_run import build_run, train_step
 from tests.conftest import ROOT, tiny_spec
 
 QUIET = lambda message: None  # noqa: E731
@@ -106,8 +106,15 @@ def test_compiled_networks_keep_their_state_dict_keys(smoke_config):
 
 # The network layers' kernels (forward and backward) that must run inside a compiled graph on the
 # fast path, as the profiler names them; the autograd node of an eager upsampling.
-LAYER_OPS = ("aten::convolution", "aten::convolution_backward", "aten::leaky_relu", "aten::leaky_relu_backward",
-             "aten::avg_pool2d", "aten::avg_pool2d_backward", "_NearestUp2xBackward")  # fmt: skip
+LAYER_OPS = (
+    "aten::convolution",
+    "aten::convolution_backward",
+    "aten::leaky_relu",
+    "aten::leaky_relu_backward",
+    "aten::avg_pool2d",
+    "aten::avg_pool2d_backward",
+    "_NearestUp2xBackward",
+)
 # AOTAutograd's forward and backward, and the call of an inductor graph (a graph compiled without
 # autograd, e.g. under no_grad, has only this one)
 COMPILED_SCOPES = ("CompiledFunction", "CompiledFunctionBackward", "## Call CompiledFxGraph")
@@ -226,7 +233,9 @@ def test_fast_path_gives_the_same_bits_in_two_processes(smoke_config, tmp_path):
 def test_fast_path_differs_from_exact_but_trains_the_same_method(smoke_config, tmp_path):
     """Other bits, same method: after a few steps the losses agree to float32 rounding."""
     exact = train_cell(tiny_spec(smoke_config, "acai", total_images=128, eval_every=128), tmp_path / "e", QUIET)
-    fast = train_cell(tiny_spec(smoke_config, "acai", total_images=128, eval_every=128, fast_path=True), tmp_path / "f", QUIET)
+    fast = train_cell(
+        tiny_spec(smoke_config, "acai", total_images=128, eval_every=128, fast_path=True), tmp_path / "f", QUIET
+    )
     assert exact["path"] == "exact" and fast["path"] == "fast"
     for key in ("loss_ae", "loss_critic", "test_recon_mse"):
         a, b = exact["evals"][-1][key], fast["evals"][-1][key]
@@ -245,7 +254,9 @@ def test_fast_pack_equals_each_cell_alone_and_resumes_exactly(smoke_config, tmp_
     for spec, alone, together in zip(specs, solo, packed):
         seed = spec["seed"]
         what = f"seed {seed} packed and resumed vs alone"
-        _assert_same_weights(_weights(tmp_path / f"solo{seed}/model.pt"), _weights(tmp_path / f"pack{seed}/model.pt"), what)
+        _assert_same_weights(
+            _weights(tmp_path / f"solo{seed}/model.pt"), _weights(tmp_path / f"pack{seed}/model.pt"), what
+        )
         assert _evals(alone) == _evals(together), f"{what}: evaluation histories differ"
 
 
@@ -270,8 +281,13 @@ def _cell_record(folder, path: str):
     folder.mkdir(parents=True)
     spec = {"training": TRAINING_OF_PATH[path], "scale_name": "gpu-quick-fast"}
     evals = [{"mean_distance": 0.002, "smoothness": 0.1}]
-    record = {"status": "ok", "cell": {"dataset": "lines", "model": "acai", "dz": 64, "seed": 0}, "spec": spec,
-              "evals": evals, "reported": evals[0]}  # fmt: skip
+    record = {
+        "status": "ok",
+        "cell": {"dataset": "lines", "model": "acai", "dz": 64, "seed": 0},
+        "spec": spec,
+        "evals": evals,
+        "reported": evals[0],
+    }
     (folder / "metrics.json").write_text(json.dumps(record))
     probe = {"status": "ok", "cell": record["cell"], "accuracy": 90.0, "scale_name": "gpu-quick-fast"}
     (folder / "probe.json").write_text(json.dumps(probe))
@@ -289,4 +305,6 @@ def test_tables_and_their_csv_name_the_training_path(tmp_path, path):
     assert list(rows.path) == [path], list(rows.path)
     label = tables._scales_text(rows)
     assert ("fast path" in label) is (path != "exact"), f"the Markdown row label {label!r} must name a fast path only"
-    assert ("seed fusion" in label) is (path == "fast-fused"), f"the label {label!r} must name seed fusion only when fused"
+    assert ("seed fusion" in label) is (path == "fast-fused"), (
+        f"the label {label!r} must name seed fusion only when fused"
+    )

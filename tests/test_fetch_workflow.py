@@ -29,10 +29,22 @@ ARCHITECTURE = {"colors": 1, "classes": 10, "depth": 16, "latent_width": 4}
 def run_snakemake(workdir, overlay: dict, *targets, options=()):
     (workdir / "overlay.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
     command = [
-        sys.executable, "-m", "snakemake", "--cores", "1", "--snakefile", str(ROOT / "Snakefile"),
-        "--directory", str(workdir), *options, "--configfile", str(ROOT / "config" / "smoke.yaml"),
-        str(workdir / "overlay.yaml"), "--", *targets,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "1",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *options,
+        "--configfile",
+        str(ROOT / "config" / "smoke.yaml"),
+        str(workdir / "overlay.yaml"),
+        "--",
+        *targets,
+    ]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
@@ -122,11 +134,28 @@ def test_the_docs_fashion_mnist_example_reaches_a_table(tmp_path):
     (tmp_path / "fashion.yaml").write_text(block)
     assert command == "snakemake --cores all --configfile config/quick.yaml fashion.yaml -- results/quick/table2.tex"
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--snakefile", str(ROOT / "Snakefile"),
-         "--directory", str(tmp_path / "work"), "--configfile", str(ROOT / "config" / "quick.yaml"),
-         str(tmp_path / "fashion.yaml"), "--", "results/quick/table2.tex"],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--cores",
+            "1",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(tmp_path / "work"),
+            "--configfile",
+            str(ROOT / "config" / "quick.yaml"),
+            str(tmp_path / "fashion.yaml"),
+            "--",
+            "results/quick/table2.tex",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     for job in ("prepare_dataset", "train_cell", "pixels_probe", "table2"):
@@ -148,8 +177,10 @@ def test_labels_beyond_classes_stop_the_preparation_before_any_training(tmp_path
     result = run_snakemake(work, overlay, "results/smoke/tiny/acai/dz32/seed0/metrics.json")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
-    expected = ("ERROR: config key 'datasets.tiny.classes': 5, but the data being prepared into results/data/tiny.h5 "
-                "have labels up to 9: classes must be at least 10 (nothing written)")  # fmt: skip
+    expected = (
+        "ERROR: config key 'datasets.tiny.classes': 5, but the data being prepared into results/data/tiny.h5 "
+        "have labels up to 9: classes must be at least 10 (nothing written)"
+    )
     assert expected in output.splitlines(), output[-3000:]
     assert "Traceback" not in output and not (work / "results/data/tiny.h5").exists()
     assert not (work / "results/smoke/logs/train").exists(), "a training job started"

@@ -13,9 +13,14 @@ from acai_repro.config import DEFAULT_CONFIG, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = [ROOT / "config" / "quick.yaml"]
-PROVENANCE = {"commit": "abc1234", "fingerprint": "0123456789abcdef", "depends_on_training": True,
-              "command": "snakemake --configfile=config/quick.yaml results/quick/table1.tex", "date": "2026-01-01",
-              "machine": "test"}  # fmt: skip
+PROVENANCE = {
+    "commit": "abc1234",
+    "fingerprint": "0123456789abcdef",
+    "depends_on_training": True,
+    "command": "snakemake --configfile=config/quick.yaml results/quick/table1.tex",
+    "date": "2026-01-01",
+    "machine": "test",
+}
 
 
 def _set(root, *tables):
@@ -37,12 +42,18 @@ def test_the_figures_of_a_set_follow_its_tables_and_the_config(tmp_path):
     config = load_config(DEFAULT_CONFIG, *QUICK)
     table1 = _set(tmp_path / "a", "table1")
     assert figure_sets.set_figures(table1, config) == [
-        "fig3_lines_interpolations.png", "fig5_vae_samples.png", "training_curves_lines_dz64.png"]  # fmt: skip
+        "fig3_lines_interpolations.png",
+        "fig5_vae_samples.png",
+        "training_curves_lines_dz64.png",
+    ]
     assert figure_sets.set_figures(table1, config, from_records=True) == ["training_curves_lines_dz64.png"]
     grids = _set(tmp_path / "b", "table2", "table3")
     assert figure_sets.set_figures(grids, config) == [
-        "interpolations_mnist_dz32.png", "training_curves_mnist_dz32.png",
-        "interpolations_mnist_dz256.png", "training_curves_mnist_dz256.png"]  # fmt: skip
+        "interpolations_mnist_dz32.png",
+        "training_curves_mnist_dz32.png",
+        "interpolations_mnist_dz256.png",
+        "training_curves_mnist_dz256.png",
+    ]
     assert figure_sets.set_figures(_set(tmp_path / "c"), config) == []
 
 
@@ -55,8 +66,13 @@ def test_rendered_pngs_are_stamped_with_the_sets_provenance(tmp_path):
     written = figure_sets.refresh(set_dir, QUICK, rendered=rendered, rendered_by="the test")
     assert written == [set_dir / "figures" / name for name in names], written
     stamp = figure_sets.read_stamp(set_dir / "figures" / "fig3_lines_interpolations.png")
-    assert stamp == {"result set": set_dir.as_posix(), "commit": "abc1234", "fingerprint": "0123456789abcdef",
-                     "command": PROVENANCE["command"], "rendered by": "the test"}, stamp  # fmt: skip
+    assert stamp == {
+        "result set": set_dir.as_posix(),
+        "commit": "abc1234",
+        "fingerprint": "0123456789abcdef",
+        "command": PROVENANCE["command"],
+        "rendered by": "the test",
+    }, stamp
 
 
 def test_a_missing_rendered_figure_fails_naming_it_before_copying_any(tmp_path):
@@ -96,4 +112,6 @@ def test_training_curves_from_the_committed_quick_records(tmp_path):
     shutil.copytree(ROOT / "docs" / "quick-table1-results", set_dir, ignore=shutil.ignore_patterns("figures"))
     written = figure_sets.refresh(set_dir, QUICK, from_records=True, rendered_by="test")
     assert [p.name for p in written] == ["training_curves_lines_dz64.png"]
-    assert figure_sets.read_stamp(written[0])["commit"] == json.loads((set_dir / "provenance.json").read_text())["commit"]
+    assert (
+        figure_sets.read_stamp(written[0])["commit"] == json.loads((set_dir / "provenance.json").read_text())["commit"]
+    )

@@ -81,17 +81,26 @@ def test_figures_from_diverged_weights_are_labelled_never_drawn(smoke_config, tm
 
 def _record(path, model, status, evals, images=0, dz=64, seed=0):
     cell = {"dataset": "lines", "model": model, "dz": dz, "seed": seed}
-    record = {"status": status, "cell": cell, "evals": evals, "reason": "|loss| reached inf", "images": images,
-              "report_rule": "median of the last 2 evaluations", "spec": {"scale_name": "quick"},
-              "provenance": {"code_version": "abc1234"}}  # fmt: skip
+    record = {
+        "status": status,
+        "cell": cell,
+        "evals": evals,
+        "reason": "|loss| reached inf",
+        "images": images,
+        "report_rule": "median of the last 2 evaluations",
+        "spec": {"scale_name": "quick"},
+        "provenance": {"code_version": "abc1234"},
+    }
     path.write_text(json.dumps(record))
     return path
 
 
 def _evals(smoothness):
     """Evaluations at 1, 2, 3 kimg, with the VAE's loss scale (a summed NLL, ~100) to show on a log axis."""
-    return [{"kimg": k, "loss_ae": 100.0 / k, "mean_distance": 0.03 / k, "smoothness": s}
-            for k, s in zip((1, 2, 3), smoothness)]  # fmt: skip
+    return [
+        {"kimg": k, "loss_ae": 100.0 / k, "mean_distance": 0.03 / k, "smoothness": s}
+        for k, s in zip((1, 2, 3), smoothness)
+    ]
 
 
 def _panel(fig, title_start):
@@ -124,8 +133,11 @@ def test_losses_and_lines_metrics_on_log_axes_with_the_papers_values(curves):
         assert _panel(curves, title).get_yscale() == "log", f"{title}: not on a log axis"
     paper = paper_values("table1").set_index(["model", "metric"])["mean"]
     for title, metric, factor in (("Mean Distance", "mean_distance", 1e3), ("Smoothness", "smoothness", 1.0)):
-        levels = {line.get_ydata()[0] for line in _panel(curves, title).get_lines() if len(set(line.get_ydata())) == 1
-                  and line.get_linewidth() > 2}  # fmt: skip
+        levels = {
+            line.get_ydata()[0]
+            for line in _panel(curves, title).get_lines()
+            if len(set(line.get_ydata())) == 1 and line.get_linewidth() > 2
+        }
         expected = {paper[(m, metric)] for m in ("baseline", "acai", "vae")}
         assert levels == expected, f"{title}: reference lines at {levels}, the paper's values are {expected}"
     mean_distance = _panel(curves, "Mean Distance").get_lines()[0]

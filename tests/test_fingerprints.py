@@ -8,7 +8,6 @@ import torch
 
 from acai_repro import doc_quotes
 from acai_repro import fingerprint as fp
-from acai_repro.models import MODELS
 
 CURRENT_MODELS = {"a": "1" * 16, "b": "2" * 16}  # the code's fingerprints in the small trees below
 CURRENT = fp.set_fingerprint(CURRENT_MODELS)
@@ -40,9 +39,11 @@ def _this_platform(committed) -> dict:
     record this platform; a pass would claim a check that did not happen."""
     entry = fp.platform_entry(committed, fp.platform_key())
     if entry is None:
-        pytest.skip(f"{fp.FINGERPRINTS_PATH.name} holds no fingerprints of this platform ({fp.platform_key()}): "
-                    "the CPU's own kernels may round differently, so there is nothing to compare with. Record them "
-                    f"with `{fp.WRITE_COMMAND}` (it changes no other platform's entry; docs/fingerprints.md)")
+        pytest.skip(
+            f"{fp.FINGERPRINTS_PATH.name} holds no fingerprints of this platform ({fp.platform_key()}): "
+            "the CPU's own kernels may round differently, so there is nothing to compare with. Record them "
+            f"with `{fp.WRITE_COMMAND}` (it changes no other platform's entry; docs/fingerprints.md)"
+        )
     return entry
 
 
@@ -72,7 +73,9 @@ def test_moved_bits_on_a_known_platform_fail_naming_the_models(computed):
 
 
 def test_an_unknown_platform_is_skipped_saying_how_to_record_it(committed, monkeypatch):
-    monkeypatch.setattr(fp, "platform_key", lambda record=None: "torch 9.9, x86_64, AVX512, GenuineIntel Xeon (family 6, model 143)")
+    monkeypatch.setattr(
+        fp, "platform_key", lambda record=None: "torch 9.9, x86_64, AVX512, GenuineIntel Xeon (family 6, model 143)"
+    )
     with pytest.raises(pytest.skip.Exception) as skipped:
         _this_platform(committed)
     message = str(skipped.value)
@@ -84,12 +87,15 @@ def test_committed_file_records_registered_models_and_their_set_fingerprint(comm
     assert committed["command"] == fp.WRITE_COMMAND
     for key, entry in committed[fp.PLATFORMS_KEY].items():
         retired = fp.retired_models(entry["models"])
-        assert not retired, f"{fp.FINGERPRINTS_PATH} records unregistered models {retired} for {key}: `{fp.WRITE_COMMAND}`"
+        assert not retired, (
+            f"{fp.FINGERPRINTS_PATH} records unregistered models {retired} for {key}: `{fp.WRITE_COMMAND}`"
+        )
         assert entry["set"] == fp.set_fingerprint(entry["models"]), f"{key}: 'set' is not the set of 'models'"
         assert key == fp.platform_key(entry), f"entry {key!r} names the platform {fp.platform_key(entry)!r}"
     paper = {"baseline", "denoising", "vae", "aae", "vqvae", "acai"}
     assert any(paper <= set(entry["models"]) for entry in committed[fp.PLATFORMS_KEY].values()), (
-        f"no platform records every paper model: {committed[fp.PLATFORMS_KEY]}")
+        f"no platform records every paper model: {committed[fp.PLATFORMS_KEY]}"
+    )
 
 
 def test_fingerprint_moves_when_training_changes(computed):
@@ -161,7 +167,8 @@ def test_writing_a_new_platform_keeps_the_others(monkeypatch):
     before = fp.updated_table({}, CURRENT_MODELS, THERE)
     after = fp.updated_table(before, {"a": "3" * 16, "b": "4" * 16}, HERE)
     assert after[fp.PLATFORMS_KEY][fp.platform_key(THERE)] == before[fp.PLATFORMS_KEY][fp.platform_key(THERE)], (
-        "recording a platform for the first time changed another platform's entry")
+        "recording a platform for the first time changed another platform's entry"
+    )
     assert after[fp.PLATFORMS_KEY][fp.platform_key(HERE)]["models"] == {"a": "3" * 16, "b": "4" * 16}
 
 
@@ -203,8 +210,13 @@ def test_quoted_result_sets_match_the_code_or_are_marked_older():
 
 def test_the_known_result_sets_are_found():
     names = {path.relative_to(fp.ROOT).as_posix() for path in fp.result_sets()}
-    assert {"docs/gpu-quick-results", "docs/quick-tables23-results", "docs/quick-table1-results",
-            "benchmarks/results/h200", "benchmarks/results/cpu"} <= names
+    assert {
+        "docs/gpu-quick-results",
+        "docs/quick-tables23-results",
+        "docs/quick-table1-results",
+        "benchmarks/results/h200",
+        "benchmarks/results/cpu",
+    } <= names
 
 
 # --- result-set checks on a small tree: known-good and known-bad quotes ---
@@ -313,7 +325,9 @@ def test_the_committed_sets_of_known_fingerprint_record_the_models_they_used():
         if record["fingerprint"] != fp.UNKNOWN:
             assert "models" in record, f"{set_dir}/provenance.json records no per-model fingerprints"
             used = fp.models_in_records(set_dir)
-            assert not used or sorted(record["models"]) == used, f"{set_dir}: records {sorted(record['models'])}, its cells used {used}"
+            assert not used or sorted(record["models"]) == used, (
+                f"{set_dir}: records {sorted(record['models'])}, its cells used {used}"
+            )
 
 
 def test_timings_only_sets_need_no_marker(tmp_path):
@@ -373,12 +387,16 @@ def test_a_malformed_provenance_fails_naming_the_key(tmp_path, key, value, messa
 def _cell_record(set_dir, model):
     folder = set_dir / "lines" / model / "dz64" / "seed0"
     folder.mkdir(parents=True)
-    (folder / "metrics.json").write_text(json.dumps({"cell": {"dataset": "lines", "model": model, "dz": 64, "seed": 0}}))
+    (folder / "metrics.json").write_text(
+        json.dumps({"cell": {"dataset": "lines", "model": model, "dz": 64, "seed": 0}})
+    )
 
 
 def test_write_provenance_records_the_fingerprints_of_the_models_the_set_used(tmp_path, monkeypatch):
     trained = []
-    monkeypatch.setattr(fp, "compute_fingerprints", lambda models: trained.append(models) or {m: "1" * 16 for m in models})
+    monkeypatch.setattr(
+        fp, "compute_fingerprints", lambda models: trained.append(models) or {m: "1" * 16 for m in models}
+    )
     for model in ("vae", "baseline"):
         _cell_record(tmp_path, model)
     record = fp.write_provenance(tmp_path, "snakemake x", "abc1234", "here", depends_on_training=True)
@@ -414,8 +432,12 @@ flags\t\t: fpu sse sse2 avx avx2 fma avx512f avx512bw avx512_bf16 hypervisor
 processor\t: 1
 vendor_id\t: AuthenticAMD
 """
-XEON = EPYC.replace("AuthenticAMD", "GenuineIntel").replace("cpu family\t: 25", "cpu family\t: 6").replace(
-    "model\t\t: 17", "model\t\t: 143").replace("AMD EPYC 9R14 96-Core Processor", "Intel(R) Xeon(R) Platinum 8488C")
+XEON = (
+    EPYC.replace("AuthenticAMD", "GenuineIntel")
+    .replace("cpu family\t: 25", "cpu family\t: 6")
+    .replace("model\t\t: 17", "model\t\t: 143")
+    .replace("AMD EPYC 9R14 96-Core Processor", "Intel(R) Xeon(R) Platinum 8488C")
+)
 GRAVITON = "processor\t: 0\nBogoMIPS\t: 243.75\nFeatures\t: fp asimd sve\nCPU implementer\t: 0x41\nCPU part\t: 0xd40\nCPU variant\t: 0x1\n"
 
 
@@ -435,9 +457,11 @@ def _cpu(tmp_path, name, text, sizes=((1, "Data", "48K"), (2, "Unified", "1024K"
 
 def test_the_cpu_record_names_vendor_model_caches_and_vector_flags(tmp_path):
     record = _cpu(tmp_path, "epyc", EPYC)
-    assert record == {"cpu": "AuthenticAMD AMD EPYC 9R14 96-Core Processor (family 25, model 17)",
-                      "caches": "L1d 48K L2 1024K L3 32768K",
-                      "vector_flags": "avx avx2 avx512_bf16 avx512bw avx512f fma sse sse2"}, record  # fmt: skip
+    assert record == {
+        "cpu": "AuthenticAMD AMD EPYC 9R14 96-Core Processor (family 25, model 17)",
+        "caches": "L1d 48K L2 1024K L3 32768K",
+        "vector_flags": "avx avx2 avx512_bf16 avx512bw avx512f fma sse sse2",
+    }, record
     arm = _cpu(tmp_path, "graviton", GRAVITON)
     assert arm["cpu"] == "implementer 0x41, part 0xd40, variant 0x1" and arm["vector_flags"] == "asimd sve", arm
 
@@ -447,12 +471,16 @@ def test_two_avx512_cpus_of_other_models_or_caches_are_other_platforms(tmp_path)
     build = {"torch": "2.13.0+cpu", "machine": "x86_64", "cpu_capability": "AVX512"}
     epyc = fp.platform_key({**build, **_cpu(tmp_path, "epyc", EPYC)})
     xeon = fp.platform_key({**build, **_cpu(tmp_path, "xeon", XEON)})
-    smaller = fp.platform_key({**build, **_cpu(tmp_path, "small", EPYC, sizes=((1, "Data", "48K"), (2, "Unified", "512K")))})
+    smaller = fp.platform_key(
+        {**build, **_cpu(tmp_path, "small", EPYC, sizes=((1, "Data", "48K"), (2, "Unified", "512K")))}
+    )
     assert len({epyc, xeon, smaller}) == 3, (epyc, xeon, smaller)
     again = tmp_path / "again"
     again.mkdir()
     assert epyc == fp.platform_key({**build, **_cpu(again, "epyc", EPYC)}), "the same CPU read twice"
-    assert fp.platform_key({**build, "torch": "2.14.0+cpu", **_cpu(tmp_path, "epyc2", EPYC)}) != epyc, "another torch build"
+    assert fp.platform_key({**build, "torch": "2.14.0+cpu", **_cpu(tmp_path, "epyc2", EPYC)}) != epyc, (
+        "another torch build"
+    )
 
 
 def test_without_proc_cpuinfo_the_cpu_is_what_python_knows(tmp_path, monkeypatch):
@@ -466,8 +494,16 @@ def test_without_proc_cpuinfo_the_cpu_is_what_python_knows(tmp_path, monkeypatch
 
 def test_entries_of_the_older_key_read_as_computed_on_an_unrecorded_cpu(tmp_path):
     path = tmp_path / "fingerprints.json"
-    path.write_text(json.dumps({"command": fp.WRITE_COMMAND, fp.PLATFORMS_KEY: {
-        "torch 2.13.0+cpu, x86_64, AVX512": {**HERE, "set": CURRENT, "models": CURRENT_MODELS}}}))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {
+                "command": fp.WRITE_COMMAND,
+                fp.PLATFORMS_KEY: {
+                    "torch 2.13.0+cpu, x86_64, AVX512": {**HERE, "set": CURRENT, "models": CURRENT_MODELS}
+                },
+            }
+        )
+    )
     committed = fp.read_committed(path)
     assert list(committed[fp.PLATFORMS_KEY]) == ["torch 2.13.0+cpu, x86_64, AVX512, CPU not recorded"]
     # a result set's provenance that names the older key finds that entry
@@ -489,9 +525,18 @@ def test_what_the_docs_say_about_which_cpus_reproduce_the_committed_sets(committ
     platforms = committed[fp.PLATFORMS_KEY]
     older_avx2 = platforms["torch 2.13.0+cpu, x86_64, AVX2, CPU not recorded"]["models"]
     avx512 = platforms["torch 2.13.0+cpu, x86_64, AVX512, CPU not recorded"]["models"]
-    epyc = [e for e in platforms.values() if e["cpu"] == "AuthenticAMD AMD EPYC (family 25, model 1)" and e["cpu_capability"] == "AVX2"]
-    assert [e["models"] for e in epyc] == [older_avx2], f"the docs say the EPYC (AVX2) entry equals the older AVX2 one: {epyc}"
+    epyc = [
+        e
+        for e in platforms.values()
+        if e["cpu"] == "AuthenticAMD AMD EPYC (family 25, model 1)" and e["cpu_capability"] == "AVX2"
+    ]
+    assert [e["models"] for e in epyc] == [older_avx2], (
+        f"the docs say the EPYC (AVX2) entry equals the older AVX2 one: {epyc}"
+    )
     recorded = [key for key, e in platforms.items() if e["cpu"] != fp.NOT_RECORDED and e["models"] == avx512]
     assert not recorded, f"{recorded} reproduce the current quick-scale sets: say so in docs/fingerprints.md"
     doc = (fp.ROOT / "docs" / "fingerprints.md").read_text()
-    assert "AuthenticAMD AMD EPYC (family 25,\n  model 1)" in doc and "No machine with a recorded CPU has these fingerprints yet" in doc
+    assert (
+        "AuthenticAMD AMD EPYC (family 25,\n  model 1)" in doc
+        and "No machine with a recorded CPU has these fingerprints yet" in doc
+    )

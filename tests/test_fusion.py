@@ -70,11 +70,15 @@ def test_each_seeds_fused_step_is_its_own_step(smoke_config, model):
         losses = compute_gradients(solo, x, y)
         for name, value in losses.items():
             gap = _largest_gap(fused_losses[name][index].detach(), value.detach())
-            assert gap < 1e-5, f"{model} seed {spec['seed']}: loss {name} fused {fused_losses[name][index]} vs alone {value}"
+            assert gap < 1e-5, (
+                f"{model} seed {spec['seed']}: loss {name} fused {fused_losses[name][index]} vs alone {value}"
+            )
         alone = {name: p.grad for name, p in OneSeedStep(solo.model, solo.classifier).named_parameters()}
         for name, value in alone.items():
             gap = _largest_gap(group.params[name].grad[index], value)
-            assert gap < 1e-2, f"{model} seed {spec['seed']}: gradient of {name} is {gap:.2g} (relative) from the seed's own"
+            assert gap < 1e-2, (
+                f"{model} seed {spec['seed']}: gradient of {name} is {gap:.2g} (relative) from the seed's own"
+            )
         alone_gradients.append(alone)
     # Known-bad: another seed's gradients are far outside that tolerance, so a mix-up would show.
     mixed = max(_largest_gap(group.params[n].grad[0], alone_gradients[1][n]) for n in alone_gradients[1])
@@ -99,7 +103,10 @@ def test_fused_adam_state_round_trips_through_each_seeds_run(smoke_config):
     group = FusedGroup(runs, [build_source(spec, CPU) for spec in specs], specs[0]["training"]["batch_size"])
     group.step()
     before = {name: t.detach().clone() for name, t in group.stacked.items()}
-    moments = {g: [{k: v.clone() for k, v in opt.state[p].items()} for p in group.groups[g]] for g, opt in group.optimizers.items()}
+    moments = {
+        g: [{k: v.clone() for k, v in opt.state[p].items()} for p in group.groups[g]]
+        for g, opt in group.optimizers.items()
+    }
     for index in range(len(runs)):
         group.pull(index)
     for t in group.tensors():
@@ -126,7 +133,9 @@ def test_fused_spec_names_its_group_and_path(smoke_config):
     assert fastpath.path_name(fused) == fastpath.FUSED == "fast-fused"
     other_group = _config(smoke_config)
     other_group["seeds"] = [0, 1]
-    assert spec_digest(cell_spec(other_group, "lines", "acai", 16, 1)) != spec_digest(fused), "another group, another spec"
+    assert spec_digest(cell_spec(other_group, "lines", "acai", 16, 1)) != spec_digest(fused), (
+        "another group, another spec"
+    )
 
 
 def test_seed_fusion_needs_the_fast_path(smoke_config):
@@ -151,7 +160,9 @@ def test_a_seed_outside_the_group_and_an_unfusable_model_are_refused(smoke_confi
 
 def test_a_job_must_hold_the_whole_group(smoke_config, tmp_path):
     specs = fused_specs(smoke_config, "baseline")
-    with pytest.raises(ValueError, match=r"seeds \[0, 1, 2\] of lines/baseline/dz16 as one group; this job holds seeds \[0, 2\]"):
+    with pytest.raises(
+        ValueError, match=r"seeds \[0, 1, 2\] of lines/baseline/dz16 as one group; this job holds seeds \[0, 2\]"
+    ):
         train_pack([(specs[0], tmp_path / "a"), (specs[2], tmp_path / "c")], QUIET)
     assert not (tmp_path / "a").exists(), "a refused job must not start (no folder, no lock)"
 
@@ -171,7 +182,9 @@ def test_a_group_trained_again_gives_the_same_bits_and_resumes_exactly(smoke_con
         for spec, first, again in zip(specs, runs["a"], runs[name]):
             seed = spec["seed"]
             what = f"seed {seed}: run {name} vs run a"
-            _assert_same_weights(_weights(tmp_path / f"a/seed{seed}/model.pt"), _weights(tmp_path / f"{name}/seed{seed}/model.pt"), what)
+            _assert_same_weights(
+                _weights(tmp_path / f"a/seed{seed}/model.pt"), _weights(tmp_path / f"{name}/seed{seed}/model.pt"), what
+            )
             assert _evals(first) == _evals(again), f"{what}: evaluation histories differ"
             assert again["path"] == "fast-fused", f"{what}: metrics.json names path {again['path']!r}"
     seeds = [_weights(tmp_path / f"a/seed{s}/model.pt") for s in SEEDS]
@@ -191,14 +204,20 @@ def test_seeds_saved_at_different_steps_train_the_group_again(smoke_config, tmp_
     assert any("checkpoints are at different steps" in m for m in messages), messages
     for spec, first, second in zip(specs, whole, again):
         seed = spec["seed"]
-        _assert_same_weights(_weights(tmp_path / f"whole/seed{seed}/model.pt"), _weights(tmp_path / f"split/seed{seed}/model.pt"), f"seed {seed}")
+        _assert_same_weights(
+            _weights(tmp_path / f"whole/seed{seed}/model.pt"),
+            _weights(tmp_path / f"split/seed{seed}/model.pt"),
+            f"seed {seed}",
+        )
         assert _evals(first) == _evals(second), f"seed {seed}: evaluation histories differ"
 
 
 def _fused_overlay(tmp_path, pack: int):
     path = tmp_path / f"fused{pack}.yaml"
-    path.write_text("seeds: [0, 1]\ntraining: {fast_path: true, seed_fusion: true}\n"
-                    f"resources:\n  train: {{gpu: 0, threads: 1, mem_mb: 1000, runtime: 10, pack: {pack}}}\n")  # fmt: skip
+    path.write_text(
+        "seeds: [0, 1]\ntraining: {fast_path: true, seed_fusion: true}\n"
+        f"resources:\n  train: {{gpu: 0, threads: 1, mem_mb: 1000, runtime: 10, pack: {pack}}}\n"
+    )
     return path
 
 
@@ -254,8 +273,11 @@ def test_grid_cost_counts_each_seed_of_a_fused_group(tmp_path):
 
 # ---- each fused seed against the same seed trained alone (acai_repro.fusion_check) ------------
 def _over_tolerance(gaps) -> list[str]:
-    return [f"seed {g.seed}: weights {g.weights:.2g}, adam {g.adam:.2g}, buffers {g.buffers:.2g}"
-            for g in gaps if not g.largest() <= fusion_check.TOLERANCE]  # fmt: skip
+    return [
+        f"seed {g.seed}: weights {g.weights:.2g}, adam {g.adam:.2g}, buffers {g.buffers:.2g}"
+        for g in gaps
+        if not g.largest() <= fusion_check.TOLERANCE
+    ]
 
 
 @pytest.mark.parametrize("model", list(MODELS))
@@ -264,11 +286,18 @@ def test_five_fused_steps_leave_each_seed_as_trained_alone(model):
     of the same seed trained 5 steps alone, within the check's tolerance (float64 rounding)."""
     gaps = fusion_check.compare(model, "cpu", steps=5)
     assert [g.seed for g in gaps] == list(fusion_check.SEEDS)
-    assert not _over_tolerance(gaps), f"{model}: fused seeds differ from the seeds trained alone: {_over_tolerance(gaps)}"
+    assert not _over_tolerance(gaps), (
+        f"{model}: fused seeds differ from the seeds trained alone: {_over_tolerance(gaps)}"
+    )
 
 
-CONTROL_CASES = [("ema-mix", "vqvae", "buffers"), ("adam-mix", "vqvae", "adam"), ("adam-mix", "acai", "adam"),
-                 ("gradient-leak", "vqvae", "weights"), ("gradient-leak", "acai", "weights")]  # fmt: skip
+CONTROL_CASES = [
+    ("ema-mix", "vqvae", "buffers"),
+    ("adam-mix", "vqvae", "adam"),
+    ("adam-mix", "acai", "adam"),
+    ("gradient-leak", "vqvae", "weights"),
+    ("gradient-leak", "acai", "weights"),
+]
 
 
 @pytest.mark.parametrize(("control", "model", "kind"), CONTROL_CASES)
@@ -281,7 +310,8 @@ def test_a_leak_between_seeds_fails_the_check(monkeypatch, control, model, kind)
     gaps = fusion_check.compare(model, "cpu", steps=5)
     caught = [getattr(g, kind) for g in gaps]
     assert all(gap > 1e3 * fusion_check.TOLERANCE for gap in caught), (
-        f"{control} on {model}: {kind} gaps per seed {caught} are not far over the tolerance {fusion_check.TOLERANCE}: the check misses it")
+        f"{control} on {model}: {kind} gaps per seed {caught} are not far over the tolerance {fusion_check.TOLERANCE}: the check misses it"
+    )
     line, ok = fusion_check.report_line(model, gaps)
     assert not ok and "FAIL: seeds 0, 1, 2" in line, line
 
@@ -302,8 +332,16 @@ def test_the_check_command_prints_a_line_per_model_and_exits_by_the_verdict(caps
     assert re.fullmatch(r"vqvae: weights \S+, adam \S+, buffers \S+ \(tolerance 1e-06\) FAIL: .*\n", out), out
 
 
-@pytest.mark.parametrize("argv", [["--models", "nope"], ["--device", "cuda:99" if torch.cuda.is_available() else "cuda"],
-                                  ["--steps", "0"], ["--seeds", "1"], ["--steps", "five"]])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--models", "nope"],
+        ["--device", "cuda:99" if torch.cuda.is_available() else "cuda"],
+        ["--steps", "0"],
+        ["--seeds", "1"],
+        ["--steps", "five"],
+    ],
+)
 def test_the_check_command_refuses_a_bad_request_with_exit_2(capsys, argv):
     try:
         code = fusion_check.main(argv)

@@ -59,8 +59,11 @@ exit 0
 def fake_wheel(folder: Path, name: str, requires: str) -> None:
     """A pure-Python wheel of one empty module `name` that requires `requires`."""
     info = f"{name}-1.0.dist-info"
-    files = {f"{name}.py": "", f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-             f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\nRequires-Dist: {requires}\n"}  # fmt: skip
+    files = {
+        f"{name}.py": "",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\nRequires-Dist: {requires}\n",
+    }
     files[f"{info}/RECORD"] = "".join(f"{path},,\n" for path in [*files, f"{info}/RECORD"])
     with zipfile.ZipFile(folder / f"{name}-1.0-py3-none-any.whl", "w") as wheel:
         for path, text in files.items():
@@ -78,15 +81,37 @@ def rehearse(tmp_path: Path, budget: int, hang: str, **limits) -> SimpleNamespac
     out, snapshots, calls = tmp_path / "out", tmp_path / "snapshots", tmp_path / "calls.log"
     snapshots.mkdir()
     run = f"bash {standin}"
-    env = dict(os.environ, PATH=f"{stub}:{os.environ['PATH']}", PYTHON=sys.executable, BUDGET=str(budget),
-               MEASURED_COMMIT="abc1234", GS_DEVICE="cpu", GS_WORK=str(tmp_path / "work"),
-               GS_RESULTS=str(tmp_path / "results"), GS_PROOF_CMD=f"{run} proof", GS_FUSION_CMD=f"{run} fusion",
-               GS_PACK_CMD=f"{run} pack", GS_SNAKEMAKE=f"{run} snakemake", GS_GRACE="2", GS_RESERVE="4",
-               GS_MIN_STAGE="5", CALLS=str(calls), SNAPSHOTS=str(snapshots), SESSION_OUT=str(out), HANG=hang,
-               EXACT_TABLE=str(ROOT / "docs" / "gpu-quick-results" / "table1.csv"),
-               **{key: str(value) for key, value in limits.items()})  # fmt: skip
-    done = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(out)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=budget + 60)  # fmt: skip
+    env = dict(
+        os.environ,
+        PATH=f"{stub}:{os.environ['PATH']}",
+        PYTHON=sys.executable,
+        BUDGET=str(budget),
+        MEASURED_COMMIT="abc1234",
+        GS_DEVICE="cpu",
+        GS_WORK=str(tmp_path / "work"),
+        GS_RESULTS=str(tmp_path / "results"),
+        GS_PROOF_CMD=f"{run} proof",
+        GS_FUSION_CMD=f"{run} fusion",
+        GS_PACK_CMD=f"{run} pack",
+        GS_SNAKEMAKE=f"{run} snakemake",
+        GS_GRACE="2",
+        GS_RESERVE="4",
+        GS_MIN_STAGE="5",
+        CALLS=str(calls),
+        SNAPSHOTS=str(snapshots),
+        SESSION_OUT=str(out),
+        HANG=hang,
+        EXACT_TABLE=str(ROOT / "docs" / "gpu-quick-results" / "table1.csv"),
+        **{key: str(value) for key, value in limits.items()},
+    )
+    done = subprocess.run(
+        ["bash", "benchmarks/gpu_session.sh", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=budget + 60,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return SimpleNamespace(out=out, log=(out / "session.log").read_text(), calls=calls.read_text(), snapshots=snapshots)
 
@@ -128,14 +153,18 @@ def test_rehearsal_failed_proof_switches_to_exact_and_keeps_every_limit(tmp_path
     packs = re.findall(r"^pack .*--paths (\w+)", got.calls, re.M)
     assert packs == ["exact"], f"pack.py ran on {packs}\n{got.calls}"
     assert "science check on the exact path: config/gpu-quick.yaml" in log, log
-    assert re.search(r"^config \S+protocol-seed0-exact\.yaml: .*training: \{fast_path: false\}", got.calls, re.M), got.calls
+    assert re.search(r"^config \S+protocol-seed0-exact\.yaml: .*training: \{fast_path: false\}", got.calls, re.M), (
+        got.calls
+    )
     check_out_folder(got.out)
     # the archive as each stage found it: the previous stage's outputs are in it
     assert "gs/stage0_fusion.txt" in members(got.snapshots / "archive_during_pack_exact.tgz")
     during_protocol = members(got.snapshots / "archive_during_protocol.tgz")
     assert {"gs/stage2_compare.txt", "gs/science/table1.csv"} <= during_protocol, sorted(during_protocol)
     final = members(got.out / "gs.tgz")
-    assert {"gs/session.log", "gs/protocol/acai_dz64_seed0_evals.jsonl", "gs/stage3_protocol.txt"} <= final, sorted(final)
+    assert {"gs/session.log", "gs/protocol/acai_dz64_seed0_evals.jsonl", "gs/stage3_protocol.txt"} <= final, sorted(
+        final
+    )
     assert len(re.findall(r"archive after stage (\d)", log)) == 4, log
 
 
@@ -189,19 +218,27 @@ def test_a_metric_agrees_within_the_seeds_combined_spread(new, exact, agrees):
 
 def test_science_check_writes_one_line_per_model_and_exits_by_its_verdict(tmp_path):
     exact = ROOT / "docs" / "gpu-quick-results" / "table1.csv"
-    same = subprocess.run([sys.executable, "benchmarks/science_check.py", "compare", str(exact)], cwd=ROOT,
-                          capture_output=True, text=True)  # fmt: skip
+    same = subprocess.run(
+        [sys.executable, "benchmarks/science_check.py", "compare", str(exact)], cwd=ROOT, capture_output=True, text=True
+    )
     lines = same.stdout.splitlines()[1:]
     assert same.returncode == 0 and len(lines) == 6, same.stdout + same.stderr
     assert all("within the seeds' spread on both metrics" in line for line in lines), same.stdout
     moved = tmp_path / "table1.csv"
     moved.write_text(exact.read_text().replace("mean_distance,vqvae,256,6.79", "mean_distance,vqvae,256,9.79"))
-    differs = subprocess.run([sys.executable, "benchmarks/science_check.py", "compare", str(moved)], cwd=ROOT,
-                             capture_output=True, text=True)  # fmt: skip
+    differs = subprocess.run(
+        [sys.executable, "benchmarks/science_check.py", "compare", str(moved)], cwd=ROOT, capture_output=True, text=True
+    )
     assert differs.returncode == 1, differs.stdout
-    assert [line.split(":")[0] for line in differs.stdout.splitlines() if "OUTSIDE" in line] == ["vqvae"], differs.stdout
-    missing = subprocess.run([sys.executable, "benchmarks/science_check.py", "compare", str(tmp_path / "none.csv")],
-                             cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    assert [line.split(":")[0] for line in differs.stdout.splitlines() if "OUTSIDE" in line] == ["vqvae"], (
+        differs.stdout
+    )
+    missing = subprocess.run(
+        [sys.executable, "benchmarks/science_check.py", "compare", str(tmp_path / "none.csv")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode == 2, missing.stdout + missing.stderr
 
 
@@ -223,8 +260,13 @@ def test_the_science_path_is_the_proven_path_with_the_fastest_pack():
     assert path == "fast", why
     assert science_check.fastest_path(["exact"], {"fast": PACK})[0] == "exact", "an unproven path is never chosen"
     failed = "[fast path] packed\nERROR: the capture failed: not captured\n"
-    assert science_check.fastest_path(["fast", "exact"], {"fast": failed})[0] == "fast", "no rate at all: fused, fast, exact"
-    assert science_check.fastest_path(["fast", "exact"], {"fast": failed, "exact": PACK.replace("fast", "exact")})[0] == "exact"
+    assert science_check.fastest_path(["fast", "exact"], {"fast": failed})[0] == "fast", (
+        "no rate at all: fused, fast, exact"
+    )
+    assert (
+        science_check.fastest_path(["fast", "exact"], {"fast": failed, "exact": PACK.replace("fast", "exact")})[0]
+        == "exact"
+    )
 
 
 # ---- cuda_proof ---------------------------------------------------------------------------
@@ -238,15 +280,25 @@ def test_the_proof_asserts_the_capture_and_reads_the_fallback_line():
     fallback = "CUDA graph: not captured, training eagerly: x.py:5 reads back"
     assert any("not captured" in p for p in cuda_proof.unit_problems(unit(), [fallback], "cuda"))
     assert cuda_proof.unit_problems(unit(graphed=False), [], "cuda") == ["capture not asserted (the stepper is eager)"]
-    assert cuda_proof.unit_problems(unit(graphed=False), [], "cpu") == ["capture not asserted (a CPU has no CUDA graphs)"]
-    assert cuda_proof.unit_problems(unit(worst=float("nan")), [], "cuda") == ["lines/acai/dz64/seed0: a loss is not finite"]
+    assert cuda_proof.unit_problems(unit(graphed=False), [], "cpu") == [
+        "capture not asserted (a CPU has no CUDA graphs)"
+    ]
+    assert cuda_proof.unit_problems(unit(worst=float("nan")), [], "cuda") == [
+        "lines/acai/dz64/seed0: a loss is not finite"
+    ]
 
 
 @pytest.mark.slow
 def test_the_proof_on_a_cpu_proves_nothing():
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    done = subprocess.run([sys.executable, "benchmarks/cuda_proof.py", "--device", "cpu", "--paths", "exact", "--steps", "1"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "benchmarks/cuda_proof.py", "--device", "cpu", "--paths", "exact", "--steps", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 1, done.stdout + done.stderr[-2000:]
     assert "proof exact: FAILED: capture not asserted (a CPU has no CUDA graphs)" in done.stdout, done.stdout
     assert done.stdout.splitlines()[-1] == "proof: FAILED (exact)", done.stdout

@@ -16,10 +16,10 @@ from acai_repro.data.lines import render_lines
 from acai_repro.graphs import capture_blockers, resolve_cuda_graphs, restore, snapshot, step_blockers
 from acai_repro.metrics.lines import nearest_lines
 from acai_repro.models import MODELS
-from acai_repro.training_run import build_run, one_step, train_step
 from acai_repro.train import evaluate, train_cell
+from acai_repro.training_run import build_run, one_step, train_step
 from tests.conftest import LINES_REFERENCE, ROOT, tiny_spec
-from tests.test_train import QUIET, _assert_same_weights, _evals_without_timing, _weights
+from tests.test_train import _assert_same_weights, _evals_without_timing, _weights
 
 
 # ---- the switch ------------------------------------------------------------------------

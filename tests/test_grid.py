@@ -11,8 +11,8 @@ from acai_repro.config import cell_spec, spec_digest, with_run_settings
 from acai_repro.cost import DeviceJob, cost_report, expand_targets, images_left, parse_dry_run, schedule
 from acai_repro.grid import main as grid_main
 from acai_repro.grid_cells import GridError, cell_folder, load_grid_config, target_cells
-from acai_repro.rates import config_step, default_card, load_rates, train_rate
 from acai_repro.models import MODELS
+from acai_repro.rates import config_step, default_card, load_rates, train_rate
 from acai_repro.results import write_started_spec
 from acai_repro.slurm_profile import array_cap, check_profile, runtime_minutes
 from tests.conftest import ROOT
@@ -72,7 +72,9 @@ def test_table2_and_its_probe_share_cells_and_unknown_targets_are_named(smoke):
     assert target_cells(smoke, ["table2", "table2_probe"]) == target_cells(smoke, ["table2"])
     seeds = len(smoke["seeds"])
     lines = len(smoke["table1"]["models"]) * seeds
-    grid = {(d, z, m) for table in ("table2", "table3") for d, z in smoke[table]["cells"] for m in smoke[table]["models"]}
+    grid = {
+        (d, z, m) for table in ("table2", "table3") for d, z in smoke[table]["cells"] for m in smoke[table]["models"]
+    }
     assert len(target_cells(smoke, ["all"])) == lines + len(grid) * seeds  # each cell once
     with pytest.raises(GridError, match="unknown target 'results/smoke/table9.tex'"):
         target_cells(smoke, ["results/smoke/table9.tex"])
@@ -81,7 +83,9 @@ def test_table2_and_its_probe_share_cells_and_unknown_targets_are_named(smoke):
 def test_a_table_resolves_under_the_configs_results_dir_and_another_scales_is_refused(smoke):
     paper = load_grid_config([])
     assert expand_targets(smoke, ["table1", "results/smoke/table3.tex"]) == [
-        "results/smoke/table1.tex", "results/smoke/table3.tex"]  # fmt: skip
+        "results/smoke/table1.tex",
+        "results/smoke/table3.tex",
+    ]
     assert expand_targets(paper, ["table1"]) == ["results/table1.tex"]
     assert target_cells(smoke, ["results/smoke/table1.tex"]) == target_cells(smoke, ["table1"])
     with pytest.raises(GridError, match="'results/quick/table1.tex' is not under this config's results_dir 'results'"):
@@ -93,7 +97,7 @@ def test_a_table_resolves_under_the_configs_results_dir_and_another_scales_is_re
 def test_status_before_anything_ran(smoke, tmp_path):
     cells = target_cells(smoke, ["all"])  # every model of the config, each table's cells
     lines = grid_status(smoke, tmp_path, ["all"], now=NOW)
-    assert len(lines) == len(cells) + 1, f"one line per cell and a total expected:\n" + "\n".join(lines)
+    assert len(lines) == len(cells) + 1, "one line per cell and a total expected:\n" + "\n".join(lines)
     assert all(" waiting" in line for line in lines[:-1]), lines
     total = f"total: {len(cells)} cells: 0 finished, 0 diverged, 0 stale, 0 running, {len(cells)} waiting"
     assert lines[-1].startswith(total) and "ETA ?" in lines[-1], lines[-1]
@@ -145,7 +149,14 @@ def test_a_cell_trained_under_another_spec_is_stale_and_left_to_do(tmp_path, wat
     config, other = load_grid_config(watched), load_grid_config(trained)
     cells = target_cells(config, ["table1"])
     total = config["training"]["total_images"]
-    _finish(tmp_path, config, cells[0], {"mean_distance": 0.03, "smoothness": 0.1}, images=other["training"]["total_images"], trained_under=other)
+    _finish(
+        tmp_path,
+        config,
+        cells[0],
+        {"mean_distance": 0.03, "smoothness": 0.1},
+        images=other["training"]["total_images"],
+        trained_under=other,
+    )
     _finish(tmp_path, config, cells[1], {"mean_distance": 0.03, "smoothness": 0.1}, images=total)
     lines = grid_status(config, tmp_path, ["table1"], now=NOW)
     stale = _line(lines, cells[0])
@@ -166,7 +177,11 @@ def test_a_cell_started_under_another_spec_is_stale_and_costed_from_nothing(tmp_
         (cell_folder(tmp_path, smoke, cell) / "train_state.pt").write_bytes(b"")
     lines = grid_status(smoke, tmp_path, ["table1"], now=NOW)
     stale = _line(lines, cells[0])
-    assert " stale " in stale and "started under another spec: " in stale and "training.total_images 131072 != 256" in stale
+    assert (
+        " stale " in stale
+        and "started under another spec: " in stale
+        and "training.total_images 131072 != 256" in stale
+    )
     assert "running" in _line(lines, cells[1])
     assert images_left(smoke, tmp_path, cells[0]) == 256  # its state will not be resumed
     assert images_left(smoke, tmp_path, cells[1]) == 128
@@ -189,7 +204,11 @@ def test_last_json_line_reads_the_tail_and_skips_a_line_being_written(tmp_path):
 
 
 def _measured(kind, dataset, dz, model):
-    [row] = [r for r in load_rates() if (r["card"], r["kind"], r["dataset"], r["dz"], r["model"]) == ("h100", kind, dataset, str(dz), model)]
+    [row] = [
+        r
+        for r in load_rates()
+        if (r["card"], r["kind"], r["dataset"], r["dz"], r["model"]) == ("h100", kind, dataset, str(dz), model)
+    ]
     return float(row["value"])
 
 
@@ -198,8 +217,12 @@ def test_measured_rates_come_with_their_source_and_the_rest_is_marked_extrapolat
     measured = train_rate(rates, "h100", "lines", 64, "acai")
     assert measured.extrapolated_from is None and measured.source.startswith("benchmarks/rates_raw/")
     assert measured.value == _measured("train", "lines", 64, "acai")
-    assert train_rate(rates, "h100", "lines", 64, "acai", step="graphed").value == _measured("train_graphed", "lines", 64, "acai")
-    assert train_rate(rates, "h100", "mnist", 32, "acai", step="graphed").value == _measured("train", "mnist", 32, "acai")
+    assert train_rate(rates, "h100", "lines", 64, "acai", step="graphed").value == _measured(
+        "train_graphed", "lines", 64, "acai"
+    )
+    assert train_rate(rates, "h100", "mnist", 32, "acai", step="graphed").value == _measured(
+        "train", "mnist", 32, "acai"
+    )
     svhn = train_rate(rates, "h100", "svhn", 1024, "acai")  # never measured: nearest dz of the same dataset
     assert svhn.extrapolated_from == "svhn dz256 acai" and "EXTRAPOLATED" in svhn.note([])
     celeba = train_rate(rates, "h100", "celeba", 256, "vae")  # another image dataset, never the lines
@@ -217,9 +240,27 @@ def test_every_rate_names_the_step_and_precision_it_stands_in_for():
     assert images.kind == "train" and "STAND-IN: graphed step not measured here" in images.note([]), images.note([])
     fp32 = train_rate(rates, "h100", "lines", 64, "acai", step="graphed", precision="fp32")
     assert "STAND-IN: fp32 convolutions not measured here" in fp32.note([]), fp32.note([])
-    fast = train_rate(rates + [dict(card="h100", kind="train_fast", dataset="lines", dz="64", model="acai",
-                                    value="30000", precision="fp32", source="test row")],
-                      "h100", "lines", 64, "acai", step="fast", precision="fp32")  # fmt: skip
+    fast = train_rate(
+        rates
+        + [
+            dict(
+                card="h100",
+                kind="train_fast",
+                dataset="lines",
+                dz="64",
+                model="acai",
+                value="30000",
+                precision="fp32",
+                source="test row",
+            )
+        ],
+        "h100",
+        "lines",
+        64,
+        "acai",
+        step="fast",
+        precision="fp32",
+    )
     assert (fast.value, fast.note([])) == (30000.0, "measured fast-path fp32 [1]"), fast.note([])
     no_fast = train_rate(rates, "h100", "lines", 64, "acai", step="fast", precision="fp32")
     assert no_fast.kind == "train_graphed" and "STAND-IN: fast-path step not measured here" in no_fast.note([])
@@ -253,7 +294,9 @@ def test_a_model_never_measured_is_costed_at_its_rate_like_models_rate_marked_es
     assert estimate.estimate_for == "newmodel" and estimate.estimated_like == "acai"
     assert estimate.note([]).startswith("ESTIMATE: newmodel never measured; costed as acai, measured eager tf32 [1]")
     far = train_rate(rates, "h100", "svhn", 1024, "newmodel")  # the stand-in's rate, itself extrapolated
-    assert "ESTIMATE" in far.note([]) and "EXTRAPOLATED: not measured; the eager tf32 rate of svhn dz256 acai" in far.note([])
+    assert "ESTIMATE" in far.note(
+        []
+    ) and "EXTRAPOLATED: not measured; the eager tf32 rate of svhn dz256 acai" in far.note([])
     with pytest.raises(GridError, match="no measured training rate for model 'unregistered'"):
         train_rate(rates, "h100", "lines", 64, "unregistered")  # no class, no stand-in: refused
 
@@ -293,7 +336,11 @@ def test_cost_counts_resumed_cells_from_their_log_and_names_every_rate(tmp_path)
     half = paper["training"]["total_images"] // 2
     (folder / "evals.jsonl").write_text(json.dumps({"images": half}) + "\n")
     lines = cost_report(paper, [], tmp_path, ["table1"], "h100", output=DRY_RUN)
-    hours = {line.split()[2]: float(line.split()[6]) for line in lines if line.startswith("  lines ") or line.startswith("  mnist ")}
+    hours = {
+        line.split()[2]: float(line.split()[6])
+        for line in lines
+        if line.startswith("  lines ") or line.startswith("  mnist ")
+    }
     acai_rate, vae_rate = _measured("train", "lines", 64, "acai"), _measured("train", "mnist", 32, "vae")
     assert hours["acai"] == pytest.approx(half / acai_rate / 3600, abs=0.005)  # half left
     assert hours["vae"] == pytest.approx(paper["training"]["total_images"] / vae_rate / 3600, abs=0.005)
@@ -347,7 +394,9 @@ def test_a_cpu_config_is_costed_at_cpu_rates_in_cpu_hours_and_has_no_gpus_to_sch
     [training] = [line for line in lines if "of training steps on cpu2" in line]
     assert training.startswith("CPU-hours of training steps on cpu2 (eager):"), training
     assert not any("GPU-h" in line for line in lines), "no GPU-hours for a CPU run:\n" + "\n".join(lines)
-    [cpu_rate] = [r for r in load_rates() if (r["card"], r["kind"], r["model"], r["dz"]) == ("cpu2", "train", "acai", "64")]
+    [cpu_rate] = [
+        r for r in load_rates() if (r["card"], r["kind"], r["model"], r["dz"]) == ("cpu2", "train", "acai", "64")
+    ]
     acai_hours = quick["training"]["total_images"] / float(cpu_rate["value"]) / 3600
     [acai] = [line for line in lines if line.startswith("  lines ") and " acai " in line]
     assert float(acai.split()[6]) == pytest.approx(acai_hours, abs=0.005) and "pack_cpu.txt" in " ".join(lines)
@@ -413,8 +462,20 @@ def test_a_fused_groups_cells_add_up_to_the_groups_time(tmp_path):
     from acai_repro.grid_cells import Cell
 
     config = load_grid_config([str(ROOT / "config" / "smoke.yaml")])
-    rates = [dict(card="h100", kind="train_fused", dataset="lines", dz="64", model="acai", value="90000",
-                  unit="images_per_s", precision="fp32", cores="", source="test")]
+    rates = [
+        dict(
+            card="h100",
+            kind="train_fused",
+            dataset="lines",
+            dz="64",
+            model="acai",
+            value="90000",
+            unit="images_per_s",
+            precision="fp32",
+            cores="",
+            source="test",
+        )
+    ]
     group = [Cell("lines", "acai", 64, seed) for seed in range(3)]
     rows, hours = training_cost(config, tmp_path, group, "h100", rates, step="fused", precision="fp32")
     images = config["training"]["total_images"]

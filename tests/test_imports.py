@@ -41,8 +41,12 @@ def _top_level(tree: ast.Module):
         node = pending.pop(0)
         yield node
         if isinstance(node, (ast.If, ast.Try)):
-            pending += [*node.body, *node.orelse, *getattr(node, "finalbody", []),
-                        *(s for h in getattr(node, "handlers", []) for s in h.body)]  # fmt: skip
+            pending += [
+                *node.body,
+                *node.orelse,
+                *getattr(node, "finalbody", []),
+                *(s for h in getattr(node, "handlers", []) for s in h.body),
+            ]
 
 
 def import_graph(root: Path, package: str) -> dict[str, set[str]]:
@@ -50,7 +54,9 @@ def import_graph(root: Path, package: str) -> dict[str, set[str]]:
     graph = {}
     for name, path in modules.items():
         tree = ast.parse(path.read_text(), str(path))
-        graph[name] = {t for node in _top_level(tree) for t in _targets(node, modules, package) if t in modules and t != name}
+        graph[name] = {
+            t for node in _top_level(tree) for t in _targets(node, modules, package) if t in modules and t != name
+        }
     return graph
 
 
@@ -123,7 +129,11 @@ def _package(tmp_path, files: dict[str, str]) -> Path:
     "files",
     [
         {"__init__.py": "", "a.py": "from pkg.b import f\n", "b.py": "import pkg.c\n", "c.py": "from pkg import a\n"},
-        {"__init__.py": "", "a.py": "try:\n    from pkg.b import f\nexcept ImportError:\n    pass\n", "b.py": "import pkg.a\n"},
+        {
+            "__init__.py": "",
+            "a.py": "try:\n    from pkg.b import f\nexcept ImportError:\n    pass\n",
+            "b.py": "import pkg.a\n",
+        },
     ],
 )
 def test_a_cycle_is_found(tmp_path, files):

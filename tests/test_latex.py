@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from acai_repro.models import MODELS
-from acai_repro.scorecard import write_scorecard
-from acai_repro.scorecard import SCORECARD_PREAMBLE
+from acai_repro.scorecard import SCORECARD_PREAMBLE, write_scorecard
 from acai_repro.tables import LATEX_PREAMBLE, latex_text, write_grid_table, write_table1
 
 PDFLATEX = shutil.which("pdflatex")
@@ -63,13 +62,20 @@ def compile_tables(tex_files, workdir: Path, preamble: str = PREAMBLE) -> Path:
     inputs = "\n\n".join(f"\\input{{{Path(t).resolve()}}}\n\\clearpage" for t in tex_files)
     (workdir / "tables.tex").write_text(DOCUMENT % (preamble, inputs))
     for _ in range(2):  # longtable settles its column widths on the second run
-        run = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "tables.tex"],
-                             cwd=workdir, capture_output=True, text=True, timeout=120)  # fmt: skip
+        run = subprocess.run(
+            [PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "tables.tex"],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert run.returncode == 0, run.stdout[-3000:]
     log = (workdir / "tables.log").read_text(errors="replace")
     overfull = re.findall(r"Overfull \\[hv]box \(([\d.]+pt) too (?:wide|high)\)[^\n]*", log)
     assert not overfull, f"wider than the text: {overfull}"
-    assert "Float too large" not in log, "a float taller than the page: " + log[log.index("Float too large") - 200:][:400]
+    assert "Float too large" not in log, (
+        "a float taller than the page: " + log[log.index("Float too large") - 200 :][:400]
+    )
     pdf = workdir / "tables.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
     return pdf
@@ -95,15 +101,23 @@ def _records(root: Path):
             smoothness = float("nan") if model == "denoising" else 0.1 * i
             reported = {"mean_distance": 0.001 * (i + 1), "smoothness": smoothness} if status == "ok" else {}
             cell = {"dataset": "lines", "model": model, "dz": dz, "seed": seed}
-            t1.append(_write(root / f"lines/{model}/dz{dz}/seed{seed}/metrics.json",
-                             {"status": status, "cell": cell, "reported": reported, "spec": spec}))  # fmt: skip
+            t1.append(
+                _write(
+                    root / f"lines/{model}/dz{dz}/seed{seed}/metrics.json",
+                    {"status": status, "cell": cell, "reported": reported, "spec": spec},
+                )
+            )
             cell = {"dataset": "mnist", "model": model, "dz": 32, "seed": seed}
             folder = root / f"mnist/{model}/dz32/seed{seed}"
             reported = {"classifier_accuracy": 0.5 + 0.05 * i} if status == "ok" else {}
-            t2.append(_write(folder / "metrics.json", {"status": status, "cell": cell, "reported": reported, "spec": spec}))
+            t2.append(
+                _write(folder / "metrics.json", {"status": status, "cell": cell, "reported": reported, "spec": spec})
+            )
             t3.append(_write(folder / "kmeans.json", {"status": status, "cell": cell, "accuracy": 0.4 + 0.05 * i}))
-    pixels = {name: _write(root / f"mnist/pixels/{name}.json", {"dataset": "mnist", "status": "ok", "accuracy": 0.9})
-              for name in ("probe", "kmeans")}  # fmt: skip
+    pixels = {
+        name: _write(root / f"mnist/pixels/{name}.json", {"dataset": "mnist", "status": "ok", "accuracy": 0.9})
+        for name in ("probe", "kmeans")
+    }
     return t1, t2, t3, pixels
 
 
@@ -119,10 +133,30 @@ def test_every_generated_table_compiles_within_the_text_width(tmp_path, greek_ti
     t1, t2, t3, pixels = _records(tmp_path / "results")
     out, cells, seeds = tmp_path / "results", [["mnist", 32]], [0, 1]
     write_table1(t1, MODELS6, seeds, out / "table1.tex", out / "table1.csv")
-    write_grid_table(t2, [pixels["probe"]], cells, MODELS6, seeds, "classifier_accuracy", "table2", "Table 2",
-                     out / "table2.tex", out / "table2.csv")  # fmt: skip
-    write_grid_table(t3, [pixels["kmeans"]], cells, MODELS6, seeds, "accuracy", "table3", "Table 3",
-                     out / "table3.tex", out / "table3.csv")  # fmt: skip
+    write_grid_table(
+        t2,
+        [pixels["probe"]],
+        cells,
+        MODELS6,
+        seeds,
+        "classifier_accuracy",
+        "table2",
+        "Table 2",
+        out / "table2.tex",
+        out / "table2.csv",
+    )
+    write_grid_table(
+        t3,
+        [pixels["kmeans"]],
+        cells,
+        MODELS6,
+        seeds,
+        "accuracy",
+        "table3",
+        "Table 3",
+        out / "table3.tex",
+        out / "table3.csv",
+    )
     records = {"table1": t1, "table2": (t2, [pixels["probe"]]), "table3": (t3, [pixels["kmeans"]])}
     write_scorecard(records, out / "reproduction.csv", out / "reproduction.md", out / "reproduction.tex")
     tex = [out / f"{name}.tex" for name in ("table1", "table2", "table3", "reproduction")]
@@ -147,20 +181,27 @@ def test_every_committed_table_is_captioned_in_small_type_and_compiles(tex_file,
 
 def test_the_committed_tables_are_found():
     names = {p.relative_to(ROOT).as_posix() for p in COMMITTED}
-    assert {"docs/quick-table1-results/table1.tex", "docs/gpu-quick-results/reproduction.tex",
-            "docs/quick-tables23-results/reproduction.tex"} <= names, names
+    assert {
+        "docs/quick-table1-results/table1.tex",
+        "docs/gpu-quick-results/reproduction.tex",
+        "docs/quick-tables23-results/reproduction.tex",
+    } <= names, names
 
 
 def test_a_table_taller_than_the_page_fails(tmp_path):
     tall = tmp_path / "tall.tex"
-    tall.write_text("\\begin{table}\\caption{x}\\begin{tabular}{l}\n" + "x \\\\\n" * 120 + "\\end{tabular}\\end{table}\n")
+    tall.write_text(
+        "\\begin{table}\\caption{x}\\begin{tabular}{l}\n" + "x \\\\\n" * 120 + "\\end{tabular}\\end{table}\n"
+    )
     with pytest.raises(AssertionError, match="taller than the page"):
         compile_tables([tall], tmp_path)
 
 
 def test_a_table_without_a_caption_or_in_tiny_type_is_named(tmp_path):
     bare = tmp_path / "bare.tex"
-    bare.write_text("% Needs in the preamble: x\n\\begin{table}\\footnotesize\\begin{tabular}{l}x\\end{tabular}\\end{table}\n")
+    bare.write_text(
+        "% Needs in the preamble: x\n\\begin{table}\\footnotesize\\begin{tabular}{l}x\\end{tabular}\\end{table}\n"
+    )
     problems = table_problems(bare)
     assert any("1 tables, 0 captions" in p for p in problems) and any("footnotesize" in p for p in problems), problems
 
@@ -199,12 +240,28 @@ def test_the_protocols_six_settings_fit_the_text_width_in_small_type(tmp_path):
             for seed in (0, 1, 2):
                 cell = {"dataset": dataset, "model": model, "dz": dz, "seed": seed}
                 reported = {"classifier_accuracy": 0.9 + 0.01 * i + 0.001 * seed}
-                paths.append(_write(tmp_path / f"{dataset}/{model}/dz{dz}/seed{seed}/metrics.json",
-                                    {"status": "ok", "cell": cell, "reported": reported, "spec": spec}))  # fmt: skip
+                paths.append(
+                    _write(
+                        tmp_path / f"{dataset}/{model}/dz{dz}/seed{seed}/metrics.json",
+                        {"status": "ok", "cell": cell, "reported": reported, "spec": spec},
+                    )
+                )
     for dataset in ("mnist", "svhn", "cifar10"):
-        pixels.append(_write(tmp_path / f"{dataset}/pixels/probe.json", {"dataset": dataset, "status": "ok", "accuracy": 0.5}))
+        pixels.append(
+            _write(tmp_path / f"{dataset}/pixels/probe.json", {"dataset": dataset, "status": "ok", "accuracy": 0.5})
+        )
     tex = tmp_path / "table2.tex"
-    write_grid_table(paths, pixels, cells, MODELS6, [0, 1, 2], "classifier_accuracy", "table2", "Table 2", tex,
-                     tmp_path / "table2.csv")  # fmt: skip
+    write_grid_table(
+        paths,
+        pixels,
+        cells,
+        MODELS6,
+        [0, 1, 2],
+        "classifier_accuracy",
+        "table2",
+        "Table 2",
+        tex,
+        tmp_path / "table2.csv",
+    )
     assert tex.read_text().count("\\begin{tabular}") == 3 and table_problems(tex) == []
     compile_tables([tex], tmp_path)

@@ -206,7 +206,9 @@ def test_unknown_model_lists_valid_ones():
         build_model("gan", LINES)
 
 
-@pytest.mark.parametrize("name,groups", [("baseline", {"ae"}), ("vae", {"ae"}), ("aae", {"ae", "critic"}), ("acai", {"ae", "critic"})])
+@pytest.mark.parametrize(
+    "name,groups", [("baseline", {"ae"}), ("vae", {"ae"}), ("aae", {"ae", "critic"}), ("acai", {"ae", "critic"})]
+)
 def test_parameter_groups_split_autoencoder_and_critic(name, groups):
     model = build_model(name, LINES)
     found = model.param_groups()

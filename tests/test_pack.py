@@ -175,8 +175,10 @@ def test_a_table_trains_in_packs_and_one_asked_for_cell_trains_alone(tmp_path):
     assert _jobs(one.stdout) == expected, f"jobs of the dry run, then those the config makes: {expected}"
     # A SLURM job: --target-jobs, no targets; it finds the rule its head process chose.
     # (Here in an empty folder with the cells' spec.json files, which the head process writes first.)
-    for job, rule, cells in (("train_pack_table1_lines_1:", "train_pack_table1_lines_1", 3),
-                             ("train_cell:dataset=lines,model=acai,dz=64,seed=0", "train_cell", 1)):  # fmt: skip
+    for job, rule, cells in (
+        ("train_pack_table1_lines_1:", "train_pack_table1_lines_1", 3),
+        ("train_cell:dataset=lines,model=acai,dz=64,seed=0", "train_cell", 1),
+    ):
         remote = snakemake(tmp_path / "w", "-n", f"--target-jobs={job}", configs=[overlay])
         assert remote.returncode == 0, remote.stderr
         assert _jobs(remote.stdout) == {"cell_spec": cells, rule: 1, "total": cells + 1}, remote.stdout[-2000:]
@@ -187,8 +189,13 @@ def test_a_pack_job_gets_the_resources_a_profile_sets_for_train_cell(tmp_path):
     from tests.test_workflow import snakemake
 
     overlay = _pack3_overlay(tmp_path)
-    dry = snakemake(tmp_path / "w", "-n", "--set-resources=train_cell:slurm_partition=gpu", "results/smoke/table1.tex",
-                    configs=[overlay])  # fmt: skip
+    dry = snakemake(
+        tmp_path / "w",
+        "-n",
+        "--set-resources=train_cell:slurm_partition=gpu",
+        "results/smoke/table1.tex",
+        configs=[overlay],
+    )
     assert dry.returncode == 0, dry.stderr
     packs = dry.stdout.split("rule train_pack_")[1:]
     assert len(packs) == 2 and all("slurm_partition=gpu" in p.split("rule ")[0] for p in packs)

@@ -7,15 +7,26 @@ import sys
 import pytest
 
 from acai_repro.results import other_spelling, workflow_path
-from tests.test_workflow import _jobs
 from tests.conftest import ROOT
+from tests.test_workflow import _jobs
 
 SMOKE = ROOT / "config" / "smoke.yaml"
 
 
 def _dry_run(workdir, *args):
-    command = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--snakefile", str(ROOT / "Snakefile"),
-               "--directory", str(workdir), *args]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-n",
+        "--cores",
+        "1",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
 
 
@@ -30,7 +41,10 @@ def test_results_dir_in_any_spelling_makes_the_tables_and_cells(tmp_path, spelli
     work = tmp_path / "work"
     root = str(work / "results" / "smoke") if spelling == "ABSOLUTE" else spelling
     overlay = _overlay(tmp_path, f"results_dir: {root}")
-    for target, jobs in ((f"{root}/table1.tex", "table1"), (f"{root}/lines/acai/dz64/seed0/metrics.json", "train_cell")):
+    for target, jobs in (
+        (f"{root}/table1.tex", "table1"),
+        (f"{root}/lines/acai/dz64/seed0/metrics.json", "train_cell"),
+    ):
         result = _dry_run(work, "--configfile", str(SMOKE), str(overlay), "--", target)
         output = result.stdout + result.stderr
         assert result.returncode == 0, output[-3000:]
@@ -51,7 +65,10 @@ def test_a_target_spelt_unlike_the_config_says_how_to_write_it(tmp_path):
     result = _dry_run(work, "--configfile", str(SMOKE), str(overlay), "--", "results/smoke/table1.tex")
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert f"the config names this folder as an absolute path (results_dir, data.data_dir): write the target so too ({work / 'results' / 'smoke' / 'table1.tex'})" in output, output[-3000:]
+    assert (
+        f"the config names this folder as an absolute path (results_dir, data.data_dir): write the target so too ({work / 'results' / 'smoke' / 'table1.tex'})"
+        in output
+    ), output[-3000:]
 
 
 def test_a_config_file_where_a_target_goes_gets_the_layering_message(tmp_path):
@@ -59,7 +76,10 @@ def test_a_config_file_where_a_target_goes_gets_the_layering_message(tmp_path):
     result = _dry_run(tmp_path / "work", f"--configfile={SMOKE}", str(mine))
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert f"{mine}: a config file, not a target (no rule makes a YAML file): layer config files after one --configfile" in output, output[-3000:]
+    assert (
+        f"{mine}: a config file, not a target (no rule makes a YAML file): layer config files after one --configfile"
+        in output
+    ), output[-3000:]
     assert f"--configfile A.yaml {mine} -- TARGET" in output and "No rule to produce" not in output
 
 

@@ -39,15 +39,19 @@ def test_conda_environment_is_made_from_requirements():
     assert len(pip_lists) == 1, f"envs/acai.yaml should hold one pip list, has {len(pip_lists)}"
     assert pins(pip_lists[0]) == requirement_pins(), (
         "envs/acai.yaml's pins differ from requirements.txt's: "
-        f"{set(pins(pip_lists[0]).items()) ^ set(requirement_pins().items())}")
+        f"{set(pins(pip_lists[0]).items()) ^ set(requirement_pins().items())}"
+    )
 
 
 def test_package_metadata_reads_the_requirements():
     """pyproject.toml declares its dependencies from requirements.txt; the installed metadata
     (pip install -e .) carries the same pins."""
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert 'dependencies = { file = ["requirements.txt"] }' in pyproject, "pyproject.toml does not read requirements.txt"
+    assert 'dependencies = { file = ["requirements.txt"] }' in pyproject, (
+        "pyproject.toml does not read requirements.txt"
+    )
     installed = pins(requirement.split(";")[0] for requirement in metadata.requires("acai-repro") or [])
     assert installed == requirement_pins(), (
         "the installed package's pins differ from requirements.txt (reinstall with pip install -e .): "
-        f"{set(installed.items()) ^ set(requirement_pins().items())}")
+        f"{set(installed.items()) ^ set(requirement_pins().items())}"
+    )

@@ -24,8 +24,8 @@ from acai_repro.data.prepare import (
     load_mnist,
     load_svhn,
     prepare,
-    read_svhn_mat,
     read_idx,
+    read_svhn_mat,
     verify,
     write_h5,
 )
@@ -269,10 +269,16 @@ def _tiny_idx_source(folder, test_shape=(5, 28, 28), labels_up_to=9):
     return {"format": "idx", "path": str(folder), "files": files}
 
 
-@pytest.mark.parametrize("shape,message", [
-    ((5, 28, 27), r"test-images.gz: images of 28×27 pixels; an IDX dataset's images are square"),
-    ((5, 27, 27), r"train-images.gz: images of 28×28 pixels, but split test has 27×27: every split of a dataset has one image size"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "shape,message",
+    [
+        ((5, 28, 27), r"test-images.gz: images of 28×27 pixels; an IDX dataset's images are square"),
+        (
+            (5, 27, 27),
+            r"train-images.gz: images of 28×28 pixels, but split test has 27×27: every split of a dataset has one image size",
+        ),
+    ],
+)
 def test_an_idx_file_of_the_wrong_shape_is_refused_though_its_md5_is_listed(tmp_path, shape, message):
     source = _tiny_idx_source(tmp_path / "src", test_shape=shape)
     with pytest.raises(DataError, match=message):
@@ -284,8 +290,11 @@ def test_labels_beyond_classes_are_refused_at_preparation_and_nothing_is_written
     source = _tiny_idx_source(tmp_path / "src", labels_up_to=9)  # 5 images a split: labels 0-4
     labels = {"classes": 3, "splits": ["train", "test"], "key": "datasets.mnist.classes"}
     out = tmp_path / "data" / "mnist.h5"
-    with pytest.raises(DataError, match=r"^config key 'datasets.mnist.classes': 3, but the data being prepared into "
-                       r".*mnist.h5 have labels up to 4: classes must be at least 5 \(nothing written\)$"):  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=r"^config key 'datasets.mnist.classes': 3, but the data being prepared into "
+        r".*mnist.h5 have labels up to 4: classes must be at least 5 \(nothing written\)$",
+    ):
         prepare("mnist", source, out, tmp_path / "dl", labels=labels)
     assert not out.exists()
     prepare("mnist", source, out, tmp_path / "dl", labels={**labels, "classes": 5})
@@ -320,7 +329,9 @@ def test_a_write_refused_midway_is_one_line_naming_the_file(tmp_path, monkeypatc
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(prepare_module, "write_h5", refused)
-    with pytest.raises(DataError, match=r"mnist.h5: cannot write the prepared file \(Permission denied\); make data.data_dir writable"):
+    with pytest.raises(
+        DataError, match=r"mnist.h5: cannot write the prepared file \(Permission denied\); make data.data_dir writable"
+    ):
         prepare("mnist", _tiny_idx_source(tmp_path / "src"), tmp_path / "mnist.h5", tmp_path / "dl")
 
 

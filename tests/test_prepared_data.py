@@ -19,7 +19,9 @@ SPLITS = {"train": 300, "test": 40}
 
 def _splits(seed=0):
     rng = np.random.default_rng(seed)
-    return {s: (rng.integers(0, 256, (n, 32, 32, 1)).astype(np.uint8), rng.integers(0, 10, n)) for s, n in SPLITS.items()}
+    return {
+        s: (rng.integers(0, 256, (n, 32, 32, 1)).astype(np.uint8), rng.integers(0, 10, n)) for s, n in SPLITS.items()
+    }
 
 
 @pytest.fixture
@@ -44,7 +46,9 @@ def test_a_damaged_prepared_file_is_named_not_read_as_data(prepared, dataset):
     with pytest.raises(DamagedDataError) as error:
         read_split(prepared, "train")
     message = str(error.value)
-    assert message.startswith(f"{prepared}: damaged prepared data (") and "delete it to have it prepared again" in message
+    assert (
+        message.startswith(f"{prepared}: damaged prepared data (") and "delete it to have it prepared again" in message
+    )
     assert isinstance(error.value, DamagedRecordError), "the training job reports it in one line, as a damaged record"
     assert len(read_split(prepared, "test")[1]) == SPLITS["test"], "an intact split still reads"
 

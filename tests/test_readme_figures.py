@@ -24,7 +24,9 @@ SHOWN = {  # the figures the results page must show, each beside its table (link
 }
 
 
-@pytest.mark.parametrize("page", ["README.md", *(p.relative_to(ROOT).as_posix() for p in docs(ROOT) if p.name != "README.md")])
+@pytest.mark.parametrize(
+    "page", ["README.md", *(p.relative_to(ROOT).as_posix() for p in docs(ROOT) if p.name != "README.md")]
+)
 def test_every_linked_figure_is_committed_stamped_and_current(page):
     problems = figure_sets.linked_figure_problems(ROOT / page, ROOT)
     assert problems == [], "\n".join(problems)

@@ -77,23 +77,48 @@ def test_tables_2_and_3_render_a_row_of_ours_and_one_of_the_paper_per_dz(tmp_pat
         rows += [("mnist", dz, "baseline", base, None, 1, 0, "ok", 94.9, 0.14, "", "1", "8", "quick", "x"),
                  ("mnist", dz, "acai", acai, None, 1, 0, "ok", 98.25, 0.11, "", "1", "8", "quick", "y")]  # fmt: skip
     rows.append(("mnist", None, "pixels", 91.9, None, 1, 0, "ok", 92.31, None, "text", "", "", None, "z"))
-    columns = ["dataset", "dz", "model", "mean", "std", "n_seeds", "n_undefined", "status", "paper_mean", "paper_std",
-               "paper_source", "report_last", "evaluations", "scale", "sources"]  # fmt: skip
+    columns = [
+        "dataset",
+        "dz",
+        "model",
+        "mean",
+        "std",
+        "n_seeds",
+        "n_undefined",
+        "status",
+        "paper_mean",
+        "paper_std",
+        "paper_source",
+        "report_last",
+        "evaluations",
+        "scale",
+        "sources",
+    ]
     pd.DataFrame(rows, columns=columns).to_csv(tmp_path / "table2.csv", index=False)
     text = markdown_tables([tmp_path / "table2.csv"], PAPER_CONFIG)
-    assert "| Table 2, in-tandem classifier, ours (quick, 1 seed, median of last 1 of 8 evaluations) | MNIST | 32 | " \
-           "40.00 | **45.00**° | 91.90 |" in text, text  # best of one seed, marked
-    assert "| paper (2^24 images, 3 seeds) | MNIST | 256 | 94.90 ± 0.14 | 98.25 ± 0.11 | 92.31, the paper's Section 4 " \
-           "text, one measurement |" in text, text
-    pd.DataFrame(rows, columns=columns).assign(report_last="", evaluations="").to_csv(tmp_path / "table3.csv", index=False)
+    assert (
+        "| Table 2, in-tandem classifier, ours (quick, 1 seed, median of last 1 of 8 evaluations) | MNIST | 32 | "
+        "40.00 | **45.00**° | 91.90 |" in text
+    ), text  # best of one seed, marked
+    assert (
+        "| paper (2^24 images, 3 seeds) | MNIST | 256 | 94.90 ± 0.14 | 98.25 ± 0.11 | 92.31, the paper's Section 4 "
+        "text, one measurement |" in text
+    ), text
+    pd.DataFrame(rows, columns=columns).assign(report_last="", evaluations="").to_csv(
+        tmp_path / "table3.csv", index=False
+    )
     assert "ours (quick, 1 seed, final weights)" in markdown_tables([tmp_path / "table3.csv"], PAPER_CONFIG)
 
 
 def test_a_csv_written_before_scales_were_recorded_says_so(tmp_path):
     columns = ["dataset", "dz", "model", "mean", "std", "n_seeds", "status", "paper_mean", "paper_std", "sources"]
-    rows = [("mnist", 32, "acai", 35.58, 0.0, 1, "ok", 98.25, 0.11, "x"),
-            ("mnist", None, "pixels", 91.9, None, 1, "ok", 92.31, None, "z")]  # fmt: skip
+    rows = [
+        ("mnist", 32, "acai", 35.58, 0.0, 1, "ok", 98.25, 0.11, "x"),
+        ("mnist", None, "pixels", 91.9, None, 1, "ok", 92.31, None, "z"),
+    ]
     pd.DataFrame(rows, columns=columns).to_csv(tmp_path / "table2.csv", index=False)
     text = markdown_tables([tmp_path / "table2.csv"], PAPER_CONFIG)
-    assert "| Table 2, in-tandem classifier, ours (scale not recorded, 1 seed, rule not recorded) | MNIST | 32 | " \
-           "**35.58**° | 91.90 |" in text, text
+    assert (
+        "| Table 2, in-tandem classifier, ours (scale not recorded, 1 seed, rule not recorded) | MNIST | 32 | "
+        "**35.58**° | 91.90 |" in text
+    ), text

@@ -3,8 +3,8 @@
 Read: README.md, docs/*.md, config/README.md, benchmarks/README.md, the comments of the config
 files and the docstrings of every module of the package. Checked:
 - a dotted name in backticks (`train.build_run`, `acai_repro.models.MODELS`,
-  `tables.report_rule`) resolves to code in the package (module, then attributes) or to a key
-  of the config schema; names of other libraries (`torch.compile`, `np.std`) are not ours;
+  `tables.report_rule`) resolves to code in the package (module, then attributes), to a key
+  of the config schema or to a key of a cell's spec; names of other libraries (`torch.compile`, `np.std`) are not ours;
 - a file path in backticks or a Markdown link that starts in one of the repository's own
   folders exists;
 - a section cited as "docs/protocol.md §N" or "protocol §N" is a numbered heading of
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from acai_repro.config import load_schema
+from acai_repro.config import DEFAULT_CONFIG, cell_spec, load_config, load_schema, with_run_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "acai_repro"
@@ -30,10 +30,51 @@ OWN_FOLDERS = ("acai_repro", "benchmarks", "config", "docs", "envs", "profiles",
 OUTPUT_ROOTS = ("results",)
 FILE_SUFFIXES = (".py", ".md", ".yaml", ".yml", ".smk", ".sh", ".csv", ".json", ".txt", ".tex", ".npz", ".toml", ".cfg")
 # Libraries whose dotted names the prose quotes (`torch.compile`, `np.std`).
-FOREIGN = {"torch", "np", "numpy", "tf", "pd", "pandas", "sklearn", "scipy", "snakemake", "h5py", "os", "sys", "math",
-           "pooch", "lib", "jax", "cudnn", "cublas", "pytest", "itertools", "functools", "typing", "dataclasses",
-           "json", "hashlib", "random", "signal", "subprocess", "pathlib", "matplotlib", "plt", "yaml", "jsonschema",
-           "fcntl", "contextlib", "collections", "shutil", "time", "ruff", "pip", "conda", "nvidia", "cuda"}
+FOREIGN = {
+    "torch",
+    "np",
+    "numpy",
+    "tf",
+    "pd",
+    "pandas",
+    "sklearn",
+    "scipy",
+    "snakemake",
+    "h5py",
+    "os",
+    "sys",
+    "math",
+    "pooch",
+    "lib",
+    "jax",
+    "cudnn",
+    "cublas",
+    "pytest",
+    "itertools",
+    "functools",
+    "typing",
+    "dataclasses",
+    "json",
+    "hashlib",
+    "random",
+    "signal",
+    "subprocess",
+    "pathlib",
+    "matplotlib",
+    "plt",
+    "yaml",
+    "jsonschema",
+    "fcntl",
+    "contextlib",
+    "collections",
+    "shutil",
+    "time",
+    "ruff",
+    "pip",
+    "conda",
+    "nvidia",
+    "cuda",
+}
 
 # Files a page tells the reader to create.
 TO_BE_CREATED = {"acai_repro/models/betavae.py"}
@@ -64,8 +105,11 @@ def module_docstrings() -> dict[str, str]:
     texts = {}
     for path in sorted((ROOT / PACKAGE).rglob("*.py")):
         tree = ast.parse(path.read_text())
-        docs = [ast.get_docstring(node) for node in ast.walk(tree)
-                if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        docs = [
+            ast.get_docstring(node)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        ]
         texts[str(path.relative_to(ROOT))] = "\n".join(doc for doc in docs if doc)
     return texts
 
@@ -106,6 +150,18 @@ def schema_resolves(parts: list[str], schema: dict) -> bool:
             node = next(iter(node["patternProperties"].values()))
         else:
             return False
+    return True
+
+
+def spec_resolves(parts: list[str]) -> bool:
+    """Whether a dotted name is a key of a cell's spec (spec.json, model.pt), run settings
+    included: `data.content`, `data.path`."""
+    config = load_config(DEFAULT_CONFIG)
+    node = with_run_settings(cell_spec(config, "mnist", "acai", 32, 0), config)
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
     return True
 
 
@@ -161,8 +217,9 @@ def unresolved_dotted_names(text: str, modules: set[str], schema: dict) -> list[
         as_config = parts[0] in config_keys and schema_resolves(parts, schema)
         # A model's option, written under its model's name (`vae.beta` for `models.vae.beta`).
         as_option = parts[0] in schema["properties"]["models"].get("properties", {}) and schema_resolves(
-            ["models", *parts], schema)
-        if not (code_resolves(parts, modules) or as_config or as_option):
+            ["models", *parts], schema
+        )
+        if not (code_resolves(parts, modules) or as_config or as_option or spec_resolves(parts)):
             bad.append(name)
     return bad
 
@@ -203,8 +260,11 @@ def test_every_dotted_name_resolves(texts):
 def test_every_cited_path_exists(texts):
     bad = {}
     for where, text in texts.items():
-        missing = [written for written, target in cited_paths(text, ROOT / where)
-                   if not target.exists() and not written.startswith(OUTPUT_ROOTS) and written not in TO_BE_CREATED]
+        missing = [
+            written
+            for written, target in cited_paths(text, ROOT / where)
+            if not target.exists() and not written.startswith(OUTPUT_ROOTS) and written not in TO_BE_CREATED
+        ]
         if missing:
             bad[where] = missing
     assert not bad, f"paths cited but absent from the repository: {bad}"
@@ -213,8 +273,7 @@ def test_every_cited_path_exists(texts):
 def test_every_protocol_section_exists(texts):
     sections = protocol_sections()
     assert len(sections) >= 6, f"docs/protocol.md has numbered sections {sorted(sections)}"
-    bad = {where: cited for where, text in texts.items()
-           if (cited := sorted(set(SECTION.findall(text)) - sections))}
+    bad = {where: cited for where, text in texts.items() if (cited := sorted(set(SECTION.findall(text)) - sections))}
     assert not bad, f"sections of docs/protocol.md cited but absent (it has {sorted(sections)}): {bad}"
     spec = {where: len(SPEC_SECTION.findall(text)) for where, text in texts.items() if SPEC_SECTION.search(text)}
     assert not spec, f"cite docs/protocol.md §N, the page the repository carries, not PROTOCOL §N: {spec}"
@@ -227,8 +286,11 @@ def test_the_checks_catch_what_they_claim():
     good = "`acai_repro.models.MODELS`, `fastpath.accelerate`, `tables.report_rule`, `torch.compile`"
     assert unresolved_dotted_names(good, modules, schema) == []
     bad = "`train.build_run`, `fastpath.no_such_function`, `training.no_such_key`"
-    assert unresolved_dotted_names(bad, modules, schema) == ["train.build_run", "fastpath.no_such_function",
-                                                             "training.no_such_key"]
+    assert unresolved_dotted_names(bad, modules, schema) == [
+        "train.build_run",
+        "fastpath.no_such_function",
+        "training.no_such_key",
+    ]
     cited = cited_paths("see `docs/nowhere.md` and [x](gpu.md)", ROOT / "docs" / "page.md")
     assert [(w, t.exists()) for w, t in cited] == [("docs/nowhere.md", False), ("gpu.md", True)]
     assert SECTION.findall("docs/protocol.md §6 and protocol §42") == ["6", "42"]

@@ -44,12 +44,18 @@ def test_config_readme_documents_the_options_of_the_models_it_lists():
     # A model it does not list yet (a new file) is documented by `python -m acai_repro.models`.
     listed = _readme_rows()
     unknown = sorted(set(listed) - set(MODELS))
-    assert not unknown, f"config/README.md documents unregistered models {unknown}: run python -m acai_repro.models --readme"
+    assert not unknown, (
+        f"config/README.md documents unregistered models {unknown}: run python -m acai_repro.models --readme"
+    )
     stale = [name for name, rows in listed.items() if rows != option_rows(name, MODELS[name])]
-    assert not stale, f"config/README.md's rows of {stale} differ from their OPTIONS: run python -m acai_repro.models --readme"
+    assert not stale, (
+        f"config/README.md's rows of {stale} differ from their OPTIONS: run python -m acai_repro.models --readme"
+    )
     order = [name for name in MODELS if name in listed]
     assert list(listed) == order, f"config/README.md lists {list(listed)}, the registry's order is {order}"
-    assert set(PAPER_MODELS) <= set(listed), f"config/README.md lacks paper models: {sorted(set(PAPER_MODELS) - set(listed))}"
+    assert set(PAPER_MODELS) <= set(listed), (
+        f"config/README.md lacks paper models: {sorted(set(PAPER_MODELS) - set(listed))}"
+    )
 
 
 def test_a_model_fills_its_own_defaults_and_refuses_an_unknown_option():
@@ -76,7 +82,9 @@ def _module(tmp_path, monkeypatch, name, text):
 
 
 def test_a_registered_module_joins_in_its_order(tmp_path, monkeypatch, registry):
-    early = _module(tmp_path, monkeypatch, "early_model", 'class Early(AutoEncoder):\n    name = "early"\n    order = 15\n')
+    early = _module(
+        tmp_path, monkeypatch, "early_model", 'class Early(AutoEncoder):\n    name = "early"\n    order = 15\n'
+    )
     assert register(early) == ["early"]
     assert list(MODELS)[:3] == ["baseline", "early", "denoising"], list(MODELS)
     assert title_of("early") == "early"  # no title: its name
@@ -99,7 +107,10 @@ def test_a_subclass_inherits_behaviour_but_not_its_parents_title_or_place(tmp_pa
 @pytest.mark.parametrize(
     "text,error",
     [
-        ('class Copy(AutoEncoder):\n    name = "acai"\n', "model name 'acai' is already taken by acai_repro.models.acai"),
+        (
+            'class Copy(AutoEncoder):\n    name = "acai"\n',
+            "model name 'acai' is already taken by acai_repro.models.acai",
+        ),
         ('class Bad(AutoEncoder):\n    name = "My-Model"\n', "model name 'My-Model' must match"),
         ('class Pix(AutoEncoder):\n    name = "pixels"\n', "not be one of pixels"),
         ("class Helper:\n    pass\n", "defines no model"),
@@ -112,9 +123,13 @@ def test_an_unusable_model_module_is_refused_by_name(tmp_path, monkeypatch, regi
 
 
 def test_only_classes_that_set_their_own_name_are_models(tmp_path, monkeypatch):
-    name = _module(tmp_path, monkeypatch, "mixed_model",
-                   'from acai_repro.models.acai import ACAI\n\nclass Plain(AutoEncoder):\n    pass\n\n'
-                   'class Mine(AutoEncoder):\n    name = "mine"\n')  # fmt: skip
+    name = _module(
+        tmp_path,
+        monkeypatch,
+        "mixed_model",
+        "from acai_repro.models.acai import ACAI\n\nclass Plain(AutoEncoder):\n    pass\n\n"
+        'class Mine(AutoEncoder):\n    name = "mine"\n',
+    )
     module = __import__(name)
     assert [cls.__name__ for cls in model_classes(module)] == ["Mine"]  # ACAI is imported, Plain unnamed
     assert issubclass(module.Mine, AutoEncoder)
@@ -122,7 +137,13 @@ def test_only_classes_that_set_their_own_name_are_models(tmp_path, monkeypatch):
 
 def test_an_extra_module_that_does_not_import_names_the_variable():
     env = dict(os.environ, **{EXTRA_MODELS_ENV: "no_such_package.model"})
-    result = subprocess.run([sys.executable, "-c", "import acai_repro.models"], capture_output=True, text=True,
-                            cwd=ROOT, env=env, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", "import acai_repro.models"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert f"{EXTRA_MODELS_ENV}: cannot import 'no_such_package.model'" in result.stderr

@@ -50,7 +50,9 @@ def packed_table1(tmp_path_factory):
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("change", RUN_SETTINGS)
 def test_a_changed_run_setting_schedules_no_training_job(packed_table1, tmp_path, change, target):
-    result = snakemake(packed_table1, "-n", *TARGETS[target], configs=[_overlay(tmp_path, change, RUN_SETTINGS[change])])
+    result = snakemake(
+        packed_table1, "-n", *TARGETS[target], configs=[_overlay(tmp_path, change, RUN_SETTINGS[change])]
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "Nothing to be done" in output, f"{change} reruns jobs for the {target} target: {output[-3000:]}"
@@ -62,7 +64,9 @@ def test_a_changed_hyperparameter_still_retrains_that_cell_only(packed_table1, t
     """The other direction: what determines a cell still reruns it, whatever the pack size."""
     changed = tmp_path / "lambda.yaml"
     changed.write_text("models: {acai: {lambda: 0.25}}\n")
-    result = snakemake(packed_table1, "-n", TABLE, configs=[_overlay(tmp_path, overlay, RUN_SETTINGS[overlay]), changed])
+    result = snakemake(
+        packed_table1, "-n", TABLE, configs=[_overlay(tmp_path, overlay, RUN_SETTINGS[overlay]), changed]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = _jobs(result.stdout)
     assert jobs["cell_spec"] == 1 and jobs["table1"] == 1, jobs
@@ -95,18 +99,28 @@ def test_another_scale_in_the_finished_root_is_refused_naming_both(packed_table1
     result = snakemake(packed_table1, "-n", TABLE, configs=[into_smoke], scale="quick.yaml")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
-    assert (f"invalid configuration: config key 'results_dir': {SMOKE} holds cells of scale 'smoke' (" in output
-            and "was trained under another spec: " in output and "this config is scale 'mine'" in output), output[-3000:]  # fmt: skip
+    assert (
+        f"invalid configuration: config key 'results_dir': {SMOKE} holds cells of scale 'smoke' (" in output
+        and "was trained under another spec: " in output
+        and "this config is scale 'mine'" in output
+    ), output[-3000:]
     assert "rule train" not in output
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scale,overlay,message", [
-    ("smoke.yaml", "scale_name: quick", "'scale_name': 'quick' is the scale of config/quick.yaml (results_dir results/quick), "
-                                       "but this run is config/smoke.yaml's scale (results_dir results/smoke)"),
-    # quick.yaml's own scale in another root: refused there by the cells it holds
-    ("quick.yaml", f"results_dir: {SMOKE}", f"'results_dir': {SMOKE} holds cells of scale 'smoke'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "scale,overlay,message",
+    [
+        (
+            "smoke.yaml",
+            "scale_name: quick",
+            "'scale_name': 'quick' is the scale of config/quick.yaml (results_dir results/quick), "
+            "but this run is config/smoke.yaml's scale (results_dir results/smoke)",
+        ),
+        # quick.yaml's own scale in another root: refused there by the cells it holds
+        ("quick.yaml", f"results_dir: {SMOKE}", f"'results_dir': {SMOKE} holds cells of scale 'smoke'"),
+    ],
+)
 def test_a_shipped_scales_name_or_root_is_refused_to_another_scale(packed_table1, tmp_path, scale, overlay, message):
     result = snakemake(packed_table1, "-n", TABLE, configs=[_overlay(tmp_path, "name", overlay)], scale=scale)
     output = result.stdout + result.stderr

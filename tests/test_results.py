@@ -24,8 +24,11 @@ def _matches(pattern: str, name: str, after: str = "/lines") -> bool:
 
 
 def test_every_shipped_scale_has_its_own_results_dir_and_name():
-    configs = {path.stem: load_config(CONFIGS / "config.yaml", path) for path in CONFIGS.glob("*.yaml")
-               if path.name != "schema.yaml"}  # fmt: skip
+    configs = {
+        path.stem: load_config(CONFIGS / "config.yaml", path)
+        for path in CONFIGS.glob("*.yaml")
+        if path.name != "schema.yaml"
+    }
     roots = [c["results_dir"] for c in configs.values()]
     names = [c["scale_name"] for c in configs.values()]
     assert len(set(roots)) == len(roots) and len(set(names)) == len(names), configs.keys()

@@ -1,16 +1,16 @@
 import json
 import re
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from acai_repro import scorecard, verdicts
-from acai_repro.models import MODELS
 from acai_repro.config import load_config
 from acai_repro.findings import FINDINGS, MEANINGFUL_RULE, finding_rows
+from acai_repro.models import MODELS
 from acai_repro.scorecard import markdown, summary_line, write_scorecard
 from acai_repro.tables import PAPER_VALUES
 from acai_repro.verdicts import PROTOCOL_IMAGES, number_rows, scale_name, verdict
@@ -55,8 +55,10 @@ def paper_as_ours(table, **common):
     paper = PAPER[(PAPER.table == table) & PAPER.model.isin([*MODELS6, "pixels"])].fillna({"std": 1.0})
     if table == "table1":
         return table1({(r.metric, r.model): {"mean": r.mean, "std": r.std} for r in paper.itertuples()}, **common)
-    cells = {(r.dataset, None if pd.isna(r.dz) else int(r.dz), r.model): {"mean": r.mean, "std": r.std}
-             for r in paper.itertuples()}  # fmt: skip
+    cells = {
+        (r.dataset, None if pd.isna(r.dz) else int(r.dz), r.model): {"mean": r.mean, "std": r.std}
+        for r in paper.itertuples()
+    }
     return grid(table, cells, **common)
 
 
@@ -85,8 +87,16 @@ def test_one_row_per_published_value_in_the_papers_order():
 
 def test_agrees_and_differs_at_the_two_std_edge():
     # The edge itself: |diff| == 2 combined std agrees (exact binary floats).
-    edge = {"model": "acai", "status": "ok", "n_seeds": 3, "images": PROTOCOL_IMAGES, "paper_std": 0.25,
-            "diff": -1.0, "combined_std": 0.5, "n_undefined": 0}  # fmt: skip
+    edge = {
+        "model": "acai",
+        "status": "ok",
+        "n_seeds": 3,
+        "images": PROTOCOL_IMAGES,
+        "paper_std": 0.25,
+        "diff": -1.0,
+        "combined_std": 0.5,
+        "n_undefined": 0,
+    }
     assert verdict(SimpleNamespace(**edge)) == ("agrees", "")
     assert verdict(SimpleNamespace(**{**edge, "diff": -1.0000001}))[0] == "differs"
     # Through number_rows: paper Baseline mean distance 6.88 ± 0.21, ours ± 0.28, combined 0.35.
@@ -99,8 +109,12 @@ def test_agrees_and_differs_at_the_two_std_edge():
 
 
 def test_one_seed_is_judged_on_the_papers_std_alone():
-    ours = table1({("smoothness", "acai"): {"mean": 0.10 + 0.019, "n_seeds": 1, "std": 0.0},
-                   ("smoothness", "baseline"): {"mean": 0.44 + 0.081, "n_seeds": 1, "std": 0.0}})  # fmt: skip
+    ours = table1(
+        {
+            ("smoothness", "acai"): {"mean": 0.10 + 0.019, "n_seeds": 1, "std": 0.0},
+            ("smoothness", "baseline"): {"mean": 0.44 + 0.081, "n_seeds": 1, "std": 0.0},
+        }
+    )
     rows = number_rows({"table1": ours}, "protocol")
     acai, baseline = row(rows, "table1", "acai", "smoothness"), row(rows, "table1", "baseline", "smoothness")
     assert acai.combined_std == pytest.approx(0.01) and acai.verdict == "agrees" and acai.note == "one seed"
@@ -108,9 +122,13 @@ def test_one_seed_is_judged_on_the_papers_std_alone():
 
 
 def test_undefined_diverged_and_reduced_scale_give_no_numeric_verdict():
-    ours = table1({("smoothness", "aae"): {"mean": np.nan, "std": np.nan, "status": "undefined", "n_undefined": 2},
-                   ("smoothness", "vae"): {"mean": np.nan, "std": np.nan, "status": "diverged"},
-                   ("smoothness", "acai"): {"mean": 0.10, "images": 2**17}})  # fmt: skip
+    ours = table1(
+        {
+            ("smoothness", "aae"): {"mean": np.nan, "std": np.nan, "status": "undefined", "n_undefined": 2},
+            ("smoothness", "vae"): {"mean": np.nan, "std": np.nan, "status": "diverged"},
+            ("smoothness", "acai"): {"mean": 0.10, "images": 2**17},
+        }
+    )
     rows = number_rows({"table1": ours}, "reduced")
     aae, vae, acai = (row(rows, "table1", m, "smoothness") for m in ("aae", "vae", "acai"))
     assert (aae.verdict, aae.note) == ("undefined", "2 of 3 seeds undefined") and pd.isna(aae["diff"])
@@ -121,9 +139,14 @@ def test_undefined_diverged_and_reduced_scale_give_no_numeric_verdict():
 
 
 def test_neither_side_has_a_std_and_table3_uses_ours_alone():
-    ours = grid("table3", {("mnist", 32, "acai"): {"mean": 94.38 + 1.9, "std": 1.0},
-                           ("mnist", 32, "baseline"): {"mean": 77.56, "n_seeds": 1},
-                           ("mnist", None, "pixels"): 53.2})  # fmt: skip
+    ours = grid(
+        "table3",
+        {
+            ("mnist", 32, "acai"): {"mean": 94.38 + 1.9, "std": 1.0},
+            ("mnist", 32, "baseline"): {"mean": 77.56, "n_seeds": 1},
+            ("mnist", None, "pixels"): 53.2,
+        },
+    )
     rows = number_rows({"table3": ours}, "protocol")
     acai = row(rows, "table3", "acai", dataset="mnist", dz=32)
     assert acai.verdict == "agrees" and acai.combined_std == 1.0 and "the paper gives no std" in acai.note
@@ -131,14 +154,23 @@ def test_neither_side_has_a_std_and_table3_uses_ours_alone():
     assert row(rows, "table3", "baseline", dataset="mnist", dz=32).verdict == "no std"  # one seed, paper no std
     pixels = row(rows, "table3", "pixels", dataset="mnist")  # the paper's 53.2 is Hu et al.'s: no verdict
     assert (pixels.verdict, pixels.note) == ("quoted", "quoted by the paper from Hu et al. 2017: no verdict")
-    t2 = number_rows({"table2": grid("table2", {("mnist", 32, "acai"): 98.0, ("mnist", None, "pixels"): 92.0})}, "protocol")
+    t2 = number_rows(
+        {"table2": grid("table2", {("mnist", 32, "acai"): 98.0, ("mnist", None, "pixels"): 92.0})}, "protocol"
+    )
     pixels = row(t2, "table2", "pixels", dataset="mnist")  # the paper's own text: one measurement
     assert (pixels.verdict, pixels.note) == ("no std", "one measurement; no std on either side")
 
 
 def test_a_config_with_a_subset_of_models():
-    ours = table1({("mean_distance", "baseline"): 7.0, ("mean_distance", "acai"): 0.3,
-                   ("smoothness", "baseline"): 0.4, ("smoothness", "acai"): 0.1}, images=2**17)  # fmt: skip
+    ours = table1(
+        {
+            ("mean_distance", "baseline"): 7.0,
+            ("mean_distance", "acai"): 0.3,
+            ("smoothness", "baseline"): 0.4,
+            ("smoothness", "acai"): 0.1,
+        },
+        images=2**17,
+    )
     rows = number_rows({"table1": ours}, "reduced")
     table = rows[rows.table == "table1"]
     assert (table.verdict == "reduced scale").sum() == 4 and (table.verdict == "not run").sum() == 8
@@ -191,7 +223,10 @@ def test_a_cell_undefined_in_some_seeds_only_is_not_ranked():
     findings = finding_rows(number_rows({"table1": lines}, "protocol")).set_index("finding")
     # the AAE's claim has a part that cannot be judged: it does not hold
     assert findings.loc["aae_best_smoothness_of_existing", "verdict"] == "not enough cells"
-    assert "smoothness without acai (4 ranked): not enough cells" in findings.loc["aae_best_smoothness_of_existing", "evaluated_on"]
+    assert (
+        "smoothness without acai (4 ranked): not enough cells"
+        in findings.loc["aae_best_smoothness_of_existing", "evaluated_on"]
+    )
     assert findings.loc["acai_best_on_lines", "verdict"] == "holds"
 
 
@@ -237,8 +272,16 @@ def test_from_records_images_come_from_each_cells_spec(tmp_path):
 
 
 def test_the_scale_is_read_from_the_records_before_the_config(tmp_path):
-    paths = [_record(tmp_path / f"lines/{m}/dz64/seed0/metrics.json", {"dataset": "lines", "model": m, "dz": 64, "seed": 0},
-                     {"mean_distance": 1e-3, "smoothness": 0.1}, 2**20, "gpu-quick") for m in ("baseline", "acai")]  # fmt: skip
+    paths = [
+        _record(
+            tmp_path / f"lines/{m}/dz64/seed0/metrics.json",
+            {"dataset": "lines", "model": m, "dz": 64, "seed": 0},
+            {"mean_distance": 1e-3, "smoothness": 0.1},
+            2**20,
+            "gpu-quick",
+        )
+        for m in ("baseline", "acai")
+    ]
     out = tmp_path / "out"
     write_scorecard({"table1": paths}, out.with_suffix(".csv"), out.with_suffix(".md"), config={"scale_name": "quick"})
     assert (pd.read_csv(out.with_suffix(".csv")).dropna(subset=["mean"]).scale == "gpu-quick").all()
@@ -263,8 +306,16 @@ def test_every_committed_result_set_has_a_scorecard():
 @pytest.mark.parametrize("which", COMMITTED_SCORECARDS)
 def test_a_committed_scorecard_is_what_the_command_gives(tmp_path, which):
     where, folders, config = COMMITTED_SCORECARDS[which]
-    scorecard.main(["--results", *map(str, folders), "--configfile", str(ROOT / "config" / config),
-                    "--out", str(tmp_path / "reproduction")])  # fmt: skip
+    scorecard.main(
+        [
+            "--results",
+            *map(str, folders),
+            "--configfile",
+            str(ROOT / "config" / config),
+            "--out",
+            str(tmp_path / "reproduction"),
+        ]
+    )
     for suffix in (".csv", ".md", ".tex"):
         ours = (tmp_path / f"reproduction{suffix}").read_text()
         assert ours == (where / f"reproduction{suffix}").read_text(), suffix
@@ -283,10 +334,20 @@ def _quick_config():
 def test_records_of_two_results_folders_are_merged(tmp_path):
     lines = tmp_path / "table1-run"
     mnist = tmp_path / "tables23-run"
-    _record(lines / "lines/acai/dz64/seed0/metrics.json", {"dataset": "lines", "model": "acai", "dz": 64, "seed": 0},
-            {"mean_distance": 1e-3, "smoothness": 0.1}, 2**17, "quick")  # fmt: skip
-    _record(mnist / "mnist/acai/dz32/seed0/metrics.json", {"dataset": "mnist", "model": "acai", "dz": 32, "seed": 0},
-            {"classifier_accuracy": 90.0}, 2**17, "quick")  # fmt: skip
+    _record(
+        lines / "lines/acai/dz64/seed0/metrics.json",
+        {"dataset": "lines", "model": "acai", "dz": 64, "seed": 0},
+        {"mean_distance": 1e-3, "smoothness": 0.1},
+        2**17,
+        "quick",
+    )
+    _record(
+        mnist / "mnist/acai/dz32/seed0/metrics.json",
+        {"dataset": "mnist", "model": "acai", "dz": 32, "seed": 0},
+        {"classifier_accuracy": 90.0},
+        2**17,
+        "quick",
+    )
     records = scorecard.merged_record_paths(_quick_config(), [lines, mnist])
     assert records["table1"] == [str(lines / "lines/acai/dz64/seed0/metrics.json")]
     assert records["table2"][0] == [str(mnist / "mnist/acai/dz32/seed0/metrics.json")]
@@ -296,8 +357,12 @@ def test_records_of_two_results_folders_are_merged(tmp_path):
 
 def test_a_cell_in_two_results_folders_is_refused(tmp_path):
     for run in ("first", "second"):
-        _record(tmp_path / run / "lines/acai/dz64/seed0/metrics.json",
-                {"dataset": "lines", "model": "acai", "dz": 64, "seed": 0}, {"mean_distance": 1e-3}, 2**17)  # fmt: skip
+        _record(
+            tmp_path / run / "lines/acai/dz64/seed0/metrics.json",
+            {"dataset": "lines", "model": "acai", "dz": 64, "seed": 0},
+            {"mean_distance": 1e-3},
+            2**17,
+        )
     with pytest.raises(ValueError, match="lines/acai/dz64/seed0/metrics.json is in two results folders"):
         scorecard.merged_record_paths(_quick_config(), [tmp_path / "first", tmp_path / "second"])
 
@@ -333,36 +398,62 @@ def _issue_smoothness():
 def _quick_mnist32(t2):
     """The quick run's MNIST dz 32 in-tandem accuracies under its former rule: the group means of
     Denoising, VAE, ACAI ahead (38.97 vs 26.85), carried by the AAE, but the Baseline above two of them."""
-    for model, value in (("baseline", 37.87), ("denoising", 31.69), ("vae", 48.77), ("aae", 9.81),
-                         ("vqvae", 32.86), ("acai", 36.44)):  # fmt: skip
+    for model, value in (
+        ("baseline", 37.87),
+        ("denoising", 31.69),
+        ("vae", 48.77),
+        ("aae", 9.81),
+        ("vqvae", 32.86),
+        ("acai", 36.44),
+    ):
         t2 = _set(t2, value, dataset="mnist", dz=32, model=model)
     return t2
 
 
 FLIPS = {  # finding -> (tables that flip it, the verdict they give)
-    "acai_best_on_lines": (lambda: {"table1": _set(paper_as_ours("table1"), 0.5, metric="smoothness", model="acai")},
-                           "partly"),
-    "baseline_worst_mean_distance": (lambda: {"table1": _set(paper_as_ours("table1"), 1.0, metric="mean_distance",
-                                                             model="baseline")}, "fails"),
-    "denoising_poor_lines": (lambda: {"table1": _set(paper_as_ours("table1"), 0.1, metric="mean_distance",
-                                                     model="denoising")}, "partly"),
+    "acai_best_on_lines": (
+        lambda: {"table1": _set(paper_as_ours("table1"), 0.5, metric="smoothness", model="acai")},
+        "partly",
+    ),
+    "baseline_worst_mean_distance": (
+        lambda: {"table1": _set(paper_as_ours("table1"), 1.0, metric="mean_distance", model="baseline")},
+        "fails",
+    ),
+    "denoising_poor_lines": (
+        lambda: {"table1": _set(paper_as_ours("table1"), 0.1, metric="mean_distance", model="denoising")},
+        "partly",
+    ),
     "vae_good_distance_poor_smoothness": (lambda: {"table1": _issue_smoothness()}, "partly"),
-    "aae_best_smoothness_of_existing": (lambda: {"table1": _set(paper_as_ours("table1"), 0.5, metric="smoothness",
-                                                                model="aae")}, "partly"),
-    "vqvae_poor_interpolations": (lambda: {"table1": _set(paper_as_ours("table1"), 0.05, metric="smoothness",
-                                                          model="vqvae")}, "fails"),
-    "acai_beats_baseline_classifier": (lambda: {"table2": _set(paper_as_ours("table2"), 36.44, dataset="mnist",
-                                                               dz=32, model="acai")}, "fails"),
+    "aae_best_smoothness_of_existing": (
+        lambda: {"table1": _set(paper_as_ours("table1"), 0.5, metric="smoothness", model="aae")},
+        "partly",
+    ),
+    "vqvae_poor_interpolations": (
+        lambda: {"table1": _set(paper_as_ours("table1"), 0.05, metric="smoothness", model="vqvae")},
+        "fails",
+    ),
+    "acai_beats_baseline_classifier": (
+        lambda: {"table2": _set(paper_as_ours("table2"), 36.44, dataset="mnist", dz=32, model="acai")},
+        "fails",
+    ),
     "denoising_vae_acai_ahead_classifier": (lambda: {"table2": _quick_mnist32(paper_as_ours("table2"))}, "partly"),
-    "acai_best_classifier_mnist_svhn": (lambda: {"table2": _set(paper_as_ours("table2"), 50.0, dataset="svhn",
-                                                                dz=256, model="acai")}, "fails"),
-    "acai_denoising_similar_cifar10": (lambda: {"table2": _set(paper_as_ours("table2"), 10.0, dataset="cifar10",
-                                                               dz=256, model="acai")}, "fails"),
-    "acai_beats_pixels_classifier": (lambda: {"table2": _set(paper_as_ours("table2"), 90.0, dataset="mnist", dz=32,
-                                                             model="acai")}, "fails"),
-    "acai_top_two_kmeans": (lambda: {"table3": _set(paper_as_ours("table3"), 60.0, dataset="mnist", dz=32,
-                                                    model="acai")}, "fails"),
-}  # fmt: skip
+    "acai_best_classifier_mnist_svhn": (
+        lambda: {"table2": _set(paper_as_ours("table2"), 50.0, dataset="svhn", dz=256, model="acai")},
+        "fails",
+    ),
+    "acai_denoising_similar_cifar10": (
+        lambda: {"table2": _set(paper_as_ours("table2"), 10.0, dataset="cifar10", dz=256, model="acai")},
+        "fails",
+    ),
+    "acai_beats_pixels_classifier": (
+        lambda: {"table2": _set(paper_as_ours("table2"), 90.0, dataset="mnist", dz=32, model="acai")},
+        "fails",
+    ),
+    "acai_top_two_kmeans": (
+        lambda: {"table3": _set(paper_as_ours("table3"), 60.0, dataset="mnist", dz=32, model="acai")},
+        "fails",
+    ),
+}
 
 
 def test_every_finding_has_a_flip_test():
@@ -383,8 +474,10 @@ def test_very_poor_is_never_better_than_the_baseline():
     finding = _verdicts(table1=_issue_smoothness()).loc["vae_good_distance_poor_smoothness"]
     assert "smoothness very poor (3 ranked): no" in finding.evaluated_on, finding.evaluated_on
     worse = _set(_issue_smoothness(), 0.50, metric="smoothness", model="vae")
-    assert "smoothness very poor (3 ranked): yes" in _verdicts(table1=worse).loc[
-        "vae_good_distance_poor_smoothness", "evaluated_on"]
+    assert (
+        "smoothness very poor (3 ranked): yes"
+        in _verdicts(table1=worse).loc["vae_good_distance_poor_smoothness", "evaluated_on"]
+    )
 
 
 def test_significantly_higher_is_not_a_group_mean():
@@ -397,10 +490,15 @@ def _mnist_only(table):
     return frame[frame.dataset == "mnist"].reset_index(drop=True)
 
 
-@pytest.mark.parametrize("name, table", [("acai_beats_baseline_classifier", "table2"),
-                                         ("acai_best_classifier_mnist_svhn", "table2"),
-                                         ("acai_beats_pixels_classifier", "table2"),
-                                         ("acai_top_two_kmeans", "table3")])  # fmt: skip
+@pytest.mark.parametrize(
+    "name, table",
+    [
+        ("acai_beats_baseline_classifier", "table2"),
+        ("acai_best_classifier_mnist_svhn", "table2"),
+        ("acai_beats_pixels_classifier", "table2"),
+        ("acai_top_two_kmeans", "table3"),
+    ],
+)
 def test_a_setting_the_claim_names_that_was_not_run_is_not_enough_cells(name, table):
     finding = _verdicts(**{table: _mnist_only(table)}).loc[name]
     assert finding.verdict == "not enough cells", (finding.verdict, finding.evaluated_on)
@@ -420,11 +518,12 @@ def test_findings_not_meaningful_at_a_reduced_scale_are_counted_apart():
     # one rule for every finding: a reduced scale is evidence about no claim
     assert (findings[findings.index.str.contains("lines|baseline_worst|vae_good|aae|vqvae")].meaningful == "no").all()
     line = summary_line(rows, findings.reset_index())
-    assert line.startswith("findings: 0 hold, 0 fail, 0 partly, 6 need more cells; "
-                           "not meaningful at this scale: 6 hold, 0 fail, 0 partly;"), line
+    assert line.startswith(
+        "findings: 0 hold, 0 fail, 0 partly, 6 need more cells; not meaningful at this scale: 6 hold, 0 fail, 0 partly;"
+    ), line
     md = markdown(rows, findings.reset_index(), "")
-    assert "**✓ holds (not meaningful at this scale)**: \"After training our baseline" in md
-    assert "**✓ holds (not meaningful at this scale)**: \"We found dramatically" in md
+    assert '**✓ holds (not meaningful at this scale)**: "After training our baseline' in md
+    assert '**✓ holds (not meaningful at this scale)**: "We found dramatically' in md
     assert MEANINGFUL_RULE in md and "grows with training" not in md
     # at the protocol scale every verdict counts
     protocol = number_rows({"table1": paper_as_ours("table1")}, "protocol")
@@ -433,9 +532,13 @@ def test_findings_not_meaningful_at_a_reduced_scale_are_counted_apart():
 
 def _history_record(path, model, seed, mean_distances, smoothness, images=2**17, scale="quick"):
     evals = [{"mean_distance": md * 1e-3, "smoothness": sm} for md, sm in zip(mean_distances, smoothness)]
-    record = {"status": "ok", "cell": {"dataset": "lines", "model": model, "dz": 256 if model == "vqvae" else 64,
-              "seed": seed}, "reported": evals[-1], "evals": evals,
-              "spec": {"training": {"total_images": images}, "scale_name": scale}}  # fmt: skip
+    record = {
+        "status": "ok",
+        "cell": {"dataset": "lines", "model": model, "dz": 256 if model == "vqvae" else 64, "seed": seed},
+        "reported": evals[-1],
+        "evals": evals,
+        "spec": {"training": {"total_images": images}, "scale_name": scale},
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record))
     return str(path)
@@ -445,8 +548,11 @@ def test_the_scorecard_reads_the_reporting_rule_and_shows_its_sensitivity(tmp_pa
     """ACAI drops late (the quick run's shape): the paper's rule over 8 evaluations reads the last one,
     and the sensitivity lines show the verdicts under the last 1, 2, 4 and 8."""
     paths = []
-    for model, md in (("baseline", [30, 30, 30, 30, 28, 26, 24, 22]), ("acai", [31, 31, 31, 31, 31, 31, 33, 16]),
-                      ("vqvae", [30] * 8)):  # fmt: skip
+    for model, md in (
+        ("baseline", [30, 30, 30, 30, 28, 26, 24, 22]),
+        ("acai", [31, 31, 31, 31, 31, 31, 33, 16]),
+        ("vqvae", [30] * 8),
+    ):
         sm = {"baseline": [0.4] * 8, "acai": [0.3] * 8, "vqvae": [float("nan")] * 8}[model]
         paths.append(_history_record(tmp_path / f"lines/{model}/seed0/metrics.json", model, 0, md, sm))
     out = tmp_path / "out"
@@ -459,14 +565,18 @@ def test_the_scorecard_reads_the_reporting_rule_and_shows_its_sensitivity(tmp_pa
     assert "| Mean Distance ×10⁻³, ACAI | 16.00 ↓ | 24.50 ↓ | 31.00 ↓ | 31.00 ↓ |" in md
     assert "| finding `acai_best_on_lines` | ✓ holds | ◐ partly | ◐ partly | ◐ partly |" in md  # ahead only at the end
     assert "VQ-VAE (dz 256)" in md  # its own dz, wherever it differs
-    assert "This run: Table 1 on lines (2^17 images per cell, 1 seed, the exact path, each seed the median of its last 1 of 8 " \
-           "evaluations, VQ-VAE at dz 256)" in md
+    assert (
+        "This run: Table 1 on lines (2^17 images per cell, 1 seed, the exact path, each seed the median of its last 1 of 8 "
+        "evaluations, VQ-VAE at dz 256)" in md
+    )
     assert "What this page compares:" in md and md.startswith("# Reproduction scorecard: the paper against our quick")
 
 
 def test_sensitivity_leaves_out_a_rule_longer_than_the_history(tmp_path):
-    paths = [_history_record(tmp_path / f"lines/{m}/seed0/metrics.json", m, 0, [30, 20], [0.4, 0.3])
-             for m in ("baseline", "acai")]  # fmt: skip
+    paths = [
+        _history_record(tmp_path / f"lines/{m}/seed0/metrics.json", m, 0, [30, 20], [0.4, 0.3])
+        for m in ("baseline", "acai")
+    ]
     out = tmp_path / "out"
     write_scorecard({"table1": paths}, out.with_suffix(".csv"), out.with_suffix(".md"))
     md = out.with_suffix(".md").read_text()
@@ -475,8 +585,10 @@ def test_sensitivity_leaves_out_a_rule_longer_than_the_history(tmp_path):
 
 
 def test_one_seed_shows_no_std_on_the_page(tmp_path):
-    paths = [_history_record(tmp_path / f"lines/{m}/seed0/metrics.json", m, 0, [30, 20], [0.4, 0.3])
-             for m in ("baseline", "acai")]  # fmt: skip
+    paths = [
+        _history_record(tmp_path / f"lines/{m}/seed0/metrics.json", m, 0, [30, 20], [0.4, 0.3])
+        for m in ("baseline", "acai")
+    ]
     out = tmp_path / "out"
     write_scorecard({"table1": paths}, out.with_suffix(".csv"), out.with_suffix(".md"), out.with_suffix(".tex"))
     rows = pd.read_csv(out.with_suffix(".csv"), keep_default_na=False)
@@ -505,7 +617,10 @@ def test_a_collapsed_cell_interpolates_poorly_never_a_missing_run():
     findings = _verdicts(table1=_collapsed(_collapsed(paper_as_ours("table1"), "aae"), "vqvae"))
     vqvae, aae = findings.loc["vqvae_poor_interpolations"], findings.loc["aae_best_smoothness_of_existing"]
     assert vqvae.verdict == "holds" and "2 collapsed ranked last" in vqvae.evaluated_on, vqvae.evaluated_on
-    assert aae.verdict == "partly" and "smoothness without acai (5 ranked, 2 collapsed ranked last): no" in aae.evaluated_on
+    assert (
+        aae.verdict == "partly"
+        and "smoothness without acai (5 ranked, 2 collapsed ranked last): no" in aae.evaluated_on
+    )
     assert findings.loc["acai_best_on_lines", "verdict"] == "holds"
     # a collapsed ACAI is last, not missing: the claim fails on Smoothness
     acai = _verdicts(table1=_collapsed(paper_as_ours("table1"), "acai")).loc["acai_best_on_lines"]
@@ -516,13 +631,19 @@ def test_the_denoising_claim_is_judged_on_both_metrics():
     finding = _verdicts(table1=_collapsed(paper_as_ours("table1"), "denoising")).loc["denoising_poor_lines"]
     assert finding.verdict == "holds", finding.evaluated_on
     assert "mean_distance in the worse half (6 ranked): yes" in finding.evaluated_on
-    good = _set(_set(paper_as_ours("table1"), 0.1, metric="mean_distance", model="denoising"), 0.01,
-                metric="smoothness", model="denoising")  # fmt: skip
+    good = _set(
+        _set(paper_as_ours("table1"), 0.1, metric="mean_distance", model="denoising"),
+        0.01,
+        metric="smoothness",
+        model="denoising",
+    )
     assert _verdicts(table1=good).loc["denoising_poor_lines", "verdict"] == "fails"
 
 
 def test_the_committed_scorecards_judge_the_collapsed_models():
     for page in ((QUICK_TABLES23 / "reproduction.md").read_text(), (GPU_QUICK / "reproduction.md").read_text()):
-        assert "poor interpolations.\" (Section 3.2 (VQ-VAE), Table 1)" in page
-        assert "… not enough cells**: \"On the lines task" not in page and \
-            "… not enough cells**: \"This behavior produced the best Smoothness" not in page
+        assert 'poor interpolations." (Section 3.2 (VQ-VAE), Table 1)' in page
+        assert (
+            '… not enough cells**: "On the lines task' not in page
+            and '… not enough cells**: "This behavior produced the best Smoothness' not in page
+        )

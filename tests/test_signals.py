@@ -76,7 +76,9 @@ def test_signal_mid_run_saves_that_step_and_resume_is_bit_identical(smoke_config
     match = re.search(rf"stopped by {name} at step (\d+)", output)
     assert match, output
     stopped_at = int(match.group(1))
-    print(f"{name} arrived during step {stopped_at}; train_state.pt step {torch.load(cell / STATE_FILE, weights_only=False)['step']}")
+    print(
+        f"{name} arrived during step {stopped_at}; train_state.pt step {torch.load(cell / STATE_FILE, weights_only=False)['step']}"
+    )
     assert 4 <= stopped_at < 16, "the signal landed after the first evaluation, before the end"
     assert not (cell / "metrics.json").exists()
     state = torch.load(cell / STATE_FILE, weights_only=False)
@@ -150,7 +152,9 @@ def test_sigint_mid_pack_of_six_saves_every_cell_and_the_rerun_is_bit_identical(
     rerun = train_pack(cells, messages.append)
     for (spec, folder), metrics, reference in zip(cells, rerun, unbroken):
         assert any(f"resumed from {folder / STATE_FILE} at step {steps[folder]}" in m for m in messages), messages
-        _assert_same_weights(_weights(tmp_path / "unbroken" / spec["model"] / "model.pt"), _weights(folder / "model.pt"))
+        _assert_same_weights(
+            _weights(tmp_path / "unbroken" / spec["model"] / "model.pt"), _weights(folder / "model.pt")
+        )
         assert _evals_without_timing(metrics) == _evals_without_timing(reference), spec["model"]
 
 
@@ -165,14 +169,28 @@ def test_ctrl_c_on_snakemake_saves_every_cell_of_a_pack_and_the_rerun_resumes_th
         f"training: {{total_images: {PACK_OF_SIX['total_images']}, eval_every: {PACK_OF_SIX['eval_every']}, "
         "checkpoint_minutes: 1000000}\n"
     )
-    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--snakefile", str(ROOT / "Snakefile"),
-               "--directory", str(tmp_path / "w"), "--configfile", str(ROOT / "config" / "smoke.yaml"), str(overlay),
-               "--", "results/smoke/table1.tex"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "2",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path / "w"),
+        "--configfile",
+        str(ROOT / "config" / "smoke.yaml"),
+        str(overlay),
+        "--",
+        "results/smoke/table1.tex",
+    ]
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, PYTHONPATH=path)
     # A session of its own, so that the group's SIGINT reaches what a terminal's ^C reaches.
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     cells = sorted((tmp_path / "w" / "results" / "smoke" / "lines").glob("*/dz*/seed0"))
     deadline = time.monotonic() + 900
     while len(cells) < 6 and proc.poll() is None and time.monotonic() < deadline:
@@ -196,5 +214,8 @@ def test_ctrl_c_on_snakemake_saves_every_cell_of_a_pack_and_the_rerun_resumes_th
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     log = next((tmp_path / "w" / "results" / "smoke" / "logs" / "train" / "packs").glob("*.log")).read_text()
     for cell, step in steps.items():
-        assert f"resumed from results/smoke/{cell.relative_to(tmp_path / 'w' / 'results' / 'smoke')}/{STATE_FILE} at step {step}" in log, log[-3000:]
+        assert (
+            f"resumed from results/smoke/{cell.relative_to(tmp_path / 'w' / 'results' / 'smoke')}/{STATE_FILE} at step {step}"
+            in log
+        ), log[-3000:]
         assert (cell / "metrics.json").exists() and not (cell / STATE_FILE).exists()

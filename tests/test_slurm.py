@@ -18,7 +18,9 @@ from tests.conftest import ROOT, mnist_overlay
 
 PROFILE = ROOT / ".ci" / "slurm" / "profile"
 SBATCH_WITH_ARRAY_CAP = ROOT / "profiles" / "slurm" / "bin"
-ARRAY_SUBMISSION = re.compile(r"Submitted array job with Snakemake IDs \S+ and SLURM job ID (\d+)\. The individual task IDs are (\d+)-(\d+)")
+ARRAY_SUBMISSION = re.compile(
+    r"Submitted array job with Snakemake IDs \S+ and SLURM job ID (\d+)\. The individual task IDs are (\d+)-(\d+)"
+)
 
 
 def _cluster_up() -> bool:
@@ -38,11 +40,26 @@ pytestmark = pytest.mark.slow
 
 def slurm_snakemake(workdir, *args, limit=600, configs=()):
     command = [
-        "timeout", "-s", "INT", "-k", "30", str(limit),
-        sys.executable, "-m", "snakemake", "--workflow-profile", str(PROFILE),
-        "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-        "--configfile", str(ROOT / "config" / "smoke.yaml"), *map(str, configs), *args,
-    ]  # fmt: skip
+        "timeout",
+        "-s",
+        "INT",
+        "-k",
+        "30",
+        str(limit),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--workflow-profile",
+        str(PROFILE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(ROOT / "config" / "smoke.yaml"),
+        *map(str, configs),
+        *args,
+    ]
     env = dict(os.environ, PATH=f"{SBATCH_WITH_ARRAY_CAP}{os.pathsep}{os.environ['PATH']}")
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
 

@@ -44,26 +44,35 @@ def fabricate_study(root):
             md, sm = 0.001 * (6 - i) + 0.0003 * seed, 0.1 * (i % 4) + 0.05 * seed
             cell = {"dataset": "lines", "model": model, "dz": 64, "seed": seed}
             reported = {"mean_distance": md, "smoothness": sm} if status == "ok" else {}
-            t1.append(_write(root / f"lines/{model}/dz64/seed{seed}/metrics.json",
-                             {"status": status, "cell": cell, "reported": reported, "evals": [reported]}))  # fmt: skip
+            t1.append(
+                _write(
+                    root / f"lines/{model}/dz64/seed{seed}/metrics.json",
+                    {"status": status, "cell": cell, "reported": reported, "evals": [reported]},
+                )
+            )
             for dz in (32, 256):
                 acc = 0.5 + 0.07 * i + 0.01 * seed + dz / 10000
                 cell = {"dataset": "mnist", "model": model, "dz": dz, "seed": seed}
                 folder = root / f"mnist/{model}/dz{dz}/seed{seed}"
                 reported = {"classifier_accuracy": acc - 0.05} if status == "ok" else {}
-                t2.append(_write(folder / "metrics.json",
-                                 {"status": status, "cell": cell, "reported": reported, "evals": [reported]}))
+                t2.append(
+                    _write(
+                        folder / "metrics.json",
+                        {"status": status, "cell": cell, "reported": reported, "evals": [reported]},
+                    )
+                )
                 t3.append(_write(folder / "kmeans.json", {"status": status, "cell": cell, "accuracy": acc}))
-    pixels = {name: _write(root / f"mnist/pixels/{name}.json", {"dataset": "mnist", "status": "ok", "accuracy": acc})
-              for name, acc in (("probe", 0.9123), ("kmeans", 0.5321))}  # fmt: skip
+    pixels = {
+        name: _write(root / f"mnist/pixels/{name}.json", {"dataset": "mnist", "status": "ok", "accuracy": acc})
+        for name, acc in (("probe", 0.9123), ("kmeans", 0.5321))
+    }
     return t1, t2, t3, pixels
 
 
 def _body_cells(tex: str) -> list[list[str]]:
     """The tabular's rows as lists of stripped cells (no comments, rules or spacing; a paper value's
     source letter, which the hand-written tables did not have, left out)."""
-    rows = [line.removesuffix("\\\\").strip() for line in tex.splitlines()
-            if "&" in line and not line.startswith("%")]  # fmt: skip
+    rows = [line.removesuffix("\\\\").strip() for line in tex.splitlines() if "&" in line and not line.startswith("%")]
     return [[re.sub(r"\$\^\{[a-h]\}\$$", "", cell.strip()) for cell in row.split("&")] for row in rows]
 
 
@@ -93,8 +102,20 @@ def test_same_outputs_as_the_hand_written_tables_at_ddof_1(study, name):
         write_table1(t1, MODELS6, SEEDS, "t.tex", "t.csv", std_ddof=1)
     else:
         key, paths, pixel = ("classifier_accuracy", t2, "probe") if name == "table2" else ("accuracy", t3, "kmeans")
-        write_grid_table(paths, [pixels[pixel]], cells, MODELS6, SEEDS, key, name, "T", "t.tex", "t.csv", std_ddof=1,
-                         config=PAPER_CONFIG)  # fmt: skip
+        write_grid_table(
+            paths,
+            [pixels[pixel]],
+            cells,
+            MODELS6,
+            SEEDS,
+            key,
+            name,
+            "T",
+            "t.tex",
+            "t.csv",
+            std_ddof=1,
+            config=PAPER_CONFIG,
+        )
     # the same numbers, laid out with a line per model now (a column per model no longer fits in \\small)
     assert _values(Path("t.tex").read_text()) == _values((BEFORE / f"{name}.tex").read_text())
     old, new = pd.read_csv(BEFORE / f"{name}.csv"), pd.read_csv("t.csv")
@@ -121,8 +142,12 @@ def test_population_std_by_default(tmp_path):
 
 
 def test_diverged_cell_is_printed_not_averaged(tmp_path):
-    paths = [_cell(tmp_path, "baseline", 0), _cell(tmp_path, "baseline", 1),
-             _cell(tmp_path, "acai", 0), _cell(tmp_path, "acai", 1, status="diverged")]  # fmt: skip
+    paths = [
+        _cell(tmp_path, "baseline", 0),
+        _cell(tmp_path, "baseline", 1),
+        _cell(tmp_path, "acai", 0),
+        _cell(tmp_path, "acai", 1, status="diverged"),
+    ]
     write_table1(paths, MODELS, [0, 1], tmp_path / "t.tex", tmp_path / "t.csv")
     assert (tmp_path / "t.tex").read_text().count("diverged") == 2
     csv = pd.read_csv(tmp_path / "t.csv")
@@ -152,8 +177,8 @@ def test_collapsed_model_is_undefined_from_the_metric_to_the_table(tmp_path):
     # The real chain: a collapsed model's evaluation (every interpolated point decodes to one
     # line), the cell's reported median as train.py computes and writes it, then the table.
     from acai_repro.data.lines import render_lines
-    from acai_repro.metrics.lines import line_metrics
     from acai_repro.files import write_json
+    from acai_repro.metrics.lines import line_metrics
     from acai_repro.train import reported_medians
 
     line = render_lines(torch.tensor([1.0])).numpy()  # [1, 1, 32, 32]
@@ -164,7 +189,9 @@ def test_collapsed_model_is_undefined_from_the_metric_to_the_table(tmp_path):
         for seed in SEEDS:
             cell = {"dataset": "lines", "model": model, "dz": 64, "seed": seed}
             paths.append(tmp_path / f"{model}{seed}.json")
-            write_json(paths[-1], {"status": "ok", "cell": cell, "reported": reported_medians(evals, 2), "evals": evals})
+            write_json(
+                paths[-1], {"status": "ok", "cell": cell, "reported": reported_medians(evals, 2), "evals": evals}
+            )
     write_table1(paths, MODELS, SEEDS, tmp_path / "t.tex", tmp_path / "t.csv")
     tex = (tmp_path / "t.tex").read_text()
     assert "undef.$^\\dagger$" in tex and "ACAI, Smoothness: 3 of 3 seeds" in tex
@@ -178,8 +205,16 @@ def test_one_undefined_seed_leaves_the_mean_undefined(tmp_path):
     paths = [_cell(tmp_path, "baseline", s) for s in (0, 1)] + [_cell(tmp_path, "acai", 0, sm=0.2)]
     path = tmp_path / "acai_1.json"
     reported = {"mean_distance": 0.001, "smoothness": None}
-    path.write_text(json.dumps({"status": "ok", "cell": {"dataset": "lines", "model": "acai", "dz": 64, "seed": 1},
-                                "reported": reported, "evals": [reported]}))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {
+                "status": "ok",
+                "cell": {"dataset": "lines", "model": "acai", "dz": 64, "seed": 1},
+                "reported": reported,
+                "evals": [reported],
+            }
+        )
+    )
     write_table1([*paths, path], MODELS, [0, 1], tmp_path / "t.tex", tmp_path / "t.csv")
     csv = pd.read_csv(tmp_path / "t.csv").set_index(["metric", "model"])
     assert csv.loc[("smoothness", "acai")].status == "undefined" and csv.loc[("smoothness", "acai")].n_undefined == 1
@@ -199,7 +234,9 @@ def _history_cell(root, model, seed, smoothness_by_evaluation):
 def test_the_papers_rule_is_read_from_the_histories_not_the_stored_values(tmp_path):
     # Early evaluations of an untrained model are undefined (NaN): the values the cell stored (the
     # median of every evaluation) are undefined, the paper's rule (last 20/256 of 4: one) is a number.
-    paths = [_history_cell(tmp_path, m, s, [float("nan"), float("nan"), 0.3 + s, 0.5 + s]) for m in MODELS for s in (0, 1)]
+    paths = [
+        _history_cell(tmp_path, m, s, [float("nan"), float("nan"), 0.3 + s, 0.5 + s]) for m in MODELS for s in (0, 1)
+    ]
     write_table1(paths, MODELS, [0, 1], tmp_path / "paper.tex", tmp_path / "paper.csv")
     write_table1(paths, MODELS, [0, 1], tmp_path / "last2.tex", tmp_path / "last2.csv", rule=ReportRule(2, None))
     paper = pd.read_csv(tmp_path / "paper.csv").set_index(["metric", "model"])
@@ -214,8 +251,9 @@ def test_the_papers_rule_is_read_from_the_histories_not_the_stored_values(tmp_pa
         write_table1(paths, MODELS, [0, 1], tmp_path / "x.tex", tmp_path / "x.csv", rule=ReportRule(5, None))
 
 
-@pytest.mark.parametrize("evaluations, expected", [(8, 1), (16, 1), (256, 20), (2, 1), (1, 1), (26, 2), (32, 3),
-                                                    (1024, 80)])  # fmt: skip
+@pytest.mark.parametrize(
+    "evaluations, expected", [(8, 1), (16, 1), (256, 20), (2, 1), (1, 1), (26, 2), (32, 3), (1024, 80)]
+)
 def test_the_papers_rule_at_every_scale_is_the_same_fraction_of_training(evaluations, expected):
     """quick: 1 of 8, gpu-quick: 1 of 16, the protocol: 20 of 256; 26 x 20/256 = 2.03 rounds to 2, 32 x 20/256 = 2.5 up to 3."""
     assert ReportRule().count(evaluations) == expected, ReportRule().count(evaluations)
@@ -224,7 +262,9 @@ def test_the_papers_rule_at_every_scale_is_the_same_fraction_of_training(evaluat
 
 def test_a_record_without_its_evaluation_history_is_refused(tmp_path):
     cell = {"dataset": "lines", "model": "acai", "dz": 64, "seed": 0}
-    path = _write(tmp_path / "acai.json", {"status": "ok", "cell": cell, "reported": {"mean_distance": 0.1, "smoothness": 0.1}})
+    path = _write(
+        tmp_path / "acai.json", {"status": "ok", "cell": cell, "reported": {"mean_distance": 0.1, "smoothness": 0.1}}
+    )
     with pytest.raises(MissingCellError, match="acai.json: no evaluation history"):
         write_table1([path], ["acai"], [0], tmp_path / "t.tex", tmp_path / "t.csv")
 
@@ -238,7 +278,9 @@ def test_the_tables_command_line_writes_every_table_or_says_what_is_missing(tmp_
     out = tmp_path / "tables"
     tables_main(["--configfile", str(overlay), "--results", str(tmp_path / "results"), "--out", str(out)])
     assert "ACAI" in (out / "table1.tex").read_text() and (out / "table1.csv").exists()
-    tables_main(["--configfile", str(overlay), "--results", str(tmp_path / "results"), "--report-last", "2", "--out", str(out)])
+    tables_main(
+        ["--configfile", str(overlay), "--results", str(tmp_path / "results"), "--report-last", "2", "--out", str(out)]
+    )
     assert "last 2 of 3 evaluations" in (out / "table1_last2.tex").read_text()
     with pytest.raises(SystemExit) as stop:
         tables_main(["--configfile", str(overlay), "--results", str(tmp_path / "none"), "--out", str(out)])
@@ -262,8 +304,9 @@ def test_grid_table_best_is_highest_with_paper_pixels_and_sources(tmp_path):
              [("baseline", 0, 0.70), ("baseline", 1, 0.72), ("acai", 0, 0.90), ("acai", 1, 0.94)]]  # fmt: skip
     pixel = _write(tmp_path / "pixels.json", {"dataset": "mnist", "status": "ok", "accuracy": 0.5})
     tex, csv_path = tmp_path / "t3.tex", tmp_path / "t3.csv"
-    write_grid_table(paths, [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T3", tex, csv_path,
-                     config=PAPER_CONFIG)  # fmt: skip
+    write_grid_table(
+        paths, [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T3", tex, csv_path, config=PAPER_CONFIG
+    )
     text = tex.read_text()
     assert "\\textbf{92.00 $\\pm$ 2.00}" in text and "71.00 $\\pm$ 1.00" in text  # population std
     assert "94.38" in text and "53.20" in text and "50.00" in text  # paper ACAI, paper pixels, our pixels
@@ -280,8 +323,19 @@ def test_grid_table_names_each_dataset_by_its_title_in_the_config(tmp_path):
     tex = tmp_path / "t3.tex"
 
     def written(config):
-        write_grid_table(paths, [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T3", tex,
-                         tmp_path / "t3.csv", config=config)  # fmt: skip
+        write_grid_table(
+            paths,
+            [pixel],
+            [["mnist", 32]],
+            MODELS,
+            [0, 1],
+            "accuracy",
+            "table3",
+            "T3",
+            tex,
+            tmp_path / "t3.csv",
+            config=config,
+        )
         return tex.read_text()
 
     titled = written({"datasets": {"mnist": {"title": "Handwritten digits"}}})
@@ -292,7 +346,11 @@ def test_grid_table_names_each_dataset_by_its_title_in_the_config(tmp_path):
 def test_paper_values_cover_every_published_cell():
     paper = pd.read_csv(PAPER_VALUES, comment="#")
     counts = paper.groupby("table").size().to_dict()
-    assert counts == {"table1": 12, "table2": 36 + 3, "table3": 24 + 2 + 6}  # cells, pixels, prior methods (DEC, RIM, IMSAT x 2)
+    assert counts == {
+        "table1": 12,
+        "table2": 36 + 3,
+        "table3": 24 + 2 + 6,
+    }  # cells, pixels, prior methods (DEC, RIM, IMSAT x 2)
     assert not paper.duplicated(["table", "dataset", "dz", "model", "metric"]).any()
     assert np.isfinite(paper["mean"]).all()
 
@@ -305,7 +363,9 @@ def test_a_model_at_its_own_dz_is_named_in_the_caption(tmp_path):
     write_table1(paths, ["baseline", "vqvae", "acai"], [0], tmp_path / "t.tex", tmp_path / "t.csv")
     tex = (tmp_path / "t.tex").read_text()
     assert list(_lines(tex)) == ["Baseline", "VQ-VAE", "ACAI"]
-    assert "The VQ-VAE at $d_z$ = 256, the others at 64" in next(l for l in tex.splitlines() if l.startswith("\\caption"))
+    assert "The VQ-VAE at $d_z$ = 256, the others at 64" in next(
+        line for line in tex.splitlines() if line.startswith("\\caption")
+    )
     assert pd.read_csv(tmp_path / "t.csv").set_index(["metric", "model"]).loc[("smoothness", "vqvae"), "dz"] == 256
 
 
@@ -332,9 +392,20 @@ def test_two_seeds_with_one_value_show_a_std_of_zero(tmp_path):
 def test_grid_table_with_one_seed_shows_no_std(study):
     t1, t2, t3, pixels = study
     one_seed = [p for p in t2 if "/seed0/" in str(p)]
-    summary = write_grid_table(one_seed, [pixels["probe"]], [["mnist", 32], ["mnist", 256]], MODELS6, [0],
-                               "classifier_accuracy", "table2", "T", "t.tex", "t.csv", std_ddof=1,
-                               config=PAPER_CONFIG)  # fmt: skip
+    summary = write_grid_table(
+        one_seed,
+        [pixels["probe"]],
+        [["mnist", 32], ["mnist", 256]],
+        MODELS6,
+        [0],
+        "classifier_accuracy",
+        "table2",
+        "T",
+        "t.tex",
+        "t.csv",
+        std_ddof=1,
+        config=PAPER_CONFIG,
+    )
     tex = Path("t.tex").read_text()
     ours = [cells[0::2] for cells in _lines(tex).values()]  # ours: every other column
     assert ours and not any("pm" in cell for row in ours for cell in row), ours
@@ -344,6 +415,7 @@ def test_grid_table_with_one_seed_shows_no_std(study):
 def test_each_row_names_the_scale_its_records_were_made_at(tmp_path):
     """The scale comes from the records (a cell's spec; a probe or K-Means record's own key), not
     from the table's caller; records of two scales in one row name both; pixels record none."""
+
     def cell(model, seed, scale, where):
         record = {"status": "ok", "cell": {"dataset": "mnist", "model": model, "dz": 32, "seed": seed}, "accuracy": 0.9}
         return _write(tmp_path / f"{model}_{seed}.json", {**record, **where(scale)})
@@ -354,11 +426,17 @@ def test_each_row_names_the_scale_its_records_were_made_at(tmp_path):
     def top_level(scale):
         return {"scale_name": scale}
 
-    paths = [cell("baseline", 0, "quick", in_spec), cell("baseline", 1, "quick", top_level),
-             cell("acai", 0, "quick", top_level), cell("acai", 1, "paper", top_level)]  # fmt: skip
+    paths = [
+        cell("baseline", 0, "quick", in_spec),
+        cell("baseline", 1, "quick", top_level),
+        cell("acai", 0, "quick", top_level),
+        cell("acai", 1, "paper", top_level),
+    ]
     pixel = _write(tmp_path / "pixels.json", {"dataset": "mnist", "status": "ok", "accuracy": 0.5})
     csv_path = tmp_path / "t.csv"
-    write_grid_table(paths, [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T", tmp_path / "t.tex", csv_path)
+    write_grid_table(
+        paths, [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T", tmp_path / "t.tex", csv_path
+    )
     scales = pd.read_csv(csv_path, keep_default_na=False).set_index("model")["scale"]
     assert scales.to_dict() == {"baseline": "quick", "acai": "paper;quick", "pixels": ""}
 
@@ -393,8 +471,11 @@ def _run_redirected(command: str, out: Path, monkeypatch) -> dict:
     else:
         assert scorecard.main(words[3:]) == 0, command
     written = sorted(set(out.rglob("*")) - before)
-    return {path: committed / path.name if committed.is_dir() else committed.with_suffix(path.suffix)
-            for path in written if path.is_file()}
+    return {
+        path: committed / path.name if committed.is_dir() else committed.with_suffix(path.suffix)
+        for path in written
+        if path.is_file()
+    }
 
 
 @pytest.mark.parametrize("folder, command", regeneration_commands(), ids=lambda v: v if "/" not in v else None)
@@ -409,7 +490,9 @@ def test_every_committed_table_and_scorecard_is_regenerated_by_a_documented_comm
     covered = set()
     for folder, command in regeneration_commands():
         covered |= set(_run_redirected(command, tmp_path / str(len(covered)), monkeypatch).values())
-    shipped = {p for p in ROOT.glob("docs/*-results/*") if p.suffix in (".tex", ".csv", ".md") and p.name != "README.md"}
+    shipped = {
+        p for p in ROOT.glob("docs/*-results/*") if p.suffix in (".tex", ".csv", ".md") and p.name != "README.md"
+    }
     assert shipped <= covered, sorted(str(p.relative_to(ROOT)) for p in shipped - covered)
 
 
@@ -449,4 +532,6 @@ def test_every_regeneration_command_the_docs_give_is_one_the_test_runs():
     assert len(given) >= 5, given
     assert [g for g in given if g[1] not in run] == []
     # known bad: the README's former form, without the config its records were made under
-    assert documented_commands("`python -m acai_repro.tables --results docs/quick-table1-results --out x`")[0] not in run
+    assert (
+        documented_commands("`python -m acai_repro.tables --results docs/quick-table1-results --out x`")[0] not in run
+    )

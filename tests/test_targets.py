@@ -26,9 +26,22 @@ BAD = [
 
 
 def test_every_bad_target_is_refused_before_the_dag_saying_why(tmp_path):
-    command = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--directory", str(tmp_path / "work"),
-               "--configfile", str(ROOT / "config" / "config.yaml"), "--", CELL, "all",
-               *(target for target, _ in BAD)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-n",
+        "--cores",
+        "1",
+        "--directory",
+        str(tmp_path / "work"),
+        "--configfile",
+        str(ROOT / "config" / "config.yaml"),
+        "--",
+        CELL,
+        "all",
+        *(target for target, _ in BAD),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode != 0
@@ -51,8 +64,10 @@ def test_good_targets_and_existing_files_are_left_to_snakemake(tmp_path, paper_c
     assert explain("notes.txt", PATTERNS, paper_config) is None
     # Snakemake matches an absolute target against absolute patterns only: it says how to write it
     absolute = explain(str(tmp_path / "results" / "table1.tex"), PATTERNS, paper_config)
-    assert absolute == ("the config names this folder relative to the working directory (results_dir, "
-                        "data.data_dir): write the target so too (results/table1.tex)"), absolute  # fmt: skip
+    assert absolute == (
+        "the config names this folder relative to the working directory (results_dir, "
+        "data.data_dir): write the target so too (results/table1.tex)"
+    ), absolute
     assert "no rule makes it" in explain("results/table9.tex", PATTERNS, paper_config)
 
 
@@ -66,13 +81,17 @@ def test_rule_names_are_targets_too(paper_config):
 @pytest.mark.parametrize(
     "argv,targets",
     [
-        (["snakemake", "--cores", "all", "results/table1.tex", "--configfile", "config/quick.yaml", "a.yaml"],
-         ["results/table1.tex"]),
-        (["snakemake", "--cores", "all", "--configfile", "config/quick.yaml", "a.yaml", "--", "results/table1.tex"],
-         ["results/table1.tex"]),
+        (
+            ["snakemake", "--cores", "all", "results/table1.tex", "--configfile", "config/quick.yaml", "a.yaml"],
+            ["results/table1.tex"],
+        ),
+        (
+            ["snakemake", "--cores", "all", "--configfile", "config/quick.yaml", "a.yaml", "--", "results/table1.tex"],
+            ["results/table1.tex"],
+        ),
         (["/venv/lib/python3.11/site-packages/snakemake/__main__.py", "-n", "all"], ["all"]),
         (["pytest", "results/table1.tex"], []),  # not a snakemake command line
     ],
-)  # fmt: skip
+)
 def test_targets_are_read_from_a_snakemake_command_line(argv, targets):
     assert command_line_targets(argv) == targets

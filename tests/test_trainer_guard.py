@@ -101,7 +101,7 @@ def test_kill_9_of_the_parent_makes_the_trainer_save_and_stop(smoke_config, tmp_
         # The rerun takes the lock the dead trainer held and resumes from the saved step.
         messages = []
         spec["training"]["total_images"] = 64 * 4000
-        with pytest.raises(Exception):  # stop the rerun at once: no need to train it out
+        with pytest.raises(RuntimeError, match="resumed: enough"):  # stop the rerun at once: no need to train it out
             train_cell(spec, cell, _raise_after_resume(messages))
         assert any("resumed from" in m for m in messages)
     finally:

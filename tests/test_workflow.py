@@ -20,7 +20,6 @@ from tests.browser import INSTALL_HINT, caption_problems, find_browser, rendered
 from tests.conftest import ROOT, mnist_overlay
 from tests.test_latex import compile_tables
 
-
 SMOKE = "results/smoke"  # the smoke scale's results_dir
 
 
@@ -30,9 +29,21 @@ def snakemake(workdir, *args, configs=(), timeout=600, scale="smoke.yaml"):
     options = [a for a in args if a.startswith("-")]
     targets = [a for a in args if not a.startswith("-")]
     command = [
-        sys.executable, "-m", "snakemake", "--cores", "2", "--snakefile", str(ROOT / "Snakefile"),
-        "--directory", str(workdir), *options, "--configfile", *configfiles, "--", *targets,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "2",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *options,
+        "--configfile",
+        *configfiles,
+        "--",
+        *targets,
+    ]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
 
 
@@ -69,8 +80,11 @@ def test_table_dry_run_expands_every_cell(tmp_path):
 def test_lint_is_clean():
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--lint", "--configfile", str(ROOT / "config" / "smoke.yaml")],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output  # snakemake --lint exits 1 when it has lints
     assert "Lints for" not in output, output
@@ -93,7 +107,9 @@ def test_dz0_is_no_target(tmp_path):
 
 def test_dz_with_a_leading_zero_is_no_target(tmp_path):
     # dz064 would otherwise train a second copy of the dz 64 cell in its own directory.
-    _rejected(snakemake(tmp_path, "-n", f"{SMOKE}/lines/acai/dz064/seed0/metrics.json"), "dz064: write dz without leading")
+    _rejected(
+        snakemake(tmp_path, "-n", f"{SMOKE}/lines/acai/dz064/seed0/metrics.json"), "dz064: write dz without leading"
+    )
     _rejected(snakemake(tmp_path, "-n", f"{SMOKE}/lines/acai/dz64/seed00/metrics.json"), "seed00: write seed without")
 
 
@@ -113,31 +129,53 @@ def test_a_dataset_named_with_underscore_or_hyphen_validates_and_builds(tmp_path
     overlay = _override(
         tmp_path,
         yaml.safe_dump(
-            {"datasets": {name: paper["datasets"]["mnist"]}, "data": {"sources": {name: paper["data"]["sources"]["mnist"]}}}
+            {
+                "datasets": {name: paper["datasets"]["mnist"]},
+                "data": {"sources": {name: paper["data"]["sources"]["mnist"]}},
+            }
         ),
     )
     result = snakemake(tmp_path, "-n", f"{SMOKE}/{name}/acai/dz32/seed0/kmeans.json", configs=[overlay])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert _jobs(result.stdout) == {"prepare_dataset": 1, "cell_spec": 1, "train_cell": 1, "export_latents": 1, "kmeans": 1,
-                                    "total": 5}  # fmt: skip
+    assert _jobs(result.stdout) == {
+        "prepare_dataset": 1,
+        "cell_spec": 1,
+        "train_cell": 1,
+        "export_latents": 1,
+        "kmeans": 1,
+        "total": 5,
+    }
     assert f"results/data/{name}.h5" in result.stdout
 
 
 def _dataset_overlay(tmp_path, name):
     """A config overlay adding a dataset `name` (MNIST's settings and sources)."""
     paper = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    datasets = {"datasets": {name: paper["datasets"]["mnist"]}, "data": {"sources": {name: paper["data"]["sources"]["mnist"]}}}
+    datasets = {
+        "datasets": {name: paper["datasets"]["mnist"]},
+        "data": {"sources": {name: paper["data"]["sources"]["mnist"]}},
+    }
     return _override(tmp_path, yaml.safe_dump(datasets))
 
 
 def test_another_scales_root_is_never_a_dataset_of_the_papers_results(tmp_path):
     """results/quick/... belongs to the quick scale: under the paper's results/ it is no dataset
     'quick', even one configured by that name; a name that merely starts so is one."""
-    quick = snakemake(tmp_path, "-n", "results/quick/pixels/probe.json", scale="config.yaml",
-                      configs=[_dataset_overlay(tmp_path, "quick")])  # fmt: skip
+    quick = snakemake(
+        tmp_path,
+        "-n",
+        "results/quick/pixels/probe.json",
+        scale="config.yaml",
+        configs=[_dataset_overlay(tmp_path, "quick")],
+    )
     _rejected(quick, "No rule to produce results/quick/pixels/probe.json")
-    named = snakemake(tmp_path, "-n", "results/quickdraw/pixels/probe.json", scale="config.yaml",
-                      configs=[_dataset_overlay(tmp_path, "quickdraw")])  # fmt: skip
+    named = snakemake(
+        tmp_path,
+        "-n",
+        "results/quickdraw/pixels/probe.json",
+        scale="config.yaml",
+        configs=[_dataset_overlay(tmp_path, "quickdraw")],
+    )
     assert named.returncode == 0, named.stdout[-3000:] + named.stderr[-3000:]
     assert _jobs(named.stdout) == {"prepare_dataset": 1, "pixels_probe": 1, "total": 2}
 
@@ -228,8 +266,12 @@ def test_smoke_dag_table1_and_figures(smoke_run):
         cell = smoke_run / SMOKE / "lines" / model / f"dz{dz}" / "seed0"
         assert (cell / "metrics.json").exists() and (cell / "evals.jsonl").exists()
         assert (smoke_run / SMOKE / "logs" / "train" / "lines" / model / f"dz{dz}" / "seed0.log").exists()
-    figures = ("fig3_lines_interpolations.png", "fig5_vae_samples.png", "training_curves_lines_dz64.png",
-               "interpolations_mnist_dz32.png")  # fmt: skip
+    figures = (
+        "fig3_lines_interpolations.png",
+        "fig5_vae_samples.png",
+        "training_curves_lines_dz64.png",
+        "interpolations_mnist_dz32.png",
+    )
     for figure in figures:
         assert (smoke_run / SMOKE / "figures" / figure).read_bytes()[:4] == b"\x89PNG"
     again = smoke_again(smoke_run, "-n")
@@ -300,21 +342,49 @@ def test_changing_a_training_hyperparameter_reruns_affected_cells_only(smoke_run
 @pytest.mark.slow
 def test_report_builds(smoke_run):
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(smoke_run),
-         "--configfile", str(ROOT / "config" / "smoke.yaml"), str(smoke_run / "mnist_local.yaml"),
-         "--report", "report.html", "--", *TARGETS],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(smoke_run),
+            "--configfile",
+            str(ROOT / "config" / "smoke.yaml"),
+            str(smoke_run / "mnist_local.yaml"),
+            "--report",
+            "report.html",
+            "--",
+            *TARGETS,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     html = (smoke_run / "report.html").read_text(errors="replace")
     assert "table1.csv" in html and "fig3_lines_interpolations.png" in html and "training_curves" in html
 
 
 # Every table and figure of the smoke targets: the report holds each with a caption.
-REPORTED = [f"{SMOKE}/{name}" for name in (
-    "table1.csv", "table2.csv", "table2_probe.csv", "table3.csv", "reproduction.csv", "reproduction.md",
-    "figures/fig3_lines_interpolations.png", "figures/fig5_vae_samples.png", "figures/interpolations_mnist_dz32.png",
-    "figures/training_curves_lines_dz64.png", "figures/training_curves_mnist_dz32.png")]  # fmt: skip
+REPORTED = [
+    f"{SMOKE}/{name}"
+    for name in (
+        "table1.csv",
+        "table2.csv",
+        "table2_probe.csv",
+        "table3.csv",
+        "reproduction.csv",
+        "reproduction.md",
+        "figures/fig3_lines_interpolations.png",
+        "figures/fig5_vae_samples.png",
+        "figures/interpolations_mnist_dz32.png",
+        "figures/training_curves_lines_dz64.png",
+        "figures/training_curves_mnist_dz32.png",
+    )
+]
 
 
 @pytest.mark.slow
@@ -325,11 +395,27 @@ def test_the_report_in_a_browser_captions_every_table_and_figure_with_scale_seed
         pytest.fail(missing) if os.environ.get("ACAI_REQUIRE_BROWSER") else pytest.skip(missing)
     report = smoke_run / "report_browser.html"
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(smoke_run),
-         "--configfile", str(ROOT / "config" / "smoke.yaml"), str(smoke_run / "mnist_local.yaml"),
-         "--report", report.name, "--", *TARGETS],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(smoke_run),
+            "--configfile",
+            str(ROOT / "config" / "smoke.yaml"),
+            str(smoke_run / "mnist_local.yaml"),
+            "--report",
+            report.name,
+            "--",
+            *TARGETS,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     smoke = _smoke()
     views = rendered_views(report, browser, tmp_path)
@@ -344,8 +430,14 @@ def test_the_report_in_a_browser_captions_every_table_and_figure_with_scale_seed
 def test_single_kmeans_cell_builds_exactly_its_chain(tmp_path):
     result = snakemake(tmp_path, "-n", f"{SMOKE}/mnist/acai/dz32/seed1/kmeans.json")
     assert result.returncode == 0, result.stderr
-    assert _jobs(result.stdout) == {"prepare_dataset": 1, "cell_spec": 1, "train_cell": 1, "export_latents": 1, "kmeans": 1,
-                                    "total": 5}  # fmt: skip
+    assert _jobs(result.stdout) == {
+        "prepare_dataset": 1,
+        "cell_spec": 1,
+        "train_cell": 1,
+        "export_latents": 1,
+        "kmeans": 1,
+        "total": 5,
+    }
 
 
 RUN_SETTINGS_CHANGES = [
@@ -373,11 +465,25 @@ def test_a_killed_snakemake_leaves_a_lock_that_unlock_clears(tmp_path):
     --unlock; after `--unlock` the rerun resumes the cell from its last checkpoint."""
     slow = _override(tmp_path, "training: {total_images: 16384, eval_every: 8192, checkpoint_minutes: 0.001}")
     target = f"{SMOKE}/lines/baseline/dz64/seed0/metrics.json"
-    command = [sys.executable, "-m", "snakemake", "--cores", "1", "--snakefile", str(ROOT / "Snakefile"),
-               "--directory", str(tmp_path), "--configfile", str(ROOT / "config" / "smoke.yaml"), str(slow),
-               "--", target]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "1",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(ROOT / "config" / "smoke.yaml"),
+        str(slow),
+        "--",
+        target,
+    ]
+    process = subprocess.Popen(
+        command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     state = tmp_path / f"{SMOKE}/lines/baseline/dz64/seed0" / STATE_FILE
     deadline = time.monotonic() + 300
     while not state.exists() and time.monotonic() < deadline and process.poll() is None:
@@ -397,7 +503,9 @@ def test_a_killed_snakemake_leaves_a_lock_that_unlock_clears(tmp_path):
 @pytest.mark.slow
 def test_smoke_tables_and_scorecard_compile(smoke_run):
     """Every table the smoke run wrote, and the scorecard's, in one LaTeX document (pdflatex)."""
-    tables = [smoke_run / SMOKE / f"{name}.tex" for name in ("table1", "table2", "table2_probe", "table3", "reproduction")]
+    tables = [
+        smoke_run / SMOKE / f"{name}.tex" for name in ("table1", "table2", "table2_probe", "table3", "reproduction")
+    ]
     compile_tables(tables, smoke_run)
     md = (smoke_run / SMOKE / "reproduction.md").read_text()
     assert "Scale: **smoke**" in md and "numbers: 0 of 72 at protocol scale" in md
@@ -412,13 +520,24 @@ def test_a_result_sets_figures_render_from_trained_cells_and_carry_its_provenanc
     set_dir.mkdir(parents=True)
     for table in ("table1", "table2"):
         shutil.copy2(smoke_run / SMOKE / f"{table}.csv", set_dir)
-    provenance = {"commit": "abc1234", "fingerprint": "unknown", "depends_on_training": True, "command": "smoke",
-                  "date": "2026-01-01", "machine": "test"}  # fmt: skip
+    provenance = {
+        "commit": "abc1234",
+        "fingerprint": "unknown",
+        "depends_on_training": True,
+        "command": "smoke",
+        "date": "2026-01-01",
+        "machine": "test",
+    }
     (set_dir / "provenance.json").write_text(json.dumps(provenance))
     configs = [ROOT / "config" / "smoke.yaml", smoke_run / "mnist_local.yaml"]
     written = figure_sets.refresh(set_dir, configs, workdir=tmp_path, rendered_by="test")
-    expected = ["fig3_lines_interpolations.png", "fig5_vae_samples.png", "training_curves_lines_dz64.png",
-                "interpolations_mnist_dz32.png", "training_curves_mnist_dz32.png"]  # fmt: skip
+    expected = [
+        "fig3_lines_interpolations.png",
+        "fig5_vae_samples.png",
+        "training_curves_lines_dz64.png",
+        "interpolations_mnist_dz32.png",
+        "training_curves_mnist_dz32.png",
+    ]
     assert [p.name for p in written] == expected
     assert all(figure_sets.read_stamp(p)["commit"] == "abc1234" for p in written)
     weights = sorted((smoke_run / SMOKE).glob("*/*/dz*/seed*/model.pt"))

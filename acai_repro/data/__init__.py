@@ -65,7 +65,9 @@ def read_split(path, split: str, limit: int | None = None, content: str | None =
             n = len(f[split]["labels"]) if limit is None else min(limit, len(f[split]["labels"]))
             return f[split]["images"][:n], f[split]["labels"][:n]
     except FileNotFoundError:
-        raise DamagedDataError(f"{path}: no prepared data there (data.data_dir): prepare it, or name the folder it is in") from None
+        raise DamagedDataError(
+            f"{path}: no prepared data there (data.data_dir): prepare it, or name the folder it is in"
+        ) from None
     except OSError as error:
         raise DamagedDataError(
             f"{path}: damaged prepared data ({error}); delete it to have it prepared again"

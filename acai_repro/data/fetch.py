@@ -26,9 +26,9 @@ import os
 import socket
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from acai_repro.config import load_schema, source_content
 from acai_repro.files import write_atomically
@@ -201,8 +201,7 @@ class LogProgress:
         eta_text = format_duration(eta) if eta != float("inf") else "unknown"
         percent = 100 * self.done / self.total
         return (
-            f"{self.name}: {_size(self.done)} of {_size(self.total)} ({percent:.0f}%), "
-            f"{_size(rate)}/s, ETA {eta_text}"
+            f"{self.name}: {_size(self.done)} of {_size(self.total)} ({percent:.0f}%), {_size(rate)}/s, ETA {eta_text}"
         )
 
 
@@ -237,8 +236,13 @@ def _reason(error: BaseException) -> str:
 
 
 # How a failed name lookup reads in requests/urllib3 and the C library (glibc, musl, macOS).
-NAME_RESOLUTION_ERRORS = ("NameResolutionError", "Name or service not known", "Temporary failure in name resolution",
-                          "nodename nor servname provided", "No address associated with hostname")  # fmt: skip
+NAME_RESOLUTION_ERRORS = (
+    "NameResolutionError",
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "nodename nor servname provided",
+    "No address associated with hostname",
+)
 
 
 def _is_unknown_host(error: BaseException) -> bool:
@@ -339,8 +343,7 @@ def download(spec: SourceFile, path: Path, settings: DownloadSettings, log: Log,
 
 def _local_copy_hint(dataset: str, spec: SourceFile) -> str:
     return (
-        f"To use a local copy instead, put {spec.name} in a folder and set "
-        f"data.sources.{dataset}.path to that folder"
+        f"To use a local copy instead, put {spec.name} in a folder and set data.sources.{dataset}.path to that folder"
     )
 
 

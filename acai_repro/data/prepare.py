@@ -71,7 +71,9 @@ def pad_to_32(images: np.ndarray) -> np.ndarray:
     if images.ndim == 3:
         images = images[..., None]
     if images.shape[1] > IMAGE_SIZE or images.shape[2] > IMAGE_SIZE:
-        raise DataError(f"images of {images.shape[1]}×{images.shape[2]} pixels: at most {IMAGE_SIZE}×{IMAGE_SIZE} supported")
+        raise DataError(
+            f"images of {images.shape[1]}×{images.shape[2]} pixels: at most {IMAGE_SIZE}×{IMAGE_SIZE} supported"
+        )
     dh, dw = IMAGE_SIZE - images.shape[1], IMAGE_SIZE - images.shape[2]
     pad = ((0, 0), (dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2), (0, 0))
     return np.pad(images, pad, constant_values=0)
@@ -110,7 +112,9 @@ def check_image_sizes(paths: dict[str, Path], sizes: dict[str, tuple[int, int]])
     the shape: the md5 list is configuration)."""
     for split, (rows, cols) in sizes.items():
         if rows != cols:
-            raise DataError(f"{paths[f'{split}_images']}: images of {rows}×{cols} pixels; an IDX dataset's images are square")
+            raise DataError(
+                f"{paths[f'{split}_images']}: images of {rows}×{cols} pixels; an IDX dataset's images are square"
+            )
     first, *others = sizes
     for split in others:
         if sizes[split] != sizes[first]:
@@ -236,7 +240,9 @@ def prepare(
     kind = source.get("format")
     if kind == "celeba_jpeg":
         if not source.get("path"):
-            raise DataError(f"{dataset}: the official host is unreliable; set data.sources.{dataset}.path to a folder or zip of the JPEGs")
+            raise DataError(
+                f"{dataset}: the official host is unreliable; set data.sources.{dataset}.path to a folder or zip of the JPEGs"
+            )
         splits, provenance = load_celeba(Path(source["path"])), {dataset: str(source["path"])}
     elif kind in LOADERS:
         files = source_files(source)
@@ -252,7 +258,9 @@ def prepare(
     try:
         write_h5(out_path, splits, attrs)
     except PermissionError as error:
-        raise DataError(f"{out_path}: cannot write the prepared file ({error.strerror}); make data.data_dir writable or name another") from None
+        raise DataError(
+            f"{out_path}: cannot write the prepared file ({error.strerror}); make data.data_dir writable or name another"
+        ) from None
 
 
 def check_writable(folder: Path) -> None:
@@ -260,7 +268,9 @@ def check_writable(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise DataError(f"{folder}: cannot make the data folder ({error.strerror}); name another data.data_dir") from None
+        raise DataError(
+            f"{folder}: cannot make the data folder ({error.strerror}); name another data.data_dir"
+        ) from None
     if not os.access(folder, os.W_OK | os.X_OK):
         raise DataError(
             f"{folder}: the data folder (data.data_dir) is not writable, so the prepared file cannot be "

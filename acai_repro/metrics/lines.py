@@ -123,9 +123,7 @@ def line_metrics(interpolations, n_references: int = 10_000) -> dict:
     if not torch.is_tensor(interpolations):  # a tensor stays on its device (dense search)
         interpolations = np.asarray(interpolations)
     n_pairs, n_points = interpolations.shape[:2]
-    distances, angles = nearest_lines(
-        interpolations.reshape(n_pairs * n_points, -1), n_references
-    )
+    distances, angles = nearest_lines(interpolations.reshape(n_pairs * n_points, -1), n_references)
     scores = smoothness_scores(angles.reshape(n_pairs, n_points))
     return {
         "mean_distance": float(distances.mean()),

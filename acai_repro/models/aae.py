@@ -30,10 +30,12 @@ class AAE(AutoEncoder):
         super().__init__(arch, options)
         width = self.options["critic_width"]
         self.critic = nn.Sequential(
-            dense(arch.dz, width), nn.LeakyReLU(LEAK),
-            dense(width, width), nn.LeakyReLU(LEAK),
+            dense(arch.dz, width),
+            nn.LeakyReLU(LEAK),
+            dense(width, width),
+            nn.LeakyReLU(LEAK),
             dense(width, 1),
-        )  # fmt: skip
+        )
 
     def noise(self, x, generator):
         """Samples of the prior, one per code."""

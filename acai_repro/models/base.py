@@ -165,9 +165,11 @@ def unfusable_reason(model_class: type[AutoEncoder]) -> str | None:
     vmap with the noise drawn outside, so the step must be split into `noise` and `losses`."""
     if model_class.fusable():
         return None
-    return (f"model {model_class.name}: seed fusion needs its step split into noise(x, generator) and "
-            "losses(x, noise) (docs/extending.md), and it overrides training_losses; train it with "
-            "training.seed_fusion: false")  # fmt: skip
+    return (
+        f"model {model_class.name}: seed fusion needs its step split into noise(x, generator) and "
+        "losses(x, noise) (docs/extending.md), and it overrides training_losses; train it with "
+        "training.seed_fusion: false"
+    )
 
 
 def mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -34,8 +34,10 @@ class VQVAE(AutoEncoder):
     latent_kind = "continuous (pre-quantisation)"  # `encode` is the encoder's map; `decode` quantises
     OPTIONS = {  # this order is the order of a cell spec's model_options (its resume digest ignores it)
         "variant": Option(
-            str, "slices", "`slices`: the authors' code (`slices` parts, one shared codebook); "
-            "`whole`: one query of the whole vector", choices=("slices", "whole"),
+            str,
+            "slices",
+            "`slices`: the authors' code (`slices` parts, one shared codebook); `whole`: one query of the whole vector",
+            choices=("slices", "whole"),
         ),
         "slices": Option(int, 10, "parts of the `slices` variant", minimum=1),
         "mlp_width": Option(int, 512, "width of the MLP after quantisation (`slices`)", minimum=1),
@@ -43,7 +45,7 @@ class VQVAE(AutoEncoder):
         "commitment": Option(float, 10.0, "commitment weight β", minimum=0),
         "decay": Option(float, 0.999, "EMA decay of the codebook", minimum=0, exclusive_maximum=1),
         "epsilon": Option(float, 1.0e-5, "EMA Laplace smoothing", exclusive_minimum=0),
-    }  # fmt: skip
+    }
 
     def __init__(self, arch, options=None):
         super().__init__(arch, options)
@@ -58,9 +60,11 @@ class VQVAE(AutoEncoder):
             self.slices = int(o["slices"])
             self.project = dense(width, self.slices * width)
             self.mlp = nn.Sequential(
-                nn.ReLU(), dense(self.slices * width, int(o["mlp_width"])),
-                nn.ReLU(), dense(int(o["mlp_width"]), width),
-            )  # fmt: skip
+                nn.ReLU(),
+                dense(self.slices * width, int(o["mlp_width"])),
+                nn.ReLU(),
+                dense(int(o["mlp_width"]), width),
+            )
         elif self.variant != "whole":
             raise ValueError(f"models.vqvae.variant: unknown {self.variant!r}; valid: slices, whole")
         # Uniform unit scaling (TF's default for the authors' codebook): ±sqrt(3 / fan_in),
