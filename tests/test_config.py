@@ -316,6 +316,7 @@ def test_snakemake_names_file_and_line_of_a_broken_workflow_config(tmp_path):
     assert "Traceback" not in output
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_configfiles_given_after_one_flag_layer(tmp_path):
     """`--configfile a.yaml b.yaml` layers both (each alone is invalid, together valid);
     `--configfile=a.yaml --configfile=b.yaml` keeps only b.yaml in Snakemake 9."""
@@ -436,6 +437,7 @@ def test_dz_bound_is_the_image_size_and_admits_the_papers_cells(paper_config):
 
 
 # ---- through Snakemake ----
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_snakemake_refuses_a_duplicate_key_in_a_configfile(tmp_path):
     result = _dry_run(tmp_path, _overlay(tmp_path, TWO_TRAINING_BLOCKS))
     output = result.stdout + result.stderr

@@ -150,6 +150,7 @@ def test_a_damaged_spec_json_is_named(tmp_path):
     ],
     ids=["empty", "columns missing", "a mean that is text"],
 )
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_a_damaged_table_csv_is_named(tmp_path, text, problem):
     path = _write(tmp_path / "table1.csv", text)
     with pytest.raises(DamagedRecordError) as error:
@@ -215,6 +216,7 @@ def test_grid_runtime_with_a_good_margin_still_answers():
     assert result.returncode == 0 and int(result.stdout) > 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_the_scorecard_refuses_a_results_folder_that_does_not_exist(tmp_path):
     """A misspelt folder is no run with 72 cells not run: refused before any output is written."""
     real = tmp_path / "results"

@@ -288,6 +288,7 @@ def test_a_waiting_job_whose_snakemake_died_does_not_start(tmp_path):
 
 
 # ---- the workflow on two fake devices -----------------------------------------------------
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_smoke_run_on_two_fake_devices_trains_two_cells_on_two_slots_at_once(tmp_path, monkeypatch):
     """Two training jobs at once (--cores 2) on two fake devices, one job per device: each log
     names its device. The allocator gives a job the first listed device unless that device's
@@ -346,6 +347,7 @@ def test_grid_status_names_the_device_a_cell_ran_on_and_the_one_it_runs_on(tmp_p
 
 
 # ---- the workstation profile and the documented numbers ----------------------------------
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_the_workstation_profile_runs_the_workflow_and_gpu_evaluations_count_as_gpu_jobs(tmp_path):
     overlay = tmp_path / "evaluate_gpu.yaml"
     overlay.write_text("resources:\n  evaluate: {gpu: 1, threads: 1, mem_mb: 1000, runtime: 10}\n")
@@ -403,6 +405,7 @@ def test_the_documented_hours_on_n_gpus_are_those_grid_cost_printed():
 
 
 @pytest.mark.mnist
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_latent_export_and_kmeans_jobs_take_a_device_slot_too(tmp_path, monkeypatch):
     from tests.conftest import mnist_overlay
     from tests.test_workflow import SMOKE, snakemake

@@ -144,6 +144,7 @@ def test_it_is_listed_with_its_title_and_options(placed):
     assert f"| `{placed.name}.latent` | `sample` |" in listing.stdout, "the VAE's other option is inherited"
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_it_joins_every_table_after_the_papers_models_and_validates_as_strictly(placed):
     config = placed.config(placed.root / "config" / "smoke.yaml")
     assert config["models"][placed.name] == {"beta": 4.0, "latent": "sample"}, config["models"][placed.name]

@@ -152,6 +152,7 @@ def _fast_step_outside_compiled(smoke_config, model: str) -> list[str]:
 
 
 @pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_a_fast_step_runs_every_convolution_inside_a_compiled_graph(smoke_config, model):
     """Every convolution, activation, pooling and upsampling of a fast training step runs in a
     compiled graph, forward and backward; each graph dynamo made went through the fast path's

@@ -128,6 +128,7 @@ def docs_overlay(marker="# fashion.yaml: "):
     return command, block
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_the_docs_fashion_mnist_example_reaches_a_table(tmp_path):
     """A dry run of the documented command: the quick scale, every job from download to Table 2."""
     command, block = docs_overlay()

@@ -61,6 +61,7 @@ def _assert_not_moved(entry: dict, computed: dict) -> None:
 # --- the committed fingerprints ---
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_committed_fingerprints_match_the_code(committed, computed):
     _assert_not_moved(_this_platform(committed), computed)
 

@@ -51,6 +51,7 @@ def _largest_gap(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_each_seeds_fused_step_is_its_own_step(smoke_config, model):
     """Known-good: one fused step of three seeds gives each seed the losses and the gradients of
     its own cell stepped alone on the exact path (to float32 rounding: a grouped convolution
@@ -243,6 +244,7 @@ def _fused_table1_jobs(overlay, asked=()) -> dict:
 
 
 @pytest.mark.parametrize("pack", [1, 4])
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_a_fused_table_trains_a_group_per_job_and_packs_hold_whole_groups(tmp_path, pack):
     """Seed fusion in the workflow: train_cell trains a cell's whole group (its wildcards are
     dataset, model, dz; its outputs every seed's); packs hold whole groups; asking for one seed's
@@ -261,6 +263,7 @@ def test_a_fused_table_trains_a_group_per_job_and_packs_hold_whole_groups(tmp_pa
     assert _jobs(both.stdout) == _fused_table1_jobs(overlay, asked=[seed1]), both.stdout[-2000:]
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_grid_cost_counts_each_seed_of_a_fused_group(tmp_path):
     files = [str(ROOT / "config" / "smoke.yaml"), str(_fused_overlay(tmp_path, 1))]
     config = load_grid_config(files)

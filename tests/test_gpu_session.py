@@ -138,6 +138,7 @@ def check_out_folder(out: Path) -> None:
     assert entries == ["gs.tgz", "session.log"], entries
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_rehearsal_failed_proof_switches_to_exact_and_keeps_every_limit(tmp_path):
     budget = 45
     got = rehearse(tmp_path, budget, hang="fusion pack_exact protocol", T0=12, T0_FUSION=6, T1=10, T1_EXACT=6)

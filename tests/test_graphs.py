@@ -122,6 +122,7 @@ def test_warm_up_steps_undone_by_restore_leave_the_run_exact(smoke_config, model
 
 
 # ---- the eager (CPU) path --------------------------------------------------------------
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_cpu_run_is_the_plain_eager_loop(smoke_config, tmp_path):
     """train_cell on the CPU (cuda_graphs auto -> eager) equals a loop written out by hand:
     draw, step, evaluate every eval_every images."""
@@ -263,6 +264,7 @@ def _run_both(smoke_config, tmp_path, model, **training):
 
 
 @pytest.mark.parametrize("model", ["acai", "vqvae"])
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_graphed_loop_equals_eager_loop(smoke_config, tmp_path, graphs_on_cpu, model):
     """The plumbing around the graph (warm-up and restore, registered generators, static
     outputs, running max, evaluations) gives the eager run's weights and history."""
@@ -274,6 +276,7 @@ def test_graphed_loop_equals_eager_loop(smoke_config, tmp_path, graphs_on_cpu, m
     _assert_same_weights(_weights(tmp_path / "auto/model.pt"), _weights(tmp_path / "off/model.pt"))
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_step_with_a_host_read_trains_eagerly_and_says_why(smoke_config, tmp_path, graphs_on_cpu, monkeypatch):
     from acai_repro.models.baseline import Baseline
 
@@ -294,6 +297,7 @@ def test_step_with_a_host_read_trains_eagerly_and_says_why(smoke_config, tmp_pat
     _assert_same_weights(_weights(tmp_path / "auto/model.pt"), _weights(tmp_path / "off/model.pt"))
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_failed_capture_falls_back_with_the_run_intact(smoke_config, tmp_path, graphs_on_cpu, monkeypatch):
     import acai_repro.graphs as graphs
 
@@ -309,6 +313,7 @@ def test_failed_capture_falls_back_with_the_run_intact(smoke_config, tmp_path, g
     _assert_same_weights(_weights(tmp_path / "auto/model.pt"), _weights(tmp_path / "off/model.pt"))
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_graphed_divergence_is_found_at_the_next_evaluation(smoke_config, tmp_path, graphs_on_cpu):
     results = _run_both(smoke_config, tmp_path, "acai", divergence_bound=1e-3, check_every=1)
     graphed, eager = results["auto"][0], results["off"][0]

@@ -102,6 +102,7 @@ def test_interpolation_endpoints_are_reconstructions():
 
 
 @pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_training_reduces_reconstruction_error(name, smoke_config):
     spec = tiny_spec(smoke_config, name, learning_rate=1e-3)
     run = build_run(spec, torch.device("cpu"))

@@ -35,6 +35,7 @@ def _assert_same_as_solo(packed: dict, folder, solo_folder, tmp_path):
     _assert_same_weights(_weights(folder / "model.pt"), _weights(solo_folder / "model.pt"))
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_a_mixed_pack_of_every_model_equals_each_model_trained_alone(smoke_config, tmp_path):
     specs = [tiny_spec(smoke_config, model, total_images=64 * 6, eval_every=64 * 3) for model in sorted(MODELS)]
     for spec in specs:
@@ -49,6 +50,7 @@ def test_a_mixed_pack_of_every_model_equals_each_model_trained_alone(smoke_confi
         assert not (tmp_path / "pack" / spec["model"] / STATE_FILE).exists()
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_a_diverging_cell_ends_alone_and_the_others_go_on(smoke_config, tmp_path):
     bad = tiny_spec(smoke_config, "acai", total_images=64 * 6, eval_every=64 * 3, divergence_bound=1e-3, check_every=1)
     good = [tiny_spec(smoke_config, m, total_images=64 * 6, eval_every=64 * 3) for m in ("baseline", "vae")]
@@ -97,6 +99,7 @@ def _start_pack(cells):
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_sigterm_mid_pack_then_rerun_equals_an_uninterrupted_pack(smoke_config, tmp_path):
     """A short cell ends, then SIGTERM: the long cell saves its step, the ended one keeps its
     final state. Snakemake then deletes the failed job's outputs; the rerun re-finishes the
@@ -158,6 +161,7 @@ def _table1_jobs(overlay, asked=()) -> dict:
     return {**jobs, "total": sum(jobs.values())}
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_a_table_trains_in_packs_and_one_asked_for_cell_trains_alone(tmp_path):
     from tests.test_workflow import _jobs, snakemake
 
@@ -184,6 +188,7 @@ def test_a_table_trains_in_packs_and_one_asked_for_cell_trains_alone(tmp_path):
         assert _jobs(remote.stdout) == {"cell_spec": cells, rule: 1, "total": cells + 1}, remote.stdout[-2000:]
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_a_pack_job_gets_the_resources_a_profile_sets_for_train_cell(tmp_path):
     """SLURM profiles name train_cell in set-resources (GPU partition); packs get the same."""
     from tests.test_workflow import snakemake
@@ -233,6 +238,7 @@ def test_packs_come_from_the_config_in_table_order_never_mixing_tables(smoke_con
     assert set(left) == set(packs) - {holding_vae}, f"only {holding_vae} should be dissolved: {sorted(left)}"
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_grid_cost_counts_packs_with_solo_rates_until_packed_rates_are_measured(smoke_config, tmp_path):
     from acai_repro.cost import cost_report
     from acai_repro.grid_cells import load_grid_config

@@ -37,6 +37,7 @@ def _overlay(tmp_path, text):
 
 
 @pytest.mark.parametrize("spelling", ["./results/smoke", "results/../results/smoke", "ABSOLUTE"])
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_results_dir_in_any_spelling_makes_the_tables_and_cells(tmp_path, spelling):
     work = tmp_path / "work"
     root = str(work / "results" / "smoke") if spelling == "ABSOLUTE" else spelling
@@ -51,6 +52,7 @@ def test_results_dir_in_any_spelling_makes_the_tables_and_cells(tmp_path, spelli
         assert jobs in _jobs(result.stdout), output[-3000:]
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_an_absolute_data_dir_makes_its_data_files(tmp_path):
     work = tmp_path / "work"
     overlay = _overlay(tmp_path, f"data: {{data_dir: {work / 'data'}}}")
@@ -59,6 +61,7 @@ def test_an_absolute_data_dir_makes_its_data_files(tmp_path):
     assert _jobs(result.stdout) == {"prepare_dataset": 1, "total": 1}
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_a_target_spelt_unlike_the_config_says_how_to_write_it(tmp_path):
     work = tmp_path / "work"
     overlay = _overlay(tmp_path, f"results_dir: {work / 'results' / 'smoke'}")
@@ -71,6 +74,7 @@ def test_a_target_spelt_unlike_the_config_says_how_to_write_it(tmp_path):
     ), output[-3000:]
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_a_config_file_where_a_target_goes_gets_the_layering_message(tmp_path):
     mine = _overlay(tmp_path, "seeds: [0]")
     result = _dry_run(tmp_path / "work", f"--configfile={SMOKE}", str(mine))

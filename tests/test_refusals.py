@@ -165,6 +165,7 @@ def _snakemake(tmp_path, *args):
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_device_cuda_without_cuda_is_refused_before_any_job(tmp_path):
     overlay = _overlay(tmp_path, "device: cuda")
     result = _snakemake(
@@ -176,6 +177,7 @@ def test_device_cuda_without_cuda_is_refused_before_any_job(tmp_path):
     assert not (tmp_path / "work" / "results").exists(), "a job ran before the refusal"
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_refusals_reach_snakemake_before_any_job(tmp_path):
     overlay = _overlay(tmp_path, "datasets: {mnist: {train_splits: [train, test]}}")
     result = _snakemake(tmp_path, "-n", "--configfile", str(SMOKE), str(overlay), "--", "results/smoke/table2.tex")
@@ -204,6 +206,7 @@ def test_an_empty_source_path_is_refused_not_read_as_download(tmp_path):
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_tf32_where_the_jobs_would_run_on_the_cpu_is_refused_before_any_job(tmp_path):
     """device: auto falls back to the CPU here: TF32 there is refused as the run starts."""
     overlay = _overlay(tmp_path, "device: auto\ntraining: {conv_tf32: true}")
@@ -216,6 +219,7 @@ def test_tf32_where_the_jobs_would_run_on_the_cpu_is_refused_before_any_job(tmp_
     assert not (tmp_path / "work" / "results").exists(), "a job ran before the refusal"
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_a_configfile_written_from_the_directory_folder_fails_in_snakemake_as_documented(tmp_path):
     """Snakemake reads --configfile from the folder it is run in, before --directory applies and
     before any of the workflow's code: config/README.md says so and what to write instead."""

@@ -322,9 +322,9 @@ def test_a_committed_scorecard_is_what_the_command_gives(tmp_path, which):
 
 
 @pytest.mark.parametrize("where", [QUICK_TABLES23, GPU_QUICK], ids=lambda p: p.name)
-def test_the_readme_quotes_the_current_scorecards_summary_line(where):
+def test_the_results_page_quotes_the_current_scorecards_summary_line(where):
     summary = (where / "reproduction.md").read_text().splitlines()[2].strip("*")
-    assert f'"{summary}"' in (ROOT / "README.md").read_text()
+    assert f'"{summary}"' in (ROOT / "docs" / "results.md").read_text(), f"docs/results.md does not quote {summary!r}"
 
 
 def _quick_config():

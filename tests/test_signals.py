@@ -61,6 +61,7 @@ def _wait_for_first_evaluation(cell, proc, seconds=900):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_signal_mid_run_saves_that_step_and_resume_is_bit_identical(smoke_config, tmp_path, signum):
     # No periodic checkpoint: a state file can only come from the signal.
     spec = tiny_spec(smoke_config, "vae", total_images=64 * 16, eval_every=64 * 4, checkpoint_minutes=1e9)
@@ -128,6 +129,7 @@ def _every_cell_evaluated(folders, proc, seconds=900):
     raise AssertionError("the pack never reached every cell's first evaluation")
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_sigint_mid_pack_of_six_saves_every_cell_and_the_rerun_is_bit_identical(smoke_config, tmp_path):
     from tests.test_pack import _start_pack
 

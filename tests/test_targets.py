@@ -25,6 +25,7 @@ BAD = [
 ]
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_every_bad_target_is_refused_before_the_dag_saying_why(tmp_path):
     command = [
         sys.executable,

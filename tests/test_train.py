@@ -31,6 +31,7 @@ def _assert_same_weights(a, b):
         assert torch.equal(a[key], b[key]), key
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_same_seed_same_metrics(smoke_config, tmp_path):
     spec = tiny_spec(smoke_config, "denoising", total_images=512, eval_every=256)
     first = train_cell(spec, tmp_path / "a", QUIET)
@@ -66,6 +67,7 @@ train_cell(json.loads(sys.argv[1]), sys.argv[2], log=lambda m: print(m, flush=Tr
 """
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_resume_after_kill_is_bit_identical(smoke_config, tmp_path):
     spec = tiny_spec(smoke_config, "acai", total_images=64 * 30, eval_every=64 * 10, checkpoint_minutes=1e-6)
     assert_kill_and_resume_is_exact(spec, tmp_path)

@@ -60,6 +60,7 @@ def _jobs(dry_run_output: str) -> dict:
     return counts
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_single_cell_dry_run_builds_only_that_cell(tmp_path):
     result = snakemake(tmp_path, "-n", f"{SMOKE}/lines/acai/dz64/seed0/metrics.json")
     assert result.returncode == 0, result.stderr
@@ -70,6 +71,7 @@ def _smoke():
     return load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "smoke.yaml")
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_table_dry_run_expands_every_cell(tmp_path):
     result = snakemake(tmp_path, "-n", f"{SMOKE}/table1.tex")
     assert result.returncode == 0, result.stderr
@@ -77,6 +79,7 @@ def test_table_dry_run_expands_every_cell(tmp_path):
     assert _jobs(result.stdout) == {"table1": 1, "cell_spec": cells, "train_cell": cells, "total": 2 * cells + 1}
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_lint_is_clean():
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--lint", "--configfile", str(ROOT / "config" / "smoke.yaml")],
@@ -100,11 +103,13 @@ def _rejected(result, *needles):
         assert needle in output, output[-3000:]
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_dz0_is_no_target(tmp_path):
     _rejected(snakemake(tmp_path, f"{SMOKE}/lines/acai/dz0/seed0/metrics.json"), "dz0: dz must be at least 1")
     assert not (tmp_path / SMOKE / "lines").exists()
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_dz_with_a_leading_zero_is_no_target(tmp_path):
     # dz064 would otherwise train a second copy of the dz 64 cell in its own directory.
     _rejected(
@@ -113,17 +118,20 @@ def test_dz_with_a_leading_zero_is_no_target(tmp_path):
     _rejected(snakemake(tmp_path, "-n", f"{SMOKE}/lines/acai/dz64/seed00/metrics.json"), "seed00: write seed without")
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_kmeans_on_the_lines_is_refused_when_the_dag_is_built(tmp_path):
     result = snakemake(tmp_path, "-n", f"{SMOKE}/lines/acai/dz64/seed0/kmeans.json")
     _rejected(result, "invalid target: dataset 'lines' has no data file")
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_an_unknown_dataset_in_a_target_is_named(tmp_path):
     result = snakemake(tmp_path, "-n", f"{SMOKE}/imagenet/acai/dz32/seed0/metrics.json")
     _rejected(result, "invalid target: unknown dataset 'imagenet'; configured datasets: ")
 
 
 @pytest.mark.parametrize("name", ["my_mnist", "my-mnist"])
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_a_dataset_named_with_underscore_or_hyphen_validates_and_builds(tmp_path, name):
     paper = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     overlay = _override(
@@ -158,6 +166,7 @@ def _dataset_overlay(tmp_path, name):
     return _override(tmp_path, yaml.safe_dump(datasets))
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_another_scales_root_is_never_a_dataset_of_the_papers_results(tmp_path):
     """results/quick/... belongs to the quick scale: under the paper's results/ it is no dataset
     'quick', even one configured by that name; a name that merely starts so is one."""
@@ -259,8 +268,8 @@ def test_smoke_dag_table1_and_figures(smoke_run):
         assert title_of(model) in tex
     # 2 metrics x the models: the paper's mean ± std each; ours from one seed, a value with no std
     # (or undef. for a collapsed smoke-scale model)
-    body = "".join(line for line in tex.splitlines() if not line.startswith("%"))
-    expected, found = 2 * len(smoke["table1"]["models"]), body.count("$\\pm$")
+    rows = tex.split("\\midrule", 1)[1].split("\\bottomrule", 1)[0]  # the table's rows, not its caption
+    expected, found = 2 * len(smoke["table1"]["models"]), rows.count("$\\pm$")
     assert found == expected, f"{found} '±' in the table, expected the paper's {expected}"
     for model, dz in table1_cells(smoke):  # each model at its own dz (the VQ-VAE: 256)
         cell = smoke_run / SMOKE / "lines" / model / f"dz{dz}" / "seed0"
@@ -282,7 +291,7 @@ def test_smoke_dag_table1_and_figures(smoke_run):
 def test_smoke_tables_2_and_3_from_real_mnist(smoke_run):
     for target in TARGETS[1:4]:
         tex = (smoke_run / target).read_text()
-        assert "MNIST & 32" in tex and "paper" in tex and "Pixels" in tex
+        assert "MNIST, $d_z$ = 32" in tex and "Paper" in tex and "Pixels" in tex, tex[-1500:]
     assert "53.20" in (smoke_run / f"{SMOKE}/table3.tex").read_text()  # the paper's pixel K-Means
     with open(smoke_run / f"{SMOKE}/table3.csv") as f:
         rows = list(csv.DictReader(f))
@@ -427,6 +436,7 @@ def test_the_report_in_a_browser_captions_every_table_and_figure_with_scale_seed
     assert len(problems) == 1 and "Reporting rule:" in problems[0], problems
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_single_kmeans_cell_builds_exactly_its_chain(tmp_path):
     result = snakemake(tmp_path, "-n", f"{SMOKE}/mnist/acai/dz32/seed1/kmeans.json")
     assert result.returncode == 0, result.stderr
