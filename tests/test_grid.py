@@ -8,9 +8,17 @@ import pytest
 
 from acai_repro.cell_status import grid_status, last_json_line
 from acai_repro.config import cell_spec, spec_digest, with_run_settings
-from acai_repro.cost import DeviceJob, cost_report, expand_targets, images_left, parse_dry_run, schedule
+from acai_repro.cost import (
+    DeviceJob,
+    cost_report,
+    expand_targets,
+    images_left,
+    parse_dry_run,
+    schedule,
+    training_cost,
+)
 from acai_repro.grid import main as grid_main
-from acai_repro.grid_cells import GridError, cell_folder, load_grid_config, target_cells
+from acai_repro.grid_cells import Cell, GridError, cell_folder, load_grid_config, target_cells
 from acai_repro.models import MODELS
 from acai_repro.rates import config_step, default_card, load_rates, train_rate
 from acai_repro.results import write_started_spec
@@ -241,19 +249,7 @@ def test_every_rate_names_the_step_and_precision_it_stands_in_for():
     fp32 = train_rate(rates, "h100", "lines", 64, "acai", step="graphed", precision="fp32")
     assert "STAND-IN: fp32 convolutions not measured here" in fp32.note([]), fp32.note([])
     fast = train_rate(
-        rates
-        + [
-            dict(
-                card="h100",
-                kind="train_fast",
-                dataset="lines",
-                dz="64",
-                model="acai",
-                value="30000",
-                precision="fp32",
-                source="test row",
-            )
-        ],
+        rates + [lines_acai_rate("train_fast", 30000, source="test row")],
         "h100",
         "lines",
         64,
@@ -458,26 +454,26 @@ def test_the_slurm_profile_runtime_is_the_one_derived_from_the_rates():
 def test_a_fused_groups_cells_add_up_to_the_groups_time(tmp_path):
     """A fused group trains its seeds at once: its rate is the group's aggregate images/s, so its
     three cells cost the group's time together, not three times it."""
-    from acai_repro.cost import training_cost
-    from acai_repro.grid_cells import Cell
-
     config = load_grid_config([str(ROOT / "config" / "smoke.yaml")])
-    rates = [
-        dict(
-            card="h100",
-            kind="train_fused",
-            dataset="lines",
-            dz="64",
-            model="acai",
-            value="90000",
-            unit="images_per_s",
-            precision="fp32",
-            cores="",
-            source="test",
-        )
-    ]
+    rates = [lines_acai_rate("train_fused", 90000)]
     group = [Cell("lines", "acai", 64, seed) for seed in range(3)]
     rows, hours = training_cost(config, tmp_path, group, "h100", rates, step="fused", precision="fp32")
     images = config["training"]["total_images"]
     group_seconds = 3 * images / 90000  # three seeds' images at the group's aggregate rate
     assert math.isclose(hours * 3600, group_seconds), f"{hours * 3600} s costed, the group takes {group_seconds} s"
+
+
+def lines_acai_rate(kind: str, value: int, source: str = "test") -> dict:
+    """A rates.csv row for lines ACAI at dz 64 on an H100, float32 convolutions."""
+    return dict(
+        card="h100",
+        kind=kind,
+        dataset="lines",
+        dz="64",
+        model="acai",
+        value=str(value),
+        unit="images_per_s",
+        precision="fp32",
+        cores="",
+        source=source,
+    )

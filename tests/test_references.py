@@ -15,6 +15,7 @@ files and the docstrings of every module of the package. Checked:
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import re
 from pathlib import Path
@@ -153,11 +154,17 @@ def schema_resolves(parts: list[str], schema: dict) -> bool:
     return True
 
 
+@functools.cache
+def example_spec() -> dict:
+    """One real-data cell's spec with its run settings, read once."""
+    config = load_config(DEFAULT_CONFIG)
+    return with_run_settings(cell_spec(config, "mnist", "acai", 32, 0), config)
+
+
 def spec_resolves(parts: list[str]) -> bool:
     """Whether a dotted name is a key of a cell's spec (spec.json, model.pt), run settings
     included: `data.content`, `data.path`."""
-    config = load_config(DEFAULT_CONFIG)
-    node = with_run_settings(cell_spec(config, "mnist", "acai", 32, 0), config)
+    node = example_spec()
     for part in parts:
         if not isinstance(node, dict) or part not in node:
             return False
