@@ -3,8 +3,8 @@
 A cell's metrics.json once it has finished, else its spec.json and the tail of its
 evals.jsonl, never its torch state: cheap enough for the 126 cells of the paper's grid. A
 cell is waiting, running (kimg done and images/s from its evals.jsonl), finished (with its
-reported values), diverged (with the reason), stale (trained or training under another spec
-than the config's: all of it is work to do) or damaged (a file that cannot be read as what it
+values under the tables' rule, `tables.report_rule`), diverged (with the reason), stale (trained
+or training under another spec than the config's: all of it is work to do) or damaged (a file that cannot be read as what it
 should be, named). A trained cell's model.pt is checked as an archive from its end only
 (acai_repro.weights_file.check_structure: a cut file is damaged); a reader of the weights
 checks every byte, and moves damaged weights aside: such a cell is damaged until retrained.
@@ -23,6 +23,7 @@ from acai_repro.config import cell_spec
 from acai_repro.devices import default_lock_folder, slot_holders
 from acai_repro.grid_cells import Cell, cell_folder, target_cells
 from acai_repro.guard import LOCK_FILE
+from acai_repro.report_rule import ReportRule, reported_values
 from acai_repro.results import SPEC_FILE, DamagedRecordError, read_record, recorded_spec, spec_differences
 from acai_repro.units import format_duration
 from acai_repro.weights_file import DAMAGED_SUFFIX, check_structure
@@ -143,13 +144,13 @@ def _cell_status(config: dict, directory: Path, cell: Cell, now: float) -> CellS
         _check_weights(folder / "model.pt")
         if record.get("status") == "diverged":
             return CellStatus(cell, "diverged", record.get("images", 0), total, rate, record.get("reason") or "")
-        if record.get("status") != "ok" or not isinstance(record.get("reported"), dict):
+        if record.get("status") != "ok" or not isinstance(record.get("evals"), list) or not record["evals"]:
             raise DamagedRecordError(
-                f"{metrics}: damaged record: no 'status' ok or diverged with its 'reported' values"
+                f"{metrics}: damaged record: no 'status' ok or diverged with its evaluation history ('evals')"
             )
-        return CellStatus(
-            cell, "finished", record.get("images", total), total, rate, _reported_text(record["reported"])
-        )
+        # the values the tables print: the config's reporting rule read from the history
+        values = reported_values(record["evals"], ReportRule.from_config(config))
+        return CellStatus(cell, "finished", record.get("images", total), total, rate, _reported_text(values))
     # spec.json alone is no start: rule cell_spec writes it before the training job is queued
     present = [p for p in (evals, state) if p.exists()]
     if not present:

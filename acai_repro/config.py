@@ -26,6 +26,7 @@ import yaml
 
 from acai_repro.models import MODELS
 from acai_repro.models.base import AutoEncoder, Option, unfusable_reason
+from acai_repro.report_rule import ReportRule
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 IMAGE_SIZE = 32
@@ -36,6 +37,12 @@ DATASET_NAME = r"[a-z0-9][a-z0-9_-]*"
 RUN_SETTINGS = ("checkpoint_minutes", "progress_seconds", "check_every", "cuda_graphs")
 # Top-level run settings that a job's spec carries (where it ran, which scale it belongs to).
 TOP_RUN_SETTINGS = ("device", "scale_name")
+# The reporting rule (tables.report_rule) a job's spec carries: when the cell evaluates for it. The
+# weights do not depend on it, so it is a run setting: changing it retrains nothing.
+REPORT_RULE = "report_rule"
+# Training keys that specs written before held and that no longer determine a result:
+# report_last only chose the values a record stored (the tables read the rule since).
+LEGACY_TRAINING_KEYS = ("report_last",)
 
 
 class ConfigError(ValueError):
@@ -562,10 +569,13 @@ def _check_results_dir(path: str) -> None:
             raise ConfigError(f"config key 'results_dir': {folder} is an existing file, not a folder; name a folder")
 
 
-def evaluations(training: dict) -> int:
-    """How many evaluations a full run makes: every eval_every images, and at the end."""
+def evaluations(config: dict) -> int:
+    """How many evaluations a full run makes: every eval_every images, at the end, and the
+    reporting rule's over the last of its training (acai_repro.report_rule)."""
+    training = config["training"]
     steps, every = training["total_images"] // training["batch_size"], training["eval_every"] // training["batch_size"]
-    return steps // every + (1 if steps % every else 0)
+    regular = set(range(every, steps + 1, every)) | {steps}
+    return len(regular | ReportRule.from_config(config).report_steps(steps))
 
 
 def _check_conv_precision(config: dict) -> None:
@@ -580,8 +590,8 @@ def _check_conv_precision(config: dict) -> None:
 
 def _check_report_rule(config: dict) -> None:
     """The tables' rule can be met by every cell, before any job (else the tables fail after all
-    training). Its count is the fraction last/of of the evaluations a cell made, rounded half up
-    (acai_repro.tables.ReportRule.count): with last <= of it never exceeds them, at any scale."""
+    training). It reads the evaluations over the last last/of of a cell's training
+    (acai_repro.report_rule.ReportRule.count): with last <= of, at least the final one."""
     rule = config["tables"]["report_rule"]
     if rule["last"] > rule["of"]:
         raise ConfigError(
@@ -605,11 +615,6 @@ def _check_training(training: dict) -> None:
         raise ConfigError(
             "config key 'training.seed_fusion': seed fusion is part of the fast path; set "
             "training.fast_path: true as well (the exact path trains each seed on its own)"
-        )
-    if training["report_last"] > evaluations(training):
-        raise ConfigError(
-            f"config key 'training.report_last': {training['report_last']} is more than the "
-            f"{evaluations(training)} evaluations a run makes (total_images / eval_every)"
         )
 
 
@@ -748,10 +753,11 @@ def model_options(config: dict, model: str) -> dict:
 
 
 def with_run_settings(spec: dict, config: dict) -> dict:
-    """`spec` plus the run settings of `config` (device, scale name, reporting intervals, where
-    the prepared data lie now), for the job."""
+    """`spec` plus the run settings of `config` (device, scale name, reporting intervals, the
+    reporting rule whose evaluations the job makes, where the prepared data lie now), for the job."""
     spec = copy.deepcopy(spec)
     spec.update({key: config[key] for key in TOP_RUN_SETTINGS})
+    spec[REPORT_RULE] = copy.deepcopy(config["tables"]["report_rule"])
     spec["training"].update({k: config["training"][k] for k in RUN_SETTINGS})
     if spec.get("data") and DATA_CONTENT in spec["data"]:
         spec["data"][DATA_LOCATION] = data_file(config, spec["dataset"])
@@ -807,9 +813,9 @@ def data_spec(config: dict, dataset: str) -> dict | None:
 def spec_core(spec: dict) -> dict:
     """`spec` without its run settings: what determines a cell's weights (as `cell_spec`)."""
     core = copy.deepcopy(spec)
-    for key in TOP_RUN_SETTINGS:
+    for key in (*TOP_RUN_SETTINGS, REPORT_RULE):
         core.pop(key, None)
-    for key in RUN_SETTINGS:
+    for key in (*RUN_SETTINGS, *LEGACY_TRAINING_KEYS):
         core["training"].pop(key, None)
     if core.get("data") and DATA_CONTENT in core["data"]:
         core["data"].pop(DATA_LOCATION, None)  # a location, not the data: a run setting
@@ -840,14 +846,20 @@ def comparable_spec(recorded: dict, expected: dict) -> dict:
 
 def kept_spec(recorded: dict | None, expected: dict) -> dict:
     """The spec rule cell_spec records: `recorded` (a cell's spec.json) where it says what `expected`
-    says in its older form, so Snakemake sees the same params and retrains nothing; else `expected`."""
+    says in its older form (data by path, legacy training keys), so Snakemake sees the same params
+    and retrains nothing; else `expected`."""
     if (
         recorded is not None
-        and is_located_spec(recorded)
+        and (is_located_spec(recorded) or has_legacy_keys(recorded))
         and spec_core(comparable_spec(recorded, expected)) == spec_core(expected)
     ):
         return recorded
     return expected
+
+
+def has_legacy_keys(spec: dict) -> bool:
+    """A spec written while it held training keys that no longer determine a result."""
+    return any(key in (spec.get("training") or {}) for key in LEGACY_TRAINING_KEYS)
 
 
 def spec_digest(spec: dict) -> str:

@@ -59,7 +59,7 @@ def reported_values(record: dict, rule: ReportRule = PAPER_RULE) -> dict:
     """A trained cell's values under the tables' reporting rule, read from its history (the
     `reported` values it stored itself where a record holds no history)."""
     evals = record.get("evals") or []
-    return median_of_last(evals, rule.count(len(evals))) if evals else (record.get("reported") or {})
+    return median_of_last(evals, rule.count(evals)) if evals else (record.get("reported") or {})
 
 
 def reported_text(record: dict, rule: ReportRule = PAPER_RULE) -> str:
@@ -84,7 +84,7 @@ def provenance_text(records) -> str:
     scales = joined((r.get("spec") or {}).get("scale_name") for r in records)
     seeds = joined(r["cell"]["seed"] for r in records)
     rules = joined(
-        f"median of the last {PAPER_RULE.count(len(r['evals']))} of {len(r['evals'])} evaluations"
+        f"median of the last {PAPER_RULE.count(r['evals'])} of {len(r['evals'])} evaluations"
         for r in records
         if r.get("evals") and r.get("status") == "ok"
     )

@@ -34,7 +34,8 @@ import torch
 from acai_repro.config import DEFAULT_CONFIG, cell_spec, deep_update, read_yaml, validate_config, with_run_settings
 from acai_repro.files import write_json
 from acai_repro.models import MODELS
-from acai_repro.train import REPORTED, code_version, load_trained, train_cell
+from acai_repro.report_rule import REPORTED
+from acai_repro.train import code_version, load_trained, train_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 FINGERPRINTS_PATH = Path(__file__).resolve().parent / "fingerprints.json"
@@ -52,7 +53,7 @@ OVERLAY = {
     "seeds": [0],
     "device": "cpu",
     "models": {"vqvae": {"codebook_size": 256}},
-    "training": {"total_images": 256, "eval_every": 256, "report_last": 1},
+    "training": {"total_images": 256, "eval_every": 256},
     "evaluation": {
         "lines": {"test_lines": 128, "interpolation_pairs": 8, "interpolation_points": 16, "references": 1000}
     },

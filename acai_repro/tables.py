@@ -19,7 +19,6 @@ import math
 import os
 import re
 import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from acai_repro import fastpath
 from acai_repro.cells import cell_directory
 from acai_repro.config import dataset_title, load_config, load_schema, table1_cells
 from acai_repro.models import MODELS, title_of
+from acai_repro.report_rule import PAPER_RULE, ReportRule, median_of_last
 from acai_repro.results import DamagedRecordError, read_record, record_number
 
 PAPER_VALUES = Path(__file__).with_name("paper_values.csv")
@@ -76,39 +76,6 @@ LATEX_PREAMBLE = r"\usepackage{booktabs}"
 PROTOCOL_IMAGES = load_schema()["properties"]["training"]["properties"]["total_images"]["default"]
 
 
-PAPER_LAST, PAPER_OF = 20, 256  # the protocol: the median of the last 20 of its 256 evaluations
-
-
-@dataclass(frozen=True)
-class ReportRule:
-    """Each seed's value: the median of its last `last` evaluations; with `of`, of the same fraction
-    `last`/`of` of the evaluations it made, rounded to the nearest evaluation and at least one (the
-    paper: last 20 of 256; 1 of 8 at the quick scale, 1 of 16 at gpu-quick)."""
-
-    last: int = PAPER_LAST
-    of: int | None = PAPER_OF
-
-    @classmethod
-    def from_config(cls, config: dict) -> ReportRule:
-        rule = config["tables"]["report_rule"]
-        return cls(rule["last"], rule["of"])
-
-    def count(self, evaluations: int) -> int:
-        """N: how many of a cell's last evaluations its value is the median of."""
-        if self.of is None:
-            return self.last
-        return max(1, math.floor(evaluations * self.last / self.of + 0.5))  # half up, never banker's
-
-    def describe(self) -> str:
-        if self.of is None:
-            return f"rule: a fixed last {self.last}, not the paper's"
-        paper = ", the paper's" if (self.last, self.of) == (PAPER_LAST, PAPER_OF) else ""
-        return f"rule: the last {self.last}/{self.of} of the evaluations made, rounded, at least one{paper}"
-
-
-PAPER_RULE = ReportRule()
-
-
 class MissingCellError(RuntimeError):
     """A table was asked for a cell whose records are absent or incomplete."""
 
@@ -149,8 +116,9 @@ def collect(paths, metrics, rule: ReportRule = PAPER_RULE) -> pd.DataFrame:
     scale: the scale_name the record was made at (None where it records none).
 
     A trained cell's values (a metrics.json) follow `rule`, from the evaluation history the record
-    holds (never the `reported` values its training stored under `training.report_last`):
-    report_last is N, evaluations how many it made. A probe, K-Means or pixel record: its own value."""
+    holds (acai_repro.report_rule; the `reported` values it stored follow the rule it trained under):
+    report_last is N, how many of its last evaluations each value is the median of, evaluations how
+    many it made. A probe, K-Means or pixel record: its own value."""
     rows = []
     for path in paths:
         record = read_record(path)
@@ -219,21 +187,10 @@ def _values_under_rule(record: dict, rule: ReportRule, path) -> tuple[dict, int 
         raise DamagedRecordError(f"{path}: damaged record: 'evals' is not a list of evaluations")
     if not evals:
         raise MissingCellError(f"{path}: no evaluation history ('evals'), which the reporting rule reads")
-    n = rule.count(len(evals))
+    n = rule.count(evals)
     if n > len(evals):
         raise MissingCellError(f"{path}: {len(evals)} evaluations, fewer than the last {n} asked for")
     return median_of_last(evals, n), n, len(evals)
-
-
-def median_of_last(evals: list, n: int) -> dict:
-    """The median of the last `n` evaluations of each key they all hold (null read as undefined, NaN)."""
-    tail = evals[-n:]
-    keys = [k for k in tail[0] if all(k in e for e in tail)]
-    return {
-        k: float(np.median([np.nan if e[k] is None else e[k] for e in tail]))
-        for k in keys
-        if all(e[k] is None or isinstance(e[k], (int, float)) for e in tail)
-    }
 
 
 def require(frame: pd.DataFrame, expected: pd.MultiIndex) -> pd.DataFrame:

@@ -60,6 +60,7 @@ from acai_repro.guard import CellLock, ParentWatch
 from acai_repro.metrics.lines import line_metrics
 from acai_repro.models import build_model
 from acai_repro.nets import Architecture, dense
+from acai_repro.report_rule import ReportRule, reported_values
 from acai_repro.results import DamagedRecordError, write_started_spec
 from acai_repro.signals import TrainingInterrupted, stop_requests
 from acai_repro.training_run import Run, build_run, make_generator, one_step, resolve_device
@@ -68,7 +69,6 @@ from acai_repro.weights_file import check_contents, quarantine
 
 STATE_FILE = "train_state.pt"
 EVALS_FILE = "evals.jsonl"
-REPORTED = ("mean_distance", "smoothness", "classifier_accuracy", "test_recon_mse")
 
 
 @torch.no_grad()
@@ -172,12 +172,6 @@ def provenance(device: torch.device) -> dict:
     }
 
 
-def reported_medians(evals: list, last: int) -> dict:
-    """The cell's reported values: the median of the last `last` evaluations of each metric."""
-    tail = evals[-last:]
-    return {key: float(np.median([e[key] for e in tail])) for key in REPORTED if tail and all(key in e for e in tail)}
-
-
 class Progress:
     """A status line at least every `seconds`: kimg, losses, images/s, ETA."""
 
@@ -266,6 +260,9 @@ class CellTrainer:
         tr = self.tr = spec["training"]
         self.batch = tr["batch_size"]
         self.total_steps, self.eval_steps = tr["total_images"] // self.batch, tr["eval_every"] // self.batch
+        # the reporting rule's evaluations (acai_repro.report_rule), beside the regular ones
+        self.rule = ReportRule.from_setting(spec.get("report_rule"))
+        self.report_steps = self.rule.report_steps(self.total_steps)
         self.label = cell_folders(spec["dataset"], spec["model"], spec["dz"], spec["seed"])
         self.in_group = group_stream is not None
         own_stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" and not self.in_group else None
@@ -317,7 +314,7 @@ class CellTrainer:
         run = self.run
         run.step += 1
         self.segment_steps += 1
-        at_eval = run.step % self.eval_steps == 0 or run.step == self.total_steps
+        at_eval = run.step % self.eval_steps == 0 or run.step == self.total_steps or run.step in self.report_steps
         # Graphed: no read-back between evaluations, so a divergence shows at the next one.
         if at_eval or (not self.graphed and run.step % self.tr["check_every"] == 0):
             reason = self._divergence()
@@ -399,8 +396,8 @@ class CellTrainer:
             "status": status,
             "reason": reason,
             "cell": {k: spec[k] for k in ("dataset", "model", "dz", "seed")},
-            "reported": reported_medians(run.evals, tr["report_last"]) if status == "ok" else {},
-            "report_rule": f"median of the last {tr['report_last']} evaluations",
+            "reported": reported_values(run.evals, self.rule) if status == "ok" else {},
+            "report_rule": self.rule.record_text(run.evals) if status == "ok" and run.evals else None,
             "path": fastpath.path_name(spec),
             "steps": run.step,
             "images": images,

@@ -62,7 +62,7 @@ MALFORMED = [
     ("training: 5", "'training'", "not of type object"),
     ("models: {acai: {lambda: -0.5}}", "'models.acai.lambda'", "less than the minimum of 0"),
     ("models: {acai: {gamma: 1.5}}", "'models.acai.gamma'", "greater than the maximum of 1"),
-    ("training: {report_last: 300}", "'training.report_last'", "more than the 256 evaluations"),
+    ("training: {report_last: 2}", "'training.report_last'", "is unknown"),  # gone: tables.report_rule
     ("training: {total_images: 1000}", "'training.total_images'", "not divisible by training.batch_size"),
     ("seeds: [0, 0]", "'seeds'", "non-unique"),
     ("table1: {models: [baseline, gan]}", "'table1.models.1'", "valid: baseline, denoising"),
@@ -288,7 +288,7 @@ def _dry_run(tmp_path, *configs, snakefile=ROOT / "Snakefile"):
     [
         ("models: {acai: {lamda: 0.25}}", "config key 'models.acai.lamda' is unknown"),
         ("training: {batch_size: 64.0}", "config key 'training.batch_size'"),
-        ("training: {report_last: 300}", "config key 'training.report_last'"),
+        ("training: {report_last: 2}", "config key 'training.report_last' is unknown"),
         ("table2: {cells: [[imagenet, 32]]}", "config key 'table2.cells.0'"),
     ],
 )
@@ -466,3 +466,36 @@ def test_snakemake_refuses_late_crashing_values_before_any_job(tmp_path, text, k
     output = result.stdout + result.stderr
     assert result.returncode != 0 and f"invalid configuration: config key {key}" in output
     assert not (tmp_path / "work" / "results").exists()
+
+
+def test_a_spec_written_with_report_last_is_current_and_kept():
+    """Cells trained while `training.report_last` was part of their spec: the same cell now (no
+    retraining, not stale), their spec.json kept as written (Snakemake sees the same params); a
+    real difference beside it still counts."""
+    from acai_repro.config import cell_spec, kept_spec, spec_digest
+    from acai_repro.results import spec_differences
+
+    config = load_config(PAPER, ROOT / "config" / "quick.yaml")
+    expected = cell_spec(config, "lines", "acai", 64, 0)
+    legacy = copy.deepcopy(expected)
+    legacy["training"]["report_last"] = 2
+    assert spec_differences(legacy, expected) == [], spec_differences(legacy, expected)
+    assert spec_digest(legacy) == spec_digest(expected)
+    assert kept_spec(legacy, expected) is legacy, "the recorded spec is kept: the same params for Snakemake"
+    changed = copy.deepcopy(legacy)
+    changed["training"]["total_images"] *= 2
+    assert spec_differences(changed, expected) == ["training.total_images 262144 != 131072"]
+    assert kept_spec(changed, expected) is expected
+
+
+def test_the_reporting_rule_is_a_run_setting():
+    """The rule rides with the job (when to evaluate) but is no part of what a cell's weights depend on."""
+    from acai_repro.config import cell_spec, spec_digest, with_run_settings
+
+    config = load_config(PAPER, ROOT / "config" / "quick.yaml")
+    spec = cell_spec(config, "lines", "acai", 64, 0)
+    job = with_run_settings(spec, config)
+    assert job["report_rule"] == {"last": 20, "of": 256}, job.get("report_rule")
+    other = copy.deepcopy(config)
+    other["tables"]["report_rule"] = {"last": 40, "of": 256}
+    assert spec_digest(with_run_settings(spec, other)) == spec_digest(job) == spec_digest(spec)

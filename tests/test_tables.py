@@ -10,10 +10,13 @@ import pytest
 import torch
 
 from acai_repro import scorecard, tables
-from acai_repro.config import load_config
+from acai_repro.config import evaluations, load_config
+from acai_repro.report_rule import PAPER_RULE
 from acai_repro.tables import PAPER_VALUES, MissingCellError, ReportRule, write_grid_table, write_table1
 from acai_repro.tables import main as tables_main
 from acai_repro.tables import markdown_tables as tables_markdown
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
 MODELS = ["baseline", "acai"]
 MODELS6 = ["baseline", "denoising", "vae", "aae", "vqvae", "acai"]
@@ -179,7 +182,7 @@ def test_collapsed_model_is_undefined_from_the_metric_to_the_table(tmp_path):
     from acai_repro.data.lines import render_lines
     from acai_repro.files import write_json
     from acai_repro.metrics.lines import line_metrics
-    from acai_repro.train import reported_medians
+    from acai_repro.report_rule import reported_values
 
     line = render_lines(torch.tensor([1.0])).numpy()  # [1, 1, 32, 32]
     evaluation = line_metrics(np.broadcast_to(line, (4, 16, *line.shape[1:])).copy())
@@ -190,7 +193,8 @@ def test_collapsed_model_is_undefined_from_the_metric_to_the_table(tmp_path):
             cell = {"dataset": "lines", "model": model, "dz": 64, "seed": seed}
             paths.append(tmp_path / f"{model}{seed}.json")
             write_json(
-                paths[-1], {"status": "ok", "cell": cell, "reported": reported_medians(evals, 2), "evals": evals}
+                paths[-1],
+                {"status": "ok", "cell": cell, "reported": reported_values(evals, PAPER_RULE), "evals": evals},
             )
     write_table1(paths, MODELS, SEEDS, tmp_path / "t.tex", tmp_path / "t.csv")
     tex = (tmp_path / "t.tex").read_text()
@@ -252,12 +256,32 @@ def test_the_papers_rule_is_read_from_the_histories_not_the_stored_values(tmp_pa
 
 
 @pytest.mark.parametrize(
-    "evaluations, expected", [(8, 1), (16, 1), (256, 20), (2, 1), (1, 1), (26, 2), (32, 3), (1024, 80)]
+    "evaluations, expected", [(8, 1), (16, 2), (256, 20), (2, 1), (1, 1), (26, 3), (32, 3), (1024, 80)]
 )
-def test_the_papers_rule_at_every_scale_is_the_same_fraction_of_training(evaluations, expected):
-    """quick: 1 of 8, gpu-quick: 1 of 16, the protocol: 20 of 256; 26 x 20/256 = 2.03 rounds to 2, 32 x 20/256 = 2.5 up to 3."""
-    assert ReportRule().count(evaluations) == expected, ReportRule().count(evaluations)
-    assert ReportRule(4, None).count(evaluations) == 4  # a fixed rule whatever the history
+def test_the_papers_rule_reads_the_evaluations_over_the_last_20_of_256_of_training(evaluations, expected):
+    """Regular histories (an evaluation every 1/M of training): the evaluations after 236/256 of it.
+    quick's 8: the last 1; gpu-quick's 16: the last 2 (the 15th is at 240/256); the protocol: 20 of 256."""
+    every = 4096
+    regular = [{"images": every * k} for k in range(1, evaluations + 1)]
+    assert ReportRule().count(regular) == expected, ReportRule().count(regular)
+    hand_written = [{} for _ in range(evaluations)]  # no images: read as evenly spaced
+    assert ReportRule().count(hand_written) == expected, ReportRule().count(hand_written)
+    assert ReportRule(4, None).count(regular) == 4  # a fixed rule whatever the history
+
+
+def test_the_papers_rule_reads_the_schedule_it_makes_at_every_scale():
+    """Each scale's history (regular evaluations and the rule's own): the rule reads the 20 it made."""
+    for overlay, regular_every in (("quick.yaml", 16384), ("gpu-quick.yaml", 65536), (None, 65536)):
+        config = load_config(CONFIG_DIR / "config.yaml", *([CONFIG_DIR / overlay] if overlay else []))
+        batch, total = config["training"]["batch_size"], config["training"]["total_images"]
+        steps = set(range(regular_every // batch, total // batch + 1, regular_every // batch))
+        steps |= PAPER_RULE.report_steps(total // batch)
+        history = [{"images": step * batch} for step in sorted(steps)]
+        assert len(history) == evaluations(config), (overlay, len(history), evaluations(config))
+        assert PAPER_RULE.count(history) == 20, (overlay, PAPER_RULE.count(history))
+        window = history[-20:]
+        spacing = {b["images"] - a["images"] for a, b in zip(window, window[1:])}
+        assert spacing == {total // 256}, (overlay, spacing)  # one every 1/256 of training
 
 
 def test_a_record_without_its_evaluation_history_is_refused(tmp_path):

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -44,17 +45,25 @@ def test_same_seed_same_metrics(smoke_config, tmp_path):
 
 
 def test_outputs_and_evaluation_log(smoke_config, tmp_path):
-    spec = tiny_spec(smoke_config, "baseline", total_images=384, eval_every=128, report_last=2)
+    """Regular evaluations every eval_every, the reporting rule's over the last last/of of training
+    (one every 1/of of it), and metrics.json's values: the median of the rule's window."""
+    spec = tiny_spec(smoke_config, "baseline", total_images=64 * 16, eval_every=64 * 8)
+    spec["report_rule"] = {"last": 4, "of": 16}  # steps 13-16: the last 4/16 of 16 steps
     metrics = train_cell(spec, tmp_path, QUIET)
     lines = (tmp_path / EVALS_FILE).read_text().splitlines()
-    assert [json.loads(line)["images"] for line in lines] == [128, 256, 384]
+    made = [json.loads(line)["images"] for line in lines]
+    assert made == [512, 832, 896, 960, 1024], f"evaluations at {made} images"
     record = json.loads(lines[-1])
     for key in ("mean_distance", "smoothness", "classifier_accuracy", "loss_ae", "images_per_s"):
-        assert key in record
+        assert key in record, f"{key} missing from an evaluation: {sorted(record)}"
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert json.dumps(on_disk["reported"], sort_keys=True) == json.dumps(metrics["reported"], sort_keys=True)
-    last_two = sorted(e["mean_distance"] for e in metrics["evals"][-2:])
-    assert metrics["reported"]["mean_distance"] == pytest.approx(sum(last_two) / 2)
+    window = [e["mean_distance"] for e in metrics["evals"][-4:]]
+    assert metrics["reported"]["mean_distance"] == pytest.approx(float(np.median(window))), (
+        metrics["reported"],
+        window,
+    )
+    assert on_disk["report_rule"] == "median of the 4 evaluations over the last 4/16 of training (0.8-1.0 kimg)"
     assert on_disk["provenance"]["device"] == "cpu" and on_disk["spec"] == spec
     assert not (tmp_path / STATE_FILE).exists()
 
