@@ -125,6 +125,8 @@ def test_the_workflow_passes():
     result = _check(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "REJECTED" not in result.stdout
+    assert "rule train_cell (rules/train.smk:" in result.stdout
+    assert result.stdout.splitlines()[-1].endswith(f"({lint_workflow.WHY})"), result.stdout
 
 
 @pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
