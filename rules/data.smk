@@ -14,8 +14,6 @@ rule prepare_dataset:
         f"{DATA_DIR}/{{dataset}}.h5",
     log:
         f"{RESULTS}/logs/data/{{dataset}}.log",
-    conda:
-        "../envs/acai.yaml"
     params:
         # data_file: a clear error for the lines or an unknown dataset
         content=lambda w: content_spec(config, data_file(w.dataset) and w.dataset),

@@ -10,8 +10,6 @@ rule export_latents:
         f"{CELL}/latents.h5",
     log:
         f"{RESULTS}/logs/latents/{CELL_FOLDERS}.log",
-    conda:
-        "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]
     resources:
         **job_resources("evaluate"),
@@ -31,8 +29,6 @@ rule probe:
         f"{CELL}/probe.json",
     log:
         f"{RESULTS}/logs/probe/{CELL_FOLDERS}.log",
-    conda:
-        "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]
     resources:
         **job_resources("evaluate"),
@@ -52,8 +48,6 @@ rule kmeans:
         f"{RESULTS}/logs/kmeans/{CELL_FOLDERS}.log",
     benchmark:
         f"{RESULTS}/benchmarks/kmeans/{CELL_FOLDERS}.tsv"
-    conda:
-        "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]
     resources:
         **job_resources("evaluate"),
@@ -72,8 +66,6 @@ rule pixels_probe:
         f"{RESULTS}/{{dataset}}/pixels/probe.json",
     log:
         f"{RESULTS}/logs/probe/{{dataset}}/pixels.log",
-    conda:
-        "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]
     resources:
         **job_resources("evaluate"),
@@ -90,8 +82,6 @@ rule pixels_kmeans:
         f"{RESULTS}/{{dataset}}/pixels/kmeans.json",
     log:
         f"{RESULTS}/logs/kmeans/{{dataset}}/pixels.log",
-    conda:
-        "../envs/acai.yaml"
     threads: config["resources"]["evaluate"]["threads"]
     resources:
         **job_resources("evaluate"),

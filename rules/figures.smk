@@ -13,8 +13,6 @@ rule fig3_lines_interpolations:
         ),
     log:
         f"{RESULTS}/logs/figures/fig3.log",
-    conda:
-        "../envs/acai.yaml"
     threads: 1
     resources:
         **job_resources("evaluate"),
@@ -36,8 +34,6 @@ rule fig5_vae_samples:
         ),
     log:
         f"{RESULTS}/logs/figures/fig5.log",
-    conda:
-        "../envs/acai.yaml"
     threads: 1
     resources:
         **job_resources("evaluate"),
@@ -60,8 +56,6 @@ rule image_interpolations:
         ),
     log:
         f"{RESULTS}/logs/figures/interpolations_{{dataset}}_dz{{dz}}.log",
-    conda:
-        "../envs/acai.yaml"
     threads: 1
     resources:
         **job_resources("evaluate"),
@@ -83,8 +77,6 @@ rule training_curves:
         ),
     log:
         f"{RESULTS}/logs/figures/training_curves_{{dataset}}_dz{{dz}}.log",
-    conda:
-        "../envs/acai.yaml"
     threads: 1
     resources:
         **job_resources("evaluate"),

@@ -19,8 +19,6 @@ rule table1:
         ),
     log:
         f"{RESULTS}/logs/tables/table1.log",
-    conda:
-        "../envs/acai.yaml"
     params:
         models=config["table1"]["models"],
         seeds=config["seeds"],
@@ -42,8 +40,6 @@ rule table2:
         ),
     log:
         f"{RESULTS}/logs/tables/table2.log",
-    conda:
-        "../envs/acai.yaml"
     params:
         **grid_params("table2"),
         std_ddof=config["tables"]["std_ddof"],
@@ -65,8 +61,6 @@ rule table2_probe:
         ),
     log:
         f"{RESULTS}/logs/tables/table2_probe.log",
-    conda:
-        "../envs/acai.yaml"
     params:
         **grid_params("table2_probe"),
         std_ddof=config["tables"]["std_ddof"],
@@ -85,8 +79,6 @@ rule table3:
         ),
     log:
         f"{RESULTS}/logs/tables/table3.log",
-    conda:
-        "../envs/acai.yaml"
     params:
         **grid_params("table3"),
         std_ddof=config["tables"]["std_ddof"],
@@ -117,8 +109,6 @@ rule reproduction:
         tex=f"{RESULTS}/reproduction.tex",
     log:
         f"{RESULTS}/logs/tables/reproduction.log",
-    conda:
-        "../envs/acai.yaml"
     params:
         std_ddof=config["tables"]["std_ddof"],
         report_rule=config["tables"]["report_rule"],

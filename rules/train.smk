@@ -44,8 +44,6 @@ for train_rule, train_cells in training_rules(PACKS).items():
             training_record("logs", train_rule, train_cells, "log"),
         benchmark:
             training_record("benchmarks", train_rule, train_cells, "tsv")
-        conda:
-            "../envs/acai.yaml"
         threads: config["resources"]["train"]["threads"]
         resources:
             gpu=config["resources"]["train"]["gpu"],

@@ -30,7 +30,7 @@ NAME, TITLE = "betavae", "β-VAE"  # the doc's example
 MODULE = "researcher_models.betavae"  # where the test puts it outside the product
 PAPER_MODELS = ["baseline", "denoising", "vae", "aae", "vqvae", "acai"]
 # What the package's copy needs to run the workflow's commands.
-TREE = ("acai_repro", "config", "rules", "scripts", "benchmarks", "envs", "profiles", "Snakefile")
+TREE = ("acai_repro", "config", "rules", "scripts", "benchmarks", "profiles", "Snakefile")
 
 
 def doc_example() -> str:

@@ -1,13 +1,10 @@
-"""The pins are written once, in requirements.txt; the package's metadata and the conda
-environment are made from it."""
+"""The pins are written once, in requirements.txt; the package's metadata is made from it."""
 
 from __future__ import annotations
 
 import re
 from importlib import metadata
 from pathlib import Path
-
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)")
@@ -31,16 +28,6 @@ def test_requirements_pin_every_line():
     loose = [line for line in lines if line and not line.startswith("#") and not PIN.match(line)]
     assert not loose, f"requirements.txt lines that are not exact pins (name==version): {loose}"
     assert "torch" in requirement_pins(), "requirements.txt pins no torch"
-
-
-def test_conda_environment_is_made_from_requirements():
-    env = yaml.safe_load((ROOT / "envs" / "acai.yaml").read_text())
-    pip_lists = [item["pip"] for item in env["dependencies"] if isinstance(item, dict) and "pip" in item]
-    assert len(pip_lists) == 1, f"envs/acai.yaml should hold one pip list, has {len(pip_lists)}"
-    assert pins(pip_lists[0]) == requirement_pins(), (
-        "envs/acai.yaml's pins differ from requirements.txt's: "
-        f"{set(pins(pip_lists[0]).items()) ^ set(requirement_pins().items())}"
-    )
 
 
 def test_package_metadata_reads_the_requirements():

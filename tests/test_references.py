@@ -26,7 +26,7 @@ from acai_repro.config import DEFAULT_CONFIG, cell_spec, load_config, load_schem
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "acai_repro"
-OWN_FOLDERS = ("acai_repro", "benchmarks", "config", "docs", "envs", "profiles", "report", "rules", "scripts", "tests")
+OWN_FOLDERS = ("acai_repro", "benchmarks", "config", "docs", "profiles", "report", "rules", "scripts", "tests")
 # Output files and folders the prose names as a run writes them (results/...), not repository files.
 OUTPUT_ROOTS = ("results",)
 FILE_SUFFIXES = (".py", ".md", ".yaml", ".yml", ".smk", ".sh", ".csv", ".json", ".txt", ".tex", ".npz", ".toml", ".cfg")
@@ -72,7 +72,6 @@ FOREIGN = {
     "time",
     "ruff",
     "pip",
-    "conda",
     "nvidia",
     "cuda",
 }

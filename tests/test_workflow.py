@@ -79,20 +79,6 @@ def test_table_dry_run_expands_every_cell(tmp_path):
     assert _jobs(result.stdout) == {"table1": 1, "cell_spec": cells, "train_cell": cells, "total": 2 * cells + 1}
 
 
-@pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
-def test_lint_is_clean():
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--lint", "--configfile", str(ROOT / "config" / "smoke.yaml")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output  # snakemake --lint exits 1 when it has lints
-    assert "Lints for" not in output, output
-
-
 def _rejected(result, *needles):
     """A target refused while the DAG is built: no job ran, the reason given, no KeyError."""
     output = result.stdout + result.stderr
