@@ -523,11 +523,12 @@ def _rule_words(summary: pd.DataFrame, rule: ReportRule) -> str:
     text = rule_text(summary)
     if text == FINAL_WEIGHTS:
         return "each value is measured on the autoencoder's final weights"
-    share = (
-        "the same share of training as the paper's last 20 of 256"
-        if rule == PAPER_RULE
-        else "not the paper's share of training (its last 20 of 256)"
-    )
+    if rule.of is None:
+        share = "a fixed count, not the paper's share of training (its last 20 of 256 evaluations)"
+    elif rule == PAPER_RULE:
+        share = "those made over the last 20/256 of its training, as the paper's last 20 of 256"
+    else:
+        share = f"those made over the last {rule.last}/{rule.of} of its training, not the paper's 20/256"
     return f"each seed's value is {text.replace('its ', 'the ')}, {share}"
 
 
