@@ -186,7 +186,7 @@ def cost_report(
         f"({extrapolated} of {len(rows)} settings extrapolated, {estimated} estimated from another model, "
         f"{stand_ins} at a stand-in step or precision; "
         "evaluations not included: "
-        f"{evaluations(config['training'])} per cell)"
+        f"{evaluations(config)} per cell)"
     )
     lines += pack_cost_lines(
         config, directory, packs, card, rates, step, len(cells_by_rule.get(TRAIN_RULE, [])), precision, sources

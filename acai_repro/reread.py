@@ -2,7 +2,7 @@
 
 A cell's metrics.json stores `reported` (its values) and `report_rule` (what they are, in words),
 computed as it ended under the rule its job carried (acai_repro.report_rule). A record written
-under another rule, or before the rule was one (`training.report_last` chose its values then),
+under another rule, or before the rule was one (a training key, report_last, chose its values then),
 says another thing than the tables, which read every history under the config's rule. This
 rewrites those two fields of each finished record under a results root from the evaluation
 history the record holds, and nothing else (its weights, history and spec stay as they are):

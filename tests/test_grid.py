@@ -49,7 +49,10 @@ def _metrics(directory, config, cell, record, trained_under=None):
 
 
 def _finish(directory, config, cell, reported, images=256, rate=900.0, trained_under=None):
+    """A finished cell whose one evaluation (at its end) holds `reported`: its values under any rule."""
+    evals = [{"images": images, "kimg": images / 1024, **reported}]
     record = {"status": "ok", "reason": None, "reported": reported, "images": images, "images_per_s": rate}
+    record["evals"] = evals
     _metrics(directory, config, cell, record, trained_under)
 
 

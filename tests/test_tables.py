@@ -2,6 +2,7 @@ import json
 import math
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from acai_repro import scorecard, tables
 from acai_repro.config import evaluations, load_config
 from acai_repro.report_rule import PAPER_RULE
+from acai_repro.reread import main as reread_main
 from acai_repro.tables import PAPER_VALUES, MissingCellError, ReportRule, write_grid_table, write_table1
 from acai_repro.tables import main as tables_main
 from acai_repro.tables import markdown_tables as tables_markdown
@@ -484,11 +486,23 @@ def _run_redirected(command: str, out: Path, monkeypatch) -> dict:
     """Runs a documented command from the repository root with its --out moved under `out`; returns
     {written file: the committed file it must equal}."""
     words = shlex.split(command)
-    assert words[:2] == ["python", "-m"] and words[2] in ("acai_repro.tables", "acai_repro.scorecard"), command
+    assert words[:2] == ["python", "-m"] and words[2] in (
+        "acai_repro.tables",
+        "acai_repro.scorecard",
+        "acai_repro.reread",
+    ), command
+    monkeypatch.chdir(ROOT)
+    if words[2] == "acai_repro.reread":  # rewrites records in place: run on a copy of the set
+        at = words.index("--results")
+        committed = ROOT / words[at + 1]
+        copy = out / words[at + 1]
+        shutil.copytree(committed, copy)
+        words[at + 1] = str(copy)
+        assert reread_main(words[3:]) == 0, command
+        return {path: committed / path.relative_to(copy) for path in copy.rglob("metrics.json")}
     at = words.index("--out")
     committed = ROOT / words[at + 1]
     words[at + 1] = str(out / words[at + 1])
-    monkeypatch.chdir(ROOT)
     before = set(out.rglob("*"))
     if words[2] == "acai_repro.tables":
         tables.main(words[3:])
