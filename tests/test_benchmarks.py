@@ -2,6 +2,7 @@
 run), its FLOP count and kernel classification, and rates.csv rows read from its output
 (benchmarks/gpu_session.sh is rehearsed in tests/test_gpu_session.py)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,8 @@ from acai_repro import train
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import pack  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+import evaluation_cost  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+import pack  # noqa: E402
 import rates_from_pack  # noqa: E402
 
 
@@ -119,3 +121,21 @@ def test_captured_steps_are_named_graphed(smoke_config, tmp_path):
     trainers[0].stepper.graphed = False
     ok, how = pack.how_stepped(trainers, log, "cuda")
     assert not ok and how.startswith("ERROR: 1 of 1 steps not captured"), how
+
+
+def test_evaluation_cost_reads_each_cells_seconds_and_evaluations(tmp_path, capsys):
+    """benchmarks/evaluation_cost.py: per cell, its evaluations and wall − training seconds; a set
+    without records is an error, not an empty table."""
+    for model, steps_s, wall in (("acai", 100.0, 130.5), ("vae", 80.0, 81.0)):
+        folder = tmp_path / "set" / "lines" / model / "dz64" / "seed0"
+        folder.mkdir(parents=True)
+        record = {"cell": {"dataset": "lines", "model": model, "dz": 64, "seed": 0}, "evals": [{}] * 27}
+        (folder / "metrics.json").write_text(json.dumps({**record, "train_seconds": steps_s, "wall_seconds": wall}))
+    assert evaluation_cost.main([str(tmp_path / "set")]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "lines/" in line]
+    assert rows == [
+        "| set | lines/acai/dz64/seed0 | 27 | 100 | 130 | 30 |",
+        "| set | lines/vae/dz64/seed0 | 27 | 80 | 81 | 1 |",
+    ], rows
+    with pytest.raises(SystemExit):
+        evaluation_cost.main([str(tmp_path / "empty")])
