@@ -20,18 +20,16 @@ import pandas as pd
 from acai_repro.config import dataset_title, load_config
 from acai_repro.findings import FINDINGS, MEANINGFUL_RULE, finding_rows
 from acai_repro.results import DamagedRecordError, read_record
+from acai_repro.table_registry import TABLES as TABLE_REGISTRY
 from acai_repro.tables import (
-    GRID_TABLES,
     PAPER_RULE,
     TABLE1_METRICS,
     MissingCellError,
     ReportRule,
     collect,
-    grid_cell_paths,
     grid_summary,
     latex_text,
     source_text,
-    table1_cell_paths,
     table1_summary,
 )
 from acai_repro.verdicts import (
@@ -47,13 +45,9 @@ from acai_repro.verdicts import (
     with_images,
 )
 
-TABLE_TITLES = {
-    "table1": "Table 1 (lines)",
-    "table2": "Table 2 (single-layer classifier, in tandem)",
-    "table3": "Table 3 (K-Means)",
-}
-# What each table reads from a cell's records: the record file, its key and the pixels' record.
-TABLE_RECORDS = {table: GRID_TABLES[table][1:4] for table in ("table2", "table3")}
+TABLE_TITLES = {table: TABLE_REGISTRY[table].verdict_title for table in TABLES}
+# The judged tables whose records hold a cell and a pixel record each (Tables 2-3).
+TABLE_RECORDS = {table: TABLE_REGISTRY[table] for table in TABLES if TABLE_REGISTRY[table].pixels}
 # Every verdict with its symbol: the pages print both, never a colour alone.
 SYMBOLS = {
     "agrees": "✓",
@@ -373,7 +367,7 @@ def summaries(records: dict, std_ddof: int = 0, rule: ReportRule = PAPER_RULE) -
     for table in ("table2", "table3"):
         cells, pixels = records.get(table) or ([], [])
         if cells:
-            key = TABLE_RECORDS[table][1]
+            key = TABLE_RECORDS[table].key
             out[table] = with_images(grid_summary(collect(cells, [key], rule), pixels, key, table, std_ddof))
     return out
 
@@ -544,10 +538,9 @@ def record_paths(config: dict, root) -> dict:
     def existing(paths):
         return [str(p) for p in paths if p.exists()]
 
-    records = {"table1": existing(table1_cell_paths(config, root))}
-    for table in TABLE_RECORDS:
-        paths, pixels = grid_cell_paths(config, Path(root), table)
-        records[table] = (existing(paths), existing(pixels))
+    records = {"table1": existing(TABLE_REGISTRY["table1"].cell_paths(config, root))}
+    for table, spec in TABLE_RECORDS.items():
+        records[table] = (existing(spec.cell_paths(config, root)), existing(spec.pixel_paths(config, root)))
     return records
 
 

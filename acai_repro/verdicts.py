@@ -33,6 +33,7 @@ import pandas as pd
 
 from acai_repro.models import MODELS
 from acai_repro.results import DamagedRecordError, read_record
+from acai_repro.table_registry import SCORECARD
 from acai_repro.tables import OWN_SOURCES, PAPER_VALUES, PROTOCOL_IMAGES, column_title
 
 # Every registered model, in the tables' order, then the raw pixels: name -> column title.
@@ -48,7 +49,7 @@ def paper_models() -> list[str]:
 
 
 AUTOENCODERS = paper_models()
-TABLES = ("table1", "table2", "table3")
+TABLES = SCORECARD.judged  # ("table1", "table2", "table3")
 NUMBER_VERDICTS = ["agrees", "differs", "reduced scale", "undefined", "diverged", "not run", "no std", "quoted"]
 ROW_COLUMNS = [
     "table",
