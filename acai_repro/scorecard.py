@@ -38,6 +38,7 @@ from acai_repro.verdicts import (
     NUMBER_VERDICTS,
     PROTOCOL_IMAGES,
     TABLES,
+    Verdict,
     number_rows,
     power_of_two_text,
     recorded_scale,
@@ -50,18 +51,18 @@ TABLE_TITLES = {table: TABLE_REGISTRY[table].verdict_title for table in TABLES}
 TABLE_RECORDS = {table: TABLE_REGISTRY[table] for table in TABLES if TABLE_REGISTRY[table].pixels}
 # Every verdict with its symbol: the pages print both, never a colour alone.
 SYMBOLS = {
-    "agrees": "✓",
-    "differs": "✗",
-    "reduced scale": "↓",
-    "undefined": "∅",
-    "diverged": "‼",
-    "not run": "–",
-    "no std": "?",
-    "quoted": "❞",
-    "holds": "✓",
-    "fails": "✗",
-    "partly": "◐",
-    "not enough cells": "…",
+    Verdict.AGREES: "✓",
+    Verdict.DIFFERS: "✗",
+    Verdict.REDUCED_SCALE: "↓",
+    Verdict.UNDEFINED: "∅",
+    Verdict.DIVERGED: "‼",
+    Verdict.NOT_RUN: "–",
+    Verdict.NO_STD: "?",
+    Verdict.QUOTED: "❞",
+    Verdict.HOLDS: "✓",
+    Verdict.FAILS: "✗",
+    Verdict.PARTLY: "◐",
+    Verdict.NOT_ENOUGH_CELLS: "…",
 }
 NOT_MEANINGFUL = "not meaningful at this scale"
 SENSITIVITY_LAST = (1, 2, 4, 8)  # the fixed rules the Table 1 sensitivity lines read
@@ -72,7 +73,7 @@ SENSITIVITY_LAST = (1, 2, 4, 8)  # the fixed rules the Table 1 sensitivity lines
 
 def verdict_label(finding) -> str:
     """'holds', or 'holds (not meaningful at this scale)' for a judged finding the scale cannot speak to."""
-    apart = finding.meaningful == "no" and finding.verdict != "not enough cells"
+    apart = finding.meaningful == "no" and finding.verdict != Verdict.NOT_ENOUGH_CELLS
     return f"{finding.verdict} ({NOT_MEANINGFUL})" if apart else finding.verdict
 
 
@@ -84,7 +85,7 @@ def _counts(verdicts: pd.Series) -> str:
 def summary_line(rows: pd.DataFrame, findings: pd.DataFrame) -> str:
     """One line: how many findings hold (those not meaningful at this scale counted apart), and how many
     of the autoencoders' published numbers were compared at the protocol scale."""
-    judged = findings[findings.verdict != "not enough cells"]
+    judged = findings[findings.verdict != Verdict.NOT_ENOUGH_CELLS]
     apart = judged[judged.meaningful == "no"]
     parts = (
         f"{_counts(judged[judged.meaningful == 'yes'].verdict)}, "
@@ -93,7 +94,7 @@ def summary_line(rows: pd.DataFrame, findings: pd.DataFrame) -> str:
     if len(apart):
         parts += f"; {NOT_MEANINGFUL}: {_counts(apart.verdict)}"
     n = rows[rows.model.isin(AUTOENCODERS)].verdict.value_counts()
-    compared = n.get("agrees", 0) + n.get("differs", 0) + n.get("no std", 0)
+    compared = n.get(Verdict.AGREES, 0) + n.get(Verdict.DIFFERS, 0) + n.get(Verdict.NO_STD, 0)
     numbers = (
         f"{compared} of {int(n.sum())} at protocol scale "
         f"({n.get('agrees', 0)} agree, {n.get('differs', 0)} differ), "
@@ -148,7 +149,7 @@ def compact_table(rows: pd.DataFrame, table: str, config: dict | None = None) ->
     each dataset named by its title in `config`."""
     part = rows[(rows.table == table) & rows.model.isin(MODEL_TITLES)]
     keys = ["metric"] if table == "table1" else ["dataset", "dz"]
-    run = part[part.verdict != "not run"]
+    run = part[part.verdict != Verdict.NOT_RUN]
     if table != "table1":  # a dataset's pixel row belongs to each of its (dataset, dz) rows
         settings = run[run.model != "pixels"][keys].drop_duplicates()
         pixels = part[part.model == "pixels"].drop(columns="dz").merge(settings, on="dataset")
@@ -178,7 +179,7 @@ def not_run_text(rows: pd.DataFrame, config: dict | None = None) -> list[str]:
     """The published values without a cell of ours, grouped: one line per paper table."""
     lines = []
     for table in TABLES:
-        part = rows[(rows.table == table) & (rows.verdict == "not run")]
+        part = rows[(rows.table == table) & (rows.verdict == Verdict.NOT_RUN)]
         if part.empty:
             continue
         groups = part.groupby(["dataset", "dz"] if table != "table1" else ["metric"], sort=False, dropna=False)
@@ -193,7 +194,7 @@ def not_run_text(rows: pd.DataFrame, config: dict | None = None) -> list[str]:
 
 def quoted_text(rows: pd.DataFrame, config: dict | None = None) -> list[str]:
     """The values the paper quotes from other work, with their sources: shown, never judged."""
-    part = rows[rows.verdict == "quoted"]
+    part = rows[rows.verdict == Verdict.QUOTED]
     return [
         f"- **{TABLE_TITLES[r.table]}**, {_where((r.dataset,), config)}: {source_text(r.paper_source, r.model)}: "
         f"{r.paper_mean:.1f}" + (f" (ours: {r['mean']:.2f})" if not pd.isna(r["mean"]) else "")
@@ -281,13 +282,13 @@ def markdown(
 
 SCORECARD_PREAMBLE = r"\usepackage{booktabs} \usepackage{longtable} \usepackage{array}"
 VERDICT_WORDS = {
-    "agrees": "agrees",
-    "differs": "differs",
-    "reduced scale": "reduced scale",
-    "undefined": "undefined",
-    "diverged": "diverged",
-    "not run": "not run",
-    "no std": "no spread on either side",
+    Verdict.AGREES: "agrees",
+    Verdict.DIFFERS: "differs",
+    Verdict.REDUCED_SCALE: "reduced scale",
+    Verdict.UNDEFINED: "undefined",
+    Verdict.DIVERGED: "diverged",
+    Verdict.NOT_RUN: "not run",
+    Verdict.NO_STD: "no spread on either side",
 }
 COUNTS_LEGEND = (
     "Agrees: within twice the standard deviation of both sides combined; reduced scale: trained on fewer "
@@ -391,7 +392,7 @@ def sensitivity_lines(records: dict, std_ddof: int, scale: str) -> list[str]:
         rows = number_rows(frames, scale)
         titles = own_dz_titles(rows, "table1")
         rules[last] = (
-            rows[(rows.table == "table1") & (rows.verdict != "not run")].set_index(["metric", "model"]),
+            rows[(rows.table == "table1") & (rows.verdict != Verdict.NOT_RUN)].set_index(["metric", "model"]),
             finding_rows(rows, [f for f in FINDINGS if f.table == "table1"]).set_index("finding"),
         )
     if not rules:
