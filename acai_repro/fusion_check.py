@@ -43,9 +43,9 @@ from pathlib import Path
 import torch
 
 from acai_repro.config import cell_spec, load_config, with_run_settings
+from acai_repro.cuda_graphs import build_stepper, resolve_cuda_graphs
 from acai_repro.data import build_source
 from acai_repro.fusion import FusedGroup, OneSeedStep
-from acai_repro.graphs import build_stepper, resolve_cuda_graphs
 from acai_repro.models import MODELS
 from acai_repro.models.base import unfusable_reason
 from acai_repro.train import on_stream

@@ -20,7 +20,7 @@ one). On CUDA each cell runs on its own stream, so the kernels of different cell
 the host reads a cell's values back only at its divergence checks, evaluations and progress
 lines, and then waits for that cell's stream alone (a CUDA event), never for the device.
 
-On CUDA the whole step is a captured CUDA graph (`training.cuda_graphs`, acai_repro.graphs):
+On CUDA the whole step is a captured CUDA graph (`training.cuda_graphs`, acai_repro.cuda_graphs):
 then the divergence check runs at evaluations only, so nothing is read back between
 evaluations but progress lines.
 
@@ -55,11 +55,11 @@ import torch
 from acai_repro import fastpath
 from acai_repro.cells import cell_folders, group_folders
 from acai_repro.config import spec_digest
+from acai_repro.cuda_graphs import build_stepper, resolve_cuda_graphs
 from acai_repro.data import build_source
 from acai_repro.devices import held_slot
 from acai_repro.files import write_atomically, write_json
 from acai_repro.fusion import FusedGroup
-from acai_repro.graphs import build_stepper, resolve_cuda_graphs
 from acai_repro.guard import CellLock, ParentWatch
 from acai_repro.metrics.lines import line_metrics
 from acai_repro.models import build_model

@@ -23,7 +23,7 @@ Same numbers as eager, by construction:
 A step that cannot be captured (it reads a value back, or an op's output shape depends on
 the data) falls back to eager with a log line naming the op and the line of code.
 `step_blockers` finds such ops by running the step under a dispatch mode, on a CPU too:
-`python -m acai_repro.graphs` lists which models capture.
+`python -m acai_repro.cuda_graphs` lists which models capture.
 """
 
 from __future__ import annotations
