@@ -26,8 +26,8 @@ from acai_repro.tables import (
     TABLE1_METRICS,
     MissingCellError,
     ReportRule,
+    accuracy_summary,
     collect,
-    grid_summary,
     latex_text,
     source_text,
     table1_summary,
@@ -369,7 +369,7 @@ def summaries(records: dict, std_ddof: int = 0, rule: ReportRule = PAPER_RULE) -
         cells, pixels = records.get(table) or ([], [])
         if cells:
             key = TABLE_RECORDS[table].key
-            out[table] = with_images(grid_summary(collect(cells, [key], rule), pixels, key, table, std_ddof))
+            out[table] = with_images(accuracy_summary(collect(cells, [key], rule), pixels, key, table, std_ddof))
     return out
 
 
@@ -477,16 +477,18 @@ def run_size_line(frames: dict, rule: ReportRule, config: dict | None = None) ->
     for table in ("table2", "table3"):
         if table not in frames:
             continue
-        grid = frames[table][frames[table].model != "pixels"]
-        settings = ", ".join(f"{dataset_title(config, d)} dz {z}" for d, z in dict.fromkeys(zip(grid.dataset, grid.dz)))
+        cells = frames[table][frames[table].model != "pixels"]
+        settings = ", ".join(
+            f"{dataset_title(config, d)} dz {z}" for d, z in dict.fromkeys(zip(cells.dataset, cells.dz))
+        )
         what = (
-            f"each seed the median of its {_rule_pairs(grid)} evaluations"
+            f"each seed the median of its {_rule_pairs(cells)} evaluations"
             if table == "table2"
-            else f"K-Means with {', '.join(map(str, kmeans_restarts(grid.sources))) or 'unrecorded'} restarts"
+            else f"K-Means with {', '.join(map(str, kmeans_restarts(cells.sources))) or 'unrecorded'} restarts"
         )
         parts.append(
-            f"{TABLE_TITLES[table].split(' (')[0]} on {settings} ({_power_text(grid.images)} images per "
-            f"cell, {_seed_count(grid)}, {_path_text(grid)}, {what})"
+            f"{TABLE_TITLES[table].split(' (')[0]} on {settings} ({_power_text(cells.images)} images per "
+            f"cell, {_seed_count(cells)}, {_path_text(cells)}, {what})"
         )
     protocol = (
         f"the protocol: {power_of_two_text(PROTOCOL_IMAGES)} images per cell, 3 seeds, the last 20 of 256 "

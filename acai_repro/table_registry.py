@@ -62,8 +62,8 @@ def paper_cells(config: dict, paper: str, seeds=None) -> list[Cell]:
     if paper == "table1":
         dataset = config["table1"]["dataset"]
         return [Cell(dataset, model, dz, seed) for model, dz in table1_cells(config) for seed in seeds]
-    grid = config[paper]
-    return [Cell(d, m, int(dz), s) for d, dz in grid["cells"] for m in grid["models"] for s in seeds]
+    table = config[paper]
+    return [Cell(d, m, int(dz), s) for d, dz in table["cells"] for m in table["models"] for s in seeds]
 
 
 TABLES = {
@@ -88,7 +88,7 @@ TABLES = {
             "probe.json",
             "Single-layer classifier on the latent code, trained alongside each autoencoder (the paper's Table 2)",
             "Table 2, in-tandem classifier",
-            "grid_table.py",
+            "accuracy_table.py",
             "Table 2 (single-layer classifier, in tandem)",
         ),
         PaperTable(
@@ -100,7 +100,7 @@ TABLES = {
             "Single-layer classifier fitted to each autoencoder's final latent codes after training "
             "(a post-hoc probe; the paper's Table 2 trains it alongside)",
             "Table 2, post-hoc probe",
-            "grid_table.py",
+            "accuracy_table.py",
         ),
         PaperTable(
             "table3",
@@ -110,7 +110,7 @@ TABLES = {
             "kmeans.json",
             "K-Means clustering of the latent codes (the paper's Table 3)",
             "Table 3, K-Means",
-            "grid_table.py",
+            "accuracy_table.py",
             "Table 3 (K-Means)",
         ),
     )

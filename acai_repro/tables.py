@@ -459,7 +459,7 @@ def table1_latex(summary, models, caption, label, comments) -> str:
 SETTINGS_PER_TABULAR = 2  # (dataset, dz) settings side by side: two keep a page's width in \small type
 
 
-def grid_latex(summary, cells, columns, config, caption, label, comments) -> str:
+def accuracy_latex(summary, cells, columns, config, caption, label, comments) -> str:
     """Tables 2-3 with a line per model (the raw pixels last) and, per (dataset, dz), ours and the
     paper's; a tabular per dataset, at most SETTINGS_PER_TABULAR settings side by side."""
     marks = best_marks(summary, ["dataset", "dz"], lower_is_better=False)
@@ -590,7 +590,7 @@ def table1_summary(frame: pd.DataFrame, std_ddof: int = 0) -> pd.DataFrame:
     return aggregate(frame, ["metric", "model", "dz"], "table1", std_ddof)  # dz: each model's own
 
 
-def grid_summary(frame: pd.DataFrame, pixel_paths, key: str, table: str, std_ddof: int = 0) -> pd.DataFrame:
+def accuracy_summary(frame: pd.DataFrame, pixel_paths, key: str, table: str, std_ddof: int = 0) -> pd.DataFrame:
     """Table 2 or 3's cells from collected records of `key`, with the raw-pixel records: accuracy in %."""
     pixels = collect(pixel_paths, ["accuracy"]).assign(metric=key)
     both = pd.concat([frame, pixels]).assign(value=lambda f: f.value * 100.0)
@@ -604,7 +604,7 @@ def _own_dz(summary: pd.DataFrame) -> dict:
     return {m: z for m, z in dz.items() if z != usual}
 
 
-def write_grid_table(
+def write_accuracy_table(
     paths,
     pixel_paths,
     cells,
@@ -625,7 +625,7 @@ def write_grid_table(
     CSV names each record relative to `root` (default: the CSV's folder)."""
     expected = [(d, z, m, s) for d, z in cells for m in models for s in seeds]
     frame = require(collect(paths, [key], rule), pd.MultiIndex.from_tuples(expected, names=RECORD_COLUMNS[:4]))
-    summary = grid_summary(frame, pixel_paths, key, table, std_ddof)
+    summary = accuracy_summary(frame, pixel_paths, key, table, std_ddof)
     root = Path(csv_path).parent if root is None else root
     _relative_sources(summary, root).to_csv(csv_path, index=False, columns=["dataset", "dz", "model", *CSV_COLUMNS])
     # Shown: the pixels of each dataset run; the prior methods the paper quotes, in comments.
@@ -647,7 +647,7 @@ def write_grid_table(
         f"{latex_text(title)}: accuracy (\\%), higher is better.", models_only, seeds, std_ddof, rule
     )
     Path(tex_path).write_text(
-        grid_latex(shown, cells, columns, config, caption, f"tab:{Path(tex_path).stem}", comments)
+        accuracy_latex(shown, cells, columns, config, caption, f"tab:{Path(tex_path).stem}", comments)
     )
     return summary
 
@@ -661,7 +661,7 @@ CSV_NEEDED = ["model", "mean", "std", "n_seeds", "status"]
 
 
 def read_table_csv(path, dtype: dict | None = None) -> pd.DataFrame:
-    """A table's CSV as written by write_table1 / write_grid_table; DamagedRecordError naming the
+    """A table's CSV as written by write_table1 / write_accuracy_table; DamagedRecordError naming the
     file and what is wrong (empty, not CSV, a column missing, a mean that is no number)."""
     try:
         frame = pd.read_csv(path, dtype=dtype or {"dz": "Int64"})
@@ -702,7 +702,7 @@ def markdown_table1(csv_path) -> str:
     return "\n".join(lines) + "\n" + _markdown_bold_legend(shown_marks)
 
 
-def markdown_grid_tables(csv_paths, config: dict | None = None) -> str:
+def markdown_accuracy_tables(csv_paths, config: dict | None = None) -> str:
     """Tables 2-3 CSVs (accuracy, %) as one Markdown table: per table and (dataset, dz), a row of
     ours (naming the scale its CSV records) and a row of the paper's; raw pixels in the last column.
     Each dataset is named by its title in `config`."""
@@ -744,7 +744,7 @@ def markdown_tables(csv_paths, config: dict | None = None) -> str:
     """Table 1's CSV (it has a `metric` column) or Tables 2-3 CSVs, as Markdown (datasets named by
     their titles in `config`)."""
     first = read_table_csv(csv_paths[0])
-    return markdown_table1(csv_paths[0]) if "metric" in first.columns else markdown_grid_tables(csv_paths, config)
+    return markdown_table1(csv_paths[0]) if "metric" in first.columns else markdown_accuracy_tables(csv_paths, config)
 
 
 def _scales_text(rows: pd.DataFrame) -> str:
@@ -811,7 +811,7 @@ def write_tables(config: dict, root, out, names, rule: ReportRule) -> list[Path]
             models = [model for model, _ in table1_cells(config)]
             write_table1(cells, models, config["seeds"], tex, csv, ddof, rule, root)
         else:
-            write_grid_table(
+            write_accuracy_table(
                 cells,
                 table.pixel_paths(config, root),
                 config[table.paper]["cells"],

@@ -210,7 +210,7 @@ def _ours(table: str, summary: pd.DataFrame | None) -> pd.DataFrame:
 
 def number_rows(summaries: dict, scale: str, protocol_images: int = PROTOCOL_IMAGES) -> pd.DataFrame:
     """One row per published value (ROW_COLUMNS). `summaries`: table -> its summary frame (as
-    tables.table1_summary / grid_summary give, plus `images`); an absent table: nothing run."""
+    tables.table1_summary / accuracy_summary give, plus `images`); an absent table: nothing run."""
     parts = []
     for table in TABLES:
         paper = _paper_rows().query("table == @table")
