@@ -29,9 +29,9 @@ from pathlib import Path
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from acai_repro.config import DEFAULT_CONFIG, ConfigError, load_config
+from acai_repro.config import DEFAULT_CONFIG, ROOT, ConfigError, load_config
 from acai_repro.doc_quotes import OLDER_MARKER, paragraphs, quote_problems
-from acai_repro.fingerprint import PROVENANCE_FILE, ROOT, read_committed, read_provenance
+from acai_repro.fingerprint import PROVENANCE_FILE, read_committed, read_provenance
 from acai_repro.table_registry import ACCURACY_TABLES, TABLES
 
 FIGURES_DIR = "figures"

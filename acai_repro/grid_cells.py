@@ -11,10 +11,9 @@ import os
 from pathlib import Path
 
 from acai_repro.cells import Cell
-from acai_repro.config import load_config
+from acai_repro.config import DEFAULT_CONFIG, load_config
 from acai_repro.table_registry import TABLES as TABLE_REGISTRY
 
-ROOT = Path(__file__).resolve().parent.parent
 TABLES = tuple(TABLE_REGISTRY)
 TRAIN_RULE = "train_cell"
 PACK_RULE_PREFIX = "train_pack_"  # one rule per pack of cells (resources.train.pack > 1)
@@ -55,6 +54,5 @@ def target_cells(config: dict, targets: list[str]) -> list[Cell]:
 
 def load_grid_config(configfiles: list[str]) -> dict:
     """config/config.yaml overlaid by the given files, as the Snakefile reads them."""
-    base = ROOT / "config" / "config.yaml"
-    extra = [f for f in configfiles if Path(f).resolve() != base]
-    return load_config(base, *extra)
+    extra = [f for f in configfiles if Path(f).resolve() != DEFAULT_CONFIG]
+    return load_config(DEFAULT_CONFIG, *extra)

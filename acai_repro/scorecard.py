@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from acai_repro.config import dataset_title, load_config
+from acai_repro.config import DEFAULT_CONFIG, dataset_title, load_config
 from acai_repro.findings import FINDINGS, MEANINGFUL_RULE, finding_rows
 from acai_repro.results import DamagedRecordError, read_record
 from acai_repro.table_registry import TABLES as TABLE_REGISTRY
@@ -587,7 +587,7 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
         return 2
-    config = load_config(Path(__file__).resolve().parent.parent / "config" / "config.yaml", *args.configfile)
+    config = load_config(DEFAULT_CONFIG, *args.configfile)
     records = merged_record_paths(config, args.results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from acai_repro import fastpath
-from acai_repro.config import dataset_title, load_config, load_schema, table1_cells
+from acai_repro.config import DEFAULT_CONFIG, dataset_title, load_config, load_schema, table1_cells
 from acai_repro.models import MODELS, title_of
 from acai_repro.report_rule import PAPER_RULE, ReportRule, median_of_last
 from acai_repro.results import DamagedRecordError, read_record, record_number
@@ -863,7 +863,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if not (args.markdown or (args.results and args.out)):
         parser.error("--results and --out are needed (or --markdown CSV)")
-    config = load_config(Path(__file__).resolve().parent.parent / "config" / "config.yaml", *args.configfile)
+    config = load_config(DEFAULT_CONFIG, *args.configfile)
     if args.markdown:
         try:
             print(markdown_tables(args.markdown, config), end="")

@@ -54,7 +54,7 @@ import torch
 
 from acai_repro import fastpath
 from acai_repro.cells import cell_folders, group_folders
-from acai_repro.config import spec_digest
+from acai_repro.config import ROOT, spec_digest
 from acai_repro.cuda_graphs import build_stepper, resolve_cuda_graphs
 from acai_repro.data import build_source
 from acai_repro.devices import held_slot
@@ -146,10 +146,9 @@ def _torch_save(obj, path: Path) -> None:
 
 def code_version() -> str:
     try:
-        root = Path(__file__).resolve().parent.parent
         out = subprocess.run(
             ["git", "describe", "--always", "--dirty"],
-            cwd=root,
+            cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=10,
