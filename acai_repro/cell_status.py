@@ -19,9 +19,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from acai_repro.cells import Cell
 from acai_repro.config import cell_spec
 from acai_repro.devices import default_lock_folder, slot_holders
-from acai_repro.grid_cells import Cell, cell_folder, target_cells
+from acai_repro.grid_cells import cell_folder, target_cells
 from acai_repro.guard import LOCK_FILE
 from acai_repro.report_rule import ReportRule, reported_values
 from acai_repro.results import SPEC_FILE, DamagedRecordError, read_record, recorded_spec, spec_differences

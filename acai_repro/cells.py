@@ -9,10 +9,24 @@ fill it in and read it back.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
-Cell = tuple[str, str, int, int]  # dataset, model, dz, seed
 CELL_FOLDERS = "{dataset}/{model}/dz{dz}/seed{seed}"
 _FOLDERS_IN_PATH = r"/(?P<dataset>[^/]+)/(?P<model>[^/]+)/dz(?P<dz>\d+)/seed(?P<seed>\d+)(?:/|$)"
+
+
+class Cell(NamedTuple):
+    """A training cell: a tuple (dataset, model, dz, seed) that also names its fields."""
+
+    dataset: str
+    model: str
+    dz: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """Its folder below the results root, e.g. lines/acai/dz64/seed0 (also its name in logs)."""
+        return cell_folders(*self)
 
 
 def cell_folders(dataset: str, model: str, dz: int, seed: int) -> str:
@@ -32,7 +46,7 @@ def cell_directory(cell: Cell, root: str = "results") -> str:
 
 
 def _cell_of(match: re.Match) -> Cell:
-    return (match["dataset"], match["model"], int(match["dz"]), int(match["seed"]))
+    return Cell(match["dataset"], match["model"], int(match["dz"]), int(match["seed"]))
 
 
 def cell_under(root: str, path: str) -> Cell | None:

@@ -28,7 +28,10 @@ from acai_repro.models import MODELS
 from acai_repro.models.base import AutoEncoder, Option, unfusable_reason
 from acai_repro.report_rule import ReportRule
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
+# The repository's root (the Snakefile's folder) and its config folder: named here, once.
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = ROOT / "config"
+SCHEMA_PATH = CONFIG_DIR / "schema.yaml"
 IMAGE_SIZE = 32
 # Dataset names: also the wildcard constraint of {dataset} in rules/common.smk.
 DATASET_NAME = r"[a-z0-9][a-z0-9_-]*"
@@ -868,7 +871,7 @@ def spec_digest(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec_core(spec), sort_keys=True).encode()).hexdigest()[:16]
 
 
-DEFAULT_CONFIG = SCHEMA_PATH.parent / "config.yaml"
+DEFAULT_CONFIG = CONFIG_DIR / "config.yaml"  # the paper's protocol, under every overlay
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acai_repro.cell_status import last_json_line, started_spec_changes
-from acai_repro.cells import cell_of_path
-from acai_repro.config import cell_spec, evaluations
-from acai_repro.grid_cells import PACK_RULE_PREFIX, ROOT, TRAIN_RULE, Cell, GridError, cell_folder, table_names
+from acai_repro.cells import Cell, cell_of_path
+from acai_repro.config import ROOT, cell_spec, evaluations
+from acai_repro.grid_cells import PACK_RULE_PREFIX, TRAIN_RULE, GridError, cell_folder, table_names
 from acai_repro.rates import (
     CPU_CARD,
     hours_unit,

@@ -31,7 +31,7 @@ load, not the path, decided; no CPU gain is claimed. (The 1.16-1.38x of cpu-2026
 measured while `nn.Module.compile()` left the convolutions eager: channels-last and fused Adam.)
 
 TF32 is a separate switch (`training.conv_tf32`). On CUDA the compiled step is captured in the
-project's own CUDA graph (acai_repro.graphs) like the exact one.
+project's own CUDA graph (acai_repro.cuda_graphs) like the exact one.
 """
 
 from __future__ import annotations

@@ -29,16 +29,16 @@ from pathlib import Path
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from acai_repro.config import DEFAULT_CONFIG, ConfigError, load_config
+from acai_repro.config import DEFAULT_CONFIG, ROOT, ConfigError, load_config
 from acai_repro.doc_quotes import OLDER_MARKER, paragraphs, quote_problems
-from acai_repro.fingerprint import PROVENANCE_FILE, ROOT, read_committed, read_provenance
+from acai_repro.fingerprint import PROVENANCE_FILE, read_committed, read_provenance
+from acai_repro.table_registry import ACCURACY_TABLES, TABLES
 
 FIGURES_DIR = "figures"
 MAX_BYTES = 512 * 1024  # a committed figure stays well under 1 MB
 RECORD_RULES = ("training_curves",)  # need a cell's metrics.json only
 WEIGHT_RULES = ("fig3_lines_interpolations", "fig5_vae_samples", "image_interpolations")  # need model.pt
 STAMP_KEYS = ("result set", "commit", "fingerprint", "command", "rendered by")
-GRID_TABLES = ("table2", "table2_probe", "table3")
 
 
 def set_figures(set_dir: Path, config: dict, from_records: bool = False) -> list[str]:
@@ -49,8 +49,10 @@ def set_figures(set_dir: Path, config: dict, from_records: bool = False) -> list
         if not from_records:
             names += ["fig3_lines_interpolations.png", "fig5_vae_samples.png"]
         names.append(f"training_curves_{table['dataset']}_dz{table['dz']}.png")
-    if any((set_dir / f"{table}.csv").exists() for table in GRID_TABLES):
-        cells = dict.fromkeys((dataset, dz) for table in ("table2", "table3") for dataset, dz in config[table]["cells"])
+    if any((set_dir / f"{table}.csv").exists() for table in ACCURACY_TABLES):
+        cells = dict.fromkeys(
+            (dataset, dz) for table in ACCURACY_TABLES for dataset, dz in config[TABLES[table].paper]["cells"]
+        )
         for dataset, dz in cells:
             if not from_records:
                 names.append(f"interpolations_{dataset}_dz{dz}.png")
@@ -133,7 +135,9 @@ def refresh(
     config = load_config(DEFAULT_CONFIG, *configfiles)
     names = set_figures(set_dir, config, from_records)
     if not names:
-        raise ValueError(f"{set_dir}: holds no table1.csv, {', '.join(t + '.csv' for t in GRID_TABLES)}: no figures")
+        raise ValueError(
+            f"{set_dir}: holds no table1.csv, {', '.join(t + '.csv' for t in ACCURACY_TABLES)}: no figures"
+        )
     results_dir = Path(config["results_dir"])
     with tempfile.TemporaryDirectory() as tmp:
         if rendered is None:

@@ -26,9 +26,8 @@ import pandas as pd
 
 from acai_repro.config import dataset_title
 from acai_repro.tables import TABLE1_METRICS
-from acai_repro.verdicts import AUTOENCODERS, PROTOCOL_IMAGES
+from acai_repro.verdicts import AUTOENCODERS, PROTOCOL_IMAGES, Verdict
 
-FINDING_VERDICTS = ["holds", "fails", "partly", "not enough cells"]
 MEANINGFUL_RULE = (
     "A finding's verdict is evidence about the paper's claim only where every cell of the table it "
     "reads trained on the protocol's 2^24 images; at a reduced scale it describes our partly trained "
@@ -63,7 +62,7 @@ def defined(rows: pd.DataFrame, table: str, **where) -> pd.Series:
 
 def _collapsed(rows: pd.DataFrame) -> pd.Series:
     """Cells whose value is undefined in every seed: every interpolation decoded to one line."""
-    return (rows.verdict == "undefined") & (rows.n_undefined == rows.n_seeds) & (rows.n_seeds > 0)
+    return (rows.verdict == Verdict.UNDEFINED) & (rows.n_undefined == rows.n_seeds) & (rows.n_seeds > 0)
 
 
 def _ranked_text(values: pd.Series) -> str:
@@ -85,30 +84,42 @@ def _detail(results) -> str:
     )
 
 
-def combine(results: list[tuple[str, bool | None]], every_part: bool = False) -> tuple[str, str]:
+def combine(results: list[tuple[str, bool | None]], every_part: bool = False) -> tuple[Verdict, str]:
     """Outcomes per part of a claim (None: not enough cells there) -> (verdict, which gave what): holds
     when every part holds, partly when some do, fails when none; with `every_part`, a claim with a part
     that cannot be judged does not hold (not enough cells, or partly / fails by the others)."""
     judged = [(where, ok) for where, ok in results if ok is not None]
     if not judged:
-        return "not enough cells", "no setting run has the cells it needs" if results else "no setting run"
-    verdict = "holds" if all(ok for _, ok in judged) else "fails" if not any(ok for _, ok in judged) else "partly"
+        return Verdict.NOT_ENOUGH_CELLS, "no setting run has the cells it needs" if results else "no setting run"
+    verdict = (
+        Verdict.HOLDS
+        if all(ok for _, ok in judged)
+        else Verdict.FAILS
+        if not any(ok for _, ok in judged)
+        else Verdict.PARTLY
+    )
     if every_part and len(judged) < len(results):
-        verdict = "not enough cells" if verdict == "holds" else "partly" if verdict == "partly" else "fails"
+        verdict = (
+            Verdict.NOT_ENOUGH_CELLS
+            if verdict == Verdict.HOLDS
+            else Verdict.PARTLY
+            if verdict == Verdict.PARTLY
+            else Verdict.FAILS
+        )
     return verdict, _detail(results)
 
 
-def combine_settings(results: list[tuple[str, bool | None]], universal: bool) -> tuple[str, str]:
+def combine_settings(results: list[tuple[str, bool | None]], universal: bool) -> tuple[Verdict, str]:
     """Outcomes per setting the claim names (None: not run, or not enough cells there) -> (verdict,
     which gave what). A `universal` claim ("in all settings", "on MNIST and SVHN") fails on one setting
     that contradicts it; one worded "in general" holds partly when some settings do. A claim with no
     contradiction but a named setting not judged has not enough cells."""
     judged = [ok for _, ok in results if ok is not None]
     if not judged:
-        return "not enough cells", _detail(results) or "no setting"
+        return Verdict.NOT_ENOUGH_CELLS, _detail(results) or "no setting"
     if not all(judged):
-        return ("fails" if universal or not any(judged) else "partly"), _detail(results)
-    return ("holds" if len(judged) == len(results) else "not enough cells"), _detail(results)
+        return (Verdict.FAILS if universal or not any(judged) else Verdict.PARTLY), _detail(results)
+    return (Verdict.HOLDS if len(judged) == len(results) else Verdict.NOT_ENOUGH_CELLS), _detail(results)
 
 
 def paper_settings(rows: pd.DataFrame, table: str, datasets=None) -> list[tuple[str, int]]:
@@ -121,7 +132,7 @@ def paper_settings(rows: pd.DataFrame, table: str, datasets=None) -> list[tuple[
 
 def _run(rows, table, dataset, dz) -> bool:
     cells = rows[(rows.table == table) & (rows.dataset == dataset) & (rows.dz == dz) & rows.model.isin(AUTOENCODERS)]
-    return bool((cells.verdict != "not run").any())
+    return bool((cells.verdict != Verdict.NOT_RUN).any())
 
 
 def _setting(config: dict | None, dataset: str, dz) -> str:
@@ -367,7 +378,7 @@ FINDINGS = [
 def meaningful_here(rows: pd.DataFrame, finding: Finding) -> bool:
     """MEANINGFUL_RULE: whether a verdict on `rows` is evidence about the claim: only where no
     autoencoder cell of the finding's table trained on fewer images than the protocol."""
-    part = rows[(rows.table == finding.table) & rows.model.isin(AUTOENCODERS) & (rows.verdict != "not run")]
+    part = rows[(rows.table == finding.table) & rows.model.isin(AUTOENCODERS) & (rows.verdict != Verdict.NOT_RUN)]
     return bool((part.images >= PROTOCOL_IMAGES).all())  # an unrecorded number of images (NaN) is not enough
 
 

@@ -31,13 +31,20 @@ from pathlib import Path
 
 import torch
 
-from acai_repro.config import DEFAULT_CONFIG, cell_spec, deep_update, read_yaml, validate_config, with_run_settings
+from acai_repro.config import (
+    DEFAULT_CONFIG,
+    ROOT,
+    cell_spec,
+    deep_update,
+    read_yaml,
+    validate_config,
+    with_run_settings,
+)
 from acai_repro.files import write_json
 from acai_repro.models import MODELS
 from acai_repro.report_rule import REPORTED
 from acai_repro.train import code_version, load_trained, train_cell
 
-ROOT = Path(__file__).resolve().parent.parent
 FINGERPRINTS_PATH = Path(__file__).resolve().parent / "fingerprints.json"
 WRITE_COMMAND = "python -m acai_repro.fingerprint --write"
 LENGTH = 16  # hex characters kept of each sha256

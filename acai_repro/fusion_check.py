@@ -38,20 +38,18 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-from acai_repro.config import cell_spec, load_config, with_run_settings
+from acai_repro.config import CONFIG_DIR, DEFAULT_CONFIG, cell_spec, load_config, with_run_settings
+from acai_repro.cuda_graphs import build_stepper, resolve_cuda_graphs
 from acai_repro.data import build_source
 from acai_repro.fusion import FusedGroup, OneSeedStep
-from acai_repro.graphs import build_stepper, resolve_cuda_graphs
 from acai_repro.models import MODELS
 from acai_repro.models.base import unfusable_reason
 from acai_repro.train import on_stream
 from acai_repro.training_run import Run, build_run, one_step, resolve_device
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 SEEDS = (0, 1, 2)
 DZ = 16
 BATCH = 8
@@ -93,7 +91,7 @@ def tiny_specs(model: str, device: str, seeds=SEEDS, batch: int = BATCH, depth: 
     """Each seed's spec of a fused lines group at smoke scale (config/smoke.yaml), dz 16, a batch
     of `batch` and the networks' base width `depth` (None: the config's): what a training job
     receives, on `device`."""
-    config = load_config(CONFIG_DIR / "config.yaml", CONFIG_DIR / "smoke.yaml")
+    config = load_config(DEFAULT_CONFIG, CONFIG_DIR / "smoke.yaml")
     if depth is not None:
         config["datasets"]["lines"]["depth"] = depth
     config["seeds"] = list(seeds)

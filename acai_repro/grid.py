@@ -41,9 +41,9 @@ import sys
 from pathlib import Path
 
 from acai_repro.cell_status import grid_status
-from acai_repro.config import ConfigError
+from acai_repro.config import ROOT, ConfigError
 from acai_repro.cost import cost_report
-from acai_repro.grid_cells import ROOT, GridError, load_grid_config
+from acai_repro.grid_cells import GridError, load_grid_config
 from acai_repro.rates import STEP_KINDS, config_step, default_card, load_rates
 from acai_repro.results import DamagedRecordError
 from acai_repro.slurm_profile import check_profile, runtime_minutes

@@ -8,32 +8,19 @@ command line (`python -m acai_repro.grid`) imports them all.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
-from acai_repro.cells import cell_folders
-from acai_repro.config import load_config, table1_cells
+from acai_repro.cells import Cell
+from acai_repro.config import DEFAULT_CONFIG, load_config
+from acai_repro.table_registry import TABLES as TABLE_REGISTRY
 
-ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("table1", "table2", "table2_probe", "table3")
+TABLES = tuple(TABLE_REGISTRY)
 TRAIN_RULE = "train_cell"
 PACK_RULE_PREFIX = "train_pack_"  # one rule per pack of cells (resources.train.pack > 1)
 
 
 class GridError(ValueError):
     """Bad input to a grid command (unknown target, card, profile value)."""
-
-
-@dataclass(frozen=True)
-class Cell:
-    dataset: str
-    model: str
-    dz: int
-    seed: int
-
-    @property
-    def name(self) -> str:
-        return cell_folders(self.dataset, self.model, self.dz, self.seed)
 
 
 def cell_folder(directory: Path, config: dict, cell: Cell) -> Path:
@@ -60,22 +47,12 @@ def table_names(config: dict, targets: list[str]) -> list[str]:
     return list(TABLES) if "all" in targets else [table_name(t, config["results_dir"]) for t in targets]
 
 
-def table_cells(config: dict, table: str) -> list[Cell]:
-    seeds = config["seeds"]
-    if table == "table1":
-        dataset = config["table1"]["dataset"]
-        return [Cell(dataset, m, dz, s) for m, dz in table1_cells(config) for s in seeds]
-    grid = config["table3" if table == "table3" else "table2"]
-    return [Cell(d, m, int(dz), s) for d, dz in grid["cells"] for m in grid["models"] for s in seeds]
-
-
 def target_cells(config: dict, targets: list[str]) -> list[Cell]:
-    cells = [cell for name in table_names(config, targets) for cell in table_cells(config, name)]
+    cells = [cell for name in table_names(config, targets) for cell in TABLE_REGISTRY[name].cells(config)]
     return list(dict.fromkeys(cells))  # table2 and table2_probe share their cells
 
 
 def load_grid_config(configfiles: list[str]) -> dict:
     """config/config.yaml overlaid by the given files, as the Snakefile reads them."""
-    base = ROOT / "config" / "config.yaml"
-    extra = [f for f in configfiles if Path(f).resolve() != base]
-    return load_config(base, *extra)
+    extra = [f for f in configfiles if Path(f).resolve() != DEFAULT_CONFIG]
+    return load_config(DEFAULT_CONFIG, *extra)

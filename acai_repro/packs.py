@@ -16,18 +16,12 @@ from __future__ import annotations
 import re
 
 from acai_repro.cells import Cell, cell_under
-from acai_repro.config import table1_cells
+from acai_repro.table_registry import PAPER_TABLES, paper_cells
 
 
 def tables_cells(config: dict) -> list[tuple[str, Cell]]:
     """(table, cell) of every training cell of Tables 1, 2 and 3, in the tables' order."""
-    seeds = config["seeds"]
-    dataset = config["table1"]["dataset"]
-    found = [("table1", (dataset, m, dz, s)) for m, dz in table1_cells(config) for s in seeds]
-    for table in ("table2", "table3"):
-        grid = config[table]
-        found += [(table, (d, m, int(dz), s)) for d, dz in grid["cells"] for m in grid["models"] for s in seeds]
-    return found
+    return [(table, cell) for table in PAPER_TABLES for cell in paper_cells(config, table)]
 
 
 def training_packs(config: dict) -> dict[str, list[Cell]]:

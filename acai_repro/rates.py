@@ -13,7 +13,8 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from acai_repro.grid_cells import ROOT, GridError
+from acai_repro.config import ROOT
+from acai_repro.grid_cells import GridError
 from acai_repro.models import MODELS
 
 RATES = ROOT / "benchmarks" / "rates.csv"

@@ -19,10 +19,18 @@ import re
 from pathlib import Path
 
 from acai_repro.cells import cell_of_path
-from acai_repro.config import DATASET_NAME, ConfigError, cell_spec, comparable_spec, read_yaml, spec_core, spec_digest
+from acai_repro.config import (
+    CONFIG_DIR,
+    DATASET_NAME,
+    ConfigError,
+    cell_spec,
+    comparable_spec,
+    read_yaml,
+    spec_core,
+    spec_digest,
+)
 from acai_repro.files import write_json
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 SPEC_FILE = "spec.json"
 DEFAULT_RESULTS_DIR = "results"
 

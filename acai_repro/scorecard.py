@@ -17,21 +17,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from acai_repro.config import dataset_title, load_config
+from acai_repro.config import DEFAULT_CONFIG, dataset_title, load_config
 from acai_repro.findings import FINDINGS, MEANINGFUL_RULE, finding_rows
 from acai_repro.results import DamagedRecordError, read_record
+from acai_repro.table_registry import TABLES as TABLE_REGISTRY
 from acai_repro.tables import (
-    GRID_TABLES,
     PAPER_RULE,
     TABLE1_METRICS,
     MissingCellError,
     ReportRule,
+    accuracy_summary,
     collect,
-    grid_cell_paths,
-    grid_summary,
     latex_text,
     source_text,
-    table1_cell_paths,
     table1_summary,
 )
 from acai_repro.verdicts import (
@@ -40,6 +38,7 @@ from acai_repro.verdicts import (
     NUMBER_VERDICTS,
     PROTOCOL_IMAGES,
     TABLES,
+    Verdict,
     number_rows,
     power_of_two_text,
     recorded_scale,
@@ -47,27 +46,23 @@ from acai_repro.verdicts import (
     with_images,
 )
 
-TABLE_TITLES = {
-    "table1": "Table 1 (lines)",
-    "table2": "Table 2 (single-layer classifier, in tandem)",
-    "table3": "Table 3 (K-Means)",
-}
-# What each table reads from a cell's records: the record file, its key and the pixels' record.
-TABLE_RECORDS = {table: GRID_TABLES[table][1:4] for table in ("table2", "table3")}
+TABLE_TITLES = {table: TABLE_REGISTRY[table].verdict_title for table in TABLES}
+# The judged tables whose records hold a cell and a pixel record each (Tables 2-3).
+TABLE_RECORDS = {table: TABLE_REGISTRY[table] for table in TABLES if TABLE_REGISTRY[table].pixels}
 # Every verdict with its symbol: the pages print both, never a colour alone.
 SYMBOLS = {
-    "agrees": "✓",
-    "differs": "✗",
-    "reduced scale": "↓",
-    "undefined": "∅",
-    "diverged": "‼",
-    "not run": "–",
-    "no std": "?",
-    "quoted": "❞",
-    "holds": "✓",
-    "fails": "✗",
-    "partly": "◐",
-    "not enough cells": "…",
+    Verdict.AGREES: "✓",
+    Verdict.DIFFERS: "✗",
+    Verdict.REDUCED_SCALE: "↓",
+    Verdict.UNDEFINED: "∅",
+    Verdict.DIVERGED: "‼",
+    Verdict.NOT_RUN: "–",
+    Verdict.NO_STD: "?",
+    Verdict.QUOTED: "❞",
+    Verdict.HOLDS: "✓",
+    Verdict.FAILS: "✗",
+    Verdict.PARTLY: "◐",
+    Verdict.NOT_ENOUGH_CELLS: "…",
 }
 NOT_MEANINGFUL = "not meaningful at this scale"
 SENSITIVITY_LAST = (1, 2, 4, 8)  # the fixed rules the Table 1 sensitivity lines read
@@ -78,7 +73,7 @@ SENSITIVITY_LAST = (1, 2, 4, 8)  # the fixed rules the Table 1 sensitivity lines
 
 def verdict_label(finding) -> str:
     """'holds', or 'holds (not meaningful at this scale)' for a judged finding the scale cannot speak to."""
-    apart = finding.meaningful == "no" and finding.verdict != "not enough cells"
+    apart = finding.meaningful == "no" and finding.verdict != Verdict.NOT_ENOUGH_CELLS
     return f"{finding.verdict} ({NOT_MEANINGFUL})" if apart else finding.verdict
 
 
@@ -90,7 +85,7 @@ def _counts(verdicts: pd.Series) -> str:
 def summary_line(rows: pd.DataFrame, findings: pd.DataFrame) -> str:
     """One line: how many findings hold (those not meaningful at this scale counted apart), and how many
     of the autoencoders' published numbers were compared at the protocol scale."""
-    judged = findings[findings.verdict != "not enough cells"]
+    judged = findings[findings.verdict != Verdict.NOT_ENOUGH_CELLS]
     apart = judged[judged.meaningful == "no"]
     parts = (
         f"{_counts(judged[judged.meaningful == 'yes'].verdict)}, "
@@ -99,7 +94,7 @@ def summary_line(rows: pd.DataFrame, findings: pd.DataFrame) -> str:
     if len(apart):
         parts += f"; {NOT_MEANINGFUL}: {_counts(apart.verdict)}"
     n = rows[rows.model.isin(AUTOENCODERS)].verdict.value_counts()
-    compared = n.get("agrees", 0) + n.get("differs", 0) + n.get("no std", 0)
+    compared = n.get(Verdict.AGREES, 0) + n.get(Verdict.DIFFERS, 0) + n.get(Verdict.NO_STD, 0)
     numbers = (
         f"{compared} of {int(n.sum())} at protocol scale "
         f"({n.get('agrees', 0)} agree, {n.get('differs', 0)} differ), "
@@ -154,7 +149,7 @@ def compact_table(rows: pd.DataFrame, table: str, config: dict | None = None) ->
     each dataset named by its title in `config`."""
     part = rows[(rows.table == table) & rows.model.isin(MODEL_TITLES)]
     keys = ["metric"] if table == "table1" else ["dataset", "dz"]
-    run = part[part.verdict != "not run"]
+    run = part[part.verdict != Verdict.NOT_RUN]
     if table != "table1":  # a dataset's pixel row belongs to each of its (dataset, dz) rows
         settings = run[run.model != "pixels"][keys].drop_duplicates()
         pixels = part[part.model == "pixels"].drop(columns="dz").merge(settings, on="dataset")
@@ -184,7 +179,7 @@ def not_run_text(rows: pd.DataFrame, config: dict | None = None) -> list[str]:
     """The published values without a cell of ours, grouped: one line per paper table."""
     lines = []
     for table in TABLES:
-        part = rows[(rows.table == table) & (rows.verdict == "not run")]
+        part = rows[(rows.table == table) & (rows.verdict == Verdict.NOT_RUN)]
         if part.empty:
             continue
         groups = part.groupby(["dataset", "dz"] if table != "table1" else ["metric"], sort=False, dropna=False)
@@ -199,7 +194,7 @@ def not_run_text(rows: pd.DataFrame, config: dict | None = None) -> list[str]:
 
 def quoted_text(rows: pd.DataFrame, config: dict | None = None) -> list[str]:
     """The values the paper quotes from other work, with their sources: shown, never judged."""
-    part = rows[rows.verdict == "quoted"]
+    part = rows[rows.verdict == Verdict.QUOTED]
     return [
         f"- **{TABLE_TITLES[r.table]}**, {_where((r.dataset,), config)}: {source_text(r.paper_source, r.model)}: "
         f"{r.paper_mean:.1f}" + (f" (ours: {r['mean']:.2f})" if not pd.isna(r["mean"]) else "")
@@ -287,13 +282,13 @@ def markdown(
 
 SCORECARD_PREAMBLE = r"\usepackage{booktabs} \usepackage{longtable} \usepackage{array}"
 VERDICT_WORDS = {
-    "agrees": "agrees",
-    "differs": "differs",
-    "reduced scale": "reduced scale",
-    "undefined": "undefined",
-    "diverged": "diverged",
-    "not run": "not run",
-    "no std": "no spread on either side",
+    Verdict.AGREES: "agrees",
+    Verdict.DIFFERS: "differs",
+    Verdict.REDUCED_SCALE: "reduced scale",
+    Verdict.UNDEFINED: "undefined",
+    Verdict.DIVERGED: "diverged",
+    Verdict.NOT_RUN: "not run",
+    Verdict.NO_STD: "no spread on either side",
 }
 COUNTS_LEGEND = (
     "Agrees: within twice the standard deviation of both sides combined; reduced scale: trained on fewer "
@@ -373,8 +368,8 @@ def summaries(records: dict, std_ddof: int = 0, rule: ReportRule = PAPER_RULE) -
     for table in ("table2", "table3"):
         cells, pixels = records.get(table) or ([], [])
         if cells:
-            key = TABLE_RECORDS[table][1]
-            out[table] = with_images(grid_summary(collect(cells, [key], rule), pixels, key, table, std_ddof))
+            key = TABLE_RECORDS[table].key
+            out[table] = with_images(accuracy_summary(collect(cells, [key], rule), pixels, key, table, std_ddof))
     return out
 
 
@@ -397,7 +392,7 @@ def sensitivity_lines(records: dict, std_ddof: int, scale: str) -> list[str]:
         rows = number_rows(frames, scale)
         titles = own_dz_titles(rows, "table1")
         rules[last] = (
-            rows[(rows.table == "table1") & (rows.verdict != "not run")].set_index(["metric", "model"]),
+            rows[(rows.table == "table1") & (rows.verdict != Verdict.NOT_RUN)].set_index(["metric", "model"]),
             finding_rows(rows, [f for f in FINDINGS if f.table == "table1"]).set_index("finding"),
         )
     if not rules:
@@ -482,16 +477,18 @@ def run_size_line(frames: dict, rule: ReportRule, config: dict | None = None) ->
     for table in ("table2", "table3"):
         if table not in frames:
             continue
-        grid = frames[table][frames[table].model != "pixels"]
-        settings = ", ".join(f"{dataset_title(config, d)} dz {z}" for d, z in dict.fromkeys(zip(grid.dataset, grid.dz)))
+        cells = frames[table][frames[table].model != "pixels"]
+        settings = ", ".join(
+            f"{dataset_title(config, d)} dz {z}" for d, z in dict.fromkeys(zip(cells.dataset, cells.dz))
+        )
         what = (
-            f"each seed the median of its {_rule_pairs(grid)} evaluations"
+            f"each seed the median of its {_rule_pairs(cells)} evaluations"
             if table == "table2"
-            else f"K-Means with {', '.join(map(str, kmeans_restarts(grid.sources))) or 'unrecorded'} restarts"
+            else f"K-Means with {', '.join(map(str, kmeans_restarts(cells.sources))) or 'unrecorded'} restarts"
         )
         parts.append(
-            f"{TABLE_TITLES[table].split(' (')[0]} on {settings} ({_power_text(grid.images)} images per "
-            f"cell, {_seed_count(grid)}, {_path_text(grid)}, {what})"
+            f"{TABLE_TITLES[table].split(' (')[0]} on {settings} ({_power_text(cells.images)} images per "
+            f"cell, {_seed_count(cells)}, {_path_text(cells)}, {what})"
         )
     protocol = (
         f"the protocol: {power_of_two_text(PROTOCOL_IMAGES)} images per cell, 3 seeds, the last 20 of 256 "
@@ -544,10 +541,9 @@ def record_paths(config: dict, root) -> dict:
     def existing(paths):
         return [str(p) for p in paths if p.exists()]
 
-    records = {"table1": existing(table1_cell_paths(config, root))}
-    for table in TABLE_RECORDS:
-        paths, pixels = grid_cell_paths(config, Path(root), table)
-        records[table] = (existing(paths), existing(pixels))
+    records = {"table1": existing(TABLE_REGISTRY["table1"].cell_paths(config, root))}
+    for table, spec in TABLE_RECORDS.items():
+        records[table] = (existing(spec.cell_paths(config, root)), existing(spec.pixel_paths(config, root)))
     return records
 
 
@@ -591,7 +587,7 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
         return 2
-    config = load_config(Path(__file__).resolve().parent.parent / "config" / "config.yaml", *args.configfile)
+    config = load_config(DEFAULT_CONFIG, *args.configfile)
     records = merged_record_paths(config, args.results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 
 from acai_repro import fastpath
-from acai_repro.cells import cell_directory
-from acai_repro.config import dataset_title, load_config, load_schema, table1_cells
+from acai_repro.config import DEFAULT_CONFIG, dataset_title, load_config, load_schema, table1_cells
 from acai_repro.models import MODELS, title_of
 from acai_repro.report_rule import PAPER_RULE, ReportRule, median_of_last
 from acai_repro.results import DamagedRecordError, read_record, record_number
+from acai_repro.table_registry import ACCURACY_TABLES, TABLES
 
 PAPER_VALUES = Path(__file__).with_name("paper_values.csv")
 # Table 1: metric -> (row title, scale to the paper's unit); lower is better for both.
@@ -459,7 +459,7 @@ def table1_latex(summary, models, caption, label, comments) -> str:
 SETTINGS_PER_TABULAR = 2  # (dataset, dz) settings side by side: two keep a page's width in \small type
 
 
-def grid_latex(summary, cells, columns, config, caption, label, comments) -> str:
+def accuracy_latex(summary, cells, columns, config, caption, label, comments) -> str:
     """Tables 2-3 with a line per model (the raw pixels last) and, per (dataset, dz), ours and the
     paper's; a tabular per dataset, at most SETTINGS_PER_TABULAR settings side by side."""
     marks = best_marks(summary, ["dataset", "dz"], lower_is_better=False)
@@ -590,7 +590,7 @@ def table1_summary(frame: pd.DataFrame, std_ddof: int = 0) -> pd.DataFrame:
     return aggregate(frame, ["metric", "model", "dz"], "table1", std_ddof)  # dz: each model's own
 
 
-def grid_summary(frame: pd.DataFrame, pixel_paths, key: str, table: str, std_ddof: int = 0) -> pd.DataFrame:
+def accuracy_summary(frame: pd.DataFrame, pixel_paths, key: str, table: str, std_ddof: int = 0) -> pd.DataFrame:
     """Table 2 or 3's cells from collected records of `key`, with the raw-pixel records: accuracy in %."""
     pixels = collect(pixel_paths, ["accuracy"]).assign(metric=key)
     both = pd.concat([frame, pixels]).assign(value=lambda f: f.value * 100.0)
@@ -604,7 +604,7 @@ def _own_dz(summary: pd.DataFrame) -> dict:
     return {m: z for m, z in dz.items() if z != usual}
 
 
-def write_grid_table(
+def write_accuracy_table(
     paths,
     pixel_paths,
     cells,
@@ -625,7 +625,7 @@ def write_grid_table(
     CSV names each record relative to `root` (default: the CSV's folder)."""
     expected = [(d, z, m, s) for d, z in cells for m in models for s in seeds]
     frame = require(collect(paths, [key], rule), pd.MultiIndex.from_tuples(expected, names=RECORD_COLUMNS[:4]))
-    summary = grid_summary(frame, pixel_paths, key, table, std_ddof)
+    summary = accuracy_summary(frame, pixel_paths, key, table, std_ddof)
     root = Path(csv_path).parent if root is None else root
     _relative_sources(summary, root).to_csv(csv_path, index=False, columns=["dataset", "dz", "model", *CSV_COLUMNS])
     # Shown: the pixels of each dataset run; the prior methods the paper quotes, in comments.
@@ -647,7 +647,7 @@ def write_grid_table(
         f"{latex_text(title)}: accuracy (\\%), higher is better.", models_only, seeds, std_ddof, rule
     )
     Path(tex_path).write_text(
-        grid_latex(shown, cells, columns, config, caption, f"tab:{Path(tex_path).stem}", comments)
+        accuracy_latex(shown, cells, columns, config, caption, f"tab:{Path(tex_path).stem}", comments)
     )
     return summary
 
@@ -661,7 +661,7 @@ CSV_NEEDED = ["model", "mean", "std", "n_seeds", "status"]
 
 
 def read_table_csv(path, dtype: dict | None = None) -> pd.DataFrame:
-    """A table's CSV as written by write_table1 / write_grid_table; DamagedRecordError naming the
+    """A table's CSV as written by write_table1 / write_accuracy_table; DamagedRecordError naming the
     file and what is wrong (empty, not CSV, a column missing, a mean that is no number)."""
     try:
         frame = pd.read_csv(path, dtype=dtype or {"dz": "Int64"})
@@ -702,14 +702,7 @@ def markdown_table1(csv_path) -> str:
     return "\n".join(lines) + "\n" + _markdown_bold_legend(shown_marks)
 
 
-GRID_TITLES = {
-    "table2": "Table 2, in-tandem classifier",
-    "table2_probe": "Table 2, post-hoc probe",
-    "table3": "Table 3, K-Means",
-}
-
-
-def markdown_grid_tables(csv_paths, config: dict | None = None) -> str:
+def markdown_accuracy_tables(csv_paths, config: dict | None = None) -> str:
     """Tables 2-3 CSVs (accuracy, %) as one Markdown table: per table and (dataset, dz), a row of
     ours (naming the scale its CSV records) and a row of the paper's; raw pixels in the last column.
     Each dataset is named by its title in `config`."""
@@ -741,7 +734,7 @@ def markdown_grid_tables(csv_paths, config: dict | None = None) -> str:
             ours = [_markdown_cell(r, m) for r, m in zip(rows.itertuples(), marks)]
             paper = [_markdown_paper(r) for r in rows.itertuples()]
             place = f"{dataset_title(config, dataset)} | {dz}"
-            label = f"{GRID_TITLES.get(stem, stem)}, ours ({scales}, {_seeds_text(rows)}, {_rule_text(models_only)})"
+            label = f"{TABLES[stem].label if stem in ACCURACY_TABLES else stem}, ours ({scales}, {_seeds_text(rows)}, {_rule_text(models_only)})"
             lines.append(f"| {label} | {place} | " + " | ".join(ours) + " |")
             lines.append(f"| paper (2^24 images, 3 seeds) | {place} | " + " | ".join(paper) + " |")
     return "\n".join(lines) + "\n" + _markdown_bold_legend(shown_marks)
@@ -751,7 +744,7 @@ def markdown_tables(csv_paths, config: dict | None = None) -> str:
     """Table 1's CSV (it has a `metric` column) or Tables 2-3 CSVs, as Markdown (datasets named by
     their titles in `config`)."""
     first = read_table_csv(csv_paths[0])
-    return markdown_table1(csv_paths[0]) if "metric" in first.columns else markdown_grid_tables(csv_paths, config)
+    return markdown_table1(csv_paths[0]) if "metric" in first.columns else markdown_accuracy_tables(csv_paths, config)
 
 
 def _scales_text(rows: pd.DataFrame) -> str:
@@ -801,55 +794,7 @@ def _markdown_bold_legend(marks) -> str:
 
 
 # ---- Tables again from a results folder's records (no retraining) ----------------------------
-# Tables 2-3 as the workflow writes them: name -> (paper table, cell record, its key, pixel record, title).
-GRID_TABLES = {
-    "table2": (
-        "table2",
-        "metrics.json",
-        "classifier_accuracy",
-        "probe.json",
-        "Single-layer classifier on the latent code, trained alongside each autoencoder (the paper's Table 2)",
-    ),
-    "table2_probe": (
-        "table2",
-        "probe.json",
-        "accuracy",
-        "probe.json",
-        "Single-layer classifier fitted to each autoencoder's final latent codes after training "
-        "(a post-hoc probe; the paper's Table 2 trains it alongside)",
-    ),
-    "table3": (
-        "table3",
-        "kmeans.json",
-        "accuracy",
-        "kmeans.json",
-        "K-Means clustering of the latent codes (the paper's Table 3)",
-    ),
-}
-TABLE_NAMES = ["table1", *GRID_TABLES]
-
-
-def table1_cell_paths(config: dict, root) -> list[Path]:
-    """Each Table 1 cell's metrics.json under a results root (`results_dir`), in table order."""
-    dataset = config["table1"]["dataset"]
-    return [
-        Path(cell_directory((dataset, model, dz, seed), str(root)), "metrics.json")
-        for model, dz in table1_cells(config)
-        for seed in config["seeds"]
-    ]
-
-
-def grid_cell_paths(config: dict, root, name: str) -> tuple[list[Path], list[Path]]:
-    """A Table 2-3 output's cell records and its datasets' pixel records under a results root."""
-    table, filename, _, pixel_file, _ = GRID_TABLES[name]
-    cells = config[table]["cells"]
-    paths = [
-        Path(cell_directory((d, m, z, s), str(root)), filename)
-        for d, z in cells
-        for m in config[table]["models"]
-        for s in config["seeds"]
-    ]
-    return paths, [Path(root, d, "pixels", pixel_file) for d in dict.fromkeys(d for d, _ in cells)]
+TABLE_NAMES = list(TABLES)
 
 
 def write_tables(config: dict, root, out, names, rule: ReportRule) -> list[Path]:
@@ -860,21 +805,21 @@ def write_tables(config: dict, root, out, names, rule: ReportRule) -> list[Path]
     out.mkdir(parents=True, exist_ok=True)
     for name in names:
         tex, csv = out / f"{name}{suffix}.tex", out / f"{name}{suffix}.csv"
+        table = TABLES[name]
+        cells = table.cell_paths(config, root)
         if name == "table1":
             models = [model for model, _ in table1_cells(config)]
-            write_table1(table1_cell_paths(config, root), models, config["seeds"], tex, csv, ddof, rule, root)
+            write_table1(cells, models, config["seeds"], tex, csv, ddof, rule, root)
         else:
-            table, _, key, _, title = GRID_TABLES[name]
-            cells, pixels = grid_cell_paths(config, root, name)
-            write_grid_table(
+            write_accuracy_table(
                 cells,
-                pixels,
-                config[table]["cells"],
-                config[table]["models"],
+                table.pixel_paths(config, root),
+                config[table.paper]["cells"],
+                config[table.paper]["models"],
                 config["seeds"],
-                key,
-                table,
-                title,
+                table.key,
+                table.paper,
+                table.title,
                 tex,
                 csv,
                 ddof,
@@ -918,7 +863,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if not (args.markdown or (args.results and args.out)):
         parser.error("--results and --out are needed (or --markdown CSV)")
-    config = load_config(Path(__file__).resolve().parent.parent / "config" / "config.yaml", *args.configfile)
+    config = load_config(DEFAULT_CONFIG, *args.configfile)
     if args.markdown:
         try:
             print(markdown_tables(args.markdown, config), end="")

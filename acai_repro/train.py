@@ -20,13 +20,16 @@ one). On CUDA each cell runs on its own stream, so the kernels of different cell
 the host reads a cell's values back only at its divergence checks, evaluations and progress
 lines, and then waits for that cell's stream alone (a CUDA event), never for the device.
 
-On CUDA the whole step is a captured CUDA graph (`training.cuda_graphs`, acai_repro.graphs):
+On CUDA the whole step is a captured CUDA graph (`training.cuda_graphs`, acai_repro.cuda_graphs):
 then the divergence check runs at evaluations only, so nothing is read back between
 evaluations but progress lines.
 
 Under seed fusion (`training.seed_fusion`, acai_repro.fusion) the seeds of a cell are one unit,
 a `FusedGroupTrainer`: one stacked step for the group, then each seed's `CellTrainer` does that
 step's bookkeeping on its slice (its own state file, evaluations, outputs, divergence check).
+
+Solo, fused and packed training share one interface, `Trainer` (a typing.Protocol: `advance`,
+`done`, `members`); a pack is a `PackTrainer` over the trainers of its units.
 """
 
 from __future__ import annotations
@@ -44,18 +47,19 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from acai_repro import fastpath
 from acai_repro.cells import cell_folders, group_folders
-from acai_repro.config import spec_digest
+from acai_repro.config import ROOT, spec_digest
+from acai_repro.cuda_graphs import build_stepper, resolve_cuda_graphs
 from acai_repro.data import build_source
 from acai_repro.devices import held_slot
 from acai_repro.files import write_atomically, write_json
 from acai_repro.fusion import FusedGroup
-from acai_repro.graphs import build_stepper, resolve_cuda_graphs
 from acai_repro.guard import CellLock, ParentWatch
 from acai_repro.metrics.lines import line_metrics
 from acai_repro.models import build_model
@@ -142,10 +146,9 @@ def _torch_save(obj, path: Path) -> None:
 
 def code_version() -> str:
     try:
-        root = Path(__file__).resolve().parent.parent
         out = subprocess.run(
             ["git", "describe", "--always", "--dirty"],
-            cwd=root,
+            cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=10,
@@ -240,6 +243,24 @@ def _load_state(run: Run, outdir: Path, log) -> dict | None:
 def _rewrite_evals(outdir: Path, evals: list) -> None:
     lines = "".join(json.dumps(e) + "\n" for e in evals)
     _write_cell_file(outdir / EVALS_FILE, lambda p: p.write_text(lines))
+
+
+class Trainer(Protocol):
+    """What trains: a unit of cells that `train_pack` steps until it is done. Solo training is a
+    `CellTrainer` (one cell), fused training a `FusedGroupTrainer` (a cell's seeds as one stacked
+    model), packed training a `PackTrainer` (several of either, one step of each in turn).
+
+    `advance()` trains one step of every cell not yet ended and does its bookkeeping (divergence
+    check, evaluation, checkpoint, progress; a cell that ends writes its outputs); `done` is set
+    once every cell has ended; `members` are the cells, each a CellTrainer holding its run, state
+    file and metrics record (saved on a stop, finished when the pack ends)."""
+
+    done: bool
+
+    @property
+    def members(self) -> list[CellTrainer]: ...
+
+    def advance(self) -> None: ...
 
 
 class CellTrainer:
@@ -511,7 +532,28 @@ def training_units(cells: list[tuple[dict, Path]]) -> list[list[tuple[dict, Path
     return units
 
 
-def build_trainers(units: list[list[tuple[dict, Path]]], log) -> list:
+class PackTrainer:
+    """Several trainers in one process (resources.train.pack): one step of each in turn, the
+    trainers that have ended left out of the next rounds."""
+
+    def __init__(self, trainers: list[Trainer]):
+        self.trainers = trainers
+        self.active = [t for t in trainers if not t.done]
+        self.done = not self.active
+
+    @property
+    def members(self) -> list[CellTrainer]:
+        return [m for t in self.trainers for m in t.members]
+
+    def advance(self) -> None:
+        """One round: a step of every trainer still training."""
+        for trainer in self.active:
+            trainer.advance()
+        self.active = [t for t in self.active if not t.done]
+        self.done = not self.active
+
+
+def build_trainers(units: list[list[tuple[dict, Path]]], log) -> list[Trainer]:
     """A trainer per unit of `training_units`: a FusedGroupTrainer for a fused group, else a
     CellTrainer. One after another: build_run seeds the global generator before each
     initialisation."""
@@ -545,19 +587,16 @@ def train_pack(cells: list[tuple[dict, Path]], log=print) -> list[dict]:
             locks.enter_context(CellLock(outdir))
             write_started_spec(outdir, spec)  # what `grid status` compares with the config
         parent = ParentWatch()
-        trainers = build_trainers(units, log)
-        active = [t for t in trainers if not t.done]
-        while active:
-            for trainer in active:
-                trainer.advance()
+        pack = PackTrainer(build_trainers(units, log))
+        while not pack.done:
+            pack.advance()
             # Plain attributes and one getppid() call: no device sync. A trainer whose
             # Snakemake died stops as on SIGTERM (SIGHUP: its controlling process is gone).
             if stop.requested or parent.gone:
                 if parent.gone and not stop.requested:
                     log("the parent process (Snakemake) is gone: saving every cell and stopping")
-                _save_and_stop(active, stop.signum or signal.SIGHUP, log)
-            active = [t for t in active if not t.done]
-        metrics = {m.outdir: m.finish() for t in trainers for m in t.members}
+                _save_and_stop(pack, stop.signum or signal.SIGHUP, log)
+        metrics = {m.outdir: m.finish() for m in pack.members}
         return [metrics[Path(outdir)] for _, outdir in cells]
 
 
@@ -575,11 +614,11 @@ def _check_pack(cells) -> None:
         raise ValueError("train_pack: the cells of a pack share one training.conv_tf32 setting (it is process-wide)")
 
 
-def _save_and_stop(trainers: list[CellTrainer], signum: int, log) -> None:
+def _save_and_stop(pack: Trainer, signum: int, log) -> None:
     """Pre-emption or time limit: write every training cell's full state now and stop with a
     non-zero exit (cells that already ended keep their final state)."""
     stops = []
-    for trainer in (m for t in trainers for m in t.members):
+    for trainer in pack.members:
         if not trainer.done:
             stops.append(TrainingInterrupted(signum, trainer.run.step, trainer.save_state()))
             log(f"[{trainer.label}] {stops[-1]}")

@@ -1,7 +1,7 @@
 """A cell's training run: its live objects (`Run`, made by `build_run`: model, optimisers,
 generators, data) and the step they take (`one_step` -> `train_step` -> `compute_gradients`).
 
-The eager loop (acai_repro.train) and the CUDA-graph capture (acai_repro.graphs) both run
+The eager loop (acai_repro.train) and the CUDA-graph capture (acai_repro.cuda_graphs) both run
 `one_step`; it lives here so that both import it and neither imports the other.
 """
 

@@ -26,6 +26,7 @@ acai_repro.scorecard's.
 from __future__ import annotations
 
 import math
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ import pandas as pd
 
 from acai_repro.models import MODELS
 from acai_repro.results import DamagedRecordError, read_record
+from acai_repro.table_registry import SCORECARD
 from acai_repro.tables import OWN_SOURCES, PAPER_VALUES, PROTOCOL_IMAGES, column_title
 
 # Every registered model, in the tables' order, then the raw pixels: name -> column title.
@@ -48,8 +50,41 @@ def paper_models() -> list[str]:
 
 
 AUTOENCODERS = paper_models()
-TABLES = ("table1", "table2", "table3")
-NUMBER_VERDICTS = ["agrees", "differs", "reduced scale", "undefined", "diverged", "not run", "no std", "quoted"]
+TABLES = SCORECARD.judged  # ("table1", "table2", "table3")
+
+
+class Verdict(str, Enum):
+    """Every verdict the scorecard gives, as the pages and the CSV print it: a published value's
+    against our cell (NUMBER_VERDICTS), a finding's as the paper words it (FINDING_VERDICTS)."""
+
+    AGREES = "agrees"
+    DIFFERS = "differs"
+    REDUCED_SCALE = "reduced scale"
+    UNDEFINED = "undefined"
+    DIVERGED = "diverged"
+    NOT_RUN = "not run"
+    NO_STD = "no std"
+    QUOTED = "quoted"
+    HOLDS = "holds"
+    FAILS = "fails"
+    PARTLY = "partly"
+    NOT_ENOUGH_CELLS = "not enough cells"
+
+    __str__ = str.__str__  # its text, wherever it is printed
+    __format__ = str.__format__
+
+
+NUMBER_VERDICTS = [
+    Verdict.AGREES,
+    Verdict.DIFFERS,
+    Verdict.REDUCED_SCALE,
+    Verdict.UNDEFINED,
+    Verdict.DIVERGED,
+    Verdict.NOT_RUN,
+    Verdict.NO_STD,
+    Verdict.QUOTED,
+]
+FINDING_VERDICTS = [Verdict.HOLDS, Verdict.FAILS, Verdict.PARTLY, Verdict.NOT_ENOUGH_CELLS]
 ROW_COLUMNS = [
     "table",
     "dataset",
@@ -175,7 +210,7 @@ def _ours(table: str, summary: pd.DataFrame | None) -> pd.DataFrame:
 
 def number_rows(summaries: dict, scale: str, protocol_images: int = PROTOCOL_IMAGES) -> pd.DataFrame:
     """One row per published value (ROW_COLUMNS). `summaries`: table -> its summary frame (as
-    tables.table1_summary / grid_summary give, plus `images`); an absent table: nothing run."""
+    tables.table1_summary / accuracy_summary give, plus `images`); an absent table: nothing run."""
     parts = []
     for table in TABLES:
         paper = _paper_rows().query("table == @table")
@@ -205,28 +240,30 @@ def _combined_std(row) -> float:
     return math.sqrt(sum(s * s for s in stds)) if stds else np.nan
 
 
-def verdict(row, protocol_images: int = PROTOCOL_IMAGES) -> tuple[str, str]:
+def verdict(row, protocol_images: int = PROTOCOL_IMAGES) -> tuple[Verdict, str]:
     """(verdict, note) of one published value against our cell (a row of number_rows)."""
     source = getattr(row, "paper_source", "")
     if isinstance(source, str) and source not in OWN_SOURCES:  # another work's number: nothing of the paper's
-        return "quoted", f"quoted by the paper from {source}: no verdict"
+        return Verdict.QUOTED, f"quoted by the paper from {source}: no verdict"
     if pd.isna(row.status):
-        return "not run", "" if row.model in MODEL_TITLES else "prior method: not part of this workflow"
+        return Verdict.NOT_RUN, "" if row.model in MODEL_TITLES else "prior method: not part of this workflow"
     if row.status == "diverged":
-        return "diverged", f"{row.n_seeds} seed(s), at least one diverged"
+        return Verdict.DIVERGED, f"{row.n_seeds} seed(s), at least one diverged"
     if row.status == "undefined":
-        return "undefined", f"{int(row.n_undefined)} of {int(row.n_seeds)} seeds undefined"
+        return Verdict.UNDEFINED, f"{int(row.n_undefined)} of {int(row.n_seeds)} seeds undefined"
     if row.status != "ok":  # a record status the tables print as n/a: no value either
-        return "undefined", f"record status {row.status}"
+        return Verdict.UNDEFINED, f"record status {row.status}"
     notes = ["one measurement" if row.model == "pixels" else "one seed" if row.n_seeds == 1 else ""]
     if row.model != "pixels" and not row.images >= protocol_images:
         trained = "unknown images" if pd.isna(row.images) else f"{power_of_two_text(int(row.images))} images"
-        return "reduced scale", _join(*notes, f"{trained} per cell, the protocol {power_of_two_text(protocol_images)}")
+        return Verdict.REDUCED_SCALE, _join(
+            *notes, f"{trained} per cell, the protocol {power_of_two_text(protocol_images)}"
+        )
     if not row.combined_std > 0:
-        return "no std", _join(*notes, "no std on either side")
+        return Verdict.NO_STD, _join(*notes, "no std on either side")
     if pd.isna(row.paper_std):
         notes.append("the paper gives no std: ours alone")
-    return ("agrees" if abs(row.diff) <= 2 * row.combined_std else "differs"), _join(*notes)
+    return (Verdict.AGREES if abs(row.diff) <= 2 * row.combined_std else Verdict.DIFFERS), _join(*notes)
 
 
 def _join(*notes) -> str:

@@ -4,7 +4,7 @@ session's stage 0).
 For one lines ACAI cell on the exact path, one on the fast path and one fused group of 3 seeds,
 each built as training builds it (acai_repro.train.build_trainers) with its log collected:
 - the capture is asserted, not only attempted: the trainer's stepper is a captured CUDA graph and
-  the log has no "not captured" line (graphs.build_stepper falls back to eager with that line);
+  the log has no "not captured" line (cuda_graphs.build_stepper falls back to eager with that line);
 - a few replayed steps leave every loss finite;
 - the fast path compiled its networks: `acai_repro.fastpath.compiled_summary()` after its steps
   (graphs and convolutions compiled) is printed; none compiled is a failure.

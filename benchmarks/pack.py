@@ -111,7 +111,7 @@ def tflops_text(rate: float, flops: float, peak: float | None) -> str:
 
 class CaptureLog:
     """The log of a benchmark's trainers: drops their progress lines, keeps what they say about
-    the CUDA-graph capture (acai_repro.graphs.build_stepper: "CUDA graph: not captured, ...")."""
+    the CUDA-graph capture (acai_repro.cuda_graphs.build_stepper: "CUDA graph: not captured, ...")."""
 
     def __init__(self):
         self.not_captured: list[str] = []

@@ -26,7 +26,7 @@ from acai_repro.results import (
     read_cell_spec,
     write_cell_spec,
 )
-from acai_repro.tables import GRID_TABLES
+from acai_repro.table_registry import SCORECARD, TABLES
 from acai_repro.targets import WILDCARDS, command_line_targets
 
 try:
@@ -111,23 +111,28 @@ def recorded_cell_spec(wildcards):
         return None
 
 
-def table1_files(filename, seeds):
-    """A file of every Table 1 cell (each model at its own dz), for the given seeds."""
-    dataset = config["table1"]["dataset"]
+def table_files(name, filename, seeds=None):
+    """A file of every cell of a table (acai_repro.table_registry), by explicit expansion (a
+    missing cell fails the table): of the config's seeds, or of `seeds`."""
     return [
-        f"{cell_directory((dataset, model, dz, seed), RESULTS)}/{filename}"
-        for model, dz in table1_cells(config)
-        for seed in seeds
+        f"{cell_directory(cell, RESULTS)}/{filename}"
+        for cell in TABLES[name].cells(config, seeds)
     ]
 
 
-def table1_metrics(wildcards):
-    """Every cell of Table 1, by explicit expansion (a missing cell fails the table)."""
-    return table1_files("metrics.json", config["seeds"])
+def pixel_files(name):
+    """The raw-pixel record of each dataset of a table (none for a table without pixels)."""
+    table = TABLES[name]
+    if table.pixels is None:
+        return []
+    return [
+        f"{RESULTS}/{dataset}/pixels/{table.pixels}"
+        for dataset in table.datasets(config)
+    ]
 
 
 def figure_models(wildcards):
-    return table1_files("model.pt", [config["figures"]["seed"]])
+    return table_files("table1", "model.pt", [config["figures"]["seed"]])
 
 
 def samples_model(wildcards):
@@ -183,6 +188,22 @@ def _dataset_setting(key):
     return lambda w: config["datasets"][w.dataset][key]
 
 
+# The evaluations that read a cell's latent codes, or a dataset's raw pixels, each into its own
+# record (the tables' records other than metrics.json: acai_repro.table_registry): the config
+# section of its options, and whether it runs on a GPU.
+EVALUATIONS = {
+    "probe": {"options": "probe", "gpu": False},
+    "kmeans": {"options": "clustering", "gpu": True},
+}
+
+
+def evaluation_resources(kind):
+    """A probe's or K-Means's resources: those of every evaluation job, and a GPU for K-Means (a
+    GPU run: resources.evaluate.gpu 1 counts it with the training jobs, docs/gpu.md)."""
+    gpu = {"gpu": config["resources"]["evaluate"]["gpu"]}
+    return {**job_resources("evaluate"), **(gpu if EVALUATIONS[kind]["gpu"] else {})}
+
+
 def downstream_params(kind):
     """Parameters of a probe or K-Means job: a change to them reruns those jobs only."""
     return {
@@ -194,49 +215,66 @@ def downstream_params(kind):
     }
 
 
-def grid_inputs(table, filename):
-    """Every cell x model x seed of Table 2 or 3, by explicit expansion."""
+def table_inputs(table):
+    """A table rule's inputs: each cell's record, and each dataset's raw-pixel record."""
+    inputs = {"cells": table_files(table.name, table.record)}
+    if table.pixels:
+        inputs["pixels"] = pixel_files(table.name)
+    return inputs
+
+
+def table_params(table):
+    """A table rule's params: what it shows (Table 1: its models, seeds and records; Tables 2-3:
+    their cells, models, seeds, record key, paper table and title), the std's ddof, and the
+    reporting rule where it reads trained cells' histories (the probe and K-Means read the final
+    weights: changing the rule does not rerun them)."""
+    if table.pixels is None:
+        params = {
+            "models": config[table.paper]["models"],
+            "seeds": config["seeds"],
+            "sources": table_files(table.name, table.record),
+        }
+    else:
+        params = {
+            "cells": config[table.paper]["cells"],
+            "models": config[table.paper]["models"],
+            "seeds": config["seeds"],
+            "key": table.key,
+            "table": table.paper,
+            "title": table.title,
+        }
+    params["std_ddof"] = config["tables"]["std_ddof"]
+    if table.reads_history:
+        params["report_rule"] = config["tables"]["report_rule"]
+    return params
+
+
+def scorecard_inputs():
+    """Every record the scorecard reads, the inputs of rule reproduction. Each judged table's cells
+    (and pixels), then the training records of the cells it names the images of."""
+    inputs = {}
+    for name in SCORECARD.judged:
+        inputs[name] = table_files(name, TABLES[name].record)
+        if TABLES[name].pixels:
+            inputs[f"{name}_pixels"] = pixel_files(name)
+    for name in SCORECARD.training_of:
+        inputs[f"{name}_training"] = table_files(name, "metrics.json")
+    return inputs
+
+
+def scorecard_sources():
+    """The judged tables' records, in order (rule reproduction's params)."""
     return [
-        f"{cell_directory((dataset, model, dz, seed), RESULTS)}/{filename}"
-        for dataset, dz in config[table]["cells"]
-        for model in config[table]["models"]
-        for seed in config["seeds"]
+        path
+        for name in SCORECARD.judged
+        for path in [*table_files(name, TABLES[name].record), *pixel_files(name)]
     ]
-
-
-def pixel_inputs(table, filename):
-    datasets = dict.fromkeys(dataset for dataset, _ in config[table]["cells"])
-    return [f"{RESULTS}/{dataset}/pixels/{filename}" for dataset in datasets]
-
-
-def scorecard_sources(wildcards):
-    """Every record the scorecard reads (rule reproduction's inputs)."""
-    return [
-        *table1_metrics(wildcards),
-        *grid_inputs("table2", "metrics.json"),
-        *pixel_inputs("table2", "probe.json"),
-        *grid_inputs("table3", "kmeans.json"),
-        *pixel_inputs("table3", "kmeans.json"),
-    ]
-
-
-def grid_params(name):
-    """A Table 2-3 output's params: its paper table, record key and title (tables.GRID_TABLES)."""
-    table, _, key, _, title = GRID_TABLES[name]
-    return {
-        "cells": config[table]["cells"],
-        "models": config[table]["models"],
-        "seeds": config["seeds"],
-        "key": key,
-        "table": table,
-        "title": title,
-    }
 
 
 def curve_inputs(wildcards):
     """metrics.json of every model and seed of one (dataset, dz) cell of the tables."""
     if wildcards.dataset == config["table1"]["dataset"]:
-        return table1_files("metrics.json", config["seeds"])
+        return table_files("table1", "metrics.json")
     return expand(
         f"{CELL}/metrics.json",
         dataset=wildcards.dataset,

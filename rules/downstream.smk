@@ -31,9 +31,9 @@ rule probe:
         f"{RESULTS}/logs/probe/{CELL_FOLDERS}.log",
     threads: config["resources"]["evaluate"]["threads"]
     resources:
-        **job_resources("evaluate"),
+        **evaluation_resources("probe"),
     params:
-        **downstream_params("probe"),
+        **downstream_params(EVALUATIONS["probe"]["options"]),
     script:
         "../scripts/probe.py"
 
@@ -50,44 +50,30 @@ rule kmeans:
         f"{RESULTS}/benchmarks/kmeans/{CELL_FOLDERS}.tsv"
     threads: config["resources"]["evaluate"]["threads"]
     resources:
-        **job_resources("evaluate"),
-        # a GPU run: resources.evaluate.gpu 1 counts it with the training jobs (docs/gpu.md)
-        gpu=config["resources"]["evaluate"]["gpu"],
+        **evaluation_resources("kmeans"),
     params:
-        **downstream_params("clustering"),
+        **downstream_params(EVALUATIONS["kmeans"]["options"]),
     script:
         "../scripts/kmeans.py"
 
 
-rule pixels_probe:
-    input:
-        data=lambda w: data_file(w.dataset),
-    output:
-        f"{RESULTS}/{{dataset}}/pixels/probe.json",
-    log:
-        f"{RESULTS}/logs/probe/{{dataset}}/pixels.log",
-    threads: config["resources"]["evaluate"]["threads"]
-    resources:
-        **job_resources("evaluate"),
-    params:
-        **downstream_params("probe"),
-    script:
-        "../scripts/pixels_probe.py"
+# The raw pixels of a dataset, each evaluation's baseline row in the tables: one rule per
+# evaluation (pixels_probe, pixels_kmeans), each this one definition.
+for pixels_kind, pixels_evaluation in EVALUATIONS.items():
 
-
-rule pixels_kmeans:
-    input:
-        data=lambda w: data_file(w.dataset),
-    output:
-        f"{RESULTS}/{{dataset}}/pixels/kmeans.json",
-    log:
-        f"{RESULTS}/logs/kmeans/{{dataset}}/pixels.log",
-    threads: config["resources"]["evaluate"]["threads"]
-    resources:
-        **job_resources("evaluate"),
-        # a GPU run: resources.evaluate.gpu 1 counts it with the training jobs (docs/gpu.md)
-        gpu=config["resources"]["evaluate"]["gpu"],
-    params:
-        **downstream_params("clustering"),
-    script:
-        "../scripts/pixels_kmeans.py"
+    rule:
+        name:
+            f"pixels_{pixels_kind}"
+        input:
+            data=lambda w: data_file(w.dataset),
+        output:
+            f"{RESULTS}/{{dataset}}/pixels/{pixels_kind}.json",
+        log:
+            f"{RESULTS}/logs/{pixels_kind}/{{dataset}}/pixels.log",
+        threads: config["resources"]["evaluate"]["threads"]
+        resources:
+            **evaluation_resources(pixels_kind),
+        params:
+            **downstream_params(pixels_evaluation["options"]),
+        script:
+            f"../scripts/pixels_{pixels_kind}.py"

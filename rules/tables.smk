@@ -1,100 +1,35 @@
-# Stage 3: tables, aggregated over seeds from explicitly expanded cells.
+# Stage 3: tables, aggregated over seeds from explicitly expanded cells. Every table is an entry
+# of acai_repro.table_registry (its cells, record, key, pixel baseline, title and script): a rule
+# per entry, each this one definition, then the scorecard that judges Tables 1-3.
 
 
-localrules:
-    table1,
-    table2,
-    table2_probe,
-    table3,
-    reproduction,
+for table_entry in TABLES.values():
 
-
-rule table1:
-    input:
-        table1_metrics,
-    output:
-        tex=f"{RESULTS}/table1.tex",
-        csv=report(
-            f"{RESULTS}/table1.csv", caption="../report/table1.rst", category="Tables"
-        ),
-    log:
-        f"{RESULTS}/logs/tables/table1.log",
-    params:
-        models=config["table1"]["models"],
-        seeds=config["seeds"],
-        sources=table1_metrics,
-        std_ddof=config["tables"]["std_ddof"],
-        report_rule=config["tables"]["report_rule"],
-    script:
-        "../scripts/table1.py"
-
-
-rule table2:
-    input:
-        cells=grid_inputs("table2", "metrics.json"),
-        pixels=pixel_inputs("table2", "probe.json"),
-    output:
-        tex=f"{RESULTS}/table2.tex",
-        csv=report(
-            f"{RESULTS}/table2.csv", caption="../report/table2.rst", category="Tables"
-        ),
-    log:
-        f"{RESULTS}/logs/tables/table2.log",
-    params:
-        **grid_params("table2"),
-        std_ddof=config["tables"]["std_ddof"],
-        report_rule=config["tables"]["report_rule"],
-    script:
-        "../scripts/grid_table.py"
-
-
-rule table2_probe:
-    input:
-        cells=grid_inputs("table2", "probe.json"),
-        pixels=pixel_inputs("table2", "probe.json"),
-    output:
-        tex=f"{RESULTS}/table2_probe.tex",
-        csv=report(
-            f"{RESULTS}/table2_probe.csv",
-            caption="../report/table2_probe.rst",
-            category="Tables",
-        ),
-    log:
-        f"{RESULTS}/logs/tables/table2_probe.log",
-    params:
-        **grid_params("table2_probe"),
-        std_ddof=config["tables"]["std_ddof"],
-    script:
-        "../scripts/grid_table.py"
-
-
-rule table3:
-    input:
-        cells=grid_inputs("table3", "kmeans.json"),
-        pixels=pixel_inputs("table3", "kmeans.json"),
-    output:
-        tex=f"{RESULTS}/table3.tex",
-        csv=report(
-            f"{RESULTS}/table3.csv", caption="../report/table3.rst", category="Tables"
-        ),
-    log:
-        f"{RESULTS}/logs/tables/table3.log",
-    params:
-        **grid_params("table3"),
-        std_ddof=config["tables"]["std_ddof"],
-    script:
-        "../scripts/grid_table.py"
+    rule:
+        name:
+            table_entry.name
+        input:
+            **table_inputs(table_entry),
+        output:
+            tex=f"{RESULTS}/{table_entry.name}.tex",
+            csv=report(
+                f"{RESULTS}/{table_entry.name}.csv",
+                caption=f"../report/{table_entry.name}.rst",
+                category="Tables",
+            ),
+        log:
+            f"{RESULTS}/logs/tables/{table_entry.name}.log",
+        localrule: True
+        params:
+            **table_params(table_entry),
+        script:
+            f"../scripts/{table_entry.script}"
 
 
 rule reproduction:
     input:
-        table1=table1_metrics,
-        table2=grid_inputs("table2", "metrics.json"),
-        table2_pixels=pixel_inputs("table2", "probe.json"),
-        table3=grid_inputs("table3", "kmeans.json"),
-        table3_pixels=pixel_inputs("table3", "kmeans.json"),
-        # the images each Table 3 cell trained on
-        table3_training=grid_inputs("table3", "metrics.json"),
+        # each judged table's records; the images each Table 3 cell trained on
+        **scorecard_inputs(),
     output:
         csv=report(
             f"{RESULTS}/reproduction.csv",
@@ -109,9 +44,10 @@ rule reproduction:
         tex=f"{RESULTS}/reproduction.tex",
     log:
         f"{RESULTS}/logs/tables/reproduction.log",
+    localrule: True
     params:
         std_ddof=config["tables"]["std_ddof"],
         report_rule=config["tables"]["report_rule"],
-        sources=scorecard_sources,
+        sources=scorecard_sources(),
     script:
         "../scripts/reproduction.py"

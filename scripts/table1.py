@@ -6,4 +6,6 @@ from acai_repro.tables import MissingCellError, ReportRule, write_table1
 with logged(snakemake, expected=(DamagedRecordError, MissingCellError)) as log:
     p = snakemake.params
     rule = ReportRule(**p.report_rule)
-    write_table1(list(snakemake.input), p.models, p.seeds, snakemake.output.tex, snakemake.output.csv, p.std_ddof, rule)
+    write_table1(
+        list(snakemake.input.cells), p.models, p.seeds, snakemake.output.tex, snakemake.output.csv, p.std_ddof, rule
+    )

@@ -4,7 +4,7 @@ its own paths first with benchmarks/cuda_proof.py and acai_repro.fusion_check in
 
 Same checks as on the CPU, on the device: rendering, every model's training, the image
 source and latent export, exact resume after a kill, and the dense batched K-Means. And the
-captured step (acai_repro.graphs): which models capture, graphed = eager bit for bit
+captured step (acai_repro.cuda_graphs): which models capture, graphed = eager bit for bit
 (weights and evaluation histories), kill-and-resume exact with graphs on, divergence found
 at the next evaluation; the dense nearest-line search on the device = the CPU's sparse one.
 Packed training: a mixed pack of all six models (one process, a stream and a graph per cell)

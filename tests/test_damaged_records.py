@@ -12,7 +12,7 @@ from acai_repro.cell_status import cell_status
 from acai_repro.grid_cells import Cell, cell_folder, load_grid_config
 from acai_repro.results import DamagedRecordError, read_cell_spec, read_record
 from acai_repro.scorecard import write_scorecard
-from acai_repro.tables import collect, read_table_csv, write_grid_table, write_table1
+from acai_repro.tables import collect, read_table_csv, write_accuracy_table, write_table1
 from tests.conftest import ROOT
 
 SMOKE = str(ROOT / "config" / "smoke.yaml")
@@ -77,7 +77,7 @@ def test_a_nan_accuracy_is_damage(tmp_path):
         "kmeans.json",
     )
     with pytest.raises(DamagedRecordError, match="'accuracy' is NaN"):
-        write_grid_table(
+        write_accuracy_table(
             [path],
             [],
             [["mnist", 32]],

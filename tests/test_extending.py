@@ -189,7 +189,7 @@ def test_grid_cost_estimates_it_from_its_parents_rate_and_the_audit_captures_it(
     assert f"training cells that would run: {cells}" in cost.stdout, cost.stdout
     [line] = [line for line in cost.stdout.splitlines() if line.split()[:3] == ["lines", "64", placed.name]]
     assert f"ESTIMATE: {placed.name} never measured; costed as vae, measured " in line, line
-    audit = placed.run("-m", "acai_repro.graphs")
+    audit = placed.run("-m", "acai_repro.cuda_graphs")
     assert audit.returncode == 0, audit.stderr
     assert re.search(rf"^{placed.name}\s+captures$", audit.stdout, re.M), audit.stdout
 

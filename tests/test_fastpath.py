@@ -14,8 +14,8 @@ import torch.nn.functional as F
 
 from acai_repro import fastpath, tables
 from acai_repro.config import cell_spec, spec_digest
+from acai_repro.cuda_graphs import step_blockers
 from acai_repro.data import build_source
-from acai_repro.graphs import step_blockers
 from acai_repro.models import MODELS
 from acai_repro.nets import NearestUpsample2x
 from acai_repro.signals import TrainingInterrupted

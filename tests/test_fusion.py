@@ -13,9 +13,9 @@ import torch
 from acai_repro import fastpath, fusion_check
 from acai_repro.config import ConfigError, cell_spec, load_config, spec_digest, validate_config, with_run_settings
 from acai_repro.cost import cost_report
+from acai_repro.cuda_graphs import capture_blockers
 from acai_repro.data import build_source
 from acai_repro.fusion import FusedGroup, OneSeedStep
-from acai_repro.graphs import capture_blockers
 from acai_repro.grid_cells import load_grid_config
 from acai_repro.models import MODELS
 from acai_repro.models.baseline import Baseline

@@ -15,7 +15,7 @@ import pytest
 
 from acai_repro.models import MODELS
 from acai_repro.scorecard import SCORECARD_PREAMBLE, write_scorecard
-from acai_repro.tables import LATEX_PREAMBLE, latex_text, write_grid_table, write_table1
+from acai_repro.tables import LATEX_PREAMBLE, latex_text, write_accuracy_table, write_table1
 
 PDFLATEX = shutil.which("pdflatex")
 NO_ENGINE = "needs pdflatex: apt-get install texlive-latex-base texlive-latex-recommended (as .ci/run does)"
@@ -133,7 +133,7 @@ def test_every_generated_table_compiles_within_the_text_width(tmp_path, greek_ti
     t1, t2, t3, pixels = _records(tmp_path / "results")
     out, cells, seeds = tmp_path / "results", [["mnist", 32]], [0, 1]
     write_table1(t1, MODELS6, seeds, out / "table1.tex", out / "table1.csv")
-    write_grid_table(
+    write_accuracy_table(
         t2,
         [pixels["probe"]],
         cells,
@@ -145,7 +145,7 @@ def test_every_generated_table_compiles_within_the_text_width(tmp_path, greek_ti
         out / "table2.tex",
         out / "table2.csv",
     )
-    write_grid_table(
+    write_accuracy_table(
         t3,
         [pixels["kmeans"]],
         cells,
@@ -251,7 +251,7 @@ def test_the_protocols_six_settings_fit_the_text_width_in_small_type(tmp_path):
             _write(tmp_path / f"{dataset}/pixels/probe.json", {"dataset": dataset, "status": "ok", "accuracy": 0.5})
         )
     tex = tmp_path / "table2.tex"
-    write_grid_table(
+    write_accuracy_table(
         paths,
         pixels,
         cells,

@@ -24,7 +24,7 @@ PAPER = pd.read_csv(PAPER_VALUES, comment="#", dtype={"dz": "Int64"})
 
 
 def _summary(rows, keys):
-    """A summary frame as tables.table1_summary / grid_summary give it, plus `images`."""
+    """A summary frame as tables.table1_summary / accuracy_summary give it, plus `images`."""
     defaults = {"std": 0.0, "n_seeds": 3, "n_undefined": 0, "status": "ok", "images": PROTOCOL_IMAGES}
     frame = pd.DataFrame([{**defaults, **row} for row in rows])
     return frame.astype({"dz": "Int64"})[[*keys, "mean", "std", "n_seeds", "n_undefined", "status", "images"]]

@@ -14,7 +14,7 @@ from acai_repro import scorecard, tables
 from acai_repro.config import evaluations, load_config
 from acai_repro.report_rule import PAPER_RULE
 from acai_repro.reread import main as reread_main
-from acai_repro.tables import PAPER_VALUES, MissingCellError, ReportRule, write_grid_table, write_table1
+from acai_repro.tables import PAPER_VALUES, MissingCellError, ReportRule, write_accuracy_table, write_table1
 from acai_repro.tables import main as tables_main
 from acai_repro.tables import markdown_tables as tables_markdown
 
@@ -107,7 +107,7 @@ def test_same_outputs_as_the_hand_written_tables_at_ddof_1(study, name):
         write_table1(t1, MODELS6, SEEDS, "t.tex", "t.csv", std_ddof=1)
     else:
         key, paths, pixel = ("classifier_accuracy", t2, "probe") if name == "table2" else ("accuracy", t3, "kmeans")
-        write_grid_table(
+        write_accuracy_table(
             paths,
             [pixels[pixel]],
             cells,
@@ -330,7 +330,7 @@ def test_grid_table_best_is_highest_with_paper_pixels_and_sources(tmp_path):
              [("baseline", 0, 0.70), ("baseline", 1, 0.72), ("acai", 0, 0.90), ("acai", 1, 0.94)]]  # fmt: skip
     pixel = _write(tmp_path / "pixels.json", {"dataset": "mnist", "status": "ok", "accuracy": 0.5})
     tex, csv_path = tmp_path / "t3.tex", tmp_path / "t3.csv"
-    write_grid_table(
+    write_accuracy_table(
         paths, [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T3", tex, csv_path, config=PAPER_CONFIG
     )
     text = tex.read_text()
@@ -340,7 +340,9 @@ def test_grid_table_best_is_highest_with_paper_pixels_and_sources(tmp_path):
     rows = csv_path.read_text().splitlines()
     assert rows[1].endswith(f"{paths[0].name};{paths[1].name}") and rows[-1].endswith(pixel.name)  # relative
     with pytest.raises(MissingCellError, match="acai"):
-        write_grid_table(paths[:3], [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T3", tex, csv_path)
+        write_accuracy_table(
+            paths[:3], [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T3", tex, csv_path
+        )
 
 
 def test_grid_table_names_each_dataset_by_its_title_in_the_config(tmp_path):
@@ -349,7 +351,7 @@ def test_grid_table_names_each_dataset_by_its_title_in_the_config(tmp_path):
     tex = tmp_path / "t3.tex"
 
     def written(config):
-        write_grid_table(
+        write_accuracy_table(
             paths,
             [pixel],
             [["mnist", 32]],
@@ -418,7 +420,7 @@ def test_two_seeds_with_one_value_show_a_std_of_zero(tmp_path):
 def test_grid_table_with_one_seed_shows_no_std(study):
     t1, t2, t3, pixels = study
     one_seed = [p for p in t2 if "/seed0/" in str(p)]
-    summary = write_grid_table(
+    summary = write_accuracy_table(
         one_seed,
         [pixels["probe"]],
         [["mnist", 32], ["mnist", 256]],
@@ -460,7 +462,7 @@ def test_each_row_names_the_scale_its_records_were_made_at(tmp_path):
     ]
     pixel = _write(tmp_path / "pixels.json", {"dataset": "mnist", "status": "ok", "accuracy": 0.5})
     csv_path = tmp_path / "t.csv"
-    write_grid_table(
+    write_accuracy_table(
         paths, [pixel], [["mnist", 32]], MODELS, [0, 1], "accuracy", "table3", "T", tmp_path / "t.tex", csv_path
     )
     scales = pd.read_csv(csv_path, keep_default_na=False).set_index("model")["scale"]

@@ -23,7 +23,7 @@ Same numbers as eager, by construction:
 A step that cannot be captured (it reads a value back, or an op's output shape depends on
 the data) falls back to eager with a log line naming the op and the line of code.
 `step_blockers` finds such ops by running the step under a dispatch mode, on a CPU too:
-`python -m acai_repro.graphs` lists which models capture.
+`python -m acai_repro.cuda_graphs` lists which models capture.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from acai_repro import fastpath
-from acai_repro.config import cell_spec, load_config
+from acai_repro.config import DEFAULT_CONFIG, cell_spec, load_config
 from acai_repro.data import build_source
 from acai_repro.models import MODELS
 from acai_repro.training_run import build_run, compute_gradients
@@ -300,7 +300,7 @@ def restore(run, running: list[torch.Tensor], saved: dict, fresh_generators: boo
 
 def main() -> None:
     """Print which models' training steps capture (a CPU check), at the paper's lines setting."""
-    config = load_config(Path(__file__).resolve().parent.parent / "config" / "config.yaml")
+    config = load_config(DEFAULT_CONFIG)
     for model, blockers in capture_report(config).items():
         print(f"{model:<10} {'captures' if not blockers else 'eager: ' + '; '.join(blockers)}")
 

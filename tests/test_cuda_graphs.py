@@ -1,4 +1,4 @@
-"""The CPU-checkable parts of the captured CUDA step (acai_repro.graphs) and of the device
+"""The CPU-checkable parts of the captured CUDA step (acai_repro.cuda_graphs) and of the device
 evaluation: the config switch, which steps capture, the exact warm-up snapshot, the eager
 path, and the dense nearest-line search against the sparse one. The GPU side is in
 tests/test_cuda.py."""
@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from acai_repro.config import ConfigError, load_config
+from acai_repro.cuda_graphs import capture_blockers, resolve_cuda_graphs, restore, snapshot, step_blockers
 from acai_repro.data import ImageSource, LinesSource
 from acai_repro.data.lines import render_lines
-from acai_repro.graphs import capture_blockers, resolve_cuda_graphs, restore, snapshot, step_blockers
 from acai_repro.metrics.lines import nearest_lines
 from acai_repro.models import MODELS
 from acai_repro.train import evaluate, train_cell
@@ -73,7 +73,7 @@ def test_audit_passes_device_only_work():
 def test_every_model_step_captures(smoke_config, model):
     """The step of each model (batch drawn by the renderer, losses, every backward, the
     VQ-VAE's EMA update) has nothing that stops a CUDA graph: this is the list of models
-    that capture (`python -m acai_repro.graphs` prints it)."""
+    that capture (`python -m acai_repro.cuda_graphs` prints it)."""
     spec = tiny_spec(smoke_config, model, batch_size=8)
     assert step_blockers(spec) == []
 
@@ -239,7 +239,7 @@ def graphs_on_cpu(monkeypatch):
     """Run the graphed path of train_cell on the CPU with the stand-in graph."""
     import contextlib
 
-    import acai_repro.graphs as graphs
+    import acai_repro.cuda_graphs as graphs
     import acai_repro.train as train
 
     monkeypatch.setattr(train, "resolve_cuda_graphs", lambda setting, device: setting == "auto")
@@ -299,7 +299,7 @@ def test_step_with_a_host_read_trains_eagerly_and_says_why(smoke_config, tmp_pat
 
 @pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_failed_capture_falls_back_with_the_run_intact(smoke_config, tmp_path, graphs_on_cpu, monkeypatch):
-    import acai_repro.graphs as graphs
+    import acai_repro.cuda_graphs as graphs
 
     def failing_capture(graph, step):
         step()  # half a capture happened, then the driver said no
@@ -323,7 +323,7 @@ def test_graphed_divergence_is_found_at_the_next_evaluation(smoke_config, tmp_pa
 
 def _stepper_and_refs(config):
     """A graphed stepper, and weak references to what its graph uses (the caller keeps none)."""
-    from acai_repro.graphs import GraphedStep
+    from acai_repro.cuda_graphs import GraphedStep
 
     run = build_run(tiny_spec(config, "baseline"), torch.device("cpu"))
     source = LinesSource(torch.device("cpu"), 8, 0)
