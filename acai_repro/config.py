@@ -818,7 +818,7 @@ def spec_core(spec: dict) -> dict:
     core = copy.deepcopy(spec)
     for key in (*TOP_RUN_SETTINGS, REPORT_RULE):
         core.pop(key, None)
-    for key in (*RUN_SETTINGS, *LEGACY_TRAINING_KEYS):
+    for key in RUN_SETTINGS:
         core["training"].pop(key, None)
     if core.get("data") and DATA_CONTENT in core["data"]:
         core["data"].pop(DATA_LOCATION, None)  # a location, not the data: a run setting
@@ -834,11 +834,18 @@ def is_located_spec(spec: dict) -> bool:
 def comparable_spec(recorded: dict, expected: dict) -> dict:
     """`recorded` in the form of `expected` where the two differ by form only: a spec naming its
     data by path (written before content digests) is read as trained on the data `expected`
-    names, its other settings kept. Those records were written when a cell's data were the
-    configured source's data at that path; the path never said more about their content."""
+    names, its other settings kept (those records were written when a cell's data were the
+    configured source's data at that path; the path never said more about their content); a
+    spec holding LEGACY_TRAINING_KEYS is read without them. Its own digest (spec_digest) keeps
+    its form, so that a checkpoint written under it still resumes."""
+    comparable = recorded
+    if has_legacy_keys(recorded):
+        comparable = copy.deepcopy(recorded)
+        for key in LEGACY_TRAINING_KEYS:
+            comparable["training"].pop(key, None)
     if not (is_located_spec(recorded) and (expected.get("data") or {}).get(DATA_CONTENT)):
-        return recorded
-    comparable = copy.deepcopy(recorded)
+        return comparable
+    comparable = copy.deepcopy(comparable)
     located = comparable["data"]
     comparable["data"] = {
         DATA_CONTENT: expected["data"][DATA_CONTENT],

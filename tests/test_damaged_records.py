@@ -174,7 +174,7 @@ def _grid(*args):
     [
         ("metrics.json", '{"status": "ok", "rep', "metrics.json: damaged record: not valid JSON"),
         ("metrics.json", "", "metrics.json: damaged record: the file is empty"),
-        ("metrics.json", json.dumps({"status": "ok"}), "no 'status' ok or diverged with its 'reported' values"),
+        ("metrics.json", json.dumps({"status": "ok"}), "no 'status' ok or diverged with its evaluation history"),
         ("evals.jsonl", "garbage\nmore garbage\n", "evals.jsonl: damaged record: its last lines are no evaluation"),
     ],
 )

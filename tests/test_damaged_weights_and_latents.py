@@ -143,6 +143,7 @@ def _finished_cell(directory, config, cell, trained_folder):
         "status": "ok",
         "reason": None,
         "reported": {"mean_distance": 0.03},
+        "evals": [{"images": 256, "kimg": 0.25, "mean_distance": 0.03}],
         "images": 256,
         "images_per_s": 9.0,
         "spec": spec,

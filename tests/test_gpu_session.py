@@ -42,7 +42,7 @@ case $kind in
     for f in "$@"; do case $f in *.yaml) echo "config $f: $(tr '\n' ' ' <"$f")" >>"$CALLS" ;; esac; done
     if [ "$(basename "$target")" = table1.tex ]; then
       mkdir -p "$(dirname "$target")"
-      sed 's/^smoothness,acai,64,0.0976/smoothness,acai,64,0.5976/' "$EXACT_TABLE" >"$(dirname "$target")/table1.csv"
+      sed 's/^smoothness,acai,64,0.0979/smoothness,acai,64,0.5979/' "$EXACT_TABLE" >"$(dirname "$target")/table1.csv"
       kind=science
     else
       mkdir -p "$(dirname "$target")" && echo '{"kimg": 64}' >"$(dirname "$target")/evals.jsonl"
@@ -226,7 +226,7 @@ def test_science_check_writes_one_line_per_model_and_exits_by_its_verdict(tmp_pa
     assert same.returncode == 0 and len(lines) == 6, same.stdout + same.stderr
     assert all("within the seeds' spread on both metrics" in line for line in lines), same.stdout
     moved = tmp_path / "table1.csv"
-    moved.write_text(exact.read_text().replace("mean_distance,vqvae,256,6.79", "mean_distance,vqvae,256,9.79"))
+    moved.write_text(exact.read_text().replace("mean_distance,vqvae,256,6.83", "mean_distance,vqvae,256,9.83"))
     differs = subprocess.run(
         [sys.executable, "benchmarks/science_check.py", "compare", str(moved)], cwd=ROOT, capture_output=True, text=True
     )
