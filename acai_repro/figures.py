@@ -75,8 +75,9 @@ def reported_text(record: dict, rule: ReportRule = PAPER_RULE) -> str:
     return "\n".join(values)
 
 
-def provenance_text(records) -> str:
-    """Scale, seeds, reporting rule and training commit of the records a figure shows."""
+def provenance_text(records, rule: ReportRule = PAPER_RULE) -> str:
+    """Scale, seeds, reporting rule (the tables', `tables.report_rule`) and training commit of the
+    records a figure shows."""
 
     def joined(values):
         return ", ".join(sorted({str(v) for v in values if v is not None})) or "not recorded"
@@ -84,7 +85,7 @@ def provenance_text(records) -> str:
     scales = joined((r.get("spec") or {}).get("scale_name") for r in records)
     seeds = joined(r["cell"]["seed"] for r in records)
     rules = joined(
-        f"median of the last {PAPER_RULE.count(r['evals'])} of {len(r['evals'])} evaluations"
+        f"median of the last {rule.count(r['evals'])} of {len(r['evals'])} evaluations"
         for r in records
         if r.get("evals") and r.get("status") == "ok"
     )
@@ -145,7 +146,7 @@ def _strip_figure(rows, labels, title: str, out_path, footer: str = "", label_wi
     plt.close(fig)
 
 
-def lines_interpolation_figure(model_paths, out_path, endpoints) -> None:
+def lines_interpolation_figure(model_paths, out_path, endpoints, rule: ReportRule = PAPER_RULE) -> None:
     """Paper Fig. 3: one row per model, (a)-(f) in the table's order, the same two test lines
     interpolated in each latent space; each row labelled with the model's title and its
     reported Mean Distance and Smoothness. A diverged cell's row holds a note, not images."""
@@ -156,17 +157,19 @@ def lines_interpolation_figure(model_paths, out_path, endpoints) -> None:
         name = f"({letter}) {title_of(spec['model'])}"
         if record["status"] == "ok":
             rows.append(lines_interpolation(model, endpoints))
-            labels.append(f"{name}\n{reported_text(record)}")
+            labels.append(f"{name}\n{reported_text(record, rule)}")
         else:
             rows.append(stopped_text(record))
             labels.append(f"{name} ({record['status']})")
         records.append(record)
     title = f"Interpolations from θ={endpoints[0]:.3f} to θ={endpoints[1]:.3f} (lines, paper Fig. 3)"
-    _strip_figure(rows, labels, title, out_path, provenance_text(records), label_width=1.5)
+    _strip_figure(rows, labels, title, out_path, provenance_text(records, rule), label_width=1.5)
 
 
 @torch.no_grad()
-def image_interpolation_figure(model_paths, out_path, pairs, n_points: int = N_POINTS) -> None:
+def image_interpolation_figure(
+    model_paths, out_path, pairs, n_points: int = N_POINTS, rule: ReportRule = PAPER_RULE
+) -> None:
     """Paper Fig. 6-11: for each model, one row per pair of test images (same pairs for all)."""
     rows, labels, records = [], [], []
     for path in model_paths:
@@ -188,7 +191,7 @@ def image_interpolation_figure(model_paths, out_path, pairs, n_points: int = N_P
             rows.append(pictures[..., 0] if pictures.shape[-1] == 1 else pictures)
             labels.append(label)
     title = f"{spec['dataset']} dz={spec['dz']}: interpolations between test images {pairs}"
-    _strip_figure(rows, labels, title, out_path, provenance_text(records))
+    _strip_figure(rows, labels, title, out_path, provenance_text(records, rule))
 
 
 @torch.no_grad()
@@ -199,7 +202,7 @@ def vae_samples(model, n: int, seed: int) -> np.ndarray:
     return model.decode(z)[:, 0].numpy()
 
 
-def vae_sample_figure(model_path, out_path, n: int, seed: int) -> None:
+def vae_sample_figure(model_path, out_path, n: int, seed: int, rule: ReportRule = PAPER_RULE) -> None:
     """Paper Fig. 5: a grid of samples of the model's N(0, I) prior (the VAE's in the paper),
     titled with the model's title; a note instead if the cell diverged."""
     record = read_record(model_path)
@@ -221,7 +224,7 @@ def vae_sample_figure(model_path, out_path, n: int, seed: int) -> None:
     fig.text(
         0.5,
         0.0,
-        provenance_text([record]).replace("; a cell", ";\na cell"),
+        provenance_text([record], rule).replace("; a cell", ";\na cell"),
         ha="center",
         va="top",
         fontsize=6,
@@ -368,7 +371,7 @@ def _stopped_label(record) -> str:
     return f"{name} ({record['status']} after {record.get('images', 0) / 1000:.1f} kimg: curve ends at ✕)"
 
 
-def training_curves_figure(metrics_paths, out_path) -> None:
+def training_curves_figure(metrics_paths, out_path, rule: ReportRule = PAPER_RULE) -> None:
     """Losses and evaluation metrics against images seen: one panel per quantity, one line per
     model (colour) and seed (line style), the paper's final Mean Distance and Smoothness as
     reference lines, undefined evaluations marked on the axis, and a legend panel."""
@@ -389,7 +392,7 @@ def training_curves_figure(metrics_paths, out_path) -> None:
     _legend(panels[len(keys)], records, seed_styles, references, any(undefined))
     datasets, dzs = ({str(r["cell"][key]) for r in records} for key in ("dataset", "dz"))
     fig.suptitle(f"Training curves: {', '.join(sorted(datasets))}, dz {', '.join(sorted(dzs, key=int))}", fontsize=10)
-    fig.text(0.5, 0.0, provenance_text(records), ha="center", va="top", fontsize=7, color="dimgray")
+    fig.text(0.5, 0.0, provenance_text(records, rule), ha="center", va="top", fontsize=7, color="dimgray")
     fig.tight_layout()
     fig.savefig(out_path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)

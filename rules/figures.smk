@@ -17,6 +17,7 @@ rule fig3_lines_interpolations:
     resources:
         **job_resources("evaluate"),
     params:
+        report_rule=config["tables"]["report_rule"],
         endpoints=config["figures"]["lines_endpoints"],
         sources=figure_models,
     script:
@@ -38,6 +39,7 @@ rule fig5_vae_samples:
     resources:
         **job_resources("evaluate"),
     params:
+        report_rule=config["tables"]["report_rule"],
         samples=config["figures"]["vae_samples"],
         seed=config["figures"]["seed"],
         sources=samples_model,
@@ -60,6 +62,7 @@ rule image_interpolations:
     resources:
         **job_resources("evaluate"),
     params:
+        report_rule=config["tables"]["report_rule"],
         pairs=config["figures"]["image_pairs"],
         sources=interpolation_models,
     script:
@@ -81,6 +84,7 @@ rule training_curves:
     resources:
         **job_resources("evaluate"),
     params:
+        report_rule=config["tables"]["report_rule"],
         sources=curve_inputs,
     script:
         "../scripts/training_curves.py"

@@ -1,6 +1,12 @@
 # Snakemake adapter: rule fig3_lines_interpolations (acai_repro.figures.lines_interpolation_figure).
 from acai_repro.figures import lines_interpolation_figure
+from acai_repro.report_rule import ReportRule
 from acai_repro.snakemake_io import logged
 
 with logged(snakemake) as log:
-    lines_interpolation_figure(list(snakemake.input), snakemake.output[0], snakemake.params.endpoints)
+    lines_interpolation_figure(
+        list(snakemake.input),
+        snakemake.output[0],
+        snakemake.params.endpoints,
+        ReportRule(**snakemake.params.report_rule),
+    )

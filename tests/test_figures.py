@@ -166,3 +166,14 @@ def test_no_log_axis_for_a_quantity_that_is_not_positive(tmp_path, drawn):
     evals = [{"kimg": k, "loss_ae": v} for k, v in ((1, 1.0), (2, -0.5))]
     figures.training_curves_figure([_record(tmp_path / "a.json", "aae", "ok", evals)], tmp_path / "c.png")
     assert _panel(drawn[0], "autoencoder loss").get_yscale() == "symlog", "a negative loss would vanish on a log axis"
+
+
+def test_figure_footers_read_the_tables_rule():
+    """The footer names each cell's value as the tables read it: the config's rule, not a fixed one."""
+    from acai_repro.figures import provenance_text
+    from acai_repro.report_rule import PAPER_RULE, ReportRule
+
+    evals = [{"images": 65536 * k, "mean_distance": 0.01} for k in range(1, 17)]
+    record = {"status": "ok", "cell": {"seed": 0}, "spec": {"scale_name": "gpu-quick"}, "evals": evals}
+    assert "median of the last 2 of 16 evaluations" in provenance_text([record], PAPER_RULE)
+    assert "median of the last 4 of 16 evaluations" in provenance_text([record], ReportRule(4, None))
