@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 import torch
 
-from acai_repro import scorecard, tables
 from acai_repro.config import evaluations, load_config
-from acai_repro.report_rule import PAPER_RULE
-from acai_repro.reread import main as reread_main
-from acai_repro.tables import PAPER_VALUES, MissingCellError, ReportRule, write_accuracy_table, write_table1
-from acai_repro.tables import main as tables_main
-from acai_repro.tables import markdown_tables as tables_markdown
+from acai_repro.reporting import scorecard, tables
+from acai_repro.reporting.report_rule import PAPER_RULE
+from acai_repro.reporting.reread import main as reread_main
+from acai_repro.reporting.tables import PAPER_VALUES, MissingCellError, ReportRule, write_accuracy_table, write_table1
+from acai_repro.reporting.tables import main as tables_main
+from acai_repro.reporting.tables import markdown_tables as tables_markdown
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -182,9 +182,9 @@ def test_collapsed_model_is_undefined_from_the_metric_to_the_table(tmp_path):
     # The real chain: a collapsed model's evaluation (every interpolated point decodes to one
     # line), the cell's reported median as train.py computes and writes it, then the table.
     from acai_repro.data.lines import render_lines
-    from acai_repro.files import write_json
     from acai_repro.metrics.lines import line_metrics
-    from acai_repro.report_rule import reported_values
+    from acai_repro.provenance.files import write_json
+    from acai_repro.reporting.report_rule import reported_values
 
     line = render_lines(torch.tensor([1.0])).numpy()  # [1, 1, 32, 32]
     evaluation = line_metrics(np.broadcast_to(line, (4, 16, *line.shape[1:])).copy())
@@ -489,12 +489,12 @@ def _run_redirected(command: str, out: Path, monkeypatch) -> dict:
     {written file: the committed file it must equal}."""
     words = shlex.split(command)
     assert words[:2] == ["python", "-m"] and words[2] in (
-        "acai_repro.tables",
-        "acai_repro.scorecard",
-        "acai_repro.reread",
+        "acai_repro.reporting.tables",
+        "acai_repro.reporting.scorecard",
+        "acai_repro.reporting.reread",
     ), command
     monkeypatch.chdir(ROOT)
-    if words[2] == "acai_repro.reread":  # rewrites records in place: run on a copy of the set
+    if words[2] == "acai_repro.reporting.reread":  # rewrites records in place: run on a copy of the set
         at = words.index("--results")
         committed = ROOT / words[at + 1]
         copy = out / words[at + 1]
@@ -506,7 +506,7 @@ def _run_redirected(command: str, out: Path, monkeypatch) -> dict:
     committed = ROOT / words[at + 1]
     words[at + 1] = str(out / words[at + 1])
     before = set(out.rglob("*"))
-    if words[2] == "acai_repro.tables":
+    if words[2] == "acai_repro.reporting.tables":
         tables.main(words[3:])
     else:
         assert scorecard.main(words[3:]) == 0, command
