@@ -225,7 +225,7 @@ def test_the_scorecard_refuses_a_results_folder_that_does_not_exist(tmp_path):
     command = [
         sys.executable,
         "-m",
-        "acai_repro.reporting.scorecard",
+        "acai_repro.scorecard",
         "--results",
         str(real),
         str(tmp_path / "reslts"),

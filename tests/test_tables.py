@@ -489,12 +489,12 @@ def _run_redirected(command: str, out: Path, monkeypatch) -> dict:
     {written file: the committed file it must equal}."""
     words = shlex.split(command)
     assert words[:2] == ["python", "-m"] and words[2] in (
-        "acai_repro.reporting.tables",
-        "acai_repro.reporting.scorecard",
-        "acai_repro.reporting.reread",
+        "acai_repro.tables",
+        "acai_repro.scorecard",
+        "acai_repro.reread",
     ), command
     monkeypatch.chdir(ROOT)
-    if words[2] == "acai_repro.reporting.reread":  # rewrites records in place: run on a copy of the set
+    if words[2] == "acai_repro.reread":  # rewrites records in place: run on a copy of the set
         at = words.index("--results")
         committed = ROOT / words[at + 1]
         copy = out / words[at + 1]
@@ -506,7 +506,7 @@ def _run_redirected(command: str, out: Path, monkeypatch) -> dict:
     committed = ROOT / words[at + 1]
     words[at + 1] = str(out / words[at + 1])
     before = set(out.rglob("*"))
-    if words[2] == "acai_repro.reporting.tables":
+    if words[2] == "acai_repro.tables":
         tables.main(words[3:])
     else:
         assert scorecard.main(words[3:]) == 0, command
