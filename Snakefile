@@ -12,7 +12,7 @@ min_version("9.0")
 sys.path.insert(0, workflow.basedir)  # the acai_repro package beside this Snakefile
 
 from acai_repro.config import ConfigError, read_yaml
-from acai_repro.targets import check_targets, command_line_targets
+from acai_repro.grid.targets import check_targets, command_line_targets
 
 PAPER_CONFIG = os.path.join(workflow.basedir, "config", "config.yaml")
 # Snakemake reads the --configfile files itself, before this file, and its loader keeps the

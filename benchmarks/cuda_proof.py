@@ -2,11 +2,11 @@
 session's stage 0).
 
 For one lines ACAI cell on the exact path, one on the fast path and one fused group of 3 seeds,
-each built as training builds it (acai_repro.train.build_trainers) with its log collected:
+each built as training builds it (acai_repro.training.train.build_trainers) with its log collected:
 - the capture is asserted, not only attempted: the trainer's stepper is a captured CUDA graph and
   the log has no "not captured" line (cuda_graphs.build_stepper falls back to eager with that line);
 - a few replayed steps leave every loss finite;
-- the fast path compiled its networks: `acai_repro.fastpath.compiled_summary()` after its steps
+- the fast path compiled its networks: `acai_repro.training.fastpath.compiled_summary()` after its steps
   (graphs and convolutions compiled) is printed; none compiled is a failure.
 One line per path ("proof exact: ok ..." or "proof fast: FAILED: ..."), then "proof: ok" or
 "proof: FAILED (paths)". A device without CUDA graphs (the CPU) proves nothing: every path fails.
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import torch
 
-from acai_repro import fastpath
 from acai_repro.config import cell_spec, load_config, table1_cells, with_run_settings
-from acai_repro.train import build_trainers, training_units
+from acai_repro.training import fastpath
+from acai_repro.training.train import build_trainers, training_units
 
 ROOT = Path(__file__).resolve().parent.parent
 PATHS = ("exact", "fast", "fused")

@@ -1,4 +1,4 @@
-"""Aggregate images/s of packed training (acai_repro.train.train_pack's cells, one process),
+"""Aggregate images/s of packed training (acai_repro.training.train.train_pack's cells, one process),
 beside each model's solo rate, on the exact path, the fast path (training.fast_path) and the
 fast path with seed fusion (training.seed_fusion), with the FLOPs they reach and a
 torch.profiler summary of packed rounds.
@@ -44,8 +44,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from acai_repro.config import cell_spec, load_config, table1_cells, with_run_settings
 from acai_repro.data import build_source
-from acai_repro.train import CellTrainer, build_trainers, training_units
-from acai_repro.training_run import build_run, compute_gradients
+from acai_repro.training.train import CellTrainer, build_trainers, training_units
+from acai_repro.training.training_run import build_run, compute_gradients
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIET = lambda message: None  # noqa: E731
@@ -111,7 +111,7 @@ def tflops_text(rate: float, flops: float, peak: float | None) -> str:
 
 class CaptureLog:
     """The log of a benchmark's trainers: drops their progress lines, keeps what they say about
-    the CUDA-graph capture (acai_repro.cuda_graphs.build_stepper: "CUDA graph: not captured, ...")."""
+    the CUDA-graph capture (acai_repro.training.cuda_graphs.build_stepper: "CUDA graph: not captured, ...")."""
 
     def __init__(self):
         self.not_captured: list[str] = []

@@ -3,7 +3,7 @@ the library vs a minimal hand-written loop (--reference).
 
 Each model trains on a batch drawn every step on the device (lines: the renderer; MNIST and
 SVHN: a random uint8 dataset held on the device, the same ops as the real one), with the
-library's step (`acai_repro.train.one_step`): eager, then graphed (`acai_repro.cuda_graphs`),
+library's step (`acai_repro.training.train.one_step`): eager, then graphed (`acai_repro.training.cuda_graphs`),
 alternating over the repeats, median. Also one full lines evaluation (Table 1's metrics, the
 test set, classifier accuracy, reconstruction) timed on the device, cold and warm.
 
@@ -25,12 +25,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from acai_repro.config import cell_spec, load_config
-from acai_repro.cuda_graphs import EagerStep, GraphedStep
 from acai_repro.data import ImageSource, LinesSource
 from acai_repro.metrics import lines as metrics
 from acai_repro.models import MODELS
-from acai_repro.train import evaluate
-from acai_repro.training_run import build_run, one_step, train_step
+from acai_repro.training.cuda_graphs import EagerStep, GraphedStep
+from acai_repro.training.train import evaluate
+from acai_repro.training.training_run import build_run, one_step, train_step
 
 # name -> (dataset, dz); lines uses Table 1's dz of each model (table1.dz_by_model).
 SETTINGS = {"lines dz64": ("lines", 64), "mnist dz256": ("mnist", 256), "svhn dz256": ("svhn", 256)}

@@ -16,7 +16,7 @@ from acai_repro.config import (
     validate_config,
 )
 from acai_repro.cells import CELL_FOLDERS, cell_directory, cell_folders, group_folders
-from acai_repro.packs import dissolve_targeted, training_packs
+from acai_repro.training.packs import dissolve_targeted, training_packs
 from acai_repro.results import (
     SPEC_FILE,
     DamagedRecordError,
@@ -26,8 +26,8 @@ from acai_repro.results import (
     read_cell_spec,
     write_cell_spec,
 )
-from acai_repro.table_registry import SCORECARD, TABLES
-from acai_repro.targets import WILDCARDS, command_line_targets
+from acai_repro.reporting.table_registry import SCORECARD, TABLES
+from acai_repro.grid.targets import WILDCARDS, command_line_targets
 
 try:
     validate_config(config)
@@ -69,7 +69,7 @@ RESULTS = config["results_dir"]
 
 
 wildcard_constraints:
-    # acai_repro.targets explains a target that breaks one of them; {dataset} is never another
+    # acai_repro.grid.targets explains a target that breaks one of them; {dataset} is never another
     # scale's root folder: results/quick/... is not the dataset 'quick' of results/
     **{**WILDCARDS, "dataset": dataset_pattern(RESULTS)},
 
@@ -112,7 +112,7 @@ def recorded_cell_spec(wildcards):
 
 
 def table_files(name, filename, seeds=None):
-    """A file of every cell of a table (acai_repro.table_registry), by explicit expansion (a
+    """A file of every cell of a table (acai_repro.reporting.table_registry), by explicit expansion (a
     missing cell fails the table): of the config's seeds, or of `seeds`."""
     return [
         f"{cell_directory(cell, RESULTS)}/{filename}"
@@ -189,7 +189,7 @@ def _dataset_setting(key):
 
 
 # The evaluations that read a cell's latent codes, or a dataset's raw pixels, each into its own
-# record (the tables' records other than metrics.json: acai_repro.table_registry): the config
+# record (the tables' records other than metrics.json: acai_repro.reporting.table_registry): the config
 # section of its options, and whether it runs on a GPU.
 EVALUATIONS = {
     "probe": {"options": "probe", "gpu": False},
@@ -292,7 +292,7 @@ def job_resources(kind):
 
 
 def train_packs():
-    """Rule name -> cells of each training pack (resources.train.pack > 1; acai_repro.packs).
+    """Rule name -> cells of each training pack (resources.train.pack > 1; acai_repro.training.packs).
 
     A command-line target inside a cell's directory dissolves the pack holding that cell, so
     asking for one cell trains it alone (train_cell). SLURM jobs are started with

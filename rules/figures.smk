@@ -1,5 +1,5 @@
 # Stage 2: figures from trained cells (paper Fig. 3, 5, 6-11) and training curves. Each rule
-# runs its own script, a single call into acai_repro.figures.
+# runs its own script, a single call into acai_repro.reporting.figures.
 
 
 rule fig3_lines_interpolations:

@@ -7,7 +7,7 @@ from pathlib import Path
 from acai_repro.data.fetch import DataError, DownloadSettings, source_location
 from acai_repro.data.prepare import prepare
 from acai_repro.snakemake_io import logged
-from acai_repro.train import code_version
+from acai_repro.training.checkpoints import code_version
 
 WORKFLOW_DIR = Path(__file__).resolve().parent.parent  # relative data paths start here
 dataset = snakemake.wildcards.dataset

@@ -1,10 +1,10 @@
-# Snakemake adapter: rule reproduction (acai_repro.scorecard.write_scorecard). The scale's name
+# Snakemake adapter: rule reproduction (acai_repro.reporting.scorecard.write_scorecard). The scale's name
 # and the datasets' titles are wording: read from the config, never a param (renaming a scale or
 # retitling a dataset reruns nothing).
+from acai_repro.reporting.scorecard import write_scorecard
+from acai_repro.reporting.tables import MissingCellError, ReportRule
 from acai_repro.results import DamagedRecordError
-from acai_repro.scorecard import write_scorecard
 from acai_repro.snakemake_io import logged
-from acai_repro.tables import MissingCellError, ReportRule
 
 with logged(snakemake, expected=(DamagedRecordError, MissingCellError)) as log:
     i, p = snakemake.input, snakemake.params

@@ -1,7 +1,7 @@
-# Snakemake adapter: rule table1 (acai_repro.tables.write_table1).
+# Snakemake adapter: rule table1 (acai_repro.reporting.tables.write_table1).
+from acai_repro.reporting.tables import MissingCellError, ReportRule, write_table1
 from acai_repro.results import DamagedRecordError
 from acai_repro.snakemake_io import logged
-from acai_repro.tables import MissingCellError, ReportRule, write_table1
 
 with logged(snakemake, expected=(DamagedRecordError, MissingCellError)) as log:
     p = snakemake.params

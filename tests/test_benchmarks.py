@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from acai_repro import train
+from acai_repro.training import train
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -115,7 +115,7 @@ def test_a_failed_capture_is_an_error_line_never_a_rate(smoke_config, tmp_path, 
 def test_captured_steps_are_named_graphed(smoke_config, tmp_path):
     trainers, log = pack.build(pack.pack_specs(smoke_config, 1, "cpu"), tmp_path)
     assert pack.how_stepped(trainers, log, "cpu") == (True, "eager (cpu)")
-    for trainer in trainers:  # as a captured step marks itself (acai_repro.cuda_graphs.GraphedStep)
+    for trainer in trainers:  # as a captured step marks itself (acai_repro.training.cuda_graphs.GraphedStep)
         trainer.stepper.graphed = True
     assert pack.how_stepped(trainers, log, "cuda") == (True, "graphed 1/1")
     trainers[0].stepper.graphed = False

@@ -1,16 +1,16 @@
 """The CUDA paths: skipped without a GPU (CI has none); run on a lent GPU machine with
 `python -m pytest tests/test_cuda.py` (the timed GPU session, benchmarks/gpu_session.sh, proves
-its own paths first with benchmarks/cuda_proof.py and acai_repro.fusion_check instead).
+its own paths first with benchmarks/cuda_proof.py and acai_repro.training.fusion_check instead).
 
 Same checks as on the CPU, on the device: rendering, every model's training, the image
 source and latent export, exact resume after a kill, and the dense batched K-Means. And the
-captured step (acai_repro.cuda_graphs): which models capture, graphed = eager bit for bit
+captured step (acai_repro.training.cuda_graphs): which models capture, graphed = eager bit for bit
 (weights and evaluation histories), kill-and-resume exact with graphs on, divergence found
 at the next evaluation; the dense nearest-line search on the device = the CPU's sparse one.
 Packed training: a mixed pack of all six models (one process, a stream and a graph per cell)
 equals each model trained alone, graphed, bit for bit. The fast path and seed fusion: graphed =
 eager for every model, the same command the same bits; each fused seed equals the seed trained
-alone (acai_repro.fusion_check), and a gradient leak between seeds fails that check.
+alone (acai_repro.training.fusion_check), and a gradient leak between seeds fails that check.
 """
 
 import math
@@ -19,15 +19,15 @@ import numpy as np
 import pytest
 import torch
 
-from acai_repro import fusion_check
 from acai_repro.data.lines import random_angles, render_lines
 from acai_repro.downstream import export_latents, read_latents
-from acai_repro.fusion import FusedGroup
 from acai_repro.metrics.clustering import kmeans
 from acai_repro.metrics.lines import nearest_lines
 from acai_repro.models import MODELS
-from acai_repro.train import train_cell, train_pack
-from acai_repro.training_run import build_run
+from acai_repro.training import fusion_check
+from acai_repro.training.fusion import FusedGroup
+from acai_repro.training.train import train_cell, train_pack
+from acai_repro.training.training_run import build_run
 from tests.conftest import LINES_REFERENCE, fused_specs, tiny_spec
 from tests.test_clustering import _blobs
 from tests.test_downstream import tiny_mnist_h5  # noqa: F401 (fixture)
@@ -254,7 +254,7 @@ def test_a_fused_group_on_cuda_trained_again_gives_the_same_bits(smoke_config, t
 
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_five_fused_steps_on_cuda_leave_each_seed_as_trained_alone(model):
-    """The CPU's fused-against-alone check (acai_repro.fusion_check) on the device, the fused
+    """The CPU's fused-against-alone check (acai_repro.training.fusion_check) on the device, the fused
     step captured: each seed's weights, Adam moments and buffers after 5 fused steps are those of
     the seed trained alone, within the check's tolerance."""
     messages = []

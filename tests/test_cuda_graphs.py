@@ -1,4 +1,4 @@
-"""The CPU-checkable parts of the captured CUDA step (acai_repro.cuda_graphs) and of the device
+"""The CPU-checkable parts of the captured CUDA step (acai_repro.training.cuda_graphs) and of the device
 evaluation: the config switch, which steps capture, the exact warm-up snapshot, the eager
 path, and the dense nearest-line search against the sparse one. The GPU side is in
 tests/test_cuda.py."""
@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from acai_repro.config import ConfigError, load_config
-from acai_repro.cuda_graphs import capture_blockers, resolve_cuda_graphs, restore, snapshot, step_blockers
 from acai_repro.data import ImageSource, LinesSource
 from acai_repro.data.lines import render_lines
 from acai_repro.metrics.lines import nearest_lines
 from acai_repro.models import MODELS
-from acai_repro.train import evaluate, train_cell
-from acai_repro.training_run import build_run, one_step, train_step
+from acai_repro.training.cuda_graphs import capture_blockers, resolve_cuda_graphs, restore, snapshot, step_blockers
+from acai_repro.training.train import evaluate, train_cell
+from acai_repro.training.training_run import build_run, one_step, train_step
 from tests.conftest import LINES_REFERENCE, ROOT, tiny_spec
 from tests.test_train import _assert_same_weights, _evals_without_timing, _weights
 
@@ -239,8 +239,8 @@ def graphs_on_cpu(monkeypatch):
     """Run the graphed path of train_cell on the CPU with the stand-in graph."""
     import contextlib
 
-    import acai_repro.cuda_graphs as graphs
-    import acai_repro.train as train
+    import acai_repro.training.cuda_graphs as graphs
+    import acai_repro.training.train as train
 
     monkeypatch.setattr(train, "resolve_cuda_graphs", lambda setting, device: setting == "auto")
     monkeypatch.setattr(graphs, "_blocking_reason", _ignoring_cpu_adam(graphs._blocking_reason))
@@ -299,7 +299,7 @@ def test_step_with_a_host_read_trains_eagerly_and_says_why(smoke_config, tmp_pat
 
 @pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_failed_capture_falls_back_with_the_run_intact(smoke_config, tmp_path, graphs_on_cpu, monkeypatch):
-    import acai_repro.cuda_graphs as graphs
+    import acai_repro.training.cuda_graphs as graphs
 
     def failing_capture(graph, step):
         step()  # half a capture happened, then the driver said no
@@ -323,7 +323,7 @@ def test_graphed_divergence_is_found_at_the_next_evaluation(smoke_config, tmp_pa
 
 def _stepper_and_refs(config):
     """A graphed stepper, and weak references to what its graph uses (the caller keeps none)."""
-    from acai_repro.cuda_graphs import GraphedStep
+    from acai_repro.training.cuda_graphs import GraphedStep
 
     run = build_run(tiny_spec(config, "baseline"), torch.device("cpu"))
     source = LinesSource(torch.device("cpu"), 8, 0)

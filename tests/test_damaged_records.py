@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from acai_repro.cell_status import cell_status
+from acai_repro.grid.cell_status import cell_status
 from acai_repro.grid_cells import Cell, cell_folder, load_grid_config
+from acai_repro.reporting.scorecard import write_scorecard
+from acai_repro.reporting.tables import collect, read_table_csv, write_accuracy_table, write_table1
 from acai_repro.results import DamagedRecordError, read_cell_spec, read_record
-from acai_repro.scorecard import write_scorecard
-from acai_repro.tables import collect, read_table_csv, write_accuracy_table, write_table1
 from tests.conftest import ROOT
 
 SMOKE = str(ROOT / "config" / "smoke.yaml")

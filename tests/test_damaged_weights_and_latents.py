@@ -10,12 +10,13 @@ import sys
 import h5py
 import pytest
 
-from acai_repro.cell_status import cell_status
 from acai_repro.downstream import export_latents, probe_cell, read_latents
+from acai_repro.grid.cell_status import cell_status
 from acai_repro.grid_cells import Cell, cell_folder, load_grid_config
 from acai_repro.results import DamagedRecordError
-from acai_repro.train import load_trained, train_cell
-from acai_repro.weights_file import DAMAGED_SUFFIX, check_contents, check_structure
+from acai_repro.training.checkpoints import load_trained
+from acai_repro.training.train import train_cell
+from acai_repro.training.weights_file import DAMAGED_SUFFIX, check_contents, check_structure
 from tests.conftest import ROOT, mnist_overlay, tiny_spec
 from tests.test_downstream import tiny_mnist_h5  # noqa: F401 (a fixture)
 
@@ -245,12 +246,12 @@ def test_weights_that_are_no_archive_are_named(trained, content):
 
 def test_damaged_weights_that_cannot_be_moved_aside_are_named_saying_to_delete_them(trained, monkeypatch):
     """A read-only folder (simulated: root may write anywhere)."""
-    import acai_repro.train
+    import acai_repro.training.checkpoints
 
     def read_only(path):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(acai_repro.train, "quarantine", read_only)
+    monkeypatch.setattr(acai_repro.training.checkpoints, "quarantine", read_only)
     cell, _ = trained
     weights = cell / "model.pt"
     weights.write_bytes(weights.read_bytes()[:1000])
@@ -265,7 +266,7 @@ def test_a_split_the_latents_do_not_hold_is_named_with_those_they_hold(trained):
 
 
 def test_torch_load_alone_reads_changed_weight_bytes_the_crc_check_does_not(trained):
-    """Why model.pt is checked before torch.load (acai_repro.weights_file's docstring)."""
+    """Why model.pt is checked before torch.load (acai_repro.training.weights_file's docstring)."""
     import zipfile
 
     import torch

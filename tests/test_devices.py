@@ -1,4 +1,4 @@
-"""The device slots of acai_repro.devices, on the CPU: fake device lists, real processes."""
+"""The device slots of acai_repro.training.devices, on the CPU: fake device lists, real processes."""
 
 import json
 import multiprocessing
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from acai_repro import devices
-from acai_repro.devices import (
+from acai_repro.training import devices
+from acai_repro.training.devices import (
     cuda_devices,
     held_slot,
     job_device,
@@ -205,7 +205,7 @@ def test_n_jobs_on_k_slots_never_share_a_slot_beyond_gpu_share(tmp_path):
 HOLDER = """
 import sys
 from pathlib import Path
-from acai_repro.devices import list_devices, take_slot
+from acai_repro.training.devices import list_devices, take_slot
 slot = take_slot(list_devices({"ACAI_FAKE_DEVICES": "a"}), 1, Path(sys.argv[1]), sys.argv[2], print)
 print("holding", flush=True)
 sys.stdin.readline()  # until told, or killed
@@ -318,7 +318,7 @@ def test_smoke_run_on_two_fake_devices_trains_two_cells_on_two_slots_at_once(tmp
 
 # ---- grid status names the device ---------------------------------------------------------
 def test_grid_status_names_the_device_a_cell_ran_on_and_the_one_it_runs_on(tmp_path, monkeypatch):
-    from acai_repro.cell_status import grid_status
+    from acai_repro.grid.cell_status import grid_status
     from acai_repro.grid_cells import cell_folder, load_grid_config, target_cells
     from tests.test_grid import _finish, _running
 

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import torch
 
-from acai_repro.train import STATE_FILE, WriteFailedError, _torch_save, _write_cell_file, train_cell
+from acai_repro.training.train import STATE_FILE, WriteFailedError, _torch_save, _write_cell_file, train_cell
 from tests.conftest import tiny_spec
 
 QUIET = lambda message: None  # noqa: E731

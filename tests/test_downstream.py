@@ -6,7 +6,7 @@ import torch
 from acai_repro.data import DamagedDataError, ImageSource
 from acai_repro.data.prepare import write_h5
 from acai_repro.downstream import cluster, export_latents, linear_probe, read_latents
-from acai_repro.train import train_cell
+from acai_repro.training.train import train_cell
 from tests.conftest import tiny_spec
 
 

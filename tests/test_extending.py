@@ -16,10 +16,10 @@ import sys
 import pytest
 import yaml
 
-from acai_repro import figures
 from acai_repro.config import load_config
 from acai_repro.models import EXTRA_MODELS_ENV, MODELS, register
-from acai_repro.tables import latex_text
+from acai_repro.reporting import figures
+from acai_repro.reporting.tables import latex_text
 from tests.conftest import ROOT
 from tests.test_figures import _texts
 from tests.test_workflow import snakemake

@@ -12,15 +12,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from acai_repro import fastpath, tables
 from acai_repro.config import cell_spec, spec_digest
-from acai_repro.cuda_graphs import step_blockers
 from acai_repro.data import build_source
 from acai_repro.models import MODELS
 from acai_repro.nets import NearestUpsample2x
-from acai_repro.signals import TrainingInterrupted
-from acai_repro.train import train_cell, train_pack
-from acai_repro.training_run import build_run, train_step
+from acai_repro.reporting import tables
+from acai_repro.training import fastpath
+from acai_repro.training.cuda_graphs import step_blockers
+from acai_repro.training.signals import TrainingInterrupted
+from acai_repro.training.train import train_cell, train_pack
+from acai_repro.training.training_run import build_run, train_step
 from tests.conftest import ROOT, tiny_spec
 
 QUIET = lambda message: None  # noqa: E731
@@ -211,7 +212,7 @@ def _assert_same_weights(a, b, what):
 RUN_SCRIPT = """
 import json, sys, torch
 torch.set_num_threads(1)
-from acai_repro.train import train_cell
+from acai_repro.training.train import train_cell
 record = train_cell(json.loads(sys.argv[1]), sys.argv[2], lambda m: None)
 print(json.dumps(record["evals"]))
 """

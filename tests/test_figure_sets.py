@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from acai_repro import figure_sets
 from acai_repro.config import DEFAULT_CONFIG, load_config
+from acai_repro.reporting import figure_sets
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = [ROOT / "config" / "quick.yaml"]

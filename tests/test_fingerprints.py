@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from acai_repro import doc_quotes
-from acai_repro import fingerprint as fp
+from acai_repro.provenance import doc_quotes
+from acai_repro.provenance import fingerprint as fp
 
 CURRENT_MODELS = {"a": "1" * 16, "b": "2" * 16}  # the code's fingerprints in the small trees below
 CURRENT = fp.set_fingerprint(CURRENT_MODELS)

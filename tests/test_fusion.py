@@ -1,6 +1,6 @@
 """Seed fusion (training.seed_fusion): the seeds of a cell trained as one stacked model. On the
 CPU: each seed's fused step is its own step (to float rounding), each seed after 5 fused steps is
-the seed trained alone (acai_repro.fusion_check) and leaks between seeds fail that check, the
+the seed trained alone (acai_repro.training.fusion_check) and leaks between seeds fail that check, the
 same group trained again gives the same bits, a stopped group resumes to the same bits, and the
 spec, the rules' unit and the refusals. The CUDA side (captured fused step) runs in benchmarks/gpu_session.sh."""
 
@@ -10,19 +10,19 @@ import re
 import pytest
 import torch
 
-from acai_repro import fastpath, fusion_check
 from acai_repro.config import ConfigError, cell_spec, load_config, spec_digest, validate_config, with_run_settings
-from acai_repro.cost import cost_report
-from acai_repro.cuda_graphs import capture_blockers
 from acai_repro.data import build_source
-from acai_repro.fusion import FusedGroup, OneSeedStep
+from acai_repro.grid.cost import cost_report
+from acai_repro.grid.rates import config_step
 from acai_repro.grid_cells import load_grid_config
 from acai_repro.models import MODELS
 from acai_repro.models.baseline import Baseline
-from acai_repro.packs import dissolve_targeted, tables_cells, training_packs
-from acai_repro.rates import config_step
-from acai_repro.train import STATE_FILE, train_pack
-from acai_repro.training_run import build_run, compute_gradients
+from acai_repro.training import fastpath, fusion_check
+from acai_repro.training.cuda_graphs import capture_blockers
+from acai_repro.training.fusion import FusedGroup, OneSeedStep
+from acai_repro.training.packs import dissolve_targeted, tables_cells, training_packs
+from acai_repro.training.train import STATE_FILE, train_pack
+from acai_repro.training.training_run import build_run, compute_gradients
 from tests.conftest import ROOT, fused_specs
 from tests.test_fastpath import _assert_same_weights, _evals, _stopped_at_first_evaluation, _weights
 from tests.test_workflow import _jobs, snakemake
@@ -274,7 +274,7 @@ def test_grid_cost_counts_each_seed_of_a_fused_group(tmp_path):
     assert any("seed-fused step not measured here" in line for line in lines), "a fused rate's stand-in must be named"
 
 
-# ---- each fused seed against the same seed trained alone (acai_repro.fusion_check) ------------
+# ---- each fused seed against the same seed trained alone (acai_repro.training.fusion_check) ------------
 def _over_tolerance(gaps) -> list[str]:
     return [
         f"seed {g.seed}: weights {g.weights:.2g}, adam {g.adam:.2g}, buffers {g.buffers:.2g}"

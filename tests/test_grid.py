@@ -6,9 +6,10 @@ import math
 
 import pytest
 
-from acai_repro.cell_status import grid_status, last_json_line
 from acai_repro.config import cell_spec, spec_digest, with_run_settings
-from acai_repro.cost import (
+from acai_repro.grid.cell_status import grid_status, last_json_line
+from acai_repro.grid.cli import main as grid_main
+from acai_repro.grid.cost import (
     DeviceJob,
     cost_report,
     expand_targets,
@@ -17,12 +18,11 @@ from acai_repro.cost import (
     schedule,
     training_cost,
 )
-from acai_repro.grid import main as grid_main
+from acai_repro.grid.rates import config_step, default_card, load_rates, train_rate
+from acai_repro.grid.slurm_profile import array_cap, check_profile, runtime_minutes
 from acai_repro.grid_cells import Cell, GridError, cell_folder, load_grid_config, target_cells
 from acai_repro.models import MODELS
-from acai_repro.rates import config_step, default_card, load_rates, train_rate
 from acai_repro.results import write_started_spec
-from acai_repro.slurm_profile import array_cap, check_profile, runtime_minutes
 from tests.conftest import ROOT
 
 SMOKE = [str(ROOT / "config" / "smoke.yaml")]

@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from acai_repro.guard import LOCK_FILE, CellBusyError, CellLock, ParentWatch, guard_cell
+from acai_repro.training.guard import LOCK_FILE, CellBusyError, CellLock, ParentWatch, guard_cell
 from tests.conftest import ROOT
 
 HOLD = """
 import sys, time
-from acai_repro.guard import CellLock
+from acai_repro.training.guard import CellLock
 with CellLock(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(600)
@@ -30,7 +30,7 @@ time.sleep(600)
 CHILD = """
 import os, sys, time
 from pathlib import Path
-from acai_repro.guard import ParentWatch
+from acai_repro.training.guard import ParentWatch
 watch, out = ParentWatch(), Path(sys.argv[1])
 out.with_suffix(".tmp").write_text(str(os.getpid()))
 os.replace(out.with_suffix(".tmp"), out.with_suffix(".pid"))  # whole, never half-written

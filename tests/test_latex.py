@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from acai_repro.models import MODELS
-from acai_repro.scorecard import SCORECARD_PREAMBLE, write_scorecard
-from acai_repro.tables import LATEX_PREAMBLE, latex_text, write_accuracy_table, write_table1
+from acai_repro.reporting.scorecard import SCORECARD_PREAMBLE, write_scorecard
+from acai_repro.reporting.tables import LATEX_PREAMBLE, latex_text, write_accuracy_table, write_table1
 
 PDFLATEX = shutil.which("pdflatex")
 NO_ENGINE = "needs pdflatex: apt-get install texlive-latex-base texlive-latex-recommended (as .ci/run does)"

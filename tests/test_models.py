@@ -8,7 +8,7 @@ from acai_repro.data.lines import random_angles, render_lines
 from acai_repro.models import MODELS, build_model
 from acai_repro.models.acai import ACAI, mix_coefficients, mix_latents
 from acai_repro.nets import Architecture, count_parameters
-from acai_repro.training_run import build_run, train_step
+from acai_repro.training.training_run import build_run, train_step
 from tests.conftest import tiny_spec
 
 LINES = Architecture(1, 16, 2, 16)

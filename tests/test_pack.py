@@ -1,4 +1,4 @@
-"""Packed training: several cells in one process (acai_repro.train.train_pack) end exactly as
+"""Packed training: several cells in one process (acai_repro.training.train.train_pack) end exactly as
 each cell trained alone, fail alone, stop and resume together; the workflow trains a table's
 cells in packs and a single asked-for cell alone; `grid cost` counts packs."""
 
@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from acai_repro.models import MODELS
-from acai_repro.train import EVALS_FILE, STATE_FILE, train_cell, train_pack
+from acai_repro.training.train import EVALS_FILE, STATE_FILE, train_cell, train_pack
 from tests.conftest import ROOT, tiny_spec
 from tests.test_train import QUIET, _assert_same_weights, _evals_without_timing, _weights
 
@@ -22,7 +22,7 @@ CHILD = """
 import json, sys, torch
 torch.set_num_threads(1)
 from pathlib import Path
-from acai_repro.train import train_pack
+from acai_repro.training.train import train_pack
 cells = [(spec, Path(folder)) for spec, folder in json.loads(sys.argv[1])]
 train_pack(cells, log=lambda m: print(m, flush=True))
 """
@@ -147,7 +147,7 @@ def _table1_jobs(overlay, asked=()) -> dict:
     """The jobs a dry run of the smoke Table 1 (with `overlay`) should count, from the config: each
     cell's spec, its packs (those holding an `asked` cell dissolved), every other cell alone, the table."""
     from acai_repro.config import load_config
-    from acai_repro.packs import dissolve_targeted, tables_cells, training_packs
+    from acai_repro.training.packs import dissolve_targeted, tables_cells, training_packs
 
     config = load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "smoke.yaml", overlay)
     packs = {name: cells for name, cells in training_packs(config).items() if name.startswith("train_pack_table1_")}
@@ -213,7 +213,7 @@ def _chunks(count: int, size: int) -> list[int]:
 
 
 def test_packs_come_from_the_config_in_table_order_never_mixing_tables(smoke_config):
-    from acai_repro.packs import dissolve_targeted, targeted_cell, training_packs
+    from acai_repro.training.packs import dissolve_targeted, targeted_cell, training_packs
 
     assert training_packs(smoke_config) == {}  # pack 1: every cell its own job
     smoke_config["resources"]["train"]["pack"] = 4
@@ -240,9 +240,9 @@ def test_packs_come_from_the_config_in_table_order_never_mixing_tables(smoke_con
 
 @pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier
 def test_grid_cost_counts_packs_with_solo_rates_until_packed_rates_are_measured(smoke_config, tmp_path):
-    from acai_repro.cost import cost_report
+    from acai_repro.grid.cost import cost_report
     from acai_repro.grid_cells import load_grid_config
-    from acai_repro.packs import training_packs
+    from acai_repro.training.packs import training_packs
 
     overlay = _pack3_overlay(tmp_path)
     files = [str(ROOT / "config" / "smoke.yaml"), str(overlay)]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from acai_repro import figure_sets
-from acai_repro.doc_quotes import docs
-from acai_repro.fingerprint import read_committed
+from acai_repro.provenance.doc_quotes import docs
+from acai_repro.provenance.fingerprint import read_committed
+from acai_repro.reporting import figure_sets
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWN = {  # the figures the results page must show, each beside its table (links relative to docs/)

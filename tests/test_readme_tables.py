@@ -1,7 +1,7 @@
 """The tables the results page quotes are rendered from committed results, scale included.
 
 Each quoted table sits between `<!-- rendered from CSV [CSV ...] by python -m acai_repro.tables
---markdown -->` and `<!-- end -->`, and must be exactly what `acai_repro.tables.markdown_tables`
+--markdown -->` and `<!-- end -->`, and must be exactly what `acai_repro.reporting.tables.markdown_tables`
 renders from those CSVs with config/config.yaml (the datasets' titles), as that command does: a
 number or a scale edited by hand in the README, or a CSV regenerated without the README, fails here.
 """
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from acai_repro.config import load_config
-from acai_repro.tables import markdown_tables
+from acai_repro.reporting.tables import markdown_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER_CONFIG = load_config(ROOT / "config" / "config.yaml")  # what the command line reads without overlays

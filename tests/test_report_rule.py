@@ -1,4 +1,4 @@
-"""The paper's reporting rule at every scale (acai_repro.report_rule): the evaluations a cell makes
+"""The paper's reporting rule at every scale (acai_repro.reporting.report_rule): the evaluations a cell makes
 for it, the window it reads, and every committed record saying what the tables say."""
 
 import json
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from acai_repro.files import write_json
-from acai_repro.report_rule import PAPER_RULE, REPORTED, ReportRule, reported_values
-from acai_repro.reread import main as reread_main
-from acai_repro.reread import reread
+from acai_repro.provenance.files import write_json
+from acai_repro.reporting.report_rule import PAPER_RULE, REPORTED, ReportRule, reported_values
+from acai_repro.reporting.reread import main as reread_main
+from acai_repro.reporting.reread import reread
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = sorted(ROOT.glob("docs/*-results/*/*/dz*/seed*/metrics.json"))

@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acai_repro import scorecard, verdicts
 from acai_repro.config import load_config
-from acai_repro.findings import FINDINGS, MEANINGFUL_RULE, finding_rows
 from acai_repro.models import MODELS
-from acai_repro.scorecard import markdown, summary_line, write_scorecard
-from acai_repro.tables import PAPER_VALUES
-from acai_repro.verdicts import PROTOCOL_IMAGES, number_rows, scale_name, verdict
+from acai_repro.reporting import scorecard, verdicts
+from acai_repro.reporting.findings import FINDINGS, MEANINGFUL_RULE, finding_rows
+from acai_repro.reporting.scorecard import markdown, summary_line, write_scorecard
+from acai_repro.reporting.tables import PAPER_VALUES
+from acai_repro.reporting.verdicts import PROTOCOL_IMAGES, number_rows, scale_name, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 GPU_QUICK = ROOT / "docs" / "gpu-quick-results"

@@ -12,15 +12,15 @@ import time
 import pytest
 import torch
 
-from acai_repro.signals import StopRequest, TrainingInterrupted, stop_requests
-from acai_repro.train import EVALS_FILE, STATE_FILE, train_cell, train_pack
+from acai_repro.training.signals import StopRequest, TrainingInterrupted, stop_requests
+from acai_repro.training.train import EVALS_FILE, STATE_FILE, train_cell, train_pack
 from tests.conftest import ROOT, tiny_spec
 from tests.test_train import QUIET, _assert_same_weights, _evals_without_timing, _weights
 
 CHILD = """
 import json, sys, torch
 torch.set_num_threads(1)
-from acai_repro.train import train_cell
+from acai_repro.training.train import train_cell
 train_cell(json.loads(sys.argv[1]), sys.argv[2], log=lambda m: print(m, flush=True))
 """
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from acai_repro.targets import check_targets, command_line_targets, explain
+from acai_repro.grid.targets import check_targets, command_line_targets, explain
 from tests.conftest import ROOT
 
 CELL = "results/lines/acai/dz64/seed0/metrics.json"

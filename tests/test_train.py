@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from acai_repro.train import EVALS_FILE, STATE_FILE, train_cell
+from acai_repro.training.train import EVALS_FILE, STATE_FILE, train_cell
 from tests.conftest import ROOT, tiny_spec
 
 QUIET = lambda message: None  # noqa: E731
@@ -71,7 +71,7 @@ def test_outputs_and_evaluation_log(smoke_config, tmp_path):
 RESUME_SCRIPT = """
 import json, sys, torch
 torch.set_num_threads(1)
-from acai_repro.train import train_cell
+from acai_repro.training.train import train_cell
 train_cell(json.loads(sys.argv[1]), sys.argv[2], log=lambda m: print(m, flush=True))
 """
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from acai_repro.guard import CellBusyError
-from acai_repro.train import STATE_FILE, train_cell
+from acai_repro.training.guard import CellBusyError
+from acai_repro.training.train import STATE_FILE, train_cell
 from tests.conftest import ROOT, tiny_spec
 
 # The trainer: writes its PID, then trains the cell given as JSON (long enough to be killed).
@@ -19,8 +19,8 @@ TRAINER = """
 import json, os, sys
 from pathlib import Path
 import torch
-from acai_repro.signals import TrainingInterrupted
-from acai_repro.train import train_cell
+from acai_repro.training.signals import TrainingInterrupted
+from acai_repro.training.train import train_cell
 torch.set_num_threads(1)
 spec, outdir = json.loads(Path(sys.argv[1]).read_text()), Path(sys.argv[2])
 Path(sys.argv[3]).write_text(str(os.getpid()))

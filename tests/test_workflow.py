@@ -12,10 +12,10 @@ import time
 import pytest
 import yaml
 
-from acai_repro import figure_sets
 from acai_repro.config import load_config, table1_cells
 from acai_repro.models import title_of
-from acai_repro.train import STATE_FILE
+from acai_repro.reporting import figure_sets
+from acai_repro.training.train import STATE_FILE
 from tests.browser import INSTALL_HINT, caption_problems, find_browser, rendered_views
 from tests.conftest import ROOT, mnist_overlay
 from tests.test_latex import compile_tables

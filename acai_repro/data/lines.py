@@ -60,7 +60,7 @@ def render_lines(angles: torch.Tensor, size: int = SIZE) -> torch.Tensor:
     overlap = torch.minimum(start + STROKE, cols + 1.0) - torch.maximum(start, cols)
     ink = row_ink * overlap.clamp_(min=0.0)
     # A select, not a boolean-mask assignment: no data-dependent shape, so a CUDA graph
-    # can capture the renderer (acai_repro.cuda_graphs).
+    # can capture the renderer (acai_repro.training.cuda_graphs).
     ink = torch.where(col(flip), ink.transpose(1, 2), ink).contiguous()
     image = (ink - 1.0).clamp(-1.0, 1.0)
     return image.to(torch.float32)[:, None]

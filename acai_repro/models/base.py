@@ -21,7 +21,7 @@ A model owns its networks and computes its own training losses, in two parts:
   parameter groups in `param_groups()`; other entries are logged. `features` feed the
   in-tandem classifier.
 The trainer calls `training_losses(x, generator)`, which is the two in turn. Split so, seed
-fusion (acai_repro.fusion) draws each seed's noise from that seed's own generator and runs
+fusion (acai_repro.training.fusion) draws each seed's noise from that seed's own generator and runs
 `losses` for all seeds at once under `torch.func.vmap`; a model that overrides
 `training_losses` instead trains everywhere but fused.
 - `encode` / `decode` / `interpolate` in data space [-1, 1], used by every evaluation.

@@ -29,8 +29,8 @@ results/quick/table1.tex with --configfile config/quick.yaml; or by its name, e.
 which resolves under the config's results_dir) or `all` for all four.
 
 This module is the command line only; the work is done by acai_repro.grid_cells (the cells of
-a target), acai_repro.cell_status, acai_repro.cost with acai_repro.rates, and
-acai_repro.slurm_profile.
+a target), acai_repro.grid.cell_status, acai_repro.grid.cost with acai_repro.grid.rates, and
+acai_repro.grid.slurm_profile.
 """
 
 from __future__ import annotations
@@ -40,13 +40,13 @@ import math
 import sys
 from pathlib import Path
 
-from acai_repro.cell_status import grid_status
 from acai_repro.config import ROOT, ConfigError
-from acai_repro.cost import cost_report
+from acai_repro.grid.cell_status import grid_status
+from acai_repro.grid.cost import cost_report
+from acai_repro.grid.rates import STEP_KINDS, config_step, default_card, load_rates
+from acai_repro.grid.slurm_profile import check_profile, runtime_minutes
 from acai_repro.grid_cells import GridError, load_grid_config
-from acai_repro.rates import STEP_KINDS, config_step, default_card, load_rates
 from acai_repro.results import DamagedRecordError
-from acai_repro.slurm_profile import check_profile, runtime_minutes
 
 
 def _parser() -> argparse.ArgumentParser:

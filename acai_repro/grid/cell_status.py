@@ -6,7 +6,7 @@ cell is waiting, running (kimg done and images/s from its evals.jsonl), finished
 values under the tables' rule, `tables.report_rule`), diverged (with the reason), stale (trained
 or training under another spec than the config's: all of it is work to do) or damaged (a file that cannot be read as what it
 should be, named). A trained cell's model.pt is checked as an archive from its end only
-(acai_repro.weights_file.check_structure: a cut file is damaged); a reader of the weights
+(acai_repro.training.weights_file.check_structure: a cut file is damaged); a reader of the weights
 checks every byte, and moves damaged weights aside: such a cell is damaged until retrained.
 """
 
@@ -21,13 +21,13 @@ from pathlib import Path
 
 from acai_repro.cells import Cell
 from acai_repro.config import cell_spec
-from acai_repro.devices import default_lock_folder, slot_holders
 from acai_repro.grid_cells import cell_folder, target_cells
-from acai_repro.guard import LOCK_FILE
-from acai_repro.report_rule import ReportRule, reported_values
+from acai_repro.reporting.report_rule import ReportRule, reported_values
 from acai_repro.results import SPEC_FILE, DamagedRecordError, read_record, recorded_spec, spec_differences
+from acai_repro.training.devices import default_lock_folder, slot_holders
+from acai_repro.training.guard import LOCK_FILE
+from acai_repro.training.weights_file import DAMAGED_SUFFIX, check_structure
 from acai_repro.units import format_duration
-from acai_repro.weights_file import DAMAGED_SUFFIX, check_structure
 
 
 @dataclass
@@ -118,7 +118,7 @@ def cell_status(
 ) -> CellStatus:
     """A cell's state from its files; `damaged`, naming the file and what is wrong, where one
     of them cannot be read as what it should be. `holders`: PID -> device slot held
-    (acai_repro.devices.slot_holders), which names a running cell's device."""
+    (acai_repro.training.devices.slot_holders), which names a running cell's device."""
     try:
         status = _cell_status(config, directory, cell, now)
         folder = cell_folder(directory, config, cell)

@@ -1,8 +1,8 @@
 """Published values against ours: one row per value the paper publishes in Tables 1-3, with one
 verdict each.
 
-One row per value of acai_repro/paper_values.csv (the only copy of the paper's values), with ours
-from the same summary frames the tables print (acai_repro.tables), under the same reporting rule
+One row per value of acai_repro/reporting/paper_values.csv (the only copy of the paper's values), with ours
+from the same summary frames the tables print (acai_repro.reporting.tables), under the same reporting rule
 (`tables.report_rule`, from each cell's evaluation history). The verdict:
 
 - `quoted`: a value the paper quotes from other work (Table 3's pixels and prior methods): shown
@@ -19,8 +19,8 @@ from the same summary frames the tables print (acai_repro.tables), under the sam
   baseline is one measurement) adds nothing; where neither side has one, the verdict is `no std`:
   the data cannot say whether the difference is within the spread.
 
-The paper's findings are judged on these rows (acai_repro.findings); the pages that show both are
-acai_repro.scorecard's.
+The paper's findings are judged on these rows (acai_repro.reporting.findings); the pages that show both are
+acai_repro.reporting.scorecard's.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from acai_repro.models import MODELS
+from acai_repro.reporting.table_registry import SCORECARD
+from acai_repro.reporting.tables import OWN_SOURCES, PAPER_VALUES, PROTOCOL_IMAGES, column_title
 from acai_repro.results import DamagedRecordError, read_record
-from acai_repro.table_registry import SCORECARD
-from acai_repro.tables import OWN_SOURCES, PAPER_VALUES, PROTOCOL_IMAGES, column_title
 
 # Every registered model, in the tables' order, then the raw pixels: name -> column title.
 MODEL_TITLES = {name: column_title(name) for name in [*MODELS, "pixels"]}

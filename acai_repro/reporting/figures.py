@@ -22,13 +22,13 @@ from matplotlib.lines import Line2D  # noqa: E402
 from acai_repro.data import read_split, to_float  # noqa: E402
 from acai_repro.data.lines import render_lines  # noqa: E402
 from acai_repro.models import MODELS, title_of  # noqa: E402
-from acai_repro.tables import (  # noqa: E402
+from acai_repro.reporting.tables import (  # noqa: E402
     PAPER_RULE,
     ReportRule,
     median_of_last,
     paper_values,  # noqa: E402
 )
-from acai_repro.train import load_trained  # noqa: E402
+from acai_repro.training.checkpoints import load_trained  # noqa: E402
 
 N_POINTS = 16
 DPI = 100

@@ -11,9 +11,9 @@ good / very poor" is measured against the Baseline first.
 
 One rule says whether a verdict is evidence about the claim (MEANINGFUL_RULE): only where every
 cell of the finding's table trained on the protocol's images. At a reduced scale the page marks the
-verdict `(not meaningful at this scale)` and the summary line counts it apart (acai_repro.scorecard).
+verdict `(not meaningful at this scale)` and the summary line counts it apart (acai_repro.reporting.scorecard).
 
-The number rows are acai_repro.verdicts' (`number_rows`): one per published value, with ours.
+The number rows are acai_repro.reporting.verdicts' (`number_rows`): one per published value, with ours.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from acai_repro.config import dataset_title
-from acai_repro.tables import TABLE1_METRICS
-from acai_repro.verdicts import AUTOENCODERS, PROTOCOL_IMAGES, Verdict
+from acai_repro.reporting.tables import TABLE1_METRICS
+from acai_repro.reporting.verdicts import AUTOENCODERS, PROTOCOL_IMAGES, Verdict
 
 MEANINGFUL_RULE = (
     "A finding's verdict is evidence about the paper's claim only where every cell of the table it "

@@ -1,7 +1,7 @@
 """A cell's training run: its live objects (`Run`, made by `build_run`: model, optimisers,
 generators, data) and the step they take (`one_step` -> `train_step` -> `compute_gradients`).
 
-The eager loop (acai_repro.train) and the CUDA-graph capture (acai_repro.cuda_graphs) both run
+The eager loop (acai_repro.training.train) and the CUDA-graph capture (acai_repro.training.cuda_graphs) both run
 `one_step`; it lives here so that both import it and neither imports the other.
 """
 
@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from acai_repro import fastpath
 from acai_repro.config import spec_digest
 from acai_repro.models import build_model
 from acai_repro.nets import Architecture, dense
+from acai_repro.training import fastpath
 
 
 @dataclass
@@ -105,7 +105,7 @@ def set_conv_precision(conv_tf32: bool) -> None:
     """cuDNN convolutions in float32 (the protocol) or TF32. PyTorch's own default lets cuDNN
     use TF32 on Ampere and newer GPUs, which rounds every convolution's inputs to a 10-bit
     mantissa; matrix products stay float32 either way (torch's default). Process-wide: the
-    cells of a pack share one setting (acai_repro.train refuses a mixed pack)."""
+    cells of a pack share one setting (acai_repro.training.train refuses a mixed pack)."""
     torch.backends.cudnn.allow_tf32 = conv_tf32
 
 
@@ -118,7 +118,7 @@ def build_run(spec: dict, device: torch.device) -> Run:
     model = build_model(spec["model"], arch, spec["model_options"]).to(device)
     classifier = dense(arch.dz, spec["classes"]).to(device)
     fast = fastpath.is_fast(spec)
-    if fast and not fastpath.is_fused(spec):  # fused seeds run under vmap (acai_repro.fusion)
+    if fast and not fastpath.is_fused(spec):  # fused seeds run under vmap (acai_repro.training.fusion)
         fastpath.accelerate(model, classifier)
     groups = dict(model.param_groups(), classifier=list(classifier.parameters()))
     lr = spec["training"]["learning_rate"]

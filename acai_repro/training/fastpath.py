@@ -31,7 +31,7 @@ load, not the path, decided; no CPU gain is claimed. (The 1.16-1.38x of cpu-2026
 measured while `nn.Module.compile()` left the convolutions eager: channels-last and fused Adam.)
 
 TF32 is a separate switch (`training.conv_tf32`). On CUDA the compiled step is captured in the
-project's own CUDA graph (acai_repro.cuda_graphs) like the exact one.
+project's own CUDA graph (acai_repro.training.cuda_graphs) like the exact one.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def is_fast(spec: dict) -> bool:
 
 
 def is_fused(spec: dict) -> bool:
-    """Whether `spec`'s cell trains with its group's other seeds (seed fusion, acai_repro.fusion)."""
+    """Whether `spec`'s cell trains with its group's other seeds (seed fusion, acai_repro.training.fusion)."""
     return bool(spec["training"].get("seed_fusion", False))
 
 
@@ -125,7 +125,7 @@ def compiled_summary() -> dict:
     (`dynamo_unique_graphs`, torch._dynamo.utils.counters["stats"]["unique_graphs"]: every
     graph compiled in the process, by any caller). A session script prints it in the process
     that trained a fast step (the counts are per process), e.g. after
-    `acai_repro.training_run.build_run` and `one_step` on a fast spec:
+    `acai_repro.training.training_run.build_run` and `one_step` on a fast spec:
 
         summary = fastpath.compiled_summary()
         print(f"compiled graphs: {summary['graphs']} ({summary['convolutions']} convolutions)")

@@ -15,7 +15,7 @@ What stays each seed's own:
   order its cell alone draws them;
 - its arithmetic: nothing crosses seeds (a seed's gradient is that of its own loss; Adam is
   element-wise), so a seed that diverges leaves the others as they were;
-- its evaluations, checkpoint, outputs and divergence check (acai_repro.train): before each, the
+- its evaluations, checkpoint, outputs and divergence check (acai_repro.training.train): before each, the
   seed's slice of the stacked state (weights, buffers, Adam's moments) is copied into its `Run`,
   which is then saved and evaluated as a cell alone.
 
@@ -34,11 +34,11 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from acai_repro import fastpath
 from acai_repro.models import build_model
 from acai_repro.models.base import unfusable_reason
 from acai_repro.nets import Architecture, dense
-from acai_repro.training_run import classifier_loss
+from acai_repro.training import fastpath
+from acai_repro.training.training_run import classifier_loss
 
 
 class OneSeedStep(nn.Module):
@@ -63,7 +63,7 @@ def _template(spec: dict) -> OneSeedStep:
 
 
 class FusedGroup:
-    """The stacked state of a group of seeds' runs (acai_repro.training_run.Run, one per seed, in
+    """The stacked state of a group of seeds' runs (acai_repro.training.training_run.Run, one per seed, in
     the group's order) and its step. Duck-types the parts of a `Run` that the CUDA-graph capture
     reads (device, groups, optimizers, generators(), tensors())."""
 

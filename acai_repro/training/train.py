@@ -11,7 +11,7 @@ Layout of a cell directory:
   from that state at no cost. The state files go once the whole pack is done.
 - `evals.jsonl`: one line per evaluation, appended as training goes (watch it with tail).
 - `.trainer.lock`: held (flock) by the live trainer of the cell; a second trainer refuses at
-  once, and a trainer whose Snakemake died saves its state and stops (acai_repro.guard).
+  once, and a trainer whose Snakemake died saves its state and stops (acai_repro.training.guard).
 
 `train_pack` trains several cells in one process, step by step: each cell (`CellTrainer`)
 keeps its own run, data source, stepper, evaluation schedule, checkpoint and divergence
@@ -20,11 +20,11 @@ one). On CUDA each cell runs on its own stream, so the kernels of different cell
 the host reads a cell's values back only at its divergence checks, evaluations and progress
 lines, and then waits for that cell's stream alone (a CUDA event), never for the device.
 
-On CUDA the whole step is a captured CUDA graph (`training.cuda_graphs`, acai_repro.cuda_graphs):
+On CUDA the whole step is a captured CUDA graph (`training.cuda_graphs`, acai_repro.training.cuda_graphs):
 then the divergence check runs at evaluations only, so nothing is read back between
 evaluations but progress lines.
 
-Under seed fusion (`training.seed_fusion`, acai_repro.fusion) the seeds of a cell are one unit,
+Under seed fusion (`training.seed_fusion`, acai_repro.training.fusion) the seeds of a cell are one unit,
 a `FusedGroupTrainer`: one stacked step for the group, then each seed's `CellTrainer` does that
 step's bookkeeping on its slice (its own state file, evaluations, outputs, divergence check).
 
@@ -40,36 +40,29 @@ import io
 import json
 import math
 import os
-import platform
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
 import torch
 
-from acai_repro import fastpath
 from acai_repro.cells import cell_folders, group_folders
-from acai_repro.config import ROOT, spec_digest
-from acai_repro.cuda_graphs import build_stepper, resolve_cuda_graphs
+from acai_repro.config import spec_digest
 from acai_repro.data import build_source
-from acai_repro.devices import held_slot
-from acai_repro.files import write_atomically, write_json
-from acai_repro.fusion import FusedGroup
-from acai_repro.guard import CellLock, ParentWatch
 from acai_repro.metrics.lines import line_metrics
-from acai_repro.models import build_model
-from acai_repro.nets import Architecture, dense
-from acai_repro.report_rule import ReportRule, reported_values
-from acai_repro.results import DamagedRecordError, write_started_spec
-from acai_repro.signals import TrainingInterrupted, stop_requests
-from acai_repro.training_run import Run, build_run, make_generator, one_step, resolve_device
+from acai_repro.provenance.files import write_atomically, write_json
+from acai_repro.reporting.report_rule import ReportRule, reported_values
+from acai_repro.results import write_started_spec
+from acai_repro.training import fastpath
+from acai_repro.training.checkpoints import provenance
+from acai_repro.training.cuda_graphs import build_stepper, resolve_cuda_graphs
+from acai_repro.training.fusion import FusedGroup
+from acai_repro.training.guard import CellLock, ParentWatch
+from acai_repro.training.signals import TrainingInterrupted, stop_requests
+from acai_repro.training.training_run import Run, build_run, make_generator, one_step, resolve_device
 from acai_repro.units import format_duration
-from acai_repro.weights_file import check_contents, quarantine
 
 STATE_FILE = "train_state.pt"
 EVALS_FILE = "evals.jsonl"
@@ -142,37 +135,6 @@ def _torch_save(obj, path: Path) -> None:
     torch.save(obj, buffer)
     with open(path, "wb") as f:
         f.write(buffer.getbuffer())
-
-
-def code_version() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def provenance(device: torch.device) -> dict:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
-    return {
-        "code_version": code_version(),
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "numpy": np.__version__,
-        "device": str(device),
-        "device_name": name or platform.machine(),
-        "threads": torch.get_num_threads(),
-        "host": platform.node(),
-        # which of the machine's devices (acai_repro.devices): "cuda" is the job's one device
-        **held_slot(),
-    }
 
 
 class Progress:
@@ -281,7 +243,7 @@ class CellTrainer:
         tr = self.tr = spec["training"]
         self.batch = tr["batch_size"]
         self.total_steps, self.eval_steps = tr["total_images"] // self.batch, tr["eval_every"] // self.batch
-        # the reporting rule's evaluations (acai_repro.report_rule), beside the regular ones
+        # the reporting rule's evaluations (acai_repro.reporting.report_rule), beside the regular ones
         self.rule = ReportRule.from_setting(spec.get("report_rule"))
         self.report_steps = self.rule.report_steps(self.total_steps)
         self.label = cell_folders(spec["dataset"], spec["model"], spec["dz"], spec["seed"])
@@ -442,7 +404,7 @@ class CellTrainer:
 
 class FusedGroupTrainer:
     """The seeds of one cell trained as one stacked model (training.seed_fusion,
-    acai_repro.fusion): one step of the whole group (a captured graph on CUDA), then each seed's
+    acai_repro.training.fusion): one step of the whole group (a captured graph on CUDA), then each seed's
     own bookkeeping (CellTrainer.after_step) on its slice of the losses. The group checkpoints
     every seed at the same step, so that a rerun resumes them in step; a seed that ends early
     (diverged) writes its outputs and leaves its slice computing, unread, until the group ends.
@@ -624,29 +586,3 @@ def _save_and_stop(pack: Trainer, signum: int, log) -> None:
             log(f"[{trainer.label}] {stops[-1]}")
     if stops:  # else every cell ended in this very round: the pack finishes normally
         raise stops[0]
-
-
-def load_trained(path, device="cpu"):
-    """(model, classifier, spec) from a cell's model.pt, in eval mode. Weights whose bytes do
-    not match their checksums are moved aside and named (DamagedRecordError): the cell's
-    output is then missing, so the next run trains it again (acai_repro.weights_file)."""
-    try:
-        check_contents(path)
-    except DamagedRecordError as error:
-        try:
-            aside = quarantine(path)
-        except OSError as why:  # a read-only folder: the damage is still named
-            raise DamagedRecordError(
-                f"{error}; could not move it aside ({why}): delete it, and the next run trains the cell again"
-            ) from None
-        raise DamagedRecordError(
-            f"{error}; moved to {aside}: the next run trains the cell again (rename it back to keep it as it is)"
-        ) from None
-    saved = torch.load(path, map_location=device, weights_only=False)
-    spec = saved["spec"]
-    arch = Architecture(**spec["architecture"])
-    model = build_model(spec["model"], arch, spec["model_options"]).to(device)
-    model.load_state_dict(saved["model"])
-    classifier = dense(arch.dz, spec["classes"]).to(device)
-    classifier.load_state_dict(saved["classifier"])
-    return model.eval(), classifier.eval(), spec

@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from acai_repro.fingerprint import (
+from acai_repro.provenance.fingerprint import (
     FINGERPRINTS_PATH,
     PROVENANCE_FILE,
     ROOT,
@@ -60,7 +60,7 @@ def older_markers(text: str, spellings: dict) -> dict:
 
 def quote_problems(where: str, name: str, provenance: dict, committed: dict, marked: list) -> list[str]:
     """What is wrong with how the doc `where` quotes the set `name` (it names its folder).
-    `committed`: acai_repro/fingerprints.json's record."""
+    `committed`: acai_repro/provenance/fingerprints.json's record."""
     commit = provenance["commit"]
     problems = [
         f"{where}: marks {name} as produced by commit {other}, but its {PROVENANCE_FILE} names commit {commit}"
@@ -103,7 +103,7 @@ def doc_problems(doc: Path, provenances: dict, committed: dict, root: Path = ROO
 
 def result_set_problems(root: Path = ROOT, committed: dict | None = None) -> list[str]:
     """Every result set without a valid provenance, and every stale quote left unmarked.
-    `committed`: the fingerprints the code has (default: root's acai_repro/fingerprints.json)."""
+    `committed`: the fingerprints the code has (default: root's acai_repro/provenance/fingerprints.json)."""
     committed = committed or read_committed(root / FINGERPRINTS_PATH.relative_to(ROOT))
     problems, provenances = [], {}
     for set_dir in result_sets(root):

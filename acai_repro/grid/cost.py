@@ -1,5 +1,5 @@
 """What running the targets would cost: the jobs a Snakemake dry run lists, and the GPU-hours
-(and K-Means CPU-hours) of its training cells at the measured rates (acai_repro.rates); with
+(and K-Means CPU-hours) of its training cells at the measured rates (acai_repro.grid.rates); with
 `gpus`, the wall-clock hours until the targets are done on N GPUs (`schedule`). A config whose
 device is the CPU is costed at rates measured on a CPU, in CPU-hours.
 
@@ -19,11 +19,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from acai_repro.cell_status import last_json_line, started_spec_changes
 from acai_repro.cells import Cell, cell_of_path
 from acai_repro.config import ROOT, cell_spec, evaluations
-from acai_repro.grid_cells import PACK_RULE_PREFIX, TRAIN_RULE, GridError, cell_folder, table_names
-from acai_repro.rates import (
+from acai_repro.grid.cell_status import last_json_line, started_spec_changes
+from acai_repro.grid.rates import (
     CPU_CARD,
     hours_unit,
     is_cpu_card,
@@ -33,6 +32,7 @@ from acai_repro.rates import (
     train_cores,
     train_rate,
 )
+from acai_repro.grid_cells import PACK_RULE_PREFIX, TRAIN_RULE, GridError, cell_folder, table_names
 
 # ---- what would run (Snakemake dry run) --------------------------------------------------
 JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):\s*$")

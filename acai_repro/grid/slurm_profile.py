@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 
 from acai_repro.config import read_yaml
+from acai_repro.grid.rates import train_rate
 from acai_repro.grid_cells import TRAIN_RULE, GridError, target_cells
-from acai_repro.rates import train_rate
 
 ARRAY_CAP_OPTION = "--acai-array-cap"
 
