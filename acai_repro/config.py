@@ -26,7 +26,7 @@ import yaml
 
 from acai_repro.models import MODELS
 from acai_repro.models.base import AutoEncoder, Option, unfusable_reason
-from acai_repro.reporting.report_rule import ReportRule
+from acai_repro.report_rule import ReportRule
 
 # The repository's root (the Snakefile's folder) and its config folder: named here, once.
 ROOT = Path(__file__).resolve().parent.parent
@@ -574,7 +574,7 @@ def _check_results_dir(path: str) -> None:
 
 def evaluations(config: dict) -> int:
     """How many evaluations a full run makes: every eval_every images, at the end, and the
-    reporting rule's over the last of its training (acai_repro.reporting.report_rule)."""
+    reporting rule's over the last of its training (acai_repro.report_rule)."""
     training = config["training"]
     steps, every = training["total_images"] // training["batch_size"], training["eval_every"] // training["batch_size"]
     regular = set(range(every, steps + 1, every)) | {steps}
@@ -594,7 +594,7 @@ def _check_conv_precision(config: dict) -> None:
 def _check_report_rule(config: dict) -> None:
     """The tables' rule can be met by every cell, before any job (else the tables fail after all
     training). It reads the evaluations over the last last/of of a cell's training
-    (acai_repro.reporting.report_rule.ReportRule.count): with last <= of, at least the final one."""
+    (acai_repro.report_rule.ReportRule.count): with last <= of, at least the final one."""
     rule = config["tables"]["report_rule"]
     if rule["last"] > rule["of"]:
         raise ConfigError(

@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from acai_repro.data import read_split, to_float
+from acai_repro.files import write_atomically, write_json
 from acai_repro.metrics.clustering import cluster_accuracy, kmeans, predict, whiten
-from acai_repro.provenance.files import write_atomically, write_json
 from acai_repro.results import DamagedRecordError, read_record
 from acai_repro.training.checkpoints import code_version, load_trained, provenance
 from acai_repro.training.training_run import resolve_device

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from acai_repro.cells import Cell
 from acai_repro.config import DEFAULT_CONFIG, load_config
-from acai_repro.reporting.table_registry import TABLES as TABLE_REGISTRY
+from acai_repro.table_registry import TABLES as TABLE_REGISTRY
 
 TABLES = tuple(TABLE_REGISTRY)
 TRAIN_RULE = "train_cell"

@@ -29,7 +29,7 @@ from acai_repro.config import (
     spec_core,
     spec_digest,
 )
-from acai_repro.provenance.files import write_json
+from acai_repro.files import write_json
 
 SPEC_FILE = "spec.json"
 DEFAULT_RESULTS_DIR = "results"

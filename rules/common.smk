@@ -26,7 +26,7 @@ from acai_repro.results import (
     read_cell_spec,
     write_cell_spec,
 )
-from acai_repro.reporting.table_registry import SCORECARD, TABLES
+from acai_repro.table_registry import SCORECARD, TABLES
 from acai_repro.grid.targets import WILDCARDS, command_line_targets
 
 try:
@@ -112,7 +112,7 @@ def recorded_cell_spec(wildcards):
 
 
 def table_files(name, filename, seeds=None):
-    """A file of every cell of a table (acai_repro.reporting.table_registry), by explicit expansion (a
+    """A file of every cell of a table (acai_repro.table_registry), by explicit expansion (a
     missing cell fails the table): of the config's seeds, or of `seeds`."""
     return [
         f"{cell_directory(cell, RESULTS)}/{filename}"
@@ -189,7 +189,7 @@ def _dataset_setting(key):
 
 
 # The evaluations that read a cell's latent codes, or a dataset's raw pixels, each into its own
-# record (the tables' records other than metrics.json: acai_repro.reporting.table_registry): the config
+# record (the tables' records other than metrics.json: acai_repro.table_registry): the config
 # section of its options, and whether it runs on a GPU.
 EVALUATIONS = {
     "probe": {"options": "probe", "gpu": False},

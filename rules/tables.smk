@@ -1,5 +1,5 @@
 # Stage 3: tables, aggregated over seeds from explicitly expanded cells. Every table is an entry
-# of acai_repro.reporting.table_registry (its cells, record, key, pixel baseline, title and script): a rule
+# of acai_repro.table_registry (its cells, record, key, pixel baseline, title and script): a rule
 # per entry, each this one definition, then the scorecard that judges Tables 1-3.
 
 

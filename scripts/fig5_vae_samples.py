@@ -1,6 +1,6 @@
 # Snakemake adapter: rule fig5_vae_samples (acai_repro.reporting.figures.vae_sample_figure).
+from acai_repro.report_rule import ReportRule
 from acai_repro.reporting.figures import vae_sample_figure
-from acai_repro.reporting.report_rule import ReportRule
 from acai_repro.snakemake_io import logged
 
 with logged(snakemake) as log:

@@ -1,6 +1,6 @@
 # Snakemake adapter: rule image_interpolations (acai_repro.reporting.figures.image_interpolation_figure).
+from acai_repro.report_rule import ReportRule
 from acai_repro.reporting.figures import image_interpolation_figure
-from acai_repro.reporting.report_rule import ReportRule
 from acai_repro.snakemake_io import logged
 
 with logged(snakemake) as log:

@@ -1,6 +1,6 @@
 # Snakemake adapter: rule training_curves (acai_repro.reporting.figures.training_curves_figure).
+from acai_repro.report_rule import ReportRule
 from acai_repro.reporting.figures import training_curves_figure
-from acai_repro.reporting.report_rule import ReportRule
 from acai_repro.snakemake_io import logged
 
 with logged(snakemake) as log:

@@ -170,8 +170,8 @@ def test_no_log_axis_for_a_quantity_that_is_not_positive(tmp_path, drawn):
 
 def test_figure_footers_read_the_tables_rule():
     """The footer names each cell's value as the tables read it: the config's rule, not a fixed one."""
+    from acai_repro.report_rule import PAPER_RULE, ReportRule
     from acai_repro.reporting.figures import provenance_text
-    from acai_repro.reporting.report_rule import PAPER_RULE, ReportRule
 
     evals = [{"images": 65536 * k, "mean_distance": 0.01} for k in range(1, 17)]
     record = {"status": "ok", "cell": {"seed": 0}, "spec": {"scale_name": "gpu-quick"}, "evals": evals}

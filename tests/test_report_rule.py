@@ -1,4 +1,4 @@
-"""The paper's reporting rule at every scale (acai_repro.reporting.report_rule): the evaluations a cell makes
+"""The paper's reporting rule at every scale (acai_repro.report_rule): the evaluations a cell makes
 for it, the window it reads, and every committed record saying what the tables say."""
 
 import json
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from acai_repro.provenance.files import write_json
-from acai_repro.reporting.report_rule import PAPER_RULE, REPORTED, ReportRule, reported_values
+from acai_repro.files import write_json
+from acai_repro.report_rule import PAPER_RULE, REPORTED, ReportRule, reported_values
 from acai_repro.reporting.reread import main as reread_main
 from acai_repro.reporting.reread import reread
 

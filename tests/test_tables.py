@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from acai_repro.config import evaluations, load_config
+from acai_repro.report_rule import PAPER_RULE
 from acai_repro.reporting import scorecard, tables
-from acai_repro.reporting.report_rule import PAPER_RULE
 from acai_repro.reporting.reread import main as reread_main
 from acai_repro.reporting.tables import PAPER_VALUES, MissingCellError, ReportRule, write_accuracy_table, write_table1
 from acai_repro.reporting.tables import main as tables_main
@@ -182,9 +182,9 @@ def test_collapsed_model_is_undefined_from_the_metric_to_the_table(tmp_path):
     # The real chain: a collapsed model's evaluation (every interpolated point decodes to one
     # line), the cell's reported median as train.py computes and writes it, then the table.
     from acai_repro.data.lines import render_lines
+    from acai_repro.files import write_json
     from acai_repro.metrics.lines import line_metrics
-    from acai_repro.provenance.files import write_json
-    from acai_repro.reporting.report_rule import reported_values
+    from acai_repro.report_rule import reported_values
 
     line = render_lines(torch.tensor([1.0])).numpy()  # [1, 1, 32, 32]
     evaluation = line_metrics(np.broadcast_to(line, (4, 16, *line.shape[1:])).copy())

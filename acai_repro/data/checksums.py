@@ -18,7 +18,7 @@ import numpy as np
 
 from acai_repro.data import CHECKSUM_KIND, CHECKSUMS, _datasets
 from acai_repro.data.fetch import DataError
-from acai_repro.provenance.files import write_atomically
+from acai_repro.files import write_atomically
 
 
 def has_checksums(path: Path) -> bool:

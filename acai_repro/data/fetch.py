@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acai_repro.config import load_schema, source_content
-from acai_repro.provenance.files import write_atomically
+from acai_repro.files import write_atomically
 from acai_repro.units import format_duration
 
 MiB = 1 << 20

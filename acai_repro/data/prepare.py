@@ -37,7 +37,7 @@ from acai_repro.data.fetch import (  # noqa: F401  (re-exported: the data API in
     source_files,
     verify,
 )
-from acai_repro.provenance.files import write_atomically
+from acai_repro.files import write_atomically
 
 IMAGE_SIZE = 32
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from acai_repro.cells import Cell
 from acai_repro.config import cell_spec
 from acai_repro.grid_cells import cell_folder, target_cells
-from acai_repro.reporting.report_rule import ReportRule, reported_values
+from acai_repro.report_rule import ReportRule, reported_values
 from acai_repro.results import SPEC_FILE, DamagedRecordError, read_record, recorded_spec, spec_differences
 from acai_repro.training.devices import default_lock_folder, slot_holders
 from acai_repro.training.guard import LOCK_FILE

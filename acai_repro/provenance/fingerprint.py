@@ -40,9 +40,9 @@ from acai_repro.config import (
     validate_config,
     with_run_settings,
 )
+from acai_repro.files import write_json
 from acai_repro.models import MODELS
-from acai_repro.provenance.files import write_json
-from acai_repro.reporting.report_rule import REPORTED
+from acai_repro.report_rule import REPORTED
 from acai_repro.training.checkpoints import code_version, load_trained
 from acai_repro.training.train import train_cell
 

@@ -32,7 +32,7 @@ from PIL.PngImagePlugin import PngInfo
 from acai_repro.config import DEFAULT_CONFIG, ROOT, ConfigError, load_config
 from acai_repro.provenance.doc_quotes import OLDER_MARKER, paragraphs, quote_problems
 from acai_repro.provenance.fingerprint import PROVENANCE_FILE, read_committed, read_provenance
-from acai_repro.reporting.table_registry import ACCURACY_TABLES, TABLES
+from acai_repro.table_registry import ACCURACY_TABLES, TABLES
 
 FIGURES_DIR = "figures"
 MAX_BYTES = 512 * 1024  # a committed figure stays well under 1 MB

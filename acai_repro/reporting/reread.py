@@ -1,7 +1,7 @@
 """Finished cells read again under the reporting rule, without retraining.
 
 A cell's metrics.json stores `reported` (its values) and `report_rule` (what they are, in words),
-computed as it ended under the rule its job carried (acai_repro.reporting.report_rule). A record written
+computed as it ended under the rule its job carried (acai_repro.report_rule). A record written
 under another rule, or before the rule was one (a training key, report_last, chose its values then),
 says another thing than the tables, which read every history under the config's rule. This
 rewrites those two fields of each finished record under a results root from the evaluation
@@ -20,8 +20,8 @@ import json
 from pathlib import Path
 
 from acai_repro.config import DEFAULT_CONFIG, load_config
-from acai_repro.provenance.files import write_json
-from acai_repro.reporting.report_rule import ReportRule, reported_values
+from acai_repro.files import write_json
+from acai_repro.report_rule import ReportRule, reported_values
 from acai_repro.results import DamagedRecordError, read_record
 
 

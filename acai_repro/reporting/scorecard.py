@@ -19,7 +19,6 @@ import pandas as pd
 
 from acai_repro.config import DEFAULT_CONFIG, dataset_title, load_config
 from acai_repro.reporting.findings import FINDINGS, MEANINGFUL_RULE, finding_rows
-from acai_repro.reporting.table_registry import TABLES as TABLE_REGISTRY
 from acai_repro.reporting.tables import (
     PAPER_RULE,
     TABLE1_METRICS,
@@ -45,6 +44,7 @@ from acai_repro.reporting.verdicts import (
     with_images,
 )
 from acai_repro.results import DamagedRecordError, read_record
+from acai_repro.table_registry import TABLES as TABLE_REGISTRY
 
 TABLE_TITLES = {table: TABLE_REGISTRY[table].verdict_title for table in TABLES}
 # The judged tables whose records hold a cell and a pixel record each (Tables 2-3).

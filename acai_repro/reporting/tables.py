@@ -26,9 +26,9 @@ import pandas as pd
 
 from acai_repro.config import DEFAULT_CONFIG, dataset_title, load_config, load_schema, table1_cells
 from acai_repro.models import MODELS, title_of
-from acai_repro.reporting.report_rule import PAPER_RULE, ReportRule, median_of_last
-from acai_repro.reporting.table_registry import ACCURACY_TABLES, TABLES
+from acai_repro.report_rule import PAPER_RULE, ReportRule, median_of_last
 from acai_repro.results import DamagedRecordError, read_record, record_number
+from acai_repro.table_registry import ACCURACY_TABLES, TABLES
 from acai_repro.training import fastpath
 
 PAPER_VALUES = Path(__file__).with_name("paper_values.csv")
@@ -116,7 +116,7 @@ def collect(paths, metrics, rule: ReportRule = PAPER_RULE) -> pd.DataFrame:
     scale: the scale_name the record was made at (None where it records none).
 
     A trained cell's values (a metrics.json) follow `rule`, from the evaluation history the record
-    holds (acai_repro.reporting.report_rule; the `reported` values it stored follow the rule it trained under):
+    holds (acai_repro.report_rule; the `reported` values it stored follow the rule it trained under):
     report_last is N, how many of its last evaluations each value is the median of, evaluations how
     many it made. A probe, K-Means or pixel record: its own value."""
     rows = []

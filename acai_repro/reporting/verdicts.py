@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from acai_repro.models import MODELS
-from acai_repro.reporting.table_registry import SCORECARD
 from acai_repro.reporting.tables import OWN_SOURCES, PAPER_VALUES, PROTOCOL_IMAGES, column_title
 from acai_repro.results import DamagedRecordError, read_record
+from acai_repro.table_registry import SCORECARD
 
 # Every registered model, in the tables' order, then the raw pixels: name -> column title.
 MODEL_TITLES = {name: column_title(name) for name in [*MODELS, "pixels"]}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from acai_repro.cells import Cell, cell_under
-from acai_repro.reporting.table_registry import PAPER_TABLES, paper_cells
+from acai_repro.table_registry import PAPER_TABLES, paper_cells
 
 
 def tables_cells(config: dict) -> list[tuple[str, Cell]]:

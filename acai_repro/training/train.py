@@ -51,9 +51,9 @@ import torch
 from acai_repro.cells import cell_folders, group_folders
 from acai_repro.config import spec_digest
 from acai_repro.data import build_source
+from acai_repro.files import write_atomically, write_json
 from acai_repro.metrics.lines import line_metrics
-from acai_repro.provenance.files import write_atomically, write_json
-from acai_repro.reporting.report_rule import ReportRule, reported_values
+from acai_repro.report_rule import ReportRule, reported_values
 from acai_repro.results import write_started_spec
 from acai_repro.training import fastpath
 from acai_repro.training.checkpoints import provenance
@@ -243,7 +243,7 @@ class CellTrainer:
         tr = self.tr = spec["training"]
         self.batch = tr["batch_size"]
         self.total_steps, self.eval_steps = tr["total_images"] // self.batch, tr["eval_every"] // self.batch
-        # the reporting rule's evaluations (acai_repro.reporting.report_rule), beside the regular ones
+        # the reporting rule's evaluations (acai_repro.report_rule), beside the regular ones
         self.rule = ReportRule.from_setting(spec.get("report_rule"))
         self.report_steps = self.rule.report_steps(self.total_steps)
         self.label = cell_folders(spec["dataset"], spec["model"], spec["dz"], spec["seed"])
