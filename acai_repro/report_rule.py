@@ -78,7 +78,7 @@ class ReportRule:
 
     def record_text(self, evals: list) -> str:
         """What a record's value is, in words: 'median of the 20 evaluations over the last 20/256
-        of training (120.5-128.0 kimg)'."""
+        of training (118.5-128.0 kimg)'."""
         n = self.count(evals)
         if self.of is None:
             return f"median of the last {n} evaluations"
