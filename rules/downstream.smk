@@ -75,5 +75,7 @@ for pixels_kind, pixels_evaluation in EVALUATIONS.items():
             **evaluation_resources(pixels_kind),
         params:
             **downstream_params(pixels_evaluation["options"]),
+            # bound here: a script: f-string would read the loop's last entry when the job runs
+            script=f"pixels_{pixels_kind}.py",
         script:
-            f"../scripts/pixels_{pixels_kind}.py"
+            "../scripts/{params.script}"

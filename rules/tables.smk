@@ -22,8 +22,11 @@ for table_entry in TABLES.values():
         localrule: True
         params:
             **table_params(table_entry),
+            # the script by name: a rule built in a loop runs its script: path when the job runs,
+            # by then an f-string would read the loop's last entry; params are bound here
+            script=table_entry.script,
         script:
-            f"../scripts/{table_entry.script}"
+            "../scripts/{params.script}"
 
 
 rule reproduction:
