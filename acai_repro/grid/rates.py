@@ -112,32 +112,36 @@ def _measured(rows: list[dict], precision: str) -> dict | None:
     return next((r for r in rows if r.get("precision") == precision), rows[0] if rows else None)
 
 
+def _first_measured(rates: list[dict], kinds, matches, precision: str) -> Rate | None:
+    """The Rate of the first of `kinds` with a row that `matches` (its asked precision first),
+    named against the first kind asked; None where no kind has one."""
+    for kind in kinds:
+        row = _measured([r for r in rates if r["kind"] == kind and matches(r)], precision)
+        if row is not None:
+            return Rate(
+                float(row["value"]),
+                row["source"],
+                kind=kind,
+                asked=kinds[0],
+                precision=row.get("precision", ""),
+                asked_precision=precision,
+            )
+    return None
+
+
 def train_rate(
     rates: list[dict], card: str, dataset: str, dz: int, model: str, step: str = "eager", precision: str = ""
 ) -> Rate:
     """Measured images/s of a training step (`step`: eager, graphed or fast, where measured,
     else the next of STEP_KINDS, named); else the nearest measured eager setting, marked."""
     asked = STEP_KINDS[step][0]
-    for kind in STEP_KINDS[step]:
-        rows = [
-            r
-            for r in rates
-            if r["card"] == card
-            and r["kind"] == kind
-            and r["model"] == model
-            and r["dataset"] == dataset
-            and int(r["dz"]) == dz
-        ]
-        row = _measured(rows, precision)
-        if row is not None:
-            return Rate(
-                float(row["value"]),
-                row["source"],
-                kind=kind,
-                asked=asked,
-                precision=row.get("precision", ""),
-                asked_precision=precision,
-            )
+
+    def same_cell(r):
+        return r["card"] == card and r["model"] == model and r["dataset"] == dataset and int(r["dz"]) == dz
+
+    rate = _first_measured(rates, STEP_KINDS[step], same_cell, precision)
+    if rate is not None:
+        return rate
     measured = [
         [r for r in rates if r["card"] == card and r["kind"] == kind and r["model"] == model]
         for kind in STEP_KINDS[step]
@@ -188,20 +192,9 @@ def packed_rate(
         "fused": ("train_packed_fused", "train_packed_fast", "train_packed"),
         "fast": ("train_packed_fast", "train_packed"),
     }.get(step, ("train_packed",))
-    for kind in kinds:
-        rows = [
-            r
-            for r in rates
-            if r["card"] == card and r["kind"] == kind and r["dataset"] == dataset and r["model"] == f"pack{size}"
-        ]
-        row = _measured(rows, precision)
-        if row is not None:
-            return Rate(
-                float(row["value"]),
-                row["source"],
-                kind=kind,
-                asked=kinds[0],
-                precision=row.get("precision", ""),
-                asked_precision=precision,
-            )
-    return None
+    return _first_measured(
+        rates,
+        kinds,
+        lambda r: r["card"] == card and r["dataset"] == dataset and r["model"] == f"pack{size}",
+        precision,
+    )

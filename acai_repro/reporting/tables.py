@@ -245,12 +245,17 @@ def paper_values(table: str) -> pd.DataFrame:
     return paper.query("table == @table")
 
 
+def paper_columns(table: str) -> pd.DataFrame:
+    """paper_values(table) with its values named as the paper's, to be set beside ours."""
+    return paper_values(table).rename(columns={"mean": "paper_mean", "std": "paper_std", "source": "paper_source"})
+
+
 def aggregate(frame: pd.DataFrame, keys, table: str, ddof: int) -> pd.DataFrame:
     """One row per `keys` group, in order of appearance: the summary over seeds, the paper's value."""
     columns = ["value", "status", "source", "scale", "report_last", "evaluations", "path", "images"]
     summary = frame.groupby(keys, sort=False, dropna=False)[columns].apply(summarise, ddof=ddof).reset_index()
     summary.loc[summary.model == "pixels", "std"] = np.nan  # one measurement: no spread
-    paper = paper_values(table).rename(columns={"mean": "paper_mean", "std": "paper_std", "source": "paper_source"})
+    paper = paper_columns(table)
     on = ["model", "metric"] if table == "table1" else ["dataset", "dz", "model"]
     merged = summary.merge(paper[[*on, "paper_mean", "paper_std", "paper_source"]], on=on, how="left")
     return merged.assign(paper_source=merged.paper_source.fillna(""))

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from acai_repro.models import MODELS
-from acai_repro.reporting.tables import OWN_SOURCES, PAPER_VALUES, PROTOCOL_IMAGES, column_title
+from acai_repro.reporting.tables import OWN_SOURCES, PAPER_VALUES, PROTOCOL_IMAGES, column_title, paper_columns
 from acai_repro.results import DamagedRecordError, read_record
 from acai_repro.table_registry import SCORECARD
 
@@ -171,17 +171,6 @@ def power_of_two_text(n: int) -> str:
     return f"2^{n.bit_length() - 1}" if n & (n - 1) == 0 else f"{n:,}"
 
 
-def _paper_rows() -> pd.DataFrame:
-    paper = pd.read_csv(
-        PAPER_VALUES,
-        comment="#",
-        dtype={"dz": "Int64", "source": str},
-        keep_default_na=False,
-        na_values={"mean": [""], "std": [""], "dz": [""]},
-    )
-    return paper.rename(columns={"mean": "paper_mean", "std": "paper_std", "source": "paper_source"})
-
-
 def _ours(table: str, summary: pd.DataFrame | None) -> pd.DataFrame:
     columns = [
         "dataset",
@@ -213,7 +202,7 @@ def number_rows(summaries: dict, scale: str, protocol_images: int = PROTOCOL_IMA
     tables.table1_summary / accuracy_summary give, plus `images`); an absent table: nothing run."""
     parts = []
     for table in TABLES:
-        paper = _paper_rows().query("table == @table")
+        paper = paper_columns(table)
         ours = _ours(table, summaries.get(table))
         on = ["model", "metric"] if table == "table1" else ["dataset", "dz", "model", "metric"]
         merged = paper.merge(ours.drop(columns=["dataset", "dz"] if table == "table1" else []), on=on, how="left")
