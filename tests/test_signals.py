@@ -44,11 +44,24 @@ def test_interruption_message_names_signal_step_and_state(tmp_path):
     assert not StopRequest().requested
 
 
+def _as_from_a_terminal():
+    """A child's ^C as in a terminal, even where pytest itself was started with SIGINT ignored
+    (`cmd &` in a script, nohup): an ignored disposition is inherited across exec."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_child(spec, cell):
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, PYTHONPATH=path)
     command = [sys.executable, "-c", CHILD, json.dumps(spec), str(cell)]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_as_from_a_terminal,
+    )
 
 
 def _wait_for_first_evaluation(cell, proc, seconds=900):
@@ -98,12 +111,15 @@ def test_signal_mid_run_saves_that_step_and_resume_is_bit_identical(smoke_config
 
 
 def test_sigint_is_a_stop_signal_unless_the_process_was_started_ignoring_it():
-    with stop_requests() as stop:
-        os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt: the handler records it
-        time.sleep(0.01)
-        assert stop.signum == signal.SIGINT
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `nohup` or `cmd &` in a script start it
+    previous = signal.getsignal(signal.SIGINT)
     try:
+        # As a process started from a terminal has it, even where pytest was started ignoring ^C.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with stop_requests() as stop:
+            os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt: the handler records it
+            time.sleep(0.01)
+            assert stop.signum == signal.SIGINT, f"^C recorded as {stop.signum}"
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `nohup` or `cmd &` in a script start it
         with stop_requests() as stop:
             assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN, "a stop on ^C in a process told to ignore it"
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
@@ -191,7 +207,14 @@ def test_ctrl_c_on_snakemake_saves_every_cell_of_a_pack_and_the_rerun_resumes_th
     env = dict(os.environ, PYTHONPATH=path)
     # A session of its own, so that the group's SIGINT reaches what a terminal's ^C reaches.
     proc = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_as_from_a_terminal,
     )
     cells = sorted((tmp_path / "w" / "results" / "smoke" / "lines").glob("*/dz*/seed0"))
     deadline = time.monotonic() + 900
