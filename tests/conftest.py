@@ -1,5 +1,6 @@
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,10 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "smoke_run" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.mnist)
+
+
+def as_from_a_terminal():
+    """Popen's preexec_fn for a child that must take ^C as one started from a terminal does, even
+    where pytest itself was started with SIGINT ignored (`cmd &` in a script): an ignored
+    disposition is inherited across exec."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -15,7 +15,7 @@ import torch
 
 from acai_repro.models import MODELS
 from acai_repro.training.train import EVALS_FILE, STATE_FILE, train_cell, train_pack
-from tests.conftest import ROOT, tiny_spec
+from tests.conftest import ROOT, as_from_a_terminal, tiny_spec
 from tests.test_train import QUIET, _assert_same_weights, _evals_without_timing, _weights
 
 CHILD = """
@@ -96,7 +96,14 @@ def _start_pack(cells):
     env = dict(os.environ, PYTHONPATH=path)
     arguments = json.dumps([(spec, str(folder)) for spec, folder in cells])
     command = [sys.executable, "-c", CHILD, arguments]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=as_from_a_terminal,  # a ^C test sends this pack SIGINT
+    )
 
 
 @pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier

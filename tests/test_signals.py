@@ -14,7 +14,7 @@ import torch
 
 from acai_repro.training.signals import StopRequest, TrainingInterrupted, stop_requests
 from acai_repro.training.train import EVALS_FILE, STATE_FILE, train_cell, train_pack
-from tests.conftest import ROOT, tiny_spec
+from tests.conftest import ROOT, as_from_a_terminal, tiny_spec
 from tests.test_train import QUIET, _assert_same_weights, _evals_without_timing, _weights
 
 CHILD = """
@@ -44,12 +44,6 @@ def test_interruption_message_names_signal_step_and_state(tmp_path):
     assert not StopRequest().requested
 
 
-def _as_from_a_terminal():
-    """A child's ^C as in a terminal, even where pytest itself was started with SIGINT ignored
-    (`cmd &` in a script, nohup): an ignored disposition is inherited across exec."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def _start_child(spec, cell):
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, PYTHONPATH=path)
@@ -60,7 +54,7 @@ def _start_child(spec, cell):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        preexec_fn=_as_from_a_terminal,
+        preexec_fn=as_from_a_terminal,
     )
 
 
@@ -214,7 +208,7 @@ def test_ctrl_c_on_snakemake_saves_every_cell_of_a_pack_and_the_rerun_resumes_th
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
-        preexec_fn=_as_from_a_terminal,
+        preexec_fn=as_from_a_terminal,
     )
     cells = sorted((tmp_path / "w" / "results" / "smoke" / "lines").glob("*/dz*/seed0"))
     deadline = time.monotonic() + 900
