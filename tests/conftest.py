@@ -1,6 +1,7 @@
 import json
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -78,8 +79,26 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.mnist)
 
 
-def as_from_a_terminal():
-    """Popen's preexec_fn for a child that must take ^C as one started from a terminal does, even
-    where pytest itself was started with SIGINT ignored (`cmd &` in a script): an ignored
-    disposition is inherited across exec."""
+def child_env() -> dict:
+    """The environment of a test's child Python: this checkout first on PYTHONPATH."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+
+
+def _as_from_a_terminal():
+    # An ignored SIGINT is inherited across exec: where pytest itself was started ignoring it
+    # (`cmd &` in a script), a child would ignore the ^C a test sends it.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_child(command: list, **popen_options) -> subprocess.Popen:
+    """A child process whose output (stdout and stderr, as text) the test reads, taking ^C as one
+    started from a terminal does."""
+    return subprocess.Popen(
+        command,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_as_from_a_terminal,
+        **popen_options,
+    )

@@ -3,10 +3,8 @@ each cell trained alone, fail alone, stop and resume together; the workflow trai
 cells in packs and a single asked-for cell alone; `grid cost` counts packs."""
 
 import json
-import os
 import re
 import signal
-import subprocess
 import sys
 import time
 
@@ -15,7 +13,7 @@ import torch
 
 from acai_repro.models import MODELS
 from acai_repro.training.train import EVALS_FILE, STATE_FILE, train_cell, train_pack
-from tests.conftest import ROOT, as_from_a_terminal, tiny_spec
+from tests.conftest import ROOT, start_child, tiny_spec
 from tests.test_train import QUIET, _assert_same_weights, _evals_without_timing, _weights
 
 CHILD = """
@@ -92,18 +90,8 @@ def test_a_pack_refuses_cells_of_different_convolution_precision(smoke_config, t
 
 
 def _start_pack(cells):
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = dict(os.environ, PYTHONPATH=path)
     arguments = json.dumps([(spec, str(folder)) for spec, folder in cells])
-    command = [sys.executable, "-c", CHILD, arguments]
-    return subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=as_from_a_terminal,  # a ^C test sends this pack SIGINT
-    )
+    return start_child([sys.executable, "-c", CHILD, arguments])  # the ^C tests signal it too
 
 
 @pytest.mark.slow  # over 5 s on 2 cores: outside the fast tier

@@ -14,7 +14,7 @@ import torch
 
 from acai_repro.training.signals import StopRequest, TrainingInterrupted, stop_requests
 from acai_repro.training.train import EVALS_FILE, STATE_FILE, train_cell, train_pack
-from tests.conftest import ROOT, as_from_a_terminal, tiny_spec
+from tests.conftest import ROOT, child_env, start_child, tiny_spec
 from tests.test_train import QUIET, _assert_same_weights, _evals_without_timing, _weights
 
 CHILD = """
@@ -45,17 +45,7 @@ def test_interruption_message_names_signal_step_and_state(tmp_path):
 
 
 def _start_child(spec, cell):
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = dict(os.environ, PYTHONPATH=path)
-    command = [sys.executable, "-c", CHILD, json.dumps(spec), str(cell)]
-    return subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=as_from_a_terminal,
-    )
+    return start_child([sys.executable, "-c", CHILD, json.dumps(spec), str(cell)])
 
 
 def _wait_for_first_evaluation(cell, proc, seconds=900):
@@ -197,19 +187,9 @@ def test_ctrl_c_on_snakemake_saves_every_cell_of_a_pack_and_the_rerun_resumes_th
         "--",
         "results/smoke/table1.tex",
     ]
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = dict(os.environ, PYTHONPATH=path)
+    env = child_env()
     # A session of its own, so that the group's SIGINT reaches what a terminal's ^C reaches.
-    proc = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        preexec_fn=as_from_a_terminal,
-    )
+    proc = start_child(command, cwd=ROOT, start_new_session=True)
     cells = sorted((tmp_path / "w" / "results" / "smoke" / "lines").glob("*/dz*/seed0"))
     deadline = time.monotonic() + 900
     while len(cells) < 6 and proc.poll() is None and time.monotonic() < deadline:
